@@ -1,0 +1,194 @@
+package schemas
+
+import (
+	"errors"
+	"time"
+)
+
+// Sentinel errors of the durable command phases.
+var (
+	// ErrNotClaimed: the caller no longer holds the command's claim (its
+	// lease expired and another worker took it over, or it finished).
+	ErrNotClaimed = errors.New("command is not claimed by this worker")
+	// ErrHoldTaken: another unblock already reserved or released the hold.
+	ErrHoldTaken = errors.New("hold already taken by another unblock")
+)
+
+// Claimed is a stored, unfinished command handed to a worker to carry on.
+type Claimed struct {
+	Command    Command
+	Claim      string
+	ReceivedAt time.Time
+	Attempts   int
+}
+
+// ReceiptStatus says what storing a consumed command found.
+type ReceiptStatus int
+
+const (
+	// ReceiptNew: the command was stored now and is claimed by the caller.
+	ReceiptNew ReceiptStatus = iota + 1
+	// ReceiptResumed: the command was stored earlier, no provider call was
+	// sent, and its previous owner is gone; the caller now holds the claim.
+	ReceiptResumed
+	// ReceiptFinished: the command already has a terminal result; it was
+	// queued for publishing again with the same eventId.
+	ReceiptFinished
+	// ReceiptBusy: another live worker holds the command's lease.
+	ReceiptBusy
+	// ReceiptInDoubt: a provider call may have been sent and its outcome is
+	// not recorded; the command waits for resolution and is never re-sent.
+	ReceiptInDoubt
+	// ReceiptConflict: the trackId is used by a different command.
+	ReceiptConflict
+)
+
+// SourceMeta says where a command was consumed from.
+type SourceMeta struct {
+	Topic       string
+	Partition   int
+	Offset      int64
+	Traceparent string
+}
+
+// Receipt is the answer to storing a consumed command.
+type Receipt struct {
+	Status ReceiptStatus
+	// Claim is the caller's token for this piece of work (New, Resumed).
+	Claim string
+	// State of the stored command.
+	State State
+	// Attempts already made (Resumed, InDoubt, Finished).
+	Attempts   int
+	ReceivedAt time.Time
+}
+
+// HoldState is where a money hold is in its life.
+type HoldState string
+
+// Hold states.
+const (
+	HoldBlocked      HoldState = "BLOCKED"
+	HoldUnblocking   HoldState = "UNBLOCKING"
+	HoldUnblocked    HoldState = "UNBLOCKED"
+	HoldTransferring HoldState = "TRANSFERRING"
+	HoldTransferred  HoldState = "TRANSFERRED"
+)
+
+// Hold is one money hold's life in the ledger: blocked, unblocked, then at
+// most one successful transfer.
+type Hold struct {
+	Block                   BlockRef
+	State                   HoldState
+	UnblockTrackID          string
+	UnblockProviderTrackID  string
+	UnblockDate             string
+	TransferTrackID         string
+	TransferProviderTrackID string
+	TransferAmount          int64
+}
+
+// Lookup is what blockd stored about a command another command refers to
+// (the block of an unblock, the unblock of a transfer, the transfer of an
+// inquiry).
+type Lookup struct {
+	// Found is false when blockd never received that trackId.
+	Found    bool
+	Kind     Kind
+	Provider Provider
+	State    State
+	// Hold is the ledger entry the command belongs to, if any.
+	Hold *Hold
+	// ProviderTrackID is the trackId of the command's latest provider call.
+	ProviderTrackID string
+	// ClientID is the Finnotech client the command was made for: its own,
+	// or its hold's.
+	ClientID string
+}
+
+// CallStart records a provider call attempt before it is sent.
+type CallStart struct {
+	TrackID         string
+	Claim           string
+	ProviderTrackID string
+	// ReserveHold, when set, reserves that block's hold for this unblock in
+	// the same transaction; the call is not started if another unblock holds it.
+	ReserveHold string
+	// ReserveTransfer, when set, reserves the hold released by that unblock
+	// for this transfer; the call is not started if another transfer holds it.
+	ReserveTransfer string
+}
+
+// Completion records a command's terminal outcome together with the result
+// event for the outbox, in one transaction.
+type Completion struct {
+	TrackID string
+	Claim   string
+	State   State // DONE, FAILED or REJECTED
+	// ProviderTrackID of the call whose answer this is; "" when no call was made.
+	ProviderTrackID string
+	CallState       string // DONE, FAILED or UNKNOWN for the call row
+	ErrorCode       string
+	HTTPStatus      int
+	EventID         string
+	// Result is the result event message; it is stored with the command (so
+	// a redelivery can publish it again unchanged) and queued in the outbox.
+	Result Outbound
+	// Messages are further messages (dead letters) queued in the same transaction.
+	Messages []Outbound
+	// CreateHold records a successful block in the holds ledger.
+	CreateHold *BlockRef
+	// ReleaseHold marks the named block's hold UNBLOCKED (a successful unblock).
+	ReleaseHold string
+	// UnreserveHold gives back the named block's hold after an unblock that
+	// certainly did not apply.
+	UnreserveHold string
+	UnblockDate   string
+	// TransferDone marks the hold released by the named unblock TRANSFERRED.
+	TransferDone        string
+	TransferAmount      int64
+	TransferDestination string
+	TransferDate        string
+	// UnreserveTransfer gives back the hold released by the named unblock
+	// after a transfer that certainly did not apply.
+	UnreserveTransfer string
+	// NeedsReconciliation flags an OUTCOME_UNKNOWN answer for an operator.
+	NeedsReconciliation bool
+}
+
+// InDoubtClaim is an IN_DOUBT command claimed for resolution.
+type InDoubtClaim struct {
+	Command      Command
+	Claim        string
+	ReceivedAt   time.Time
+	Attempts     int
+	InDoubtSince time.Time
+	Traceparent  string
+	// ProviderTrackID is the trackId of the call whose outcome is unknown.
+	ProviderTrackID string
+}
+
+// InDoubtCommand is a command whose provider call may have been applied and
+// whose outcome is not recorded.
+type InDoubtCommand struct {
+	TrackID          string    `json:"trackId" db:"track_id"`
+	Kind             string    `json:"type" db:"kind"`
+	Provider         string    `json:"provider" db:"provider"`
+	Attempts         int       `json:"attempts" db:"attempts"`
+	Reason           string    `json:"reason" db:"in_doubt_reason"`
+	LastProviderCall string    `json:"lastProviderTrackId" db:"last_call"`
+	ReceivedAt       time.Time `json:"receivedAt" db:"received_at"`
+	UpdatedAt        time.Time `json:"updatedAt" db:"updated_at"`
+}
+
+// StoredToken is a provider authorization token as the store keeps it. Its
+// String method never shows the secrets.
+type StoredToken struct {
+	Value, RefreshToken, Bank string
+	Scopes                    []string
+	ExpiresAt, IssuedAt       time.Time
+}
+
+func (t StoredToken) String() string {
+	return "StoredToken{bank " + t.Bank + ", expires " + t.ExpiresAt.Format(time.RFC3339) + "}"
+}

@@ -1,0 +1,329 @@
+package schemas
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Kind is what a command asks for. It is given by the topic the command
+// arrives on, not by the message body.
+type Kind string
+
+// The command kinds, one per command topic.
+const (
+	KindBlock    Kind = "block"
+	KindUnblock  Kind = "unblock"
+	KindTransfer Kind = "transfer"
+	KindInquiry  Kind = "inquiry"
+)
+
+// Provider names the bank or account provider a command is carried out at.
+type Provider string
+
+// The providers blockd knows.
+const (
+	ProviderFinnotech Provider = "finnotech"
+	ProviderArhivaar  Provider = "arhivaar"
+	ProviderCard      Provider = "card"
+)
+
+// Status is the terminal status of a result event.
+type Status string
+
+// Result statuses. REJECTED means blockd refused the command before any
+// provider call (bad input or a broken rule); FAILED means the provider said
+// no, or blockd could not get a provable answer from it.
+const (
+	StatusDone     Status = "DONE"
+	StatusFailed   Status = "FAILED"
+	StatusRejected Status = "REJECTED"
+)
+
+// State is where a command is in its life inside blockd. Each state is
+// committed to PostgreSQL before the next step is taken, so after a crash the
+// row tells exactly what may have happened.
+type State string
+
+// Command states.
+const (
+	// StateReceived: stored, no provider call has been sent.
+	StateReceived State = "RECEIVED"
+	// StateCalling: a provider call attempt was recorded and may have been sent.
+	StateCalling State = "CALLING"
+	// StateInDoubt: a call may have reached the provider but its outcome was
+	// never recorded (crash, timeout). The command is never blindly re-sent;
+	// it waits for resolution by inquiry or an operator.
+	StateInDoubt  State = "IN_DOUBT"
+	StateDone     State = "DONE"
+	StateFailed   State = "FAILED"
+	StateRejected State = "REJECTED"
+)
+
+// Terminal reports whether no further work will be done for a command in s.
+func (s State) Terminal() bool {
+	return s == StateDone || s == StateFailed || s == StateRejected
+}
+
+// Command is one block, unblock, transfer or inquiry command as published by
+// an upstream service. The JSON Schema for its Kind decides which fields are
+// required for each provider; fields that do not apply are left empty.
+type Command struct {
+	// Kind comes from the topic, never from the body.
+	Kind Kind `json:"-"`
+
+	// TrackID identifies the command end to end; results are keyed by it.
+	TrackID  string   `json:"trackId"`
+	Provider Provider `json:"provider"`
+
+	// Finnotech: the Finnotech application (client) id the call is made for.
+	ClientID string `json:"clientId,omitempty"`
+	// Amount in rials (block, transfer; optional on unblock, where it must
+	// equal the block's amount).
+	Amount int64 `json:"amount,omitempty"`
+	// Description of a Finnotech block or transfer.
+	Description string `json:"description,omitempty"`
+	// Days a Finnotech block lasts, 1–90.
+	Days int `json:"days,omitempty"`
+	// BlockTrackID is the trackId of the block command an unblock releases.
+	BlockTrackID string `json:"blockTrackId,omitempty"`
+	// UnblockTrackID is the trackId of the unblock command a transfer follows.
+	UnblockTrackID string `json:"unblockTrackId,omitempty"`
+	// Destination deposit number or IBAN of a Finnotech transfer.
+	Destination string `json:"destination,omitempty"`
+	// Inquiry names what an inquiry command asks: "transfer" or "facility".
+	Inquiry string `json:"inquiry,omitempty"`
+	// TransferTrackID is the trackId of the transfer command a transfer
+	// inquiry asks about.
+	TransferTrackID string `json:"transferTrackId,omitempty"`
+	// NationalID of the person (10 digits) or legal entity (11 digits) a
+	// facility inquiry asks about.
+	NationalID string `json:"nationalId,omitempty"`
+
+	// AccountID: the Arhivaar encoded account id, or the card platform's
+	// 19-character account id.
+	AccountID string `json:"accountId,omitempty"`
+	// Note: why an Arhivaar account is blocked or activated, 1–1000 characters.
+	Note string `json:"note,omitempty"`
+	// BlockCodeSlot is the card platform's block code slot, 1 or 2.
+	BlockCodeSlot int `json:"blockCodeSlot,omitempty"`
+	// BlockCode is the card platform's block code letter, A–Z.
+	BlockCode string `json:"blockCode,omitempty"`
+	// BusinessUnit is the card platform's organisation, 1–998.
+	BusinessUnit int `json:"businessUnit,omitempty"`
+}
+
+// CanonicalHash is a SHA-256 over the command's kind and its canonical JSON
+// form (known fields only, in a fixed order). Two messages with the same
+// trackId are the same command exactly when their hashes are equal.
+func (c Command) CanonicalHash() []byte {
+	body, err := json.Marshal(c)
+	if err != nil {
+		// A Command holds only strings and numbers; Marshal cannot fail.
+		panic(fmt.Sprintf("marshalling command: %v", err))
+	}
+	h := sha256.New()
+	h.Write([]byte(c.Kind))
+	h.Write([]byte{'\n'})
+	h.Write(body)
+	return h.Sum(nil)
+}
+
+// Result is the event blockd publishes on the results topic, keyed by
+// TrackID, once a command reaches a terminal status.
+type Result struct {
+	EventID  string   `json:"eventId"`
+	TrackID  string   `json:"trackId"`
+	Type     Kind     `json:"type"`
+	Provider Provider `json:"provider,omitempty"`
+	Status   Status   `json:"status"`
+	// Result is the provider's normalised answer; present on DONE only.
+	Result json.RawMessage `json:"result,omitempty"`
+	// Error says why; present on FAILED and REJECTED only.
+	Error *ErrorInfo `json:"error,omitempty"`
+	// Attempts is the number of provider calls sent for the command.
+	Attempts    int       `json:"attempts"`
+	ReceivedAt  time.Time `json:"receivedAt"`
+	CompletedAt time.Time `json:"completedAt"`
+}
+
+// ErrorInfo is the typed error of a FAILED or REJECTED result.
+type ErrorInfo struct {
+	// Code is one of the Code* constants.
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Retryable tells the upstream whether sending the command again (with a
+	// new trackId) can succeed.
+	Retryable bool `json:"retryable"`
+	// ProviderCode and HTTPStatus are the provider's own, where there is one.
+	ProviderCode string `json:"providerCode,omitempty"`
+	HTTPStatus   int    `json:"httpStatus,omitempty"`
+	// NeedsReconciliation is set when the provider-side effect is not known
+	// and an operator must check it.
+	NeedsReconciliation bool `json:"needsReconciliation,omitempty"`
+}
+
+// Error codes carried in ErrorInfo.Code.
+const (
+	// CodeMalformed: the message is not a JSON object.
+	CodeMalformed = "MALFORMED_MESSAGE"
+	// CodeTooLarge: the message is larger than the configured limit.
+	CodeTooLarge = "MESSAGE_TOO_LARGE"
+	// CodeSchemaInvalid: the command does not match its JSON Schema.
+	CodeSchemaInvalid = "SCHEMA_INVALID"
+	// CodeUnknownTopic: the message came from a topic with no command kind.
+	CodeUnknownTopic = "UNKNOWN_TOPIC"
+	// CodeTrackIDConflict: the trackId is already used by a different command.
+	CodeTrackIDConflict = "TRACK_ID_CONFLICT"
+	// CodeProviderUnsupported: the provider does not offer this kind.
+	CodeProviderUnsupported = "PROVIDER_UNSUPPORTED"
+	// CodeBlockNotFound: an unblock names a block blockd never received (within the wait).
+	CodeBlockNotFound = "BLOCK_NOT_FOUND"
+	// CodeBlockNotDone: an unblock names a block that did not succeed.
+	CodeBlockNotDone = "BLOCK_NOT_DONE"
+	// CodeBlockPending: the block an unblock names had no outcome within the wait.
+	CodeBlockPending = "BLOCK_PENDING"
+	// CodeProviderMismatch: an unblock names a block at another provider.
+	CodeProviderMismatch = "PROVIDER_MISMATCH"
+	// CodeAmountMismatch: an unblock's amount differs from its block's.
+	CodeAmountMismatch = "AMOUNT_MISMATCH"
+	// CodeAlreadyUnblocked: the block was already released by another unblock.
+	CodeAlreadyUnblocked = "ALREADY_UNBLOCKED"
+	// CodeUnblockNotFound: a transfer names an unblock blockd never received (within the wait).
+	CodeUnblockNotFound = "UNBLOCK_NOT_FOUND"
+	// CodeUnblockPending: the unblock a transfer names had no outcome within the wait.
+	CodeUnblockPending = "UNBLOCK_PENDING"
+	// CodeUnblockNotDone: a transfer names an unblock that did not succeed.
+	CodeUnblockNotDone = "UNBLOCK_NOT_DONE"
+	// CodeTransferExceedsUnblocked: a transfer asks for more than was unblocked.
+	CodeTransferExceedsUnblocked = "TRANSFER_EXCEEDS_UNBLOCKED"
+	// CodeAlreadyTransferred: the block/unblock pair already has its one transfer.
+	CodeAlreadyTransferred = "ALREADY_TRANSFERRED"
+	// CodeTransferNotFound: an inquiry names a transfer for which no call was made.
+	CodeTransferNotFound = "TRANSFER_NOT_FOUND"
+	// CodeAccountBusy: an earlier command for the same account (Arhivaar,
+	// card) had no outcome within the wait.
+	CodeAccountBusy = "ACCOUNT_BUSY"
+	// CodeProviderRejected: the provider refused the call (permanent).
+	CodeProviderRejected = "PROVIDER_REJECTED"
+	// CodeProviderUnavailable: the provider could not be reached or answered
+	// with a retryable error.
+	CodeProviderUnavailable = "PROVIDER_UNAVAILABLE"
+	// CodeOutcomeUnknown: a call may have been applied and its outcome could
+	// not be proven.
+	CodeOutcomeUnknown = "OUTCOME_UNKNOWN"
+)
+
+// FinnotechBlockResult is the normalised result of a Finnotech block.
+type FinnotechBlockResult struct {
+	Amount      int64  `json:"amount"`
+	Description string `json:"description"`
+	Deposit     string `json:"deposit"`
+	// BlockDate is the provider's Jalali date, YYMMDD, kept as sent.
+	BlockDate string `json:"blockDate"`
+	Days      int    `json:"days"`
+	// ProviderTrackID is the trackId the successful call was sent with.
+	ProviderTrackID string `json:"providerTrackId"`
+}
+
+// FinnotechUnblockResult is the normalised result of a Finnotech unblock.
+type FinnotechUnblockResult struct {
+	Amount      int64  `json:"amount"`
+	Deposit     string `json:"deposit"`
+	UnblockDate string `json:"unblockDate"`
+	// BlockTrackID is the command trackId of the released block.
+	BlockTrackID    string `json:"blockTrackId"`
+	ProviderTrackID string `json:"providerTrackId"`
+}
+
+// FinnotechTransferResult is the normalised result of a Finnotech
+// unblock-transfer.
+type FinnotechTransferResult struct {
+	Amount       int64  `json:"amount"`
+	Source       string `json:"source"`
+	Destination  string `json:"destination"`
+	TransferDate string `json:"transferDate"`
+	// UnblockTrackID is the command trackId of the unblock the transfer follows.
+	UnblockTrackID  string `json:"unblockTrackId"`
+	ProviderTrackID string `json:"providerTrackId"`
+}
+
+// FinnotechTransferInquiryResult is the normalised result of a Finnotech
+// unblock-transfer inquiry.
+type FinnotechTransferInquiryResult struct {
+	// TransferTrackID is the command trackId of the transfer asked about.
+	TransferTrackID string `json:"transferTrackId"`
+	// Status is the provider's answer: DONE, FAILED or PENDING.
+	Status       string `json:"status"`
+	Amount       int64  `json:"amount,omitempty"`
+	Destination  string `json:"destination,omitempty"`
+	TransferDate string `json:"transferDate,omitempty"`
+	// ProviderTrackID is the trackId of the transfer call asked about.
+	ProviderTrackID string `json:"providerTrackId"`
+}
+
+// FinnotechFacilityResult is the normalised result of a Finnotech credit
+// facility inquiry. Amounts are integer rials whatever the provider sent.
+type FinnotechFacilityResult struct {
+	NationalID string `json:"nationalId"`
+	Name       string `json:"name,omitempty"`
+	// NoFacility is true for the provider's "no facility" answer
+	// (result.result == 120); Facilities is then empty.
+	NoFacility          bool       `json:"noFacility"`
+	TotalAmount         int64      `json:"totalAmount"`
+	DebtTotalAmount     int64      `json:"debtTotalAmount"`
+	PastExpiredTotal    int64      `json:"pastExpiredTotalAmount"`
+	DeferredTotalAmount int64      `json:"deferredTotalAmount"`
+	SuspiciousTotal     int64      `json:"suspiciousTotalAmount"`
+	Dishonored          string     `json:"dishonored,omitempty"`
+	Facilities          []Facility `json:"facilities"`
+}
+
+// Facility is one loan in a facility inquiry result.
+type Facility struct {
+	BankCode          string `json:"bankCode"`
+	BranchCode        string `json:"branchCode,omitempty"`
+	BranchDescription string `json:"branchDescription,omitempty"`
+	RequestNo         string `json:"requestNo,omitempty"`
+	Type              string `json:"type,omitempty"`
+	Status            string `json:"status,omitempty"`
+	Currency          string `json:"currency,omitempty"`
+	AmountOriginal    int64  `json:"amountOriginal"`
+	BenefitAmount     int64  `json:"benefitAmount"`
+	DebtorTotalAmount int64  `json:"debtorTotalAmount"`
+	PastExpiredAmount int64  `json:"pastExpiredAmount"`
+	DeferredAmount    int64  `json:"deferredAmount"`
+	SuspiciousAmount  int64  `json:"suspiciousAmount"`
+	ObligationAmount  int64  `json:"obligationAmount"`
+	// SetDate and EndDate are the provider's Jalali YYYYMMDD, kept as sent;
+	// SetDateGregorian and EndDateGregorian are the same days as YYYY-MM-DD.
+	SetDate          string `json:"setDate,omitempty"`
+	EndDate          string `json:"endDate,omitempty"`
+	SetDateGregorian string `json:"setDateGregorian,omitempty"`
+	EndDateGregorian string `json:"endDateGregorian,omitempty"`
+}
+
+// BlockRef is what blockd stored about a successful block; an unblock (and
+// later a transfer) is built from it rather than from upstream input.
+type BlockRef struct {
+	TrackID     string
+	Provider    Provider
+	ClientID    string
+	Amount      int64
+	Description string
+	Days        int
+	Deposit     string
+	BlockDate   string
+	// ProviderTrackID is the trackId the successful block call was sent with.
+	ProviderTrackID string
+}
+
+// Outbound is one message waiting in the outbox for the relay to publish.
+type Outbound struct {
+	ID      int64
+	Topic   string
+	Key     []byte
+	Value   []byte
+	Headers map[string]string
+}
