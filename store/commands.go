@@ -1,0 +1,593 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/blockd/blockd/schemas"
+)
+
+// The sentinel errors of the command phases are schemas.ErrNotClaimed and
+// schemas.ErrHoldTaken, so callers can test for them without importing store.
+var (
+	ErrNotClaimed = schemas.ErrNotClaimed
+	ErrHoldTaken  = schemas.ErrHoldTaken
+)
+
+// Receive stores a consumed command, or finds the one stored under the same
+// trackId, and says what the caller should do with it. owner is the calling
+// instance; local reports whether a trackId is being worked on by this
+// instance right now. A terminal command's stored result is queued for
+// publishing again, with the same eventId, in the same transaction.
+func (s *Store) Receive(ctx context.Context, cmd schemas.Command, src schemas.SourceMeta, owner string, lease time.Duration, local func(trackID string) bool) (schemas.Receipt, error) {
+	request, err := json.Marshal(cmd)
+	if err != nil {
+		return schemas.Receipt{}, fmt.Errorf("encoding command: %w", err)
+	}
+	hash := cmd.CanonicalHash()
+	var r schemas.Receipt
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		claim := uuid.NewString()
+		var receivedAt time.Time
+		err := tx.QueryRowxContext(ctx, `
+			INSERT INTO commands (track_id, kind, provider, request, request_hash, state, owner, claim, lease_until,
+			                      traceparent, source_topic, source_partition, source_offset)
+			VALUES ($1, $2, $3, $4, $5, 'RECEIVED', $6, $7, now() + $8 * interval '1 millisecond', NULLIF($9, ''), $10, $11, $12)
+			ON CONFLICT (track_id) DO NOTHING
+			RETURNING received_at`,
+			cmd.TrackID, cmd.Kind, cmd.Provider, request, hash, owner, claim, lease.Milliseconds(),
+			src.Traceparent, src.Topic, src.Partition, src.Offset).Scan(&receivedAt)
+		if err == nil {
+			r = schemas.Receipt{Status: schemas.ReceiptNew, Claim: claim, State: schemas.StateReceived, ReceivedAt: receivedAt}
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("inserting command: %w", err)
+		}
+		var row struct {
+			Hash       []byte         `db:"request_hash"`
+			State      schemas.State  `db:"state"`
+			Owner      sql.NullString `db:"owner"`
+			Expired    bool           `db:"expired"`
+			Attempts   int            `db:"attempts"`
+			ReceivedAt time.Time      `db:"received_at"`
+		}
+		if err := tx.GetContext(ctx, &row, `
+			SELECT request_hash, state, owner, coalesce(lease_until < now(), true) AS expired, attempts, received_at
+			FROM commands WHERE track_id = $1 FOR UPDATE`, cmd.TrackID); err != nil {
+			return fmt.Errorf("reading stored command: %w", err)
+		}
+		r = schemas.Receipt{State: row.State, Attempts: row.Attempts, ReceivedAt: row.ReceivedAt}
+		abandoned := row.Expired || (row.Owner.String == owner && !local(cmd.TrackID))
+		switch {
+		case !bytes.Equal(row.Hash, hash):
+			r.Status = schemas.ReceiptConflict
+		case row.State.Terminal():
+			r.Status = schemas.ReceiptFinished
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO outbox (topic, key, value, headers)
+				SELECT result_topic, convert_to(track_id, 'UTF8'), result, result_headers FROM commands WHERE track_id = $1`,
+				cmd.TrackID); err != nil {
+				return fmt.Errorf("queueing stored result again: %w", err)
+			}
+			if err := notify(ctx, tx); err != nil {
+				return err
+			}
+		case row.State == schemas.StateInDoubt:
+			r.Status = schemas.ReceiptInDoubt
+		case !abandoned:
+			r.Status = schemas.ReceiptBusy
+		case row.State == schemas.StateReceived:
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE commands SET owner = $2, claim = $3, lease_until = now() + $4 * interval '1 millisecond', updated_at = now()
+				WHERE track_id = $1`, cmd.TrackID, owner, claim, lease.Milliseconds()); err != nil {
+				return fmt.Errorf("taking over command: %w", err)
+			}
+			r.Status, r.Claim = schemas.ReceiptResumed, claim
+		default: // CALLING, abandoned: the call may have been sent.
+			if err := markInDoubt(ctx, tx, cmd.TrackID, "owner gone while calling the provider", false); err != nil {
+				return err
+			}
+			r.Status, r.State = schemas.ReceiptInDoubt, schemas.StateInDoubt
+		}
+		return nil
+	})
+	return r, err
+}
+
+// markInDoubt moves a CALLING command to IN_DOUBT. The claim holder may keep
+// its claim to resolve the command at once; otherwise anyone may claim it.
+func markInDoubt(ctx context.Context, tx *sqlx.Tx, trackID, reason string, keepClaim bool) error {
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE commands SET state = 'IN_DOUBT', in_doubt_reason = $2, in_doubt_since = coalesce(in_doubt_since, now()), updated_at = now(),
+		       owner = CASE WHEN $3 THEN owner END, claim = CASE WHEN $3 THEN claim END, lease_until = CASE WHEN $3 THEN lease_until END
+		WHERE track_id = $1 AND state = 'CALLING'`, trackID, reason, keepClaim); err != nil {
+		return fmt.Errorf("marking command in doubt: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE provider_calls SET state = 'UNKNOWN' WHERE track_id = $1 AND state = 'SENDING'`, trackID); err != nil {
+		return fmt.Errorf("marking call unknown: %w", err)
+	}
+	return nil
+}
+
+// MarkInDoubt records that the claimed command's call may have been applied
+// and its outcome is not known. The command is kept and listed for
+// resolution; it is never sent again blindly. The caller keeps its claim, to
+// resolve the command at once.
+func (s *Store) MarkInDoubt(ctx context.Context, trackID, claim, reason string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var ok bool
+		if err := tx.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM commands WHERE track_id = $1 AND claim = $2 AND state = 'CALLING')`, trackID, claim); err != nil {
+			return fmt.Errorf("checking claim: %w", err)
+		}
+		if !ok {
+			return ErrNotClaimed
+		}
+		return markInDoubt(ctx, tx, trackID, reason, true)
+	})
+}
+
+// BeginCall records a provider call attempt and moves the command to
+// CALLING, committed before the call is sent. It fails with ErrNotClaimed
+// when the caller lost the command, and ErrHoldTaken when ReserveHold names
+// a hold another unblock already has.
+func (s *Store) BeginCall(ctx context.Context, c schemas.CallStart, lease time.Duration) (attempt int, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		err := tx.GetContext(ctx, &attempt, `
+			UPDATE commands SET state = 'CALLING', attempts = attempts + 1, updated_at = now(),
+			       lease_until = now() + $3 * interval '1 millisecond'
+			WHERE track_id = $1 AND claim = $2 AND state = 'RECEIVED'
+			RETURNING attempts`, c.TrackID, c.Claim, lease.Milliseconds())
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotClaimed
+		}
+		if err != nil {
+			return fmt.Errorf("moving command to CALLING: %w", err)
+		}
+		if c.ReserveHold != "" {
+			res, err := tx.ExecContext(ctx, `
+				UPDATE holds SET state = 'UNBLOCKING', unblock_track_id = $2, unblock_provider_track_id = $3, updated_at = now()
+				WHERE block_track_id = $1 AND (unblock_track_id IS NULL OR (unblock_track_id = $2 AND state <> 'UNBLOCKED'))`,
+				c.ReserveHold, c.TrackID, c.ProviderTrackID)
+			if err != nil {
+				return fmt.Errorf("reserving hold: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return ErrHoldTaken
+			}
+		}
+		if c.ReserveTransfer != "" {
+			res, err := tx.ExecContext(ctx, `
+				UPDATE holds SET state = 'TRANSFERRING', transfer_track_id = $2, transfer_provider_track_id = $3, updated_at = now()
+				WHERE unblock_track_id = $1 AND (
+				      (state = 'UNBLOCKED' AND transfer_track_id IS NULL)
+				   OR (state = 'TRANSFERRING' AND transfer_track_id = $2))`,
+				c.ReserveTransfer, c.TrackID, c.ProviderTrackID)
+			if err != nil {
+				return fmt.Errorf("reserving hold for transfer: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return ErrHoldTaken
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO provider_calls (provider_track_id, track_id, attempt, state) VALUES ($1, $2, $3, 'SENDING')`,
+			c.ProviderTrackID, c.TrackID, attempt); err != nil {
+			return fmt.Errorf("recording provider call: %w", err)
+		}
+		return nil
+	})
+	return attempt, err
+}
+
+// RetryLater records that the claimed command's call attempt certainly did
+// not apply (the provider said so, or it was never sent) and moves the
+// command back to RECEIVED, so a new attempt with a new provider trackId
+// may be made.
+func (s *Store) RetryLater(ctx context.Context, trackID, claim, providerTrackID, errorCode string, httpStatus int) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE commands SET state = 'RECEIVED', updated_at = now() WHERE track_id = $1 AND claim = $2 AND state = 'CALLING'`,
+			trackID, claim)
+		if err != nil {
+			return fmt.Errorf("moving command back to RECEIVED: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotClaimed
+		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE provider_calls SET state = 'FAILED', error_code = NULLIF($2, ''), http_status = NULLIF($3, 0), finished_at = now()
+			WHERE provider_track_id = $1`, providerTrackID, errorCode, httpStatus); err != nil {
+			return fmt.Errorf("recording failed attempt: %w", err)
+		}
+		return nil
+	})
+}
+
+// Complete records a command's terminal outcome, the ledger change it
+// implies, and its outbox messages in one transaction. Only the claim holder
+// may complete a command, except that a known answer for the command's latest
+// call also settles a command another worker marked IN_DOUBT meanwhile.
+func (s *Store) Complete(ctx context.Context, c schemas.Completion) error {
+	headers, err := json.Marshal(c.Result.Headers)
+	if err != nil {
+		return fmt.Errorf("encoding result headers: %w", err)
+	}
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE commands SET state = $3, event_id = $4, result_topic = $5, result = $6, result_headers = $7,
+			       completed_at = now(), updated_at = now(), completed_by = owner, owner = NULL, claim = NULL, lease_until = NULL,
+			       needs_reconciliation = $9
+			WHERE track_id = $1 AND (
+			      (claim = $2 AND state IN ('RECEIVED', 'CALLING', 'IN_DOUBT'))
+			   OR ($8 <> '' AND state = 'IN_DOUBT' AND EXISTS (
+			          SELECT 1 FROM provider_calls p WHERE p.provider_track_id = $8 AND p.track_id = $1 AND p.attempt = commands.attempts)))`,
+			c.TrackID, nullUUID(c.Claim), c.State, c.EventID, c.Result.Topic, c.Result.Value, headers, c.ProviderTrackID, c.NeedsReconciliation)
+		if err != nil {
+			return fmt.Errorf("recording outcome: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotClaimed
+		}
+		if c.ProviderTrackID != "" {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE provider_calls SET state = $2, error_code = NULLIF($3, ''), http_status = NULLIF($4, 0), finished_at = now()
+				WHERE provider_track_id = $1`, c.ProviderTrackID, c.CallState, c.ErrorCode, c.HTTPStatus); err != nil {
+				return fmt.Errorf("recording call outcome: %w", err)
+			}
+		}
+		if h := c.CreateHold; h != nil {
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO holds (block_track_id, provider, client_id, deposit, amount, description, days, block_date, block_provider_track_id, state)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'BLOCKED')`,
+				h.TrackID, h.Provider, h.ClientID, h.Deposit, h.Amount, h.Description, h.Days, h.BlockDate, h.ProviderTrackID); err != nil {
+				return fmt.Errorf("recording hold: %w", err)
+			}
+		}
+		if c.ReleaseHold != "" {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE holds SET state = 'UNBLOCKED', unblock_date = $3, updated_at = now()
+				WHERE block_track_id = $1 AND unblock_track_id = $2`, c.ReleaseHold, c.TrackID, c.UnblockDate); err != nil {
+				return fmt.Errorf("releasing hold: %w", err)
+			}
+		}
+		if c.UnreserveHold != "" {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE holds SET state = 'BLOCKED', unblock_track_id = NULL, unblock_provider_track_id = NULL, updated_at = now()
+				WHERE block_track_id = $1 AND unblock_track_id = $2 AND state = 'UNBLOCKING'`, c.UnreserveHold, c.TrackID); err != nil {
+				return fmt.Errorf("giving back hold: %w", err)
+			}
+		}
+		if c.TransferDone != "" {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE holds SET state = 'TRANSFERRED', transfer_amount = $3, transfer_destination = $4, transfer_date = $5, updated_at = now()
+				WHERE unblock_track_id = $1 AND transfer_track_id = $2`,
+				c.TransferDone, c.TrackID, c.TransferAmount, c.TransferDestination, c.TransferDate); err != nil {
+				return fmt.Errorf("recording transfer: %w", err)
+			}
+		}
+		if c.UnreserveTransfer != "" {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE holds SET state = 'UNBLOCKED', transfer_track_id = NULL, transfer_provider_track_id = NULL, updated_at = now()
+				WHERE unblock_track_id = $1 AND transfer_track_id = $2 AND state = 'TRANSFERRING'`, c.UnreserveTransfer, c.TrackID); err != nil {
+				return fmt.Errorf("giving back hold after transfer: %w", err)
+			}
+		}
+		return enqueue(ctx, tx, append([]schemas.Outbound{c.Result}, c.Messages...))
+	})
+}
+
+// Enqueue queues messages (a conflict answer, a dead letter) in the outbox
+// without touching any command.
+func (s *Store) Enqueue(ctx context.Context, msgs []schemas.Outbound) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error { return enqueue(ctx, tx, msgs) })
+}
+
+func enqueue(ctx context.Context, tx *sqlx.Tx, msgs []schemas.Outbound) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	for _, m := range msgs {
+		headers, err := json.Marshal(m.Headers)
+		if err != nil {
+			return fmt.Errorf("encoding headers: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4)`,
+			m.Topic, m.Key, m.Value, headers); err != nil {
+			return fmt.Errorf("queueing outbox message: %w", err)
+		}
+	}
+	return notify(ctx, tx)
+}
+
+func notify(ctx context.Context, tx *sqlx.Tx) error {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, current_schema())`, OutboxChannel); err != nil {
+		return fmt.Errorf("notifying relay: %w", err)
+	}
+	return nil
+}
+
+// Lookup returns what is stored about the command trackID names and the
+// hold it belongs to (as block, unblock or transfer).
+func (s *Store) Lookup(ctx context.Context, trackID string) (schemas.Lookup, error) {
+	var row struct {
+		Kind     string `db:"kind"`
+		Provider string `db:"provider"`
+		State    string `db:"state"`
+		LastCall string `db:"last_call"`
+		ClientID string `db:"client_id"`
+	}
+	err := s.db.GetContext(ctx, &row, `
+		SELECT kind, provider, state,
+		       coalesce((SELECT provider_track_id FROM provider_calls p WHERE p.track_id = c.track_id ORDER BY attempt DESC LIMIT 1), '') AS last_call,
+		       coalesce(c.request->>'clientId',
+		                (SELECT h.client_id FROM holds h WHERE h.unblock_track_id = c.track_id OR h.transfer_track_id = c.track_id LIMIT 1),
+		                (SELECT h.client_id FROM holds h WHERE h.unblock_track_id = c.request->>'unblockTrackId'),
+		                (SELECT h.client_id FROM holds h WHERE h.block_track_id = c.request->>'blockTrackId'), '') AS client_id
+		FROM commands c WHERE track_id = $1`, trackID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return schemas.Lookup{}, nil
+	}
+	if err != nil {
+		return schemas.Lookup{}, fmt.Errorf("reading command %s: %w", trackID, err)
+	}
+	l := schemas.Lookup{Found: true, Kind: schemas.Kind(row.Kind), Provider: schemas.Provider(row.Provider),
+		State: schemas.State(row.State), ProviderTrackID: row.LastCall, ClientID: row.ClientID}
+	var h struct {
+		schemas.BlockRef
+		State          string         `db:"state"`
+		Unblock        sql.NullString `db:"unblock_track_id"`
+		UnblockCall    sql.NullString `db:"unblock_provider_track_id"`
+		UnblockDate    sql.NullString `db:"unblock_date"`
+		Transfer       sql.NullString `db:"transfer_track_id"`
+		TransferCall   sql.NullString `db:"transfer_provider_track_id"`
+		TransferAmount sql.NullInt64  `db:"transfer_amount"`
+	}
+	err = s.db.GetContext(ctx, &h, `
+		SELECT block_track_id AS trackid, provider, client_id AS clientid, amount, description, days, deposit,
+		       block_date AS blockdate, block_provider_track_id AS providertrackid, state,
+		       unblock_track_id, unblock_provider_track_id, unblock_date,
+		       transfer_track_id, transfer_provider_track_id, transfer_amount
+		FROM holds WHERE block_track_id = $1 OR unblock_track_id = $1 OR transfer_track_id = $1
+		ORDER BY (block_track_id = $1) DESC LIMIT 1`, trackID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, nil
+	}
+	if err != nil {
+		return l, fmt.Errorf("reading hold of %s: %w", trackID, err)
+	}
+	l.Hold = &schemas.Hold{Block: h.BlockRef, State: schemas.HoldState(h.State),
+		UnblockTrackID: h.Unblock.String, UnblockProviderTrackID: h.UnblockCall.String, UnblockDate: h.UnblockDate.String,
+		TransferTrackID: h.Transfer.String, TransferProviderTrackID: h.TransferCall.String, TransferAmount: h.TransferAmount.Int64}
+	return l, nil
+}
+
+// EarlierOpen returns the trackId of a command for the same provider and
+// account that was received before trackID and has no outcome yet, or "".
+func (s *Store) EarlierOpen(ctx context.Context, provider schemas.Provider, accountID, trackID string) (string, error) {
+	var earlier string
+	err := s.db.GetContext(ctx, &earlier, `
+		SELECT c.track_id FROM commands c, commands me
+		WHERE me.track_id = $3 AND c.provider = $1 AND c.request->>'accountId' = $2
+		  AND c.state IN ('RECEIVED', 'CALLING', 'IN_DOUBT')
+		  AND (c.received_at, c.track_id) < (me.received_at, me.track_id)
+		ORDER BY c.received_at LIMIT 1`, provider, accountID, trackID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("looking for earlier commands on the account: %w", err)
+	}
+	return earlier, nil
+}
+
+// RenewLeases extends the leases owner holds on the commands it is working
+// on right now (trackIDs), so that no other instance takes them over while
+// owner is alive. A claim nobody works on any more is not renewed: it
+// expires and the command is taken over.
+func (s *Store) RenewLeases(ctx context.Context, owner string, lease time.Duration, trackIDs []string) (int64, error) {
+	if len(trackIDs) == 0 {
+		return 0, nil
+	}
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE commands SET lease_until = now() + $2 * interval '1 millisecond'
+		WHERE owner = $1 AND track_id = ANY($3) AND state IN ('RECEIVED', 'CALLING', 'IN_DOUBT') AND claim IS NOT NULL`,
+		owner, lease.Milliseconds(), pq.Array(trackIDs))
+	if err != nil {
+		return 0, fmt.Errorf("renewing leases: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// TakeOverAbandoned finds commands left by a dead owner. Those that never
+// sent a call are claimed for owner and returned to be processed; those that
+// may have sent one are marked IN_DOUBT.
+func (s *Store) TakeOverAbandoned(ctx context.Context, owner string, lease time.Duration, limit int) (claimed []schemas.Claimed, inDoubt int, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			WITH gone AS (
+				SELECT track_id FROM commands WHERE state = 'CALLING' AND lease_until < now() LIMIT $1 FOR UPDATE SKIP LOCKED)
+			UPDATE commands c SET state = 'IN_DOUBT', in_doubt_reason = 'owner gone while calling the provider',
+			       in_doubt_since = coalesce(in_doubt_since, now()), owner = NULL, claim = NULL, lease_until = NULL, updated_at = now()
+			FROM gone WHERE c.track_id = gone.track_id`, limit)
+		if err != nil {
+			return fmt.Errorf("marking abandoned calls in doubt: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		inDoubt = int(n)
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE provider_calls p SET state = 'UNKNOWN'
+			FROM commands c WHERE p.track_id = c.track_id AND c.state = 'IN_DOUBT' AND p.state = 'SENDING'`); err != nil {
+			return fmt.Errorf("marking abandoned calls unknown: %w", err)
+		}
+		rows, err := tx.QueryxContext(ctx, `
+			WITH gone AS (
+				SELECT track_id FROM commands WHERE state = 'RECEIVED' AND lease_until < now() LIMIT $1 FOR UPDATE SKIP LOCKED)
+			UPDATE commands c SET owner = $2, claim = gen_random_uuid(), lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+			FROM gone WHERE c.track_id = gone.track_id
+			RETURNING c.kind, c.request, c.claim, c.received_at, c.attempts`, limit, owner, lease.Milliseconds())
+		if err != nil {
+			return fmt.Errorf("claiming abandoned commands: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a schemas.Claimed
+			var kind string
+			var request []byte
+			if err := rows.Scan(&kind, &request, &a.Claim, &a.ReceivedAt, &a.Attempts); err != nil {
+				return fmt.Errorf("reading abandoned command: %w", err)
+			}
+			if err := json.Unmarshal(request, &a.Command); err != nil {
+				return fmt.Errorf("decoding abandoned command: %w", err)
+			}
+			a.Command.Kind = schemas.Kind(kind)
+			claimed = append(claimed, a)
+		}
+		return rows.Err()
+	})
+	return claimed, inDoubt, err
+}
+
+// ClaimInDoubt claims IN_DOUBT commands that nobody is resolving (no claim,
+// or an expired lease, or a postponement that is over) for owner.
+func (s *Store) ClaimInDoubt(ctx context.Context, owner string, lease time.Duration, limit int) ([]schemas.InDoubtClaim, error) {
+	var out []schemas.InDoubtClaim
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		rows, err := tx.QueryxContext(ctx, `
+			WITH open AS (
+				SELECT track_id FROM commands
+				WHERE state = 'IN_DOUBT' AND (lease_until IS NULL OR lease_until < now())
+				ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+			UPDATE commands c SET owner = $2, claim = gen_random_uuid(), lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+			FROM open WHERE c.track_id = open.track_id
+			RETURNING c.kind, c.request, c.claim, c.received_at, c.attempts, c.in_doubt_since, coalesce(c.traceparent, ''),
+			          coalesce((SELECT provider_track_id FROM provider_calls p WHERE p.track_id = c.track_id ORDER BY attempt DESC LIMIT 1), '')`,
+			limit, owner, lease.Milliseconds())
+		if err != nil {
+			return fmt.Errorf("claiming in-doubt commands: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c schemas.InDoubtClaim
+			var kind string
+			var request []byte
+			if err := rows.Scan(&kind, &request, &c.Claim, &c.ReceivedAt, &c.Attempts, &c.InDoubtSince, &c.Traceparent, &c.ProviderTrackID); err != nil {
+				return fmt.Errorf("reading in-doubt command: %w", err)
+			}
+			if err := json.Unmarshal(request, &c.Command); err != nil {
+				return fmt.Errorf("decoding in-doubt command: %w", err)
+			}
+			c.Command.Kind = schemas.Kind(kind)
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Reissue records that the provider confirmed the in-doubt call was not
+// applied: the call is FAILED and the command goes back to RECEIVED, still
+// claimed, so a new attempt with a new provider trackId may be made.
+func (s *Store) Reissue(ctx context.Context, trackID, claim string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE commands SET state = 'RECEIVED', in_doubt_reason = NULL, in_doubt_since = NULL, updated_at = now()
+			WHERE track_id = $1 AND claim = $2 AND state = 'IN_DOUBT'`, trackID, claim)
+		if err != nil {
+			return fmt.Errorf("moving command back to RECEIVED: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotClaimed
+		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE provider_calls SET state = 'FAILED', error_code = 'CONFIRMED_NOT_APPLIED', finished_at = now()
+			WHERE track_id = $1 AND state IN ('SENDING', 'UNKNOWN')`, trackID); err != nil {
+			return fmt.Errorf("recording confirmed failure: %w", err)
+		}
+		return nil
+	})
+}
+
+// Park gives up the claim on a RECEIVED command that cannot be sent now
+// (its provider is down); nobody takes it over before retryIn has passed.
+func (s *Store) Park(ctx context.Context, trackID, claim string, retryIn time.Duration) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE commands SET owner = NULL, claim = NULL, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+		WHERE track_id = $1 AND claim = $2 AND state = 'RECEIVED'`, trackID, claim, retryIn.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("parking command: %w", err)
+	}
+	return nil
+}
+
+// PostponeInDoubt gives up the claim on an IN_DOUBT command whose provider
+// could not answer yet; nobody claims it again before retryIn has passed.
+func (s *Store) PostponeInDoubt(ctx context.Context, trackID, claim string, retryIn time.Duration) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE commands SET owner = NULL, claim = NULL, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+		WHERE track_id = $1 AND claim = $2 AND state = 'IN_DOUBT'`, trackID, claim, retryIn.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("postponing in-doubt command: %w", err)
+	}
+	return nil
+}
+
+// NeedsReconciliation lists commands answered OUTCOME_UNKNOWN, whose effect
+// at the provider an operator must check.
+func (s *Store) NeedsReconciliation(ctx context.Context, limit int) ([]schemas.InDoubtCommand, error) {
+	out := []schemas.InDoubtCommand{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT c.track_id, c.kind, c.provider, c.attempts, coalesce(c.in_doubt_reason, '') AS in_doubt_reason,
+		       coalesce((SELECT provider_track_id FROM provider_calls p WHERE p.track_id = c.track_id ORDER BY attempt DESC LIMIT 1), '') AS last_call,
+		       c.received_at, c.updated_at
+		FROM commands c WHERE c.needs_reconciliation ORDER BY c.completed_at LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing commands to reconcile: %w", err)
+	}
+	return out, nil
+}
+
+// InDoubt lists commands whose provider call may have been applied and
+// whose outcome is not recorded, oldest first.
+func (s *Store) InDoubt(ctx context.Context, limit int) ([]schemas.InDoubtCommand, error) {
+	out := []schemas.InDoubtCommand{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT c.track_id, c.kind, c.provider, c.attempts, coalesce(c.in_doubt_reason, '') AS in_doubt_reason,
+		       coalesce((SELECT provider_track_id FROM provider_calls p WHERE p.track_id = c.track_id ORDER BY attempt DESC LIMIT 1), '') AS last_call,
+		       c.received_at, c.updated_at
+		FROM commands c WHERE c.state = 'IN_DOUBT' ORDER BY c.updated_at LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing in-doubt commands: %w", err)
+	}
+	return out, nil
+}
+
+// State returns the stored state of a command, or "" when there is none.
+func (s *Store) State(ctx context.Context, trackID string) (schemas.State, error) {
+	var st string
+	err := s.db.GetContext(ctx, &st, `SELECT state FROM commands WHERE track_id = $1`, trackID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading command state: %w", err)
+	}
+	return schemas.State(st), nil
+}
+
+func nullUUID(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
