@@ -1,0 +1,72 @@
+// Package arhivaar is blockd's Arhivaar partner API client, adapter and
+// sandbox for account block / activate.
+//
+// Arhivaar has one call that blockd uses: POST
+// {base}/partner-api/account/block.html with the form fields id, block
+// ("true" blocks the account, "false" activates it) and note, signed with
+// the partner's acc_key and sig (arhivaar-account-block.seed.txt). It
+// answers {"response":"OK"}, or {"response":"ERROR","responseDescription":
+// "<code>"} with one of the codes below, often with HTTP 200. Every failure
+// is a *providers.Error whose Class says whether the call may have been
+// applied (see classify.go).
+//
+// The call sets a state: blocking a blocked account or activating an active
+// one is accepted and changes nothing. Re-sending a call is therefore safe,
+// which is why a 502 or 503 is Retryable here (classify.go) where the same
+// status is of unknown outcome at a provider whose calls are not
+// idempotent. A timeout or a lost answer is still Unknown: the account may
+// now be in the state that was asked for, and Arhivaar has no call that
+// tells it.
+//
+// The Adapter maps a providers.Request onto the Client. The Sandbox is an
+// in-memory HTTP simulator of the same call, with fault injection, that the
+// tests and local runs use in place of Arhivaar.
+//
+// The seed documents the path, the fields and their order, the replies and
+// the codes INVALID_ID, INVALID_BLOCK and INVALID_NOTE. The signature
+// algorithm, INVALID_SIGNATURE and the validation rules beyond the seed's
+// are blockd's assumptions, shared by the client and the sandbox and marked
+// "ASSUMPTION (DECISIONS.md)" where they are used.
+package arhivaar
+
+import "github.com/blockd/blockd/schemas"
+
+// provider names Arhivaar in every *providers.Error of this package.
+const provider = schemas.ProviderArhivaar
+
+// Codes Arhivaar puts in responseDescription; they are passed on as
+// providers.Error.Code. Each is Permanent: sending the same call again
+// cannot help.
+const (
+	// CodeInvalidID: id is missing or not a valid encoded account id.
+	CodeInvalidID = "INVALID_ID"
+	// CodeInvalidBlock: block is missing or neither true nor false.
+	CodeInvalidBlock = "INVALID_BLOCK"
+	// CodeInvalidNote: note is missing, empty or longer than 1000
+	// characters.
+	CodeInvalidNote = "INVALID_NOTE"
+	// CodeInvalidSignature: acc_key is unknown or sig does not match.
+	//
+	// ASSUMPTION (DECISIONS.md): the seed documents no code for a bad
+	// signature; blockd and its sandbox use this one.
+	CodeInvalidSignature = "INVALID_SIGNATURE"
+)
+
+// Codes this package puts in providers.Error.Code where Arhivaar sends none.
+const (
+	// CodeUnsupported: the adapter does not carry out this command kind.
+	CodeUnsupported = "UNSUPPORTED"
+	// CodeBadRequest: the request could not be built; nothing was sent.
+	CodeBadRequest = "BAD_REQUEST"
+	// CodeUnreadableResponse: an answer with a 2xx status that is not
+	// Arhivaar's JSON reply.
+	CodeUnreadableResponse = "UNREADABLE_RESPONSE"
+)
+
+// Result is the normalised result of a successful block or activate: the
+// state the account was set to.
+type Result struct {
+	AccountID string `json:"accountId"`
+	Blocked   bool   `json:"blocked"`
+	Note      string `json:"note"`
+}

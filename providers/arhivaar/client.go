@@ -1,0 +1,99 @@
+package arhivaar
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/blockd/blockd/providers"
+)
+
+// maxBody is the largest answer the Client reads; a longer one is
+// unreadable.
+const maxBody = 1 << 20
+
+// Client calls Arhivaar's partner API with one partner's acc_key and
+// secret. It is safe for concurrent use, and it never logs nor puts the
+// secret or a signature in an error.
+//
+// The Client sends each call once and never retries. Every error it
+// returns holds a *providers.Error (use errors.As or providers.ClassOf):
+//
+//   - Permanent: Arhivaar refused the call (INVALID_ID, INVALID_BLOCK,
+//     INVALID_NOTE, INVALID_SIGNATURE, ...); sending it again cannot help.
+//   - Retryable: the call was not applied (a dial error, HTTP 429), or it
+//     answered 502/503, after which sending the same state again is safe.
+//   - Unknown: the call may have been applied (a timeout, a lost answer, a
+//     500 or 504). Arhivaar has no call to ask which; see the package doc.
+type Client struct {
+	baseURL string
+	accKey  string
+	secret  string
+	http    *http.Client
+}
+
+// NewClient returns a Client for the Arhivaar API at baseURL (for example
+// https://api.arhivaar.ee, or a Sandbox's URL) that signs with the
+// partner's accKey and secret. httpClient nil means http.DefaultClient; give
+// it a Timeout or pass contexts with deadlines.
+func NewClient(baseURL, accKey, secret string, httpClient *http.Client) *Client {
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
+	return &Client{baseURL: strings.TrimRight(baseURL, "/"), accKey: accKey, secret: secret, http: httpClient}
+}
+
+// SetBlocked blocks (block true) or activates (block false) the account
+// with the encoded id, giving note as the reason. The values are sent as
+// given; Arhivaar checks them (a note must be 1–1000 characters).
+func (c *Client) SetBlocked(ctx context.Context, id string, block bool, note string) error {
+	if err := c.send(ctx, id, block, note); err != nil {
+		// The error holds no account id, note, secret or signature.
+		if block {
+			return fmt.Errorf("blocking account: %w", err)
+		}
+		return fmt.Errorf("activating account: %w", err)
+	}
+	return nil
+}
+
+// send makes one call and classifies its answer.
+func (c *Client) send(ctx context.Context, id string, block bool, note string) error {
+	if err := ctx.Err(); err != nil {
+		// Nothing was sent.
+		return &providers.Error{Provider: provider, Class: providers.Retryable,
+			Message: "context done before sending", Err: err}
+	}
+	body := signedBody(unsignedBody(id, block, note, c.accKey), c.secret)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+blockPath, strings.NewReader(body))
+	if err != nil {
+		// The error names the URL only; the body is not in it.
+		return &providers.Error{Provider: provider, Class: providers.Permanent, Code: CodeBadRequest,
+			Message: "building request", Err: err}
+	}
+	req.Header.Set("Content-Type", formContentType)
+	req.Header.Set("Accept", "application/json")
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return providers.TransportError(provider, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		// Answered, then the connection broke: the call may have been
+		// applied.
+		pe := providers.TransportError(provider, err)
+		pe.HTTPStatus = resp.StatusCode
+		return pe
+	}
+	if len(data) > maxBody {
+		data = nil // too long to be Arhivaar's reply: unreadable
+	}
+	if pe := classify(resp.StatusCode, data); pe != nil {
+		return pe
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+package arhivaar
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/schemas"
+)
+
+func TestResolveResendsTheIdempotentCall(t *testing.T) {
+	sb := NewSandbox(SandboxConfig{})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	a := NewAdapter(NewClient(srv.URL, DefaultSandboxAccKey, DefaultSandboxSecret, srv.Client()))
+	ctx := context.Background()
+	req := providers.Request{Command: schemas.Command{Kind: schemas.KindBlock, Provider: schemas.ProviderArhivaar,
+		AccountID: "6475736574794c4e2f594d3d", Note: "Maksmata arve."}}
+
+	sb.InjectNext(providers.FaultApplyThenDrop)
+	if _, err := a.Execute(ctx, req); providers.ClassOf(err) != providers.Unknown {
+		t.Fatalf("dropped answer: got %v, want an unknown outcome", err)
+	}
+	res, err := a.Resolve(ctx, req)
+	if err != nil || !res.Applied || len(res.Result) == 0 {
+		t.Fatalf("got %+v, %v; want applied with a result", res, err)
+	}
+	acct, _ := sb.Account(req.Command.AccountID)
+	if !acct.Blocked || acct.Changes != 1 {
+		t.Fatalf("account after resolving: %+v, want blocked once (the re-send changes nothing)", acct)
+	}
+	bad := req
+	bad.Command.Note = "   "
+	if res, err := a.Resolve(ctx, bad); err != nil || res.Applied || res.Pending {
+		t.Fatalf("refused re-send: got %+v, %v; want confirmed not applied", res, err)
+	}
+}

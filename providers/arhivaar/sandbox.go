@@ -1,0 +1,409 @@
+package arhivaar
+
+import (
+	"crypto/hmac"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
+)
+
+// Sandbox defaults.
+const (
+	// DefaultSandboxAccKey is the acc_key a Sandbox accepts by default.
+	DefaultSandboxAccKey = "sandbox-acc-key"
+	// DefaultSandboxSecret is the secret a Sandbox checks sig with by default.
+	DefaultSandboxSecret = "sandbox-secret"
+)
+
+// Codes only the Sandbox answers with, for failures the seed says nothing
+// about.
+//
+// ASSUMPTION (DECISIONS.md): a throttled, broken or overloaded Arhivaar
+// answers with a non-2xx status and an ERROR reply carrying these codes;
+// the Client classifies such answers by their HTTP status.
+const (
+	sandboxCodeUnavailable    = "SERVICE_UNAVAILABLE"    // 503
+	sandboxCodeTimeout        = "GATEWAY_TIMEOUT"        // 504
+	sandboxCodeMediaType      = "UNSUPPORTED_MEDIA_TYPE" // 415
+	sandboxCodeUnreadableBody = "BAD_REQUEST"            // 400
+)
+
+// The sandbox's limits on the fields.
+const (
+	// ASSUMPTION (DECISIONS.md): an encoded account id is lowercase hex of
+	// even length, 2–512 digits (1–256 bytes), like the seed's
+	// "6475736574794c4e2f594d3d".
+	minIDLen, maxIDLen = 2, 512
+	// maxNoteRunes is the seed's "not longer than 1000 characters".
+	// ASSUMPTION (DECISIONS.md): characters are Unicode code points.
+	maxNoteRunes = 1000
+	// maxRequestBody bounds what the sandbox reads of a request.
+	maxRequestBody = 1 << 20
+)
+
+// SandboxConfig configures a Sandbox. The zero value is a fast, faultless
+// sandbox with the default acc_key and secret.
+type SandboxConfig struct {
+	// AccKey is the accepted acc_key. Default DefaultSandboxAccKey.
+	AccKey string
+	// Secret is the partner secret sig is checked with. Default
+	// DefaultSandboxSecret.
+	Secret string
+	// Latency is added to every call of the API (not to /_sandbox/ledger).
+	// A client that gives up meanwhile does not stop the call. Default 0.
+	Latency time.Duration
+	// ErrorRate is the share (0..1) of calls answered 503 without being
+	// applied. Default 0.
+	ErrorRate float64
+	// TimeoutRate is the share (0..1) of calls that hang for TimeoutDelay,
+	// or until the client goes away, without being applied, then answer
+	// 504. Default 0.
+	TimeoutRate float64
+	// ApplyThenDropRate is the share (0..1) of calls that are carried out,
+	// after which the connection is closed without an answer. Default 0.
+	ApplyThenDropRate float64
+	// TimeoutDelay is how long a timed-out call hangs. Default 30s.
+	TimeoutDelay time.Duration
+	// Seed seeds the fault draws (math/rand/v2 PCG). Default 0, a fixed
+	// sequence like any other seed.
+	Seed int64
+}
+
+// Account is one account in the sandbox ledger. An account the sandbox has
+// not seen is active.
+//
+// ASSUMPTION (DECISIONS.md): every well-formed id names an existing
+// account, and a call that sets the state the account is already in is
+// accepted (it counts in Calls, not in Changes) and replaces the note.
+type Account struct {
+	Blocked bool `json:"blocked"`
+	// Note is the note of the last accepted call.
+	Note string `json:"note"`
+	// Changes counts the state transitions (active to blocked and back).
+	Changes int `json:"changes"`
+	// Calls counts the accepted calls, re-sends of the same state included.
+	Calls int `json:"calls"`
+}
+
+// Sandbox is an in-memory simulator of Arhivaar's block / activate call as
+// the seed and DECISIONS.md describe it: POST /partner-api/account/block.html
+// with a signed form, checked field by field, against a ledger of accounts.
+// Other paths answer 404, other methods 405. It serves GET /_sandbox/ledger
+// for a look at the ledger. It is safe for concurrent use and logs nothing.
+type Sandbox struct {
+	accKey       string
+	secret       string
+	latency      time.Duration
+	timeoutDelay time.Duration
+	mux          *http.ServeMux
+
+	faults *sandboxfault.Faults
+
+	mu       sync.Mutex
+	accounts map[string]*Account
+	applied  int
+	requests int
+}
+
+// NewSandbox returns a Sandbox configured by cfg.
+func NewSandbox(cfg SandboxConfig) *Sandbox {
+	s := &Sandbox{
+		accKey:       cfg.AccKey,
+		secret:       cfg.Secret,
+		latency:      cfg.Latency,
+		timeoutDelay: cfg.TimeoutDelay,
+		faults:       sandboxfault.New(cfg.Seed, cfg.ErrorRate, cfg.TimeoutRate, cfg.ApplyThenDropRate),
+		accounts:     make(map[string]*Account),
+	}
+	if s.accKey == "" {
+		s.accKey = DefaultSandboxAccKey
+	}
+	if s.secret == "" {
+		s.secret = DefaultSandboxSecret
+	}
+	if s.timeoutDelay <= 0 {
+		s.timeoutDelay = 30 * time.Second
+	}
+
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST "+blockPath, s.block)
+	s.mux.HandleFunc("GET /_sandbox/ledger", s.ledger)
+	return s
+}
+
+// ServeHTTP serves the simulated API.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/_sandbox/") {
+		s.mu.Lock()
+		s.requests++
+		s.mu.Unlock()
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// SetFaults changes the fault rates (each clamped to 0..1) of the calls
+// that arrive from now on. A call draws one fault, checked in this order:
+// error, timeout, apply-then-drop.
+func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
+	s.faults.SetRates(errorRate, timeoutRate, applyDropRate)
+}
+
+// InjectNext makes the next call to the API suffer f, in place of a fault
+// drawn at the configured rates:
+//
+//   - FaultRetryable: answer 503 without applying the call.
+//   - FaultTimeout: hang without applying until TimeoutDelay passes or the
+//     client goes away.
+//   - FaultApplyThenDrop: carry the call out, then close the connection
+//     unanswered.
+//   - FaultTokenExpired: Arhivaar has no token; answer INVALID_SIGNATURE
+//     without applying the call, as for a bad signature.
+func (s *Sandbox) InjectNext(f providers.Fault) {
+	s.faults.InjectNext(f)
+}
+
+// Account returns the ledger entry of the account id.
+func (s *Sandbox) Account(id string) (Account, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return Account{}, false
+	}
+	return *a, true
+}
+
+// Applied returns how many calls were accepted and carried out, re-sends
+// of the same state included.
+func (s *Sandbox) Applied() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied
+}
+
+// Requests returns how many requests arrived outside /_sandbox/, whatever
+// became of them.
+func (s *Sandbox) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+type fault int
+
+const (
+	faultNone fault = iota
+	faultError
+	faultTimeout
+	faultDrop
+	faultBadSignature
+)
+
+// block serves the block / activate call.
+func (s *Sandbox) block(w http.ResponseWriter, r *http.Request) {
+	// Read the whole body first: only then does the server notice a client
+	// that goes away while the call hangs.
+	raw, readErr := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if readErr == nil && len(raw) > maxRequestBody {
+		readErr = errors.New("request body too long")
+	}
+	time.Sleep(s.latency)
+
+	switch f := s.drawFault(); f {
+	case faultError:
+		writeReply(w, http.StatusServiceUnavailable, sandboxCodeUnavailable)
+	case faultTimeout:
+		t := time.NewTimer(s.timeoutDelay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+		t.Stop()
+		writeReply(w, http.StatusGatewayTimeout, sandboxCodeTimeout)
+	case faultBadSignature:
+		writeReply(w, http.StatusOK, CodeInvalidSignature)
+	default:
+		status, code := s.apply(r, raw, readErr)
+		if f == faultDrop {
+			// Applied (or refused); the answer is lost.
+			sandboxfault.DropConnection(w)
+			return
+		}
+		writeReply(w, status, code)
+	}
+}
+
+// apply checks a call, its body raw as read (readErr when it could not
+// be), and carries it out. It returns the HTTP status and the error code,
+// "" when the call was applied.
+//
+// ASSUMPTION (DECISIONS.md): the checks run in this order: content type,
+// signature, id, block, note; the first failing one answers.
+func (s *Sandbox) apply(r *http.Request, raw []byte, readErr error) (status int, code string) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		return http.StatusUnsupportedMediaType, sandboxCodeMediaType
+	}
+	if readErr != nil {
+		return http.StatusBadRequest, sandboxCodeUnreadableBody
+	}
+	body := string(raw)
+	form, err := url.ParseQuery(body)
+	if err != nil {
+		return http.StatusBadRequest, sandboxCodeUnreadableBody
+	}
+	if !s.signed(body, form) {
+		return http.StatusOK, CodeInvalidSignature
+	}
+	id, ok := single(form, fieldID)
+	if !ok || !isValidID(id) {
+		return http.StatusOK, CodeInvalidID
+	}
+	blockValue, ok := single(form, fieldBlock)
+	// ASSUMPTION (DECISIONS.md): the seed's Boolean is exactly "true" or
+	// "false", as in its samples.
+	if !ok || blockValue != "true" && blockValue != "false" {
+		return http.StatusOK, CodeInvalidBlock
+	}
+	note, ok := single(form, fieldNote)
+	if !ok || !isValidNote(note) {
+		return http.StatusOK, CodeInvalidNote
+	}
+
+	blocked := blockValue == "true"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts[id]
+	if a == nil {
+		a = &Account{}
+		s.accounts[id] = a
+	}
+	if a.Blocked != blocked {
+		a.Blocked = blocked
+		a.Changes++
+	}
+	a.Note = note
+	a.Calls++
+	s.applied++
+	return http.StatusOK, ""
+}
+
+// signed checks acc_key and sig without ever recording either. sig must be
+// the last field, and is checked against the body before it, exactly as
+// received (see sign).
+//
+// ASSUMPTION (DECISIONS.md): an unknown acc_key and a wrong sig are both
+// answered INVALID_SIGNATURE with HTTP 200, like the documented codes.
+func (s *Sandbox) signed(body string, form url.Values) bool {
+	accKey, ok := single(form, fieldAccKey)
+	if !ok || subtle.ConstantTimeCompare([]byte(accKey), []byte(s.accKey)) != 1 {
+		return false
+	}
+	sig, ok := single(form, fieldSig)
+	i := strings.LastIndex(body, sigSeparator)
+	if !ok || i < 0 || strings.Contains(body[i+len(sigSeparator):], "&") {
+		return false
+	}
+	return hmac.Equal([]byte(sig), []byte(sign(s.secret, body[:i])))
+}
+
+// ledger serves GET /_sandbox/ledger: the accounts by id, the accepted
+// calls and the requests received.
+func (s *Sandbox) ledger(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	accounts := make(map[string]Account, len(s.accounts))
+	for id, a := range s.accounts {
+		accounts[id] = *a
+	}
+	v := struct {
+		Accounts map[string]Account `json:"accounts"`
+		Applied  int                `json:"applied"`
+		Requests int                `json:"requests"`
+	}{accounts, s.applied, s.requests}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, v)
+}
+
+// drawFault returns the fault of a call, as Arhivaar answers it.
+func (s *Sandbox) drawFault() fault {
+	switch f, _ := s.faults.Next(); f {
+	case providers.FaultRetryable:
+		return faultError
+	case providers.FaultTimeout:
+		return faultTimeout
+	case providers.FaultApplyThenDrop:
+		return faultDrop
+	case providers.FaultTokenExpired:
+		return faultBadSignature
+	default:
+		return faultNone
+	}
+}
+
+// single returns the one value of a field; a missing or repeated field is
+// not a value.
+func single(form url.Values, field string) (string, bool) {
+	v := form[field]
+	if len(v) != 1 {
+		return "", false
+	}
+	return v[0], true
+}
+
+// isValidID reports whether id is lowercase hex of even length 2–512.
+func isValidID(id string) bool {
+	if len(id) < minIDLen || len(id) > maxIDLen || len(id)%2 != 0 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// isValidNote reports whether note is 1–1000 characters of valid UTF-8,
+// not all of them white space.
+//
+// ASSUMPTION (DECISIONS.md): the seed's "must not be empty" also refuses a
+// note of white space only, as blockd's JSON Schema does.
+func isValidNote(note string) bool {
+	return utf8.ValidString(note) &&
+		utf8.RuneCountInString(note) <= maxNoteRunes &&
+		strings.TrimSpace(note) != ""
+}
+
+// writeReply answers {"response":"OK"} when code is "", else
+// {"response":"ERROR","responseDescription":code}.
+func writeReply(w http.ResponseWriter, status int, code string) {
+	r := reply{Response: responseOK}
+	if code != "" {
+		r = reply{Response: responseError, ResponseDescription: code}
+	}
+	writeJSON(w, status, r)
+}
+
+// writeJSON answers v with the seed's Content-Type and Cache-Control.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Not reached: the sandbox answers only strings, numbers and bools.
+		http.Error(w, "encoding answer", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store,max-age=0,must-revalidate")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,585 @@
+package card
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
+)
+
+// SandboxConfig configures a Sandbox. The zero value is a fast, faultless
+// sandbox with the default credentials and priorities.
+type SandboxConfig struct {
+	// ClientID and ClientSecret are the only client credentials the token
+	// endpoint accepts. Default "sandbox-client" and "sandbox-secret".
+	ClientID     string
+	ClientSecret string
+	// TokenLifetime is how long an issued token is accepted; expires_in is
+	// its whole seconds. Default 7199s, as the platform's.
+	TokenLifetime time.Duration
+	// Priorities maps a block code letter ("A".."Z") to its priority 0..99
+	// (clamped). Letters not in the map keep their default: 10 for every
+	// letter, except 'A' 5 and 'Z' 90. Keys that are not one letter A–Z are
+	// ignored.
+	Priorities map[string]int
+	// DateFormat is the Go layout of blockCode1Date and blockCode2Date.
+	// Default "02/01/2006" (DD/MM/YYYY).
+	DateFormat string
+	// Latency is added to every API call (not to /_sandbox/ledger). A
+	// client that gives up meanwhile does not stop the call. Default 0.
+	Latency time.Duration
+	// ErrorRate is the share (0..1) of blockUnblock calls answered 503
+	// errorCode 250301 without being applied. Default 0.
+	ErrorRate float64
+	// TimeoutRate is the share (0..1) of blockUnblock calls that hang for
+	// TimeoutDelay, or until the client goes away, without being applied,
+	// then answer 504. Default 0.
+	TimeoutRate float64
+	// ApplyThenDropRate is the share (0..1) of blockUnblock calls that are
+	// carried out, after which the connection is closed without an answer.
+	// Default 0.
+	ApplyThenDropRate float64
+	// TimeoutDelay is how long a timed-out call hangs. Default 30s.
+	TimeoutDelay time.Duration
+	// Seed seeds the fault draws (math/rand/v2 PCG). Default 0, a fixed
+	// sequence like any other seed.
+	Seed int64
+	// Now is the sandbox clock: token expiry and the block code dates.
+	// Default time.Now.
+	Now func() time.Time
+}
+
+// Sandbox defaults.
+const (
+	defaultClientID      = "sandbox-client"
+	defaultClientSecret  = "sandbox-secret"
+	defaultTokenLifetime = 7199 * time.Second
+	defaultDateFormat    = "02/01/2006"
+	defaultTimeoutDelay  = 30 * time.Second
+	defaultPriority      = 10
+	// ASSUMPTION (DECISIONS.md): an account the sandbox creates on first
+	// use belongs to business unit 100 (the seed's example) unless the call
+	// names one.
+	defaultBusinessUnit = 100
+	maxBusinessUnit     = 998
+	maxPriority         = 99
+)
+
+// Sandbox is an in-memory simulator of the card platform services the
+// Client calls, as the seed, NOTES.md section 6 and DECISIONS.md describe
+// them: client-credentials tokens that expire, blockUnblock with its
+// validation and block code priorities, and the details inquiry. It serves
+// GET /_sandbox/ledger for a look at the accounts. It is safe for
+// concurrent use and logs nothing.
+//
+// An account need not be seeded: one whose id is 19 digits is created,
+// empty, on first use, except that ids starting with "999" never exist
+// (V5BS0010SF).
+type Sandbox struct {
+	clientID      string
+	clientSecret  string
+	tokenLifetime time.Duration
+	priorities    [26]int
+	dateFormat    string
+	latency       time.Duration
+	timeoutDelay  time.Duration
+	now           func() time.Time
+	mux           *http.ServeMux
+
+	faults *sandboxfault.Faults
+
+	mu       sync.Mutex
+	tokens   map[string]time.Time
+	accounts map[string]*Account
+	applied  int
+	requests int
+	issued   int
+}
+
+// NewSandbox returns a Sandbox configured by cfg.
+func NewSandbox(cfg SandboxConfig) *Sandbox {
+	s := &Sandbox{
+		clientID:      cmp.Or(cfg.ClientID, defaultClientID),
+		clientSecret:  cmp.Or(cfg.ClientSecret, defaultClientSecret),
+		tokenLifetime: cfg.TokenLifetime,
+		dateFormat:    cmp.Or(cfg.DateFormat, defaultDateFormat),
+		latency:       cfg.Latency,
+		timeoutDelay:  cfg.TimeoutDelay,
+		now:           cfg.Now,
+		faults:        sandboxfault.New(cfg.Seed, cfg.ErrorRate, cfg.TimeoutRate, cfg.ApplyThenDropRate),
+		tokens:        make(map[string]time.Time),
+		accounts:      make(map[string]*Account),
+	}
+	if s.tokenLifetime <= 0 {
+		s.tokenLifetime = defaultTokenLifetime
+	}
+	if s.timeoutDelay <= 0 {
+		s.timeoutDelay = defaultTimeoutDelay
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	// ASSUMPTION (DECISIONS.md): priorities are sandbox configuration; the
+	// platform defines them per product in its block code matrix.
+	for i := range s.priorities {
+		s.priorities[i] = defaultPriority
+	}
+	s.priorities['A'-'A'] = 5
+	s.priorities['Z'-'A'] = 90
+	for k, v := range cfg.Priorities {
+		if len(k) == 1 && k[0] >= 'A' && k[0] <= 'Z' {
+			s.priorities[k[0]-'A'] = min(max(v, 0), maxPriority)
+		}
+	}
+
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST "+tokenPath, s.token)
+	s.mux.HandleFunc("PUT "+fmt.Sprintf(blockUnblockPath, "{accountId}"), s.blockUnblock)
+	s.mux.HandleFunc("GET "+fmt.Sprintf(detailsPath, "{accountId}"), s.details)
+	s.mux.HandleFunc("GET /_sandbox/ledger", s.ledger)
+	s.mux.HandleFunc("/", s.noSuchAPI)
+	return s
+}
+
+// ServeHTTP serves the simulated API.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// SetFaults changes the fault rates (each clamped to 0..1) of the
+// blockUnblock calls that arrive from now on. A call draws one fault,
+// checked in this order: error, timeout, apply-then-drop.
+func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
+	s.faults.SetRates(errorRate, timeoutRate, applyDropRate)
+}
+
+// InjectNext makes the next blockUnblock call suffer f, whatever the fault
+// rates draw: FaultRetryable answers 503 errorCode 250301 without applying;
+// FaultTimeout hangs without applying; FaultApplyThenDrop applies the call
+// and closes the connection unanswered; FaultTokenExpired revokes the
+// call's token and answers 401 errorCode 240101 without applying.
+func (s *Sandbox) InjectNext(f providers.Fault) {
+	s.faults.InjectNext(f)
+}
+
+// SeedAccount creates the account id in businessUnit with both slots
+// empty, replacing any account of that id. Any id may be seeded, even one
+// the sandbox would refuse as invalid.
+func (s *Sandbox) SeedAccount(id string, businessUnit int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accounts[id] = &Account{AccountID: id, BusinessUnit: businessUnit}
+}
+
+// Account returns the account id as the sandbox holds it.
+func (s *Sandbox) Account(id string) (Account, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return Account{}, false
+	}
+	return *a, true
+}
+
+// Applied returns how many blockUnblock calls changed an account.
+func (s *Sandbox) Applied() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied
+}
+
+// Requests returns how many blockUnblock calls arrived, whatever became of
+// them.
+func (s *Sandbox) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// TokensIssued returns how many tokens the token endpoint issued.
+func (s *Sandbox) TokensIssued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issued
+}
+
+// Titles and texts of the sandbox's answers: the platform's where the
+// documents give them.
+const (
+	detailSeeInvalidParams = "Please refer to invalid-params for error details"
+	sourceGateway          = "APT"
+	sourceAuth             = "AGT"
+	sourceVPL              = "VPL"
+)
+
+// token serves POST /v1/api/oauth/token.
+func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
+	time.Sleep(s.latency)
+	if e := checkJSON(r); e != nil {
+		writeErrors(w, r, e)
+		return
+	}
+	var req tokenRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil {
+		writeErrors(w, r, gatewayError(http.StatusBadRequest, codeNotReadable, "Message not readable"))
+		return
+	}
+	// ASSUMPTION (DECISIONS.md): the sandbox issues opaque tokens, not the
+	// platform's RS256 JWTs; scope "all" covers "accounts".
+	if req.GrantType != grantType || (req.Scope != tokenScope && req.Scope != "all") ||
+		subtle.ConstantTimeCompare([]byte(req.ClientID), []byte(s.clientID)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(req.ClientSecret), []byte(s.clientSecret)) != 1 {
+		e := &apiError{ErrorCode: codeUnauthorized, Source: sourceAuth, Status: http.StatusUnauthorized,
+			Title: "Unauthorized", Detail: "Invalid client credentials, scope or grant_type"}
+		writeErrors(w, r, e)
+		return
+	}
+
+	tok := rand.Text()
+	now := s.now()
+	s.mu.Lock()
+	for t, exp := range s.tokens {
+		if !now.Before(exp) {
+			delete(s.tokens, t)
+		}
+	}
+	s.tokens[tok] = now.Add(s.tokenLifetime)
+	s.issued++
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer",
+		ExpiresIn: flexInt(s.tokenLifetime / time.Second)})
+}
+
+// blockUnblock serves PUT /v1/accounts/{accountId}/blockUnblock.
+func (s *Sandbox) blockUnblock(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests++
+	f, _ := s.faults.Next()
+	if f == providers.FaultTokenExpired {
+		delete(s.tokens, bearer(r))
+	}
+	s.mu.Unlock()
+
+	// Read the whole request first, as a server does before processing it;
+	// this also lets the server notice a client that goes away.
+	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody))
+
+	time.Sleep(s.latency)
+
+	if f == providers.FaultTokenExpired || !s.authorized(r) {
+		writeErrors(w, r, unauthorized())
+		return
+	}
+	switch f {
+	case providers.FaultRetryable:
+		writeErrors(w, r, gatewayError(http.StatusServiceUnavailable, codeServiceUnavailable, "Service Unavailable"))
+		return
+	case providers.FaultTimeout:
+		t := time.NewTimer(s.timeoutDelay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+		t.Stop()
+		// ASSUMPTION (DECISIONS.md): a gateway timeout comes from a proxy,
+		// as plain text rather than the platform's error array.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusGatewayTimeout)
+		_, _ = io.WriteString(w, "gateway timeout\n")
+		return
+	}
+
+	acct, e := s.update(r, body, readErr)
+	if f == providers.FaultApplyThenDrop {
+		// Applied (or refused); the answer is lost.
+		sandboxfault.DropConnection(w)
+		return
+	}
+	if e != nil {
+		writeErrors(w, r, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, wireAccount(acct))
+}
+
+// update checks a blockUnblock call with its body and carries it out. It
+// returns the account after the change, or the error to answer with, in
+// which case nothing changed.
+func (s *Sandbox) update(r *http.Request, body []byte, readErr error) (Account, *apiError) {
+	id := r.PathValue("accountId")
+	bu, e := businessUnitParam(r)
+	if e != nil {
+		return Account{}, e
+	}
+	if e := checkJSON(r); e != nil {
+		return Account{}, e
+	}
+	if readErr != nil || len(bytes.TrimSpace(body)) == 0 {
+		return Account{}, gatewayError(http.StatusBadRequest, codePayloadEmpty, "Payload is empty")
+	}
+	var req blockUnblockBody
+	if err := json.Unmarshal(body, &req); err != nil {
+		return Account{}, gatewayError(http.StatusBadRequest, codeNotReadable, "Message not readable")
+	}
+	// The seed: at least one of blockCode1 and blockCode2.
+	// ASSUMPTION (DECISIONS.md): the gateway refuses a body with neither as
+	// 240009 "Required field(s) missing", and a bad account id or block code
+	// comes back from VisionPLUS as 400 with the seed's code (V5BS4002SA,
+	// V5BS0125SV, V5BS0127SV) rather than as a gateway constraint error.
+	if req.BlockCode1 == nil && req.BlockCode2 == nil {
+		return Account{}, gatewayError(http.StatusBadRequest, codeFieldMissing, "Required field(s) missing",
+			"blockCode1: one of blockCode1 and blockCode2 is required")
+	}
+	if utf8.RuneCountInString(id) != accountIDLen {
+		return Account{}, vplError(http.StatusBadRequest, appInvalidAccount, "Invalid account number")
+	}
+	if req.BlockCode1 != nil && !validBlockCode(*req.BlockCode1) {
+		return Account{}, vplError(http.StatusBadRequest, appInvalidBlockCode1, "Account - Invalid block code 1")
+	}
+	if req.BlockCode2 != nil && !validBlockCode(*req.BlockCode2) {
+		return Account{}, vplError(http.StatusBadRequest, appInvalidBlockCode2, "Account - Invalid block code 2")
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, e := s.lookup(id, bu)
+	if e != nil {
+		return Account{}, e
+	}
+	if bu != 0 && bu != a.BusinessUnit {
+		return Account{}, vplError(http.StatusBadRequest, appInvalidBU, "Invalid business unit")
+	}
+	// Check both slots before changing either: a refusal changes nothing.
+	if req.BlockCode1 != nil && !s.replaces(*req.BlockCode1, a.BlockCode1) {
+		return Account{}, vplError(http.StatusUnprocessableEntity, appBlockCode1Kept, "Block Code 1 cannot be replaced with one of the lower priority")
+	}
+	if req.BlockCode2 != nil && !s.replaces(*req.BlockCode2, a.BlockCode2) {
+		return Account{}, vplError(http.StatusUnprocessableEntity, appBlockCode2Kept, "Block Code 2 cannot be replaced with one of the lower priority")
+	}
+	today := s.now().Format(s.dateFormat)
+	if req.BlockCode1 != nil {
+		a.BlockCode1, a.BlockCode1Date = strings.TrimSpace(*req.BlockCode1), today
+	}
+	if req.BlockCode2 != nil {
+		a.BlockCode2, a.BlockCode2Date = strings.TrimSpace(*req.BlockCode2), today
+	}
+	s.applied++
+	return *a, nil
+}
+
+// replaces reports whether code may be put into a slot holding existing:
+// a space always may (no priority check on unblock), a letter when the
+// slot is empty or its priority is strictly greater than existing's.
+func (s *Sandbox) replaces(code, existing string) bool {
+	if code == removeCode || existing == "" {
+		return true
+	}
+	return s.priority(code) > s.priority(existing)
+}
+
+func (s *Sandbox) priority(code string) int {
+	if len(code) != 1 || code[0] < 'A' || code[0] > 'Z' {
+		return 0
+	}
+	return s.priorities[code[0]-'A']
+}
+
+// lookup returns the account id, creating it in businessUnit bu (or the
+// default) when it may exist but does not yet. s.mu is held.
+func (s *Sandbox) lookup(id string, bu int) (*Account, *apiError) {
+	if a, ok := s.accounts[id]; ok {
+		return a, nil
+	}
+	// ASSUMPTION (DECISIONS.md): every 19-digit account exists in the
+	// sandbox except those starting with 999, so tests need not seed.
+	if !allDigits(id) || strings.HasPrefix(id, "999") {
+		return nil, vplError(http.StatusNotFound, appRecordNotFound, "Update Request - Record not found")
+	}
+	a := &Account{AccountID: id, BusinessUnit: cmp.Or(bu, defaultBusinessUnit)}
+	s.accounts[id] = a
+	return a, nil
+}
+
+// details serves GET /v1/accounts/{accountId}/details.
+func (s *Sandbox) details(w http.ResponseWriter, r *http.Request) {
+	time.Sleep(s.latency)
+	if !s.authorized(r) {
+		writeErrors(w, r, unauthorized())
+		return
+	}
+	id := r.PathValue("accountId")
+	if utf8.RuneCountInString(id) != accountIDLen {
+		writeErrors(w, r, vplError(http.StatusBadRequest, appInvalidAccount, "Invalid account number"))
+		return
+	}
+	s.mu.Lock()
+	a, e := s.lookup(id, 0)
+	var acct Account
+	if e == nil {
+		acct = *a
+	}
+	s.mu.Unlock()
+	if e != nil {
+		// ASSUMPTION (DECISIONS.md): the inquiry answers a missing account as
+		// the update does.
+		writeErrors(w, r, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, wireAccount(acct))
+}
+
+// ledger serves GET /_sandbox/ledger: the accounts by id and the counters.
+func (s *Sandbox) ledger(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	accounts := make([]Account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		accounts = append(accounts, *a)
+	}
+	v := struct {
+		Accounts     []Account `json:"accounts"`
+		Applied      int       `json:"applied"`
+		Requests     int       `json:"requests"`
+		TokensIssued int       `json:"tokensIssued"`
+	}{accounts, s.applied, s.requests, s.issued}
+	s.mu.Unlock()
+	slices.SortFunc(v.Accounts, func(a, b Account) int { return strings.Compare(a.AccountID, b.AccountID) })
+	writeJSON(w, http.StatusOK, v)
+}
+
+// noSuchAPI answers any other path or method.
+func (s *Sandbox) noSuchAPI(w http.ResponseWriter, r *http.Request) {
+	writeErrors(w, r, gatewayError(http.StatusNotFound, codeNoSuchAPI, "No API exist for this instance"))
+}
+
+// authorized reports whether r carries a token the sandbox issued and that
+// has not expired or been revoked. The token is never recorded.
+func (s *Sandbox) authorized(r *http.Request) bool {
+	tok := bearer(r)
+	if tok == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.tokens[tok]
+	return ok && s.now().Before(exp)
+}
+
+// bearer returns the Bearer token of r, "" when there is none.
+func bearer(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// businessUnitParam reads the optional businessUnit query parameter; 0
+// when it is absent.
+func businessUnitParam(r *http.Request) (int, *apiError) {
+	q := r.URL.Query()
+	if !q.Has("businessUnit") {
+		return 0, nil
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(q.Get("businessUnit")))
+	switch {
+	case err != nil:
+		return 0, gatewayError(http.StatusBadRequest, codeArgsInvalid, "Method argument(s) not valid",
+			"businessUnit: This field must contain a numeric value")
+	// ASSUMPTION (DECISIONS.md): an out-of-range businessUnit is refused by
+	// the gateway as the platform's documents show it for other account
+	// calls: 400 errorCode 240010 "Constraint(s) Violated". The documented
+	// schema maximum is 999; the sandbox enforces the platform's 1–998.
+	case v < 1:
+		return 0, gatewayError(http.StatusBadRequest, codeConstraintViolated, "Constraint(s) Violated",
+			"businessUnit: The minimum value for this field is 1")
+	case v > maxBusinessUnit:
+		return 0, gatewayError(http.StatusBadRequest, codeConstraintViolated, "Constraint(s) Violated",
+			fmt.Sprintf("businessUnit: The maximum value for this field is %d", maxBusinessUnit))
+	}
+	return v, nil
+}
+
+// checkJSON refuses a body that is not declared JSON.
+func checkJSON(r *http.Request) *apiError {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return gatewayError(http.StatusUnsupportedMediaType, codeNoContentType, "Content type is not provided")
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return gatewayError(http.StatusUnsupportedMediaType, codeJSONOnly, "Allowed content type for this client is application/json")
+	}
+	return nil
+}
+
+// validBlockCode: one letter A–Z, or a space.
+func validBlockCode(c string) bool {
+	return len(c) == 1 && (c[0] >= 'A' && c[0] <= 'Z' || c == removeCode)
+}
+
+func allDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func unauthorized() *apiError {
+	return &apiError{ErrorCode: codeUnauthorized, Source: sourceAuth, Status: http.StatusUnauthorized,
+		Title: "Unauthorized", Detail: "The token is expired"}
+}
+
+// gatewayError is an error of the API gateway (source APT), with the
+// details in params when there are any.
+func gatewayError(status int, errorCode, title string, params ...string) *apiError {
+	e := &apiError{ErrorCode: flexString(errorCode), Source: sourceGateway, Status: status, Title: title, Detail: title}
+	if len(params) > 0 {
+		e.Detail = detailSeeInvalidParams
+		e.InvalidParams = params
+	}
+	return e
+}
+
+// vplError is a VisionPLUS refusal: errorCode by HTTP status, the
+// VisionPLUS code and text in invalid-params, as in the seed.
+func vplError(status int, appCode, text string) *apiError {
+	e := &apiError{Source: sourceVPL, Status: status, Detail: detailSeeInvalidParams,
+		InvalidParams: []string{appCode + ": " + text}}
+	switch status {
+	case http.StatusNotFound:
+		e.ErrorCode, e.Title = codeRecordNotFound, "Not found"
+	case http.StatusUnprocessableEntity:
+		e.ErrorCode, e.Title = codeBusinessRuleRefusal, "Unprocessable Entity"
+	default:
+		e.ErrorCode, e.Title = codeVPLBadRequest, "Bad Request"
+	}
+	return e
+}
+
+// writeErrors answers with the platform's error array holding e.
+func writeErrors(w http.ResponseWriter, r *http.Request, e *apiError) {
+	e.Instance = r.URL.Path
+	writeJSON(w, e.Status, []*apiError{e})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

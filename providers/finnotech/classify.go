@@ -1,0 +1,131 @@
+package finnotech
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/blockd/blockd/providers"
+)
+
+// Error codes and business texts Finnotech sends (NOTES.md 1.3).
+const (
+	codeValidation   = "VALIDATION_ERROR"
+	codeUnauthorized = "UNAUTHORIZED"
+	// msgInvalidToken is the official SDK's dead-token signal, sent with
+	// VALIDATION_ERROR.
+	msgInvalidToken = "invalid token"
+
+	msgDuplicateTrackID      = "شماره پیگیری تکراری است"                               // duplicate tracking number
+	msgUserBlocked           = "نام کاربر مسدود است"                                   // user blocked
+	msgUserInactive          = "کاربر غیر فعال است"                                    // user inactive
+	msgInvalidAccount        = "حساب نامعتبر است"                                      // invalid account
+	msgInvalidAmount         = "مبلغ نامعتبر است"                                      // invalid amount
+	msgInsufficientBalance   = "موجودی حساب کافی نیست"                                 // insufficient balance
+	msgAmountOverLimit       = "مبلغ بیشتر از حد مجاز است"                             // amount over limit
+	msgTransactionNotFound   = "تراکنش یافت نشد"                                       // transaction not found
+	msgInvalidTrackID        = "شماره پیگیری نامعتبر است"                              // invalid tracking number
+	msgProviderNotResponding = "سرویس دهنده جوابگو نیست"                               // provider not responding
+	msgNotInWhitelist        = "شماره حساب ارسالی با شماره حساب وایت لیست تطابق ندارد" // account not in whitelist
+)
+
+// classify is the one table that decides what a failed Finnotech call
+// means. status is the HTTP status, code and msg the envelope's error (empty
+// when the body had none). It returns the class and the code to report:
+// the provider's own, or one of ours where ours says more.
+//
+// The first matching row wins:
+//
+//	dead token: 401, 403, UNAUTHORIZED, VALIDATION_ERROR "invalid token"  Retryable  TOKEN_EXPIRED
+//	"duplicate tracking number"                                          Permanent  DUPLICATE_TRACK_ID
+//	"provider not responding"                                            Retryable
+//	"insufficient balance"                                               Permanent  INSUFFICIENT_BALANCE
+//	the other business texts of NOTES.md 1.3                             Permanent
+//	429 too many requests                                                Retryable
+//	408, 500, 502, 503, 504 and any other 5xx                            Unknown (may have been applied)
+//	any other 4xx, VALIDATION_ERROR included                             Permanent
+//	2xx whose envelope says FAILED                                       Permanent
+//	anything else                                                        Unknown
+func classify(status int, code, msg string) (providers.Class, string) {
+	text := normalize(msg)
+	switch {
+	// ASSUMPTION (DECISIONS.md / NOTES.md 1.2): all three dead-token signals
+	// mean the same; the call was refused before it was applied.
+	case status == http.StatusUnauthorized || status == http.StatusForbidden ||
+		code == codeUnauthorized ||
+		code == codeValidation && strings.Contains(strings.ToLower(text), msgInvalidToken):
+		return providers.Retryable, CodeTokenExpired
+
+	case strings.Contains(text, normalize(msgDuplicateTrackID)):
+		return providers.Permanent, CodeDuplicateTrackID
+
+	// ASSUMPTION (DECISIONS.md): the bank behind Finnotech did not answer and
+	// Finnotech applied nothing, so a new call may succeed.
+	case strings.Contains(text, normalize(msgProviderNotResponding)):
+		return providers.Retryable, code
+
+	// A transfer refused for insufficient balance may be sent again for
+	// 1000 rial less (finnotech-oak-block.seed.txt); the caller needs to
+	// tell it from other refusals.
+	case strings.Contains(text, normalize(msgInsufficientBalance)):
+		return providers.Permanent, CodeInsufficientBalance
+
+	case containsAny(text, msgUserBlocked, msgUserInactive, msgInvalidAccount,
+		msgInvalidAmount, msgAmountOverLimit,
+		msgTransactionNotFound, msgInvalidTrackID, msgNotInWhitelist):
+		return providers.Permanent, code
+
+	case status == http.StatusTooManyRequests:
+		return providers.Retryable, code
+
+	// A timeout or server error after the request was sent: the call may
+	// have been applied (NOTES.md 1.4: never repeat, ask wages).
+	case status == http.StatusRequestTimeout || status >= 500:
+		return providers.Unknown, code
+
+	case status >= 400:
+		return providers.Permanent, code
+
+	case status >= 200 && status < 300:
+		return providers.Permanent, code
+
+	default:
+		return providers.Unknown, code
+	}
+}
+
+// IsTokenExpired reports whether err is Finnotech's dead-token signal. The
+// call was not applied and the token was invalidated; retry with a new
+// trackId.
+func IsTokenExpired(err error) bool {
+	var pe *providers.Error
+	return errors.As(err, &pe) && pe.Provider == provider && pe.Code == CodeTokenExpired
+}
+
+// IsInsufficientBalance reports whether err is Finnotech's insufficient
+// balance refusal (Code CodeInsufficientBalance). The call was not applied.
+func IsInsufficientBalance(err error) bool {
+	var pe *providers.Error
+	return errors.As(err, &pe) && pe.Provider == provider && pe.Code == CodeInsufficientBalance
+}
+
+func containsAny(text string, msgs ...string) bool {
+	for _, m := range msgs {
+		if strings.Contains(text, normalize(m)) {
+			return true
+		}
+	}
+	return false
+}
+
+// normalize makes Persian texts comparable: Arabic yeh and kaf become
+// Persian ones, zero-width non-joiners and runs of spaces become one space.
+func normalize(s string) string {
+	s = strings.NewReplacer(
+		"\u064A", "\u06CC", // Arabic yeh -> Persian yeh
+		"\u0649", "\u06CC", // alef maksura -> Persian yeh
+		"\u0643", "\u06A9", // Arabic kaf -> keheh
+		"\u200C", " ", // zero-width non-joiner
+	).Replace(s)
+	return strings.Join(strings.Fields(s), " ")
+}

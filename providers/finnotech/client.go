@@ -1,0 +1,369 @@
+package finnotech
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/blockd/blockd/providers"
+)
+
+// maxBody is the largest answer the Client reads; a longer one is
+// unreadable.
+const maxBody = 1 << 20
+
+// Client calls Finnotech's oak, credit and wages services for any
+// clientId. It is safe for concurrent use.
+//
+// The Client sends each call once and never retries: a retry needs a new
+// trackId, which only the caller can record before sending. Every error it
+// returns holds a *providers.Error (use errors.As or providers.ClassOf):
+//
+//   - Permanent: Finnotech refused the call; sending it again cannot help.
+//   - Retryable: the call was certainly not applied; retry with a NEW
+//     trackId. On a dead token (IsTokenExpired) the Client has already
+//     called TokenSource.Invalidate for the clientId.
+//   - Unknown: the call may have been applied; ask CallStatus with the same
+//     trackId instead of sending it again.
+//
+// No error holds a token, a secret or a national id.
+type Client struct {
+	baseURL string
+	http    *http.Client
+	tokens  TokenSource
+}
+
+// NewClient returns a Client for the Finnotech API at baseURL (for example
+// https://apibeta.finnotech.ir, or a Sandbox's URL). httpClient nil means
+// http.DefaultClient; give it a Timeout or pass contexts with deadlines.
+// tokens must not be nil.
+func NewClient(baseURL string, httpClient *http.Client, tokens TokenSource) *Client {
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
+	return &Client{baseURL: strings.TrimRight(baseURL, "/"), http: httpClient, tokens: tokens}
+}
+
+// Block holds req.Amount rials on the account of clientID's token for
+// req.Days days. trackID must be new: Finnotech refuses a reused one.
+func (c *Client) Block(ctx context.Context, clientID, trackID string, req BlockRequest) (BlockResponse, error) {
+	body := blockBody{Amount: req.Amount, Description: req.Description, Days: strconv.Itoa(req.Days)}
+	env, err := call[blockResult](ctx, c, http.MethodPost, blockPath, clientID, trackID, body)
+	if err != nil {
+		return BlockResponse{}, fmt.Errorf("sending block: %w", err)
+	}
+	return env.Result.response(env.TrackID), nil
+}
+
+func (r blockResult) response(trackID string) BlockResponse {
+	return BlockResponse{
+		Amount:      int64(r.Amount),
+		Description: r.Description,
+		Deposit:     r.Deposit,
+		BlockDate:   r.BlockDate,
+		Days:        int(r.Days),
+		TrackID:     trackID,
+	}
+}
+
+// Unblock releases the block req.BlockTrackID; req.Amount must equal the
+// blocked amount. trackID must be new.
+func (c *Client) Unblock(ctx context.Context, clientID, trackID string, req UnblockRequest) (UnblockResponse, error) {
+	body := unblockBody(req)
+	env, err := call[unblockResult](ctx, c, http.MethodPost, unblockPath, clientID, trackID, body)
+	if err != nil {
+		return UnblockResponse{}, fmt.Errorf("sending unblock: %w", err)
+	}
+	return env.Result.response(env.TrackID), nil
+}
+
+func (r unblockResult) response(trackID string) UnblockResponse {
+	return UnblockResponse{
+		Amount:      int64(r.Amount),
+		Deposit:     r.Deposit,
+		UnblockDate: r.UnblockDate,
+		TrackID:     trackID,
+	}
+}
+
+// UnblockTransfer moves req.Amount rials, at most the unblocked amount, from
+// the deposit the unblock req.UnblockTrackID released to req.Destination.
+// Finnotech allows one successful transfer per block and unblock. trackID
+// must be new. An insufficient balance fails Permanent with Code
+// CodeInsufficientBalance (see IsInsufficientBalance).
+func (c *Client) UnblockTransfer(ctx context.Context, clientID, trackID string, req UnblockTransferRequest) (UnblockTransferResponse, error) {
+	body := transferBody(req)
+	env, err := call[transferResult](ctx, c, http.MethodPost, transferPath, clientID, trackID, body)
+	if err != nil {
+		return UnblockTransferResponse{}, fmt.Errorf("sending unblock-transfer: %w", err)
+	}
+	return env.Result.response(env.TrackID), nil
+}
+
+func (r transferResult) response(trackID string) UnblockTransferResponse {
+	return UnblockTransferResponse{
+		Amount:       int64(r.Amount),
+		Source:       r.Source,
+		Destination:  r.Destination,
+		TransferDate: r.TransferDate,
+		TrackID:      trackID,
+	}
+}
+
+// UnblockTransferInquiry asks what became of the unblock-transfer sent with
+// inquiryTrackID. trackID is the inquiry's own, new trackId. A transfer
+// Finnotech never saw is refused Permanent (VALIDATION_ERROR "تراکنش یافت
+// نشد", transaction not found).
+func (c *Client) UnblockTransferInquiry(ctx context.Context, clientID, trackID, inquiryTrackID string) (TransferInquiryResponse, error) {
+	q := url.Values{"trackId": {trackID}, "inquiryTrackId": {inquiryTrackID}}
+	env, err := send[transferInquiryResult](ctx, c, request{
+		method: http.MethodGet,
+		path:   fmt.Sprintf(transferInquiryPath, url.PathEscape(clientID)),
+		query:  q,
+		token:  func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) },
+		invalidate: func() {
+			c.tokens.Invalidate(clientID)
+		},
+	})
+	if err != nil {
+		return TransferInquiryResponse{}, fmt.Errorf("inquiring unblock-transfer: %w", err)
+	}
+	r := env.Result
+	switch st := CallStatus(r.Status); st {
+	case CallDone, CallFailed, CallPending:
+		return TransferInquiryResponse{Status: st, Amount: r.Amount.V, Source: r.Source, Destination: r.Destination,
+			TransferDate: r.TransferDate, TrackID: env.TrackID}, nil
+	default:
+		return TransferInquiryResponse{}, fmt.Errorf("inquiring unblock-transfer: %w", &providers.Error{
+			Provider:   provider,
+			Class:      providers.Unknown,
+			Code:       CodeUnreadableResponse,
+			Message:    fmt.Sprintf("inquiry answered transfer status %q", r.Status),
+			HTTPStatus: http.StatusOK,
+		})
+	}
+}
+
+// FacilityInquiry asks Finnotech for the current loans, at all banks, of
+// the person (10-digit national code) or legal entity (11-digit national
+// id) nationalID. It is a read: retrying it, with a new trackID, is safe.
+// It uses a client-credential token for ScopeFacilityInquiry when the
+// TokenSource is a ClientCredentialSource. The "no facility" answer is a
+// success with Result.NoFacility set and no facilities.
+//
+// nationalID must be digits only (else Permanent CodeBadRequest, nothing
+// sent); Finnotech checks its length. It never appears in an error.
+func (c *Client) FacilityInquiry(ctx context.Context, clientID, trackID, nationalID string) (FacilityResponse, error) {
+	if nationalID == "" || strings.Trim(nationalID, "0123456789") != "" {
+		return FacilityResponse{}, fmt.Errorf("inquiring facilities: %w", &providers.Error{Provider: provider,
+			Class: providers.Permanent, Code: CodeBadRequest, Message: "national id must be digits"})
+	}
+	r := request{
+		method: http.MethodGet,
+		path:   fmt.Sprintf(facilityPath, url.PathEscape(clientID), nationalID),
+		query:  url.Values{"trackId": {trackID}},
+		redact: nationalID,
+	}
+	if cc, ok := c.tokens.(ClientCredentialSource); ok {
+		r.token = func(ctx context.Context) (string, error) { return cc.ClientCredential(ctx, ScopeFacilityInquiry) }
+		r.invalidate = func() { cc.InvalidateClientCredential(ScopeFacilityInquiry) }
+	} else {
+		r.token = func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) }
+		r.invalidate = func() { c.tokens.Invalidate(clientID) }
+	}
+	env, err := send[facilityResult](ctx, c, r)
+	if err != nil {
+		return FacilityResponse{}, fmt.Errorf("inquiring facilities: %w", err)
+	}
+	return FacilityResponse{Result: env.Result.normalize(nationalID), Message: env.Result.Message, TrackID: env.TrackID}, nil
+}
+
+// CallStatus asks the wages service for the last status of the call sent
+// with callTrackID. CallUnknown means Finnotech never saw that trackId. It
+// is CallStatusDetail without the details.
+func (c *Client) CallStatus(ctx context.Context, clientID, callTrackID string) (CallStatus, error) {
+	r, err := c.CallStatusDetail(ctx, clientID, callTrackID)
+	return r.Status, err
+}
+
+// CallStatusDetail asks the wages service about the call sent with
+// callTrackID: its last status and, when it is DONE, the result it
+// answered (see CallStatusResult.Response).
+//
+// ASSUMPTION (DECISIONS.md): the wages call is made with the same token as
+// the money calls (the documented page asks for a client-credential token
+// with scope boomrang:wages:get), and answers for one trackId with
+// {"result":{"trackId","status","service","response"},"status":"DONE"}.
+func (c *Client) CallStatusDetail(ctx context.Context, clientID, callTrackID string) (CallStatusResult, error) {
+	env, err := call[wagesResult](ctx, c, http.MethodGet, wagesPath, clientID, callTrackID, nil)
+	if err != nil {
+		return CallStatusResult{}, fmt.Errorf("asking call status: %w", err)
+	}
+	r := env.Result
+	if r.Status == "" || r.TrackID != "" && r.TrackID != callTrackID {
+		return CallStatusResult{}, fmt.Errorf("asking call status: %w", &providers.Error{
+			Provider:   provider,
+			Class:      providers.Unknown,
+			Code:       CodeUnreadableResponse,
+			Message:    fmt.Sprintf("wages answered status %q for trackId %q", r.Status, r.TrackID),
+			HTTPStatus: http.StatusOK,
+		})
+	}
+	res := CallStatusResult{Status: CallStatus(r.Status), Service: r.Service}
+	if res.Status == CallDone && len(r.Response) > 0 && !bytes.Equal(r.Response, []byte("null")) {
+		res.Response = r.Response
+	}
+	return res, nil
+}
+
+// request is one call to Finnotech.
+type request struct {
+	method string
+	// path is below the base URL, its verbs already escaped.
+	path  string
+	query url.Values
+	// body is sent as JSON; nil sends none.
+	body any
+	// token gets the Bearer token; invalidate drops it after Finnotech
+	// refused it.
+	token      func(context.Context) (string, error)
+	invalidate func()
+	// redact is a secret in the path (a national id), masked in transport
+	// errors, which quote the URL.
+	redact string
+}
+
+// call sends one request to the path pathFmt (holding one %s for the
+// clientId) with trackID as its query parameter and the clientId's token,
+// and returns the envelope of a successful answer. body nil sends no body.
+func call[T any](ctx context.Context, c *Client, method, pathFmt, clientID, trackID string, body any) (envelope[T], error) {
+	return send[T](ctx, c, request{
+		method:     method,
+		path:       fmt.Sprintf(pathFmt, url.PathEscape(clientID)),
+		query:      url.Values{"trackId": {trackID}},
+		body:       body,
+		token:      func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) },
+		invalidate: func() { c.tokens.Invalidate(clientID) },
+	})
+}
+
+// send sends r and returns the envelope of a successful answer, or a
+// *providers.Error classified by classify.
+func send[T any](ctx context.Context, c *Client, r request) (envelope[T], error) {
+	var env envelope[T]
+	tok, err := r.token(ctx)
+	if err != nil {
+		return env, tokenError(err)
+	}
+
+	u := c.baseURL + r.path + "?" + r.query.Encode()
+	var rd io.Reader
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
+		if err != nil {
+			return env, &providers.Error{Provider: provider, Class: providers.Permanent, Code: CodeBadRequest, Message: "encoding body", Err: err}
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u, rd)
+	if err != nil {
+		return env, &providers.Error{Provider: provider, Class: providers.Permanent, Code: CodeBadRequest, Message: "building request",
+			Err: redactURL(err, r.redact)}
+	}
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return env, providers.TransportError(provider, redactURL(err, r.redact))
+	}
+	defer resp.Body.Close()
+	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if readErr == nil && len(data) > maxBody {
+		readErr = fmt.Errorf("answer longer than %d bytes", maxBody)
+	}
+	decodeErr := readErr
+	if decodeErr == nil {
+		decodeErr = json.Unmarshal(data, &env)
+	}
+
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	switch {
+	case ok && decodeErr != nil:
+		// Sent and answered, but the answer cannot be read: it may have been
+		// applied.
+		return env, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
+			Message: "reading answer", HTTPStatus: resp.StatusCode, Err: redactURL(decodeErr, r.redact)}
+	case ok && env.Status == statusDone && env.Error == nil:
+		return env, nil
+	case ok && env.Status != statusFailed && env.Error == nil:
+		return env, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
+			Message: fmt.Sprintf("answer has status %q", env.Status), HTTPStatus: resp.StatusCode}
+	}
+
+	// A failure. When the body could not be read, the HTTP status alone
+	// decides.
+	var code, msg string
+	if decodeErr == nil && env.Error != nil {
+		code, msg = env.Error.Code, env.Error.Message
+	}
+	class, ourCode := classify(resp.StatusCode, code, msg)
+	if msg == "" {
+		msg = http.StatusText(resp.StatusCode)
+	}
+	if ourCode == CodeTokenExpired {
+		r.invalidate()
+	}
+	return env, &providers.Error{Provider: provider, Class: class, Code: ourCode, Message: msg, HTTPStatus: resp.StatusCode}
+}
+
+// tokenError is the error of a call that was not sent for want of a token.
+// It is Permanent when the token source says no token can be had, and
+// Retryable otherwise.
+func tokenError(err error) *providers.Error {
+	class := providers.Retryable
+	var pe *providers.Error
+	if errors.As(err, &pe) && pe.Class == providers.Permanent {
+		class = providers.Permanent
+	}
+	return &providers.Error{Provider: provider, Class: class, Code: CodeNoToken, Message: "getting token", Err: err}
+}
+
+// redactURL masks secret in the URL a transport error quotes.
+func redactURL(err error, secret string) error {
+	if secret == "" {
+		return err
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && strings.Contains(ue.URL, secret) {
+		masked := *ue
+		masked.URL = strings.ReplaceAll(ue.URL, secret, maskDigits(secret))
+		if ue == err {
+			return &masked
+		}
+		// Not reached: http.Client.Do returns its *url.Error unwrapped.
+		return errors.New(strings.ReplaceAll(err.Error(), secret, maskDigits(secret)))
+	}
+	if strings.Contains(err.Error(), secret) {
+		return errors.New(strings.ReplaceAll(err.Error(), secret, maskDigits(secret)))
+	}
+	return err
+}
+
+// maskDigits keeps the last two characters of s and stars the rest.
+func maskDigits(s string) string {
+	if len(s) <= 2 {
+		return strings.Repeat("*", len(s))
+	}
+	return strings.Repeat("*", len(s)-2) + s[len(s)-2:]
+}

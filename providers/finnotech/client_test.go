@@ -1,0 +1,550 @@
+package finnotech
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/jalali"
+)
+
+func TestBlock(t *testing.T) {
+	f := newFixture(t, SandboxConfig{}, "tok")
+	trackID := newTrackID(t)
+	resp, err := f.client.Block(context.Background(), "app-1", trackID, BlockRequest{Amount: 150_000, Description: "مسدودی توسط نظام وظیفه", Days: 12})
+	if err != nil {
+		t.Fatalf("Block: %v", err)
+	}
+	want := BlockResponse{
+		Amount:      150_000,
+		Description: "مسدودی توسط نظام وظیفه",
+		Deposit:     depositOf("app-1"),
+		BlockDate:   "951210",
+		Days:        12,
+		TrackID:     trackID,
+	}
+	if resp != want {
+		t.Errorf("Block = %+v, want %+v", resp, want)
+	}
+	if len(resp.Deposit) != 13 || !strings.HasPrefix(resp.Deposit, "0201") {
+		t.Errorf("Deposit = %q, want 0201 and 9 digits", resp.Deposit)
+	}
+
+	d, err := jalali.Parse(resp.BlockDate)
+	if err != nil {
+		t.Fatalf("parsing blockDate %q: %v", resp.BlockDate, err)
+	}
+	if d.Year != 1395 || d.Month != 12 || d.Day != 10 {
+		t.Errorf("blockDate = %v, want 1395/12/10", d)
+	}
+	if got := d.Time().Format(time.DateOnly); got != "2017-02-28" {
+		t.Errorf("blockDate in Gregorian = %s, want 2017-02-28", got)
+	}
+
+	h, ok := f.sandbox.Hold(trackID)
+	if !ok {
+		t.Fatal("sandbox has no hold for the block")
+	}
+	wantHold := Hold{BlockTrackID: trackID, ClientID: "app-1", Deposit: resp.Deposit, Amount: 150_000,
+		Description: resp.Description, Days: 12, BlockDate: "951210", State: HoldBlocked}
+	if h != wantHold {
+		t.Errorf("hold = %+v, want %+v", h, wantHold)
+	}
+	if st := f.callStatus(t, "app-1", trackID); st != CallDone {
+		t.Errorf("CallStatus = %s, want DONE", st)
+	}
+	if n := f.sandbox.CallCount(OpBlock); n != 1 {
+		t.Errorf("CallCount(block) = %d, want 1", n)
+	}
+}
+
+func TestUnblock(t *testing.T) {
+	f := newFixture(t, SandboxConfig{}, "tok")
+	blockID, b := f.block(t, "app-1", 5000)
+
+	unblockID := newTrackID(t)
+	req := UnblockRequest{Amount: 5000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test"}
+	resp, err := f.client.Unblock(context.Background(), "app-1", unblockID, req)
+	if err != nil {
+		t.Fatalf("Unblock: %v", err)
+	}
+	want := UnblockResponse{Amount: 5000, Deposit: b.Deposit, UnblockDate: "951210", TrackID: unblockID}
+	if resp != want {
+		t.Errorf("Unblock = %+v, want %+v", resp, want)
+	}
+
+	h, _ := f.sandbox.Hold(blockID)
+	if h.State != HoldUnblocked || h.UnblockTrackID != unblockID || h.UnblockDate != "951210" {
+		t.Errorf("hold after unblock = %+v, want UNBLOCKED by %s on 951210", h, unblockID)
+	}
+	if st := f.callStatus(t, "app-1", unblockID); st != CallDone {
+		t.Errorf("CallStatus(unblock) = %s, want DONE", st)
+	}
+
+	// The hold is released: a second unblock, with a new trackId, finds nothing.
+	_, err = f.client.Unblock(context.Background(), "app-1", newTrackID(t), req)
+	pe := wantError(t, err, providers.Permanent, "VALIDATION_ERROR", http.StatusBadRequest)
+	if pe.Message != msgTransactionNotFound {
+		t.Errorf("Message = %q, want %q", pe.Message, msgTransactionNotFound)
+	}
+	if n := f.sandbox.CallCount(OpUnblock); n != 1 {
+		t.Errorf("CallCount(unblock) = %d, want 1", n)
+	}
+}
+
+func TestUnblockRefused(t *testing.T) {
+	f := newFixture(t, SandboxConfig{}, "tok")
+	blockID, b := f.block(t, "app-1", 5000)
+	good := UnblockRequest{Amount: 5000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test"}
+
+	tests := []struct {
+		name     string
+		clientID string
+		edit     func(*UnblockRequest)
+		wantMsg  string
+	}{
+		{"amount mismatch", "app-1", func(r *UnblockRequest) { r.Amount = 4999 }, msgInvalidAmount},
+		{"unknown block", "app-1", func(r *UnblockRequest) { r.BlockTrackID = "no-such-block" }, msgTransactionNotFound},
+		{"wrong deposit", "app-1", func(r *UnblockRequest) { r.Deposit = "0201000000000" }, msgTransactionNotFound},
+		{"wrong block date", "app-1", func(r *UnblockRequest) { r.BlockDate = "951211" }, msgTransactionNotFound},
+		{"another client", "app-2", func(*UnblockRequest) {}, msgTransactionNotFound},
+		{"zero amount", "app-1", func(r *UnblockRequest) { r.Amount = 0 }, msgBadAmount},
+		{"no block trackId", "app-1", func(r *UnblockRequest) { r.BlockTrackID = "" }, msgNoBlockTrackID},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := good
+			tc.edit(&req)
+			trackID := newTrackID(t)
+			_, err := f.client.Unblock(context.Background(), tc.clientID, trackID, req)
+			pe := wantError(t, err, providers.Permanent, "VALIDATION_ERROR", http.StatusBadRequest)
+			if pe.Message != tc.wantMsg {
+				t.Errorf("Message = %q, want %q", pe.Message, tc.wantMsg)
+			}
+			if h, _ := f.sandbox.Hold(blockID); h.State != HoldBlocked {
+				t.Errorf("hold state = %s, want BLOCKED", h.State)
+			}
+			if st := f.callStatus(t, tc.clientID, trackID); st != CallFailed {
+				t.Errorf("CallStatus = %s, want FAILED", st)
+			}
+		})
+	}
+	if n := f.sandbox.CallCount(OpUnblock); n != 0 {
+		t.Errorf("CallCount(unblock) = %d, want 0", n)
+	}
+}
+
+func TestDuplicateTrackID(t *testing.T) {
+	f := newFixture(t, SandboxConfig{}, "tok")
+	ctx := context.Background()
+	good := BlockRequest{Amount: 1000, Description: "test", Days: 12}
+
+	t.Run("after a successful call", func(t *testing.T) {
+		trackID, _ := f.block(t, "app-1", 1000)
+		_, err := f.client.Block(ctx, "app-1", trackID, good)
+		wantError(t, err, providers.Permanent, CodeDuplicateTrackID, http.StatusBadRequest)
+		if n := len(f.sandbox.Holds()); n != 1 {
+			t.Errorf("holds = %d, want 1", n)
+		}
+		if st := f.callStatus(t, "app-1", trackID); st != CallDone {
+			t.Errorf("CallStatus = %s, want DONE (the first call)", st)
+		}
+	})
+	t.Run("after a refused call", func(t *testing.T) {
+		trackID := newTrackID(t)
+		if _, err := f.client.Block(ctx, "app-1", trackID, BlockRequest{Amount: 1000, Description: "test", Days: 91}); err == nil {
+			t.Fatal("Block with 91 days: got no error")
+		}
+		_, err := f.client.Block(ctx, "app-1", trackID, good)
+		wantError(t, err, providers.Permanent, CodeDuplicateTrackID, http.StatusBadRequest)
+		if st := f.callStatus(t, "app-1", trackID); st != CallFailed {
+			t.Errorf("CallStatus = %s, want FAILED (the first call)", st)
+		}
+	})
+	t.Run("an unblock reusing a block's trackId", func(t *testing.T) {
+		trackID, b := f.block(t, "app-1", 1000)
+		_, err := f.client.Unblock(ctx, "app-1", trackID, UnblockRequest{Amount: 1000, BlockTrackID: trackID, Deposit: b.Deposit, BlockDate: b.BlockDate})
+		wantError(t, err, providers.Permanent, CodeDuplicateTrackID, http.StatusBadRequest)
+		if h, _ := f.sandbox.Hold(trackID); h.State != HoldBlocked {
+			t.Errorf("hold state = %s, want BLOCKED", h.State)
+		}
+	})
+	if got, want := f.sandbox.CallCount(OpBlock), 2; got != want {
+		t.Errorf("CallCount(block) = %d, want %d", got, want)
+	}
+}
+
+func TestInvalidToken(t *testing.T) {
+	const secret = "expired-secret-token"
+	f := newFixture(t, SandboxConfig{Tokens: []string{"good-token"}}, secret)
+	_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1000, Description: "test", Days: 12})
+	pe := wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
+	if !IsTokenExpired(err) {
+		t.Errorf("IsTokenExpired(%v) = false, want true", err)
+	}
+	if pe.Message != msgBadToken {
+		t.Errorf("Message = %q, want %q", pe.Message, msgBadToken)
+	}
+	if got := f.tokens.Invalidated(); !slices.Equal(got, []string{"app-1"}) {
+		t.Errorf("invalidated %q, want [app-1]", got)
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("error %q holds the token", err)
+	}
+	if n := len(f.sandbox.Holds()); n != 0 {
+		t.Errorf("holds = %d, want 0", n)
+	}
+}
+
+func TestBlockRejectedBySandbox(t *testing.T) {
+	f := newFixture(t, SandboxConfig{}, "tok")
+	tests := []struct {
+		name    string
+		req     BlockRequest
+		wantMsg string
+	}{
+		{"91 days", BlockRequest{Amount: 1000, Description: "test", Days: 91}, msgBadDays},
+		{"0 days", BlockRequest{Amount: 1000, Description: "test", Days: 0}, msgBadDays},
+		{"zero amount", BlockRequest{Amount: 0, Description: "test", Days: 12}, msgBadAmount},
+		{"negative amount", BlockRequest{Amount: -1, Description: "test", Days: 12}, msgBadAmount},
+		{"no description", BlockRequest{Amount: 1000, Days: 12}, msgNoDescription},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			trackID := newTrackID(t)
+			_, err := f.client.Block(context.Background(), "app-1", trackID, tc.req)
+			pe := wantError(t, err, providers.Permanent, "VALIDATION_ERROR", http.StatusBadRequest)
+			if pe.Message != tc.wantMsg {
+				t.Errorf("Message = %q, want %q", pe.Message, tc.wantMsg)
+			}
+			if st := f.callStatus(t, "app-1", trackID); st != CallFailed {
+				t.Errorf("CallStatus = %s, want FAILED", st)
+			}
+		})
+	}
+	t.Run("trackId too long", func(t *testing.T) {
+		_, err := f.client.Block(context.Background(), "app-1", strings.Repeat("a", 41), BlockRequest{Amount: 1000, Description: "test", Days: 12})
+		wantError(t, err, providers.Permanent, "VALIDATION_ERROR", http.StatusBadRequest)
+	})
+	if n := len(f.sandbox.Holds()); n != 0 {
+		t.Errorf("holds = %d, want 0", n)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	good := BlockRequest{Amount: 1000, Description: "test", Days: 12}
+
+	t.Run("error answers 503, classified unknown", func(t *testing.T) {
+		f := newFixture(t, SandboxConfig{ErrorRate: 1}, "tok")
+		trackID := newTrackID(t)
+		_, err := f.client.Block(context.Background(), "app-1", trackID, good)
+		// The sandbox applied nothing, but a client cannot know that from a 503.
+		wantError(t, err, providers.Unknown, "SERVICE_UNAVAILABLE", http.StatusServiceUnavailable)
+		if _, ok := f.sandbox.Hold(trackID); ok {
+			t.Error("sandbox holds the block, want none")
+		}
+		if st := f.callStatus(t, "app-1", trackID); st != CallFailed {
+			t.Errorf("CallStatus = %s, want FAILED", st)
+		}
+	})
+
+	t.Run("apply then drop: unknown, but applied", func(t *testing.T) {
+		f := newFixture(t, SandboxConfig{ApplyThenDropRate: 1}, "tok")
+		trackID := newTrackID(t)
+		_, err := f.client.Block(context.Background(), "app-1", trackID, good)
+		wantError(t, err, providers.Unknown, "", 0)
+		h, ok := f.sandbox.Hold(trackID)
+		if !ok || h.State != HoldBlocked || h.Amount != 1000 {
+			t.Errorf("hold = %+v, %v; want the block applied", h, ok)
+		}
+		if st := f.callStatus(t, "app-1", trackID); st != CallDone {
+			t.Errorf("CallStatus = %s, want DONE", st)
+		}
+		if n := f.sandbox.CallCount(OpBlock); n != 1 {
+			t.Errorf("CallCount(block) = %d, want 1", n)
+		}
+	})
+
+	t.Run("timeout: unknown, not applied", func(t *testing.T) {
+		f := newFixture(t, SandboxConfig{TimeoutRate: 1}, "tok")
+		trackID := newTrackID(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, err := f.client.Block(ctx, "app-1", trackID, good)
+		wantError(t, err, providers.Unknown, "", 0)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("error %v, want it to hold context.DeadlineExceeded", err)
+		}
+		if _, ok := f.sandbox.Hold(trackID); ok {
+			t.Error("sandbox holds the block, want none")
+		}
+		eventually(t, "the timed-out call to be recorded FAILED", func() bool {
+			return f.callStatus(t, "app-1", trackID) == CallFailed
+		})
+		if n := f.sandbox.CallCount(OpBlock); n != 0 {
+			t.Errorf("CallCount(block) = %d, want 0", n)
+		}
+	})
+
+	t.Run("faults changed at runtime", func(t *testing.T) {
+		f := newFixture(t, SandboxConfig{ErrorRate: 1}, "tok")
+		if _, err := f.client.Block(context.Background(), "app-1", newTrackID(t), good); providers.ClassOf(err) != providers.Unknown {
+			t.Fatalf("Block with ErrorRate 1: got %v, want an unknown outcome", err)
+		}
+		f.sandbox.SetFaults(0, 0, 0)
+		f.block(t, "app-1", 1000)
+	})
+}
+
+func TestCallStatusPending(t *testing.T) {
+	f := newFixture(t, SandboxConfig{TimeoutRate: 1, TimeoutDelay: time.Hour}, "tok")
+	trackID := newTrackID(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.client.Block(ctx, "app-1", trackID, BlockRequest{Amount: 1000, Description: "test", Days: 12})
+		done <- err
+	}()
+
+	var st CallStatus
+	eventually(t, "the sandbox to see the call", func() bool {
+		st = f.callStatus(t, "app-1", trackID)
+		return st != CallUnknown
+	})
+	if st != CallPending {
+		t.Errorf("CallStatus of a hanging call = %s, want PENDING", st)
+	}
+
+	cancel()
+	wantError(t, <-done, providers.Unknown, "", 0)
+	eventually(t, "the abandoned call to be recorded FAILED", func() bool {
+		return f.callStatus(t, "app-1", trackID) == CallFailed
+	})
+}
+
+func TestCallStatusUnknown(t *testing.T) {
+	f := newFixture(t, SandboxConfig{}, "tok")
+	f.block(t, "app-1", 1000)
+	if st := f.callStatus(t, "app-1", newTrackID(t)); st != CallUnknown {
+		t.Errorf("CallStatus of a never-sent trackId = %s, want UNKNOWN", st)
+	}
+}
+
+func TestTransportErrors(t *testing.T) {
+	t.Run("dial failure is retryable", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		url := srv.URL
+		srv.Close()
+		c := NewClient(url, nil, StaticToken("tok"))
+		_, err := c.Block(context.Background(), "app-1", "t1", BlockRequest{Amount: 1, Description: "x", Days: 1})
+		wantError(t, err, providers.Retryable, "", 0)
+	})
+	t.Run("no token: retryable, nothing sent", func(t *testing.T) {
+		f := newFixture(t, SandboxConfig{}, "")
+		f.tokens.err = errors.New("token store down")
+		_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "x", Days: 1})
+		wantError(t, err, providers.Retryable, CodeNoToken, 0)
+		if n := f.sandbox.Requests(OpBlock); n != 0 {
+			t.Errorf("Requests(block) = %d, want 0", n)
+		}
+	})
+}
+
+// cannedServer answers every request with status and body, and records the
+// last request.
+type cannedServer struct {
+	*httptest.Server
+
+	mu      sync.Mutex
+	lastReq *http.Request
+	lastBdy []byte
+}
+
+// last returns the last request and its body.
+func (cs *cannedServer) last() (*http.Request, []byte) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.lastReq, cs.lastBdy
+}
+
+func newCannedServer(tb testing.TB, status int, body string) *cannedServer {
+	tb.Helper()
+	cs := &cannedServer{}
+	cs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		cs.mu.Lock()
+		cs.lastReq, cs.lastBdy = r.Clone(context.Background()), b
+		cs.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	tb.Cleanup(cs.Close)
+	return cs
+}
+
+func TestRequestShape(t *testing.T) {
+	ok := `{"result":{"amount":1,"description":"d","deposit":"0201698541000","blockDate":"951210","days":"12"},"status":"DONE","trackId":"block-1"}`
+	cs := newCannedServer(t, 200, ok)
+	c := NewClient(cs.URL+"/", cs.Client(), StaticToken("tok-1"))
+	if _, err := c.Block(context.Background(), "app 1", "block-1", BlockRequest{Amount: 1, Description: "مسدودی", Days: 12}); err != nil {
+		t.Fatalf("Block: %v", err)
+	}
+	r, body := cs.last()
+	if r.Method != http.MethodPost || r.URL.EscapedPath() != "/oak/v2/clients/app%201/block" || r.URL.Query().Get("trackId") != "block-1" {
+		t.Errorf("request %s %s, want POST /oak/v2/clients/app%%201/block?trackId=block-1", r.Method, r.URL)
+	}
+	if got := r.Header.Get("Authorization"); got != "Bearer tok-1" {
+		t.Errorf("Authorization = %q, want Bearer tok-1", got)
+	}
+	if got := r.Header.Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", got)
+	}
+	if got, want := string(body), `{"amount":1,"description":"مسدودی","days":"12"}`; got != want {
+		t.Errorf("body = %s, want %s", got, want)
+	}
+
+	if _, err := c.Unblock(context.Background(), "app-1", "unblock-1", UnblockRequest{Amount: 1, BlockTrackID: "block-1", Deposit: "0201698541000", BlockDate: "951210", Description: "d"}); err != nil {
+		t.Fatalf("Unblock: %v", err)
+	}
+	r, body = cs.last()
+	if got, want := string(body), `{"amount":1,"blockTrackId":"block-1","deposit":"0201698541000","blockDate":"951210","description":"d"}`; got != want {
+		t.Errorf("unblock body = %s, want %s", got, want)
+	}
+	if r.URL.Path != "/oak/v2/clients/app-1/unblock" || r.URL.Query().Get("trackId") != "unblock-1" {
+		t.Errorf("unblock request %s, want /oak/v2/clients/app-1/unblock?trackId=unblock-1", r.URL)
+	}
+}
+
+func TestLenientDecoding(t *testing.T) {
+	tests := []struct {
+		name       string
+		amount     string
+		days       string
+		wantAmount int64
+		wantDays   int
+	}{
+		{"numbers", `150000`, `12`, 150000, 12},
+		{"strings", `"150000"`, `"12"`, 150000, 12},
+		{"seed shape", `1`, `"12"`, 1, 12},
+		{"large amount as string", `"90000000000000"`, `"90"`, 90000000000000, 90},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"result":{"amount":` + tc.amount + `,"description":"d","deposit":"0201698541000","blockDate":"951210","days":` + tc.days + `},"status":"DONE","trackId":"t"}`
+			cs := newCannedServer(t, 200, body)
+			c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			resp, err := c.Block(context.Background(), "app-1", "t", BlockRequest{Amount: 1, Description: "d", Days: 12})
+			if err != nil {
+				t.Fatalf("Block: %v", err)
+			}
+			if resp.Amount != tc.wantAmount || resp.Days != tc.wantDays {
+				t.Errorf("amount, days = %d, %d; want %d, %d", resp.Amount, resp.Days, tc.wantAmount, tc.wantDays)
+			}
+
+			ub := `{"result":{"amount":` + tc.amount + `,"deposit":"0201698541000","unblockDate":"951211"},"status":"DONE","trackId":"u"}`
+			cs = newCannedServer(t, 200, ub)
+			c = NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			uresp, err := c.Unblock(context.Background(), "app-1", "u", UnblockRequest{Amount: 1, BlockTrackID: "t"})
+			if err != nil {
+				t.Fatalf("Unblock: %v", err)
+			}
+			if uresp.Amount != tc.wantAmount {
+				t.Errorf("unblock amount = %d, want %d", uresp.Amount, tc.wantAmount)
+			}
+		})
+	}
+}
+
+// TestCannedAnswers covers answers the sandbox never gives.
+func TestCannedAnswers(t *testing.T) {
+	tests := []struct {
+		name          string
+		status        int
+		body          string
+		wantClass     providers.Class
+		wantCode      string
+		wantInvalidat bool
+	}{
+		{"validation error invalid token", 400, `{"status":"FAILED","trackId":"t","error":{"code":"VALIDATION_ERROR","message":"invalid token"}}`, providers.Retryable, CodeTokenExpired, true},
+		{"401 without body", 401, ``, providers.Retryable, CodeTokenExpired, true},
+		{"provider not responding", 400, `{"status":"FAILED","trackId":"t","error":{"code":"SERVICE_CALL_ERROR","message":"سرویس دهنده جوابگو نیست"}}`, providers.Retryable, "SERVICE_CALL_ERROR", false},
+		{"insufficient balance", 400, `{"status":"FAILED","trackId":"t","error":{"code":"VALIDATION_ERROR","message":"موجودی حساب کافی نیست"}}`, providers.Permanent, CodeInsufficientBalance, false},
+		{"429", 429, `{"status":"FAILED","trackId":"t","error":{"code":"TOO_MANY_REQUESTS","message":"slow down"}}`, providers.Retryable, "TOO_MANY_REQUESTS", false},
+		{"500 html", 500, `<html>oops</html>`, providers.Unknown, "", false},
+		{"502 empty", 502, ``, providers.Unknown, "", false},
+		{"504 envelope", 504, `{"status":"FAILED","error":{"code":"GATEWAY_TIMEOUT","message":"x"}}`, providers.Unknown, "GATEWAY_TIMEOUT", false},
+		{"400 unreadable", 400, `not json`, providers.Permanent, "", false},
+		{"200 unreadable", 200, `{"result":`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 fractional amount", 200, `{"result":{"amount":1.5},"status":"DONE"}`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 pending", 200, `{"result":{},"status":"PENDING","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 failed", 200, `{"status":"FAILED","trackId":"t","error":{"code":"SERVICE_CALL_ERROR","message":"Minimum amount is 10000 Rials."}}`, providers.Permanent, "SERVICE_CALL_ERROR", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := newCannedServer(t, tc.status, tc.body)
+			tokens := &recordingTokens{tok: "tok"}
+			c := NewClient(cs.URL, cs.Client(), tokens)
+			_, err := c.Block(context.Background(), "app-1", "t", BlockRequest{Amount: 1, Description: "d", Days: 1})
+			wantError(t, err, tc.wantClass, tc.wantCode, tc.status)
+			if got := len(tokens.Invalidated()) > 0; got != tc.wantInvalidat {
+				t.Errorf("token invalidated = %v, want %v", got, tc.wantInvalidat)
+			}
+		})
+	}
+}
+
+func TestCallStatusAnswers(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string
+		want      CallStatus
+		wantClass providers.Class
+		wantErr   bool
+	}{
+		{"done", `{"result":{"trackId":"t","status":"DONE","service":"block"},"status":"DONE","trackId":"t"}`, CallDone, 0, false},
+		{"failed", `{"result":{"trackId":"t","status":"FAILED"},"status":"DONE","trackId":"t"}`, CallFailed, 0, false},
+		{"no trackId in result", `{"result":{"status":"PENDING"},"status":"DONE"}`, CallPending, 0, false},
+		{"other trackId", `{"result":{"trackId":"x","status":"DONE"},"status":"DONE"}`, "", providers.Unknown, true},
+		{"no status", `{"result":{"trackId":"t"},"status":"DONE"}`, "", providers.Unknown, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := newCannedServer(t, 200, tc.body)
+			c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			got, err := c.CallStatus(context.Background(), "app-1", "t")
+			if tc.wantErr {
+				wantError(t, err, tc.wantClass, CodeUnreadableResponse, http.StatusOK)
+				return
+			}
+			if err != nil {
+				t.Fatalf("CallStatus: %v", err)
+			}
+			if got != tc.want {
+				t.Errorf("CallStatus = %s, want %s", got, tc.want)
+			}
+			if r, _ := cs.last(); r.Method != http.MethodGet || r.URL.Path != "/dev/v2/clients/app-1/wages" || r.URL.Query().Get("trackId") != "t" {
+				t.Errorf("request %s %s, want GET /dev/v2/clients/app-1/wages?trackId=t", r.Method, r.URL)
+			}
+		})
+	}
+}
+
+// TestErrorsAreWrapped checks the gerund context on a client error.
+func TestErrorsAreWrapped(t *testing.T) {
+	cs := newCannedServer(t, 503, ``)
+	c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+	_, err := c.Block(context.Background(), "app-1", "t", BlockRequest{Amount: 1, Description: "d", Days: 1})
+	if err == nil || !strings.HasPrefix(err.Error(), "sending block: ") {
+		t.Errorf("error = %v, want it to start with %q", err, "sending block: ")
+	}
+}

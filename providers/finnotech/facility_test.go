@@ -1,0 +1,487 @@
+package finnotech
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/jalali"
+	"github.com/blockd/blockd/schemas"
+)
+
+// seedFacilityAnswer is the successful answer of
+// finnotech-credit-facility-inquiry.seed.txt, as printed there.
+const seedFacilityAnswer = `{ "result": { "nid": "007133195" , "name": "امیر قریشی مقدم" , "facilityTotalAmount": "324921522" , "facilityDebtTotalAmount": "101017180" , "facilityPastExpiredTotalAmount": "0" , "facilityDeferredTotalAmount": "0" , "facilitySuspiciousTotalAmount": "0" , "dishonored": "" , "facilityList": [ { "bankCode": "14" , "branchCode": "91182" , "branchDescription": "بانک مسکن - مسکن - تهران - پارک دانشجوتهران" , "pastExpiredAmount": "0" , "deferredAmount": "0" , "suspiciousAmount": "0" , "debtorTotalAmount": "101017180" , "type": "18" , "amountOrginal": "180000000" , "benefitAmount": "101017180" , "FacilityBankCode": "14" , "FacilityBranchCode": "02159" , "FacilityBranch": "بانک مسکن - شهیدنامجوی تهران" , "FacilityRequestNo": "0215997049192414" , "FacilityRequestType": "3" , "FacilityCurrencyCode": "IRR" , "FacilityPastExpiredAmount": "0" , "FacilityDeferredAmount": "0" , "FacilitySuspiciousAmount": "0" , "FacilityDebtorTotalAmount": "1151155953" , "FacilityType": "18" , "FacilityStatus": "جاری" , "FacilityAmountOrginal": "600000000" , "FacilityBenefitAmount": "752873056" , "FacilitySetDate": "13970430" , "FacilityEndDate": "14090430" , "FacilityAmountObligation": "0" , "FacilityGroup": "اصلي" , "FacilityMoratoriumDate": "0" } ]} , "status": "DONE" , "trackId": "getfacility213454" }`
+
+// seedNoFacilityAnswer is the seed's "no facility" answer.
+const seedNoFacilityAnswer = `{ "result": { "result": 120 , "nid": "007133196" , "message": "هیچ تسهیلات و تعهدی یافت نشد" } , "status": "DONE" , "trackId": "getfacility002" }`
+
+const nationalID = "0071331951"
+
+// ccTokens is a TokenSource and ClientCredentialSource that records what
+// it was asked.
+type ccTokens struct {
+	recordingTokens
+	cc string
+
+	ccMu          sync.Mutex
+	asked         [][]string
+	ccInvalidated [][]string
+}
+
+func (c *ccTokens) ClientCredential(_ context.Context, scopes ...string) (string, error) {
+	c.ccMu.Lock()
+	defer c.ccMu.Unlock()
+	c.asked = append(c.asked, scopes)
+	return c.cc, nil
+}
+
+func (c *ccTokens) InvalidateClientCredential(scopes ...string) {
+	c.ccMu.Lock()
+	defer c.ccMu.Unlock()
+	c.ccInvalidated = append(c.ccInvalidated, scopes)
+}
+
+func TestFacilitySeedAnswer(t *testing.T) {
+	cs := newCannedServer(t, 200, seedFacilityAnswer)
+	tokens := &ccTokens{recordingTokens: recordingTokens{tok: "ac-token"}, cc: "cc-token"}
+	c := NewClient(cs.URL, cs.Client(), tokens)
+	got, err := c.FacilityInquiry(context.Background(), "app-1", "getfacility213454", nationalID)
+	if err != nil {
+		t.Fatalf("FacilityInquiry: %v", err)
+	}
+	want := FacilityResponse{
+		Result: schemas.FinnotechFacilityResult{
+			NationalID:      nationalID,
+			Name:            "امیر قریشی مقدم",
+			TotalAmount:     324921522,
+			DebtTotalAmount: 101017180,
+			Facilities: []schemas.Facility{{
+				// The Facility* value wins where both were sent.
+				BankCode:          "14",
+				BranchCode:        "02159",
+				BranchDescription: "بانک مسکن - شهیدنامجوی تهران",
+				RequestNo:         "0215997049192414",
+				Type:              "18",
+				Status:            "جاری",
+				Currency:          "IRR",
+				AmountOriginal:    600000000,
+				BenefitAmount:     752873056,
+				DebtorTotalAmount: 1151155953,
+				SetDate:           "13970430",
+				EndDate:           "14090430",
+				SetDateGregorian:  "2018-07-21",
+				EndDateGregorian:  "2030-07-21",
+			}},
+		},
+		TrackID: "getfacility213454",
+	}
+	assertJSONEqual(t, got, want)
+
+	r, _ := cs.last()
+	if r.Method != http.MethodGet || r.URL.Path != "/credit/v2/clients/app-1/users/"+nationalID+"/facilityInquiry" ||
+		r.URL.Query().Get("trackId") != "getfacility213454" {
+		t.Errorf("request %s %s, want GET /credit/v2/clients/app-1/users/%s/facilityInquiry?trackId=getfacility213454", r.Method, r.URL, nationalID)
+	}
+	if got := r.Header.Get("Authorization"); got != "Bearer cc-token" {
+		t.Errorf("Authorization = %q, want the client-credential token", got)
+	}
+	if len(tokens.asked) != 1 || len(tokens.asked[0]) != 1 || tokens.asked[0][0] != ScopeFacilityInquiry {
+		t.Errorf("client-credential scopes asked = %q, want [[%s]]", tokens.asked, ScopeFacilityInquiry)
+	}
+}
+
+func TestFacilityNoFacility(t *testing.T) {
+	tests := []struct {
+		name, body, wantMessage string
+	}{
+		{"seed answer 120", seedNoFacilityAnswer, msgNoFacility},
+		{"120 as a string", `{"result":{"result":"120","nid":"007133196"},"status":"DONE","trackId":"t"}`, ""},
+		{"no facilityList", `{"result":{"nid":"007133196","name":"x","facilityTotalAmount":"0"},"status":"DONE","trackId":"t"}`, ""},
+		{"empty facilityList", `{"result":{"nid":"007133196","facilityList":[]},"status":"DONE","trackId":"t"}`, ""},
+		{"null facilityList", `{"result":{"nid":"007133196","facilityList":null},"status":"DONE","trackId":"t"}`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := newCannedServer(t, 200, tc.body)
+			c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			got, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
+			if err != nil {
+				t.Fatalf("FacilityInquiry: %v", err)
+			}
+			if !got.Result.NoFacility || got.Result.Facilities == nil || len(got.Result.Facilities) != 0 {
+				t.Errorf("result = %+v, want NoFacility with an empty, non-nil list", got.Result)
+			}
+			if got.Message != tc.wantMessage {
+				t.Errorf("Message = %q, want %q", got.Message, tc.wantMessage)
+			}
+			b, _ := json.Marshal(got.Result)
+			if !strings.Contains(string(b), `"facilities":[]`) || !strings.Contains(string(b), `"noFacility":true`) {
+				t.Errorf("result JSON %s, want noFacility true and facilities []", b)
+			}
+		})
+	}
+}
+
+func TestFacilityLenientDecoding(t *testing.T) {
+	item := func(fields string) string {
+		return `{"result":{"nid":"1","facilityTotalAmount":` + "%TOTAL%" + `,"facilityList":[{` + fields + `}]},"status":"DONE","trackId":"t"}`
+	}
+	tests := []struct {
+		name  string
+		total string
+		item  string
+		want  schemas.Facility
+	}{
+		{"amounts as strings, branchCode a number", `"100"`,
+			`"bankCode":"14","branchCode":91182,"amountOrginal":"180000000","benefitAmount":"5","debtorTotalAmount":"7"`,
+			schemas.Facility{BankCode: "14", BranchCode: "91182", AmountOriginal: 180000000, BenefitAmount: 5, DebtorTotalAmount: 7}},
+		{"amounts as numbers, codes as numbers", `100`,
+			`"FacilityBankCode":14,"FacilityBranchCode":2159,"FacilityAmountOrginal":600000000,"FacilityBenefitAmount":752873056,"FacilityDebtorTotalAmount":1151155953,"FacilityType":18,"FacilityRequestNo":215997049192414`,
+			schemas.Facility{BankCode: "14", BranchCode: "2159", Type: "18", RequestNo: "215997049192414", AmountOriginal: 600000000, BenefitAmount: 752873056, DebtorTotalAmount: 1151155953}},
+		{"large amounts stay exact", `"9007199254740993"`,
+			`"FacilityAmountOrginal":"9007199254740993","FacilityBenefitAmount":9007199254740993`,
+			schemas.Facility{AmountOriginal: 9007199254740993, BenefitAmount: 9007199254740993}},
+		{"camelCase only", `"100"`,
+			`"bankCode":"17","branchCode":"00012","branchDescription":"شعبه","pastExpiredAmount":"1","deferredAmount":"2","suspiciousAmount":"3","debtorTotalAmount":"4","type":"5","amountOrginal":"6","benefitAmount":"7"`,
+			schemas.Facility{BankCode: "17", BranchCode: "00012", BranchDescription: "شعبه", Type: "5", PastExpiredAmount: 1, DeferredAmount: 2, SuspiciousAmount: 3, DebtorTotalAmount: 4, AmountOriginal: 6, BenefitAmount: 7}},
+		{"Facility* wins over camelCase, even when zero", `"100"`,
+			`"pastExpiredAmount":"9","FacilityPastExpiredAmount":"0","bankCode":"17","FacilityBankCode":"14"`,
+			schemas.Facility{BankCode: "14"}},
+		{"empty Facility* falls back to camelCase", `"100"`,
+			`"branchCode":"91182","FacilityBranchCode":"","debtorTotalAmount":"8","FacilityDebtorTotalAmount":""`,
+			schemas.Facility{BranchCode: "91182", DebtorTotalAmount: 8}},
+		{"null values", `null`,
+			`"bankCode":null,"FacilityAmountOrginal":null,"amountOrginal":"5"`,
+			schemas.Facility{AmountOriginal: 5}},
+		{"correct spelling read too", `"100"`,
+			`"FacilityAmountOriginal":"11"`,
+			schemas.Facility{AmountOriginal: 11}},
+		{"dates converted, raw kept", `"100"`,
+			`"FacilitySetDate":"13950101","FacilityEndDate":14031229`,
+			schemas.Facility{SetDate: "13950101", EndDate: "14031229", SetDateGregorian: "2016-03-20", EndDateGregorian: "2025-03-19"}},
+		{"unusable dates kept raw only", `"100"`,
+			`"FacilitySetDate":"0","FacilityEndDate":"13971340","FacilityMoratoriumDate":"0"`,
+			schemas.Facility{SetDate: "0", EndDate: "13971340"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := strings.Replace(item(tc.item), "%TOTAL%", tc.total, 1)
+			cs := newCannedServer(t, 200, body)
+			c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			got, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
+			if err != nil {
+				t.Fatalf("FacilityInquiry: %v", err)
+			}
+			if got.Result.NoFacility || len(got.Result.Facilities) != 1 {
+				t.Fatalf("result = %+v, want one facility", got.Result)
+			}
+			if got.Result.Facilities[0] != tc.want {
+				t.Errorf("facility = %+v, want %+v", got.Result.Facilities[0], tc.want)
+			}
+			wantTotal, _ := strconv.ParseInt(strings.Trim(tc.total, `"`), 10, 64)
+			if got.Result.TotalAmount != wantTotal {
+				t.Errorf("TotalAmount = %d, want %d", got.Result.TotalAmount, wantTotal)
+			}
+		})
+	}
+}
+
+func TestFacilityUnreadable(t *testing.T) {
+	for _, body := range []string{
+		`{"result":{"facilityTotalAmount":"1.5","facilityList":[]},"status":"DONE"}`,
+		`{"result":{"facilityTotalAmount":1.5},"status":"DONE"}`,
+		`{"result":{"facilityList":[{"FacilityAmountOrginal":"12a"}]},"status":"DONE"}`,
+		`{"result":{"facilityList":[{"FacilityBankCode":true}]},"status":"DONE"}`,
+	} {
+		cs := newCannedServer(t, 200, body)
+		c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+		_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
+		wantError(t, err, providers.Unknown, CodeUnreadableResponse, http.StatusOK)
+		if err != nil && strings.Contains(err.Error(), nationalID) {
+			t.Errorf("error %q holds the national id", err)
+		}
+	}
+}
+
+func TestFacilityDeadClientCredential(t *testing.T) {
+	cs := newCannedServer(t, 403, `{"status":"FAILED","trackId":"t","error":{"code":"UNAUTHORIZED","message":"x"}}`)
+	tokens := &ccTokens{recordingTokens: recordingTokens{tok: "ac"}, cc: "cc"}
+	c := NewClient(cs.URL, cs.Client(), tokens)
+	_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
+	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
+	if len(tokens.ccInvalidated) != 1 || tokens.ccInvalidated[0][0] != ScopeFacilityInquiry {
+		t.Errorf("client-credential invalidated %q, want [[%s]]", tokens.ccInvalidated, ScopeFacilityInquiry)
+	}
+	if got := tokens.Invalidated(); len(got) != 0 {
+		t.Errorf("authorization-code tokens invalidated %q, want none", got)
+	}
+}
+
+func TestFacilityFallsBackToToken(t *testing.T) {
+	cs := newCannedServer(t, 200, seedNoFacilityAnswer)
+	c := NewClient(cs.URL, cs.Client(), StaticToken("static"))
+	if _, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID); err != nil {
+		t.Fatalf("FacilityInquiry: %v", err)
+	}
+	if r, _ := cs.last(); r.Header.Get("Authorization") != "Bearer static" {
+		t.Errorf("Authorization = %q, want Bearer static", r.Header.Get("Authorization"))
+	}
+}
+
+func TestFacilityNationalIDNeverInErrors(t *testing.T) {
+	t.Run("not digits: nothing sent", func(t *testing.T) {
+		f := newFixture(t, SandboxConfig{}, "tok")
+		for _, nid := range []string{"", "00713319/1", "..", "0071331951 "} {
+			_, err := f.client.FacilityInquiry(context.Background(), "app-1", newTrackID(t), nid)
+			wantError(t, err, providers.Permanent, CodeBadRequest, 0)
+		}
+		if n := f.sandbox.Requests(OpFacility); n != 0 {
+			t.Errorf("Requests(facility) = %d, want 0", n)
+		}
+	})
+	t.Run("transport error", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		url := srv.URL
+		srv.Close()
+		c := NewClient(url, nil, StaticToken("tok"))
+		_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
+		wantError(t, err, providers.Retryable, "", 0)
+		if strings.Contains(err.Error(), nationalID) {
+			t.Errorf("error %q holds the national id", err)
+		}
+		if !strings.Contains(err.Error(), "********51") {
+			t.Errorf("error %q does not show the masked national id", err)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+		t.Cleanup(hang.Close)
+		c := NewClient(hang.URL, hang.Client(), StaticToken("tok"))
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err := c.FacilityInquiry(ctx, "app-1", "t", nationalID)
+		wantError(t, err, providers.Unknown, "", 0)
+		if strings.Contains(err.Error(), nationalID) {
+			t.Errorf("error %q holds the national id", err)
+		}
+	})
+	t.Run("refused by the sandbox", func(t *testing.T) {
+		f := newFixture(t, SandboxConfig{}, "tok")
+		_, err := f.client.FacilityInquiry(context.Background(), "app-1", newTrackID(t), "007133195")
+		pe := wantError(t, err, providers.Permanent, codeValidation, http.StatusBadRequest)
+		if pe.Message != msgBadNationalID || strings.Contains(err.Error(), "007133195") {
+			t.Errorf("error %q, want %q without the national id", err, msgBadNationalID)
+		}
+	})
+}
+
+func TestSandboxFacility(t *testing.T) {
+	f := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
+	ctx := context.Background()
+	inquire := func(t *testing.T, nid string) FacilityResponse {
+		t.Helper()
+		got, err := f.client.FacilityInquiry(ctx, "app-1", newTrackID(t), nid)
+		if err != nil {
+			t.Fatalf("FacilityInquiry(%s): %v", nid, err)
+		}
+		return got
+	}
+
+	seen := map[int]bool{}
+	for i := range 30 {
+		nid := strconv.Itoa(1_000_000_001 + 7*i) // 10 digits, ending in 1..9 or 0
+		got := inquire(t, nid).Result
+		if nid[9] == '0' {
+			if !got.NoFacility || got.Facilities == nil || len(got.Facilities) != 0 {
+				t.Errorf("nid ending in 0: result %+v, want no facility", got)
+			}
+			continue
+		}
+		n := len(got.Facilities)
+		seen[n] = true
+		if got.NoFacility || n < 1 || n > 3 {
+			t.Fatalf("nid %s: %d facilities (NoFacility %v), want 1-3", nid, n, got.NoFacility)
+		}
+		var total, debt int64
+		for _, fc := range got.Facilities {
+			total += fc.AmountOriginal
+			debt += fc.DebtorTotalAmount
+			if fc.AmountOriginal <= 0 || fc.BenefitAmount <= 0 || fc.Currency != "IRR" || fc.Status != sandboxFacilityStatus ||
+				len(fc.BranchCode) != 5 || fc.RequestNo == "" {
+				t.Errorf("nid %s: facility %+v, want positive amounts, IRR, a 5-digit branch code", nid, fc)
+			}
+			for _, d := range []struct{ raw, greg string }{{fc.SetDate, fc.SetDateGregorian}, {fc.EndDate, fc.EndDateGregorian}} {
+				jd, err := jalali.Parse(d.raw)
+				if err != nil || d.greg != jd.Time().Format(time.DateOnly) || len(d.greg) != 10 {
+					t.Errorf("nid %s: date %q converted to %q, want its Gregorian day (%v)", nid, d.raw, d.greg, err)
+				}
+			}
+			if fc.EndDate <= fc.SetDate {
+				t.Errorf("nid %s: end %s not after set %s", nid, fc.EndDate, fc.SetDate)
+			}
+		}
+		if got.TotalAmount != total || got.DebtTotalAmount != debt {
+			t.Errorf("nid %s: totals %d/%d, want the sums %d/%d", nid, got.TotalAmount, got.DebtTotalAmount, total, debt)
+		}
+		if got.NationalID != nid {
+			t.Errorf("NationalID = %q, want %q", got.NationalID, nid)
+		}
+	}
+	if !seen[1] || !seen[2] || !seen[3] {
+		t.Errorf("facility counts seen %v, want 1, 2 and 3", seen)
+	}
+
+	// The same nid gets the same answer; 11-digit legal ids are accepted.
+	a, b := inquire(t, nationalID), inquire(t, nationalID)
+	assertJSONEqual(t, a.Result, b.Result)
+	if got := inquire(t, "10101010101").Result; got.NoFacility {
+		t.Errorf("11-digit id: %+v, want facilities", got)
+	}
+	if got := inquire(t, "0071331960").Result; !got.NoFacility {
+		t.Errorf("nid ending in 0: %+v, want no facility", got)
+	}
+	for _, nid := range []string{"007133195", "007133195123", "1"} {
+		_, err := f.client.FacilityInquiry(ctx, "app-1", newTrackID(t), nid)
+		wantError(t, err, providers.Permanent, codeValidation, http.StatusBadRequest)
+	}
+	if got := f.sandbox.TokensIssued(); got != 1 {
+		t.Errorf("TokensIssued = %d, want 1 (one client-credential token, cached)", got)
+	}
+}
+
+func TestSandboxFacilityAnswerShape(t *testing.T) {
+	f := newFixture(t, SandboxConfig{}, "tok")
+	status, env := f.rawCall(t, http.MethodGet, "/credit/v2/clients/app-1/users/"+nationalID+"/facilityInquiry?trackId=f-1", "Bearer tok", "", "")
+	if status != 200 || env.Status != statusDone {
+		t.Fatalf("HTTP %d %+v, want 200 DONE", status, env)
+	}
+	var raw struct {
+		FacilityTotalAmount json.RawMessage `json:"facilityTotalAmount"`
+		FacilityList        []struct {
+			BranchCode            json.RawMessage `json:"branchCode"`
+			FacilityAmountOrginal json.RawMessage `json:"FacilityAmountOrginal"`
+			AmountOrginal         json.RawMessage `json:"amountOrginal"`
+		} `json:"facilityList"`
+	}
+	if err := json.Unmarshal(env.Result, &raw); err != nil {
+		t.Fatalf("decoding %s: %v", env.Result, err)
+	}
+	if raw.FacilityTotalAmount[0] != '"' || len(raw.FacilityList) == 0 {
+		t.Fatalf("answer %s, want string amounts and facilities", env.Result)
+	}
+	for _, it := range raw.FacilityList {
+		if it.BranchCode[0] == '"' || it.FacilityAmountOrginal[0] != '"' || it.AmountOrginal[0] != '"' {
+			t.Errorf("facility %s %s %s: want branchCode a number and amounts strings", it.BranchCode, it.FacilityAmountOrginal, it.AmountOrginal)
+		}
+	}
+
+	// Without a trackId, the sandbox makes one up.
+	status, env = f.rawCall(t, http.MethodGet, "/credit/v2/clients/app-1/users/0071331960/facilityInquiry", "Bearer tok", "", "")
+	if status != 200 || len(env.TrackID) != 36 || !strings.Contains(string(env.Result), `"result":120`) {
+		t.Errorf("HTTP %d, trackId %q, result %s; want 200, a UUID and result 120", status, env.TrackID, env.Result)
+	}
+}
+
+func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
+	f := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
+	ctx := context.Background()
+
+	// The authorization-code token of the oak calls is refused.
+	ac := NewClient(f.server.URL, f.server.Client(), StaticToken(seedToken))
+	_, err := ac.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
+	pe := wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
+	if pe.Message != msgTokenNotForService {
+		t.Errorf("Message = %q, want %q", pe.Message, msgTokenNotForService)
+	}
+
+	// A client-credential token without the scope is refused.
+	other, err := f.tokens.ClientCredential(ctx, "oak:iban-inquiry:get")
+	if err != nil {
+		t.Fatalf("ClientCredential: %v", err)
+	}
+	_, err = NewClient(f.server.URL, f.server.Client(), StaticToken(other)).FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
+	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
+
+	// And a client-credential token is refused by the oak calls.
+	right, err := f.tokens.ClientCredential(ctx, ScopeFacilityInquiry)
+	if err != nil {
+		t.Fatalf("ClientCredential: %v", err)
+	}
+	_, err = NewClient(f.server.URL, f.server.Client(), StaticToken(right)).Block(ctx, "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1})
+	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
+
+	// Tokens picks the right one.
+	if _, err := f.client.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID); err != nil {
+		t.Errorf("FacilityInquiry through Tokens: %v", err)
+	}
+}
+
+// TestFacilityClientCredentialExpiry: the sandbox refuses an expired
+// client-credential token that Tokens still thinks fresh; the token is
+// dropped and the next attempt gets a new one.
+func TestFacilityClientCredentialExpiry(t *testing.T) {
+	sandboxClock := newTestClock()
+	f := newTokenFixture(t, SandboxConfig{Now: sandboxClock.Now, CCTokenLifetime: time.Hour}, TokensConfig{})
+	ctx := context.Background()
+	if _, err := f.client.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID); err != nil {
+		t.Fatalf("FacilityInquiry: %v", err)
+	}
+	sandboxClock.Advance(2 * time.Hour)
+	_, err := f.client.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
+	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
+	if _, err := f.client.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID); err != nil {
+		t.Fatalf("FacilityInquiry after the refusal: %v", err)
+	}
+	if got := f.sandbox.TokensIssued(); got != 2 {
+		t.Errorf("TokensIssued = %d, want 2", got)
+	}
+}
+
+func TestAdapterFacility(t *testing.T) {
+	f := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
+	a := NewAdapter(f.client)
+	for _, nid := range []string{nationalID, "0071331960"} {
+		cmd := schemas.Command{Kind: schemas.KindInquiry, TrackID: "fac-1", Provider: schemas.ProviderFinnotech,
+			Inquiry: InquiryFacility, ClientID: "blockd-sandbox", NationalID: nid}
+		raw, err := a.Execute(context.Background(), providers.Request{Command: cmd, ProviderTrackID: newTrackID(t)})
+		if err != nil {
+			t.Fatalf("Execute(facility %s): %v", nid, err)
+		}
+		var got schemas.FinnotechFacilityResult
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatalf("decoding %s: %v", raw, err)
+		}
+		direct, err := f.client.FacilityInquiry(context.Background(), "blockd-sandbox", newTrackID(t), nid)
+		if err != nil {
+			t.Fatalf("FacilityInquiry: %v", err)
+		}
+		assertJSONEqual(t, got, direct.Result)
+		if nid == "0071331960" && !strings.Contains(string(raw), `"facilities":[]`) {
+			t.Errorf("result %s, want facilities []", raw)
+		}
+	}
+}
+
+// assertJSONEqual compares got and want by their JSON.
+func assertJSONEqual(tb testing.TB, got, want any) {
+	tb.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		tb.Fatalf("encoding got: %v", err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		tb.Fatalf("encoding want: %v", err)
+	}
+	if string(g) != string(w) {
+		tb.Errorf("got  %s\nwant %s", g, w)
+	}
+}

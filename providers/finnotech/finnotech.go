@@ -1,0 +1,241 @@
+// Package finnotech is blockd's Finnotech client, adapter and sandbox. It
+// carries out oak amount blocks, unblocks and unblock-transfers, asks
+// Finnotech about an unblock-transfer and about a person's credit facilities,
+// and asks a call's status through the wages service to resolve a call whose
+// answer was lost (Adapter.Resolve).
+//
+// The Client speaks Finnotech's JSON API: a Bearer token, a trackId query
+// parameter on every call, and the envelope
+// {"result":...,"status":"DONE","trackId":...} on success or
+// {"status":"FAILED","trackId":...,"error":{"code":...,"message":...}} on
+// failure. Every failure is a *providers.Error whose Class says whether the
+// call may have been applied (see classify.go).
+//
+// Finnotech never replays a trackId: sending one again is answered with
+// "duplicate tracking number" (Code DUPLICATE_TRACK_ID), not with the first
+// answer. So the Client never retries. A caller retries a Retryable failure
+// with a NEW trackId, and resolves an Unknown one by CallStatus (or
+// Adapter.Resolve) on the old trackId, never by re-sending it.
+//
+// Tokens: the oak calls use the authorization-code token of the clientId,
+// the facility inquiry a client-credential token (NOTES.md 1.2). Tokens
+// keeps both, renewing them before they expire and after Finnotech refuses
+// them; StaticToken is a fixed token for tests and local runs.
+//
+// The Adapter maps a providers.Request onto the Client. The Sandbox is an
+// in-memory HTTP simulator of the same API, token endpoint included, with
+// fault injection, that the tests and local runs use in place of Finnotech.
+//
+// Only the block call, the facility inquiry and the token endpoint are
+// documented (the seeds and NOTES.md); the other shapes are blockd's
+// assumptions, shared by the client and the sandbox and marked
+// "ASSUMPTION (DECISIONS.md)" where they are used.
+package finnotech
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/schemas"
+)
+
+// provider names Finnotech in every *providers.Error of this package.
+const provider = schemas.ProviderFinnotech
+
+// Codes this package puts in providers.Error.Code in place of, or where
+// there is no, Finnotech error code.
+const (
+	// CodeTokenExpired (providers.CodeTokenExpired): Finnotech refused the
+	// token (HTTP 401/403, UNAUTHORIZED, or VALIDATION_ERROR "invalid
+	// token"). The call was not applied; the token was invalidated, and a
+	// retry with a new trackId gets a new one.
+	CodeTokenExpired = providers.CodeTokenExpired
+	// CodeDuplicateTrackID: the trackId was already used by an earlier call.
+	// This call was not applied; what the earlier call did is asked with
+	// CallStatus.
+	CodeDuplicateTrackID = "DUPLICATE_TRACK_ID"
+	// CodeUnsupported: the adapter does not carry out this command kind.
+	CodeUnsupported = "UNSUPPORTED"
+	// CodeMissingBlock: an unblock request came without its stored block.
+	CodeMissingBlock = "MISSING_BLOCK"
+	// CodeMissingHold: a transfer request came without the hold it draws on,
+	// or the hold has no successful unblock.
+	CodeMissingHold = "MISSING_HOLD"
+	// CodeMissingTransfer: a transfer inquiry came without the trackId and
+	// clientId of the transfer call it asks about.
+	CodeMissingTransfer = "MISSING_TRANSFER"
+	// CodeInsufficientBalance: Finnotech refused a call for insufficient
+	// balance ("موجودی حساب کافی نیست"); Permanent. For an unblock-transfer
+	// the documented remedy (finnotech-oak-block.seed.txt) is a new transfer,
+	// with a new trackId, of 1000 rial less; whether to send it is the
+	// caller's decision (DECISIONS.md).
+	CodeInsufficientBalance = "INSUFFICIENT_BALANCE"
+	// CodeNoToken: no token could be had; nothing was sent. Retryable when
+	// getting one may work later (store or token endpoint unavailable),
+	// Permanent when it cannot (no token stored for the clientId, or a dead
+	// token without a usable refresh token: the customer must consent again).
+	CodeNoToken = "NO_TOKEN"
+	// CodeBadRequest: the request could not be built; nothing was sent.
+	CodeBadRequest = "BAD_REQUEST"
+	// CodeUnreadableResponse: an answer came but could not be read or
+	// understood, so whether the call was applied is not known.
+	CodeUnreadableResponse = "UNREADABLE_RESPONSE"
+)
+
+// TokenSource hands out the Bearer token for a Finnotech clientId. The
+// Client calls Invalidate when Finnotech says the token is dead, so that the
+// next Token call gets a fresh one.
+type TokenSource interface {
+	Token(ctx context.Context, clientID string) (string, error)
+	Invalidate(clientID string)
+}
+
+// ClientCredentialSource hands out client-credential tokens by scope set.
+// When the Client's TokenSource also implements it (Tokens does), the
+// client-credential calls (the facility inquiry) use it; otherwise they use
+// TokenSource.Token like every other call.
+type ClientCredentialSource interface {
+	ClientCredential(ctx context.Context, scopes ...string) (string, error)
+	InvalidateClientCredential(scopes ...string)
+}
+
+// ScopeFacilityInquiry is the scope of the facility inquiry
+// (finnotech-credit-facility-inquiry.seed.txt).
+const ScopeFacilityInquiry = "credit:facility-inquiry:get"
+
+// StaticToken returns a TokenSource that always hands out tok; Invalidate
+// does nothing.
+func StaticToken(tok string) TokenSource {
+	return staticToken(tok)
+}
+
+type staticToken string
+
+func (s staticToken) Token(context.Context, string) (string, error) { return string(s), nil }
+func (staticToken) Invalidate(string)                               {}
+
+// CallStatus is the last status Finnotech holds for a call, by its trackId.
+// The unblock-transfer inquiry answers with the same DONE, FAILED and
+// PENDING.
+type CallStatus string
+
+// Call statuses of the wages service. Any other value is returned as sent;
+// treat it like CallUnknown.
+const (
+	// CallDone: the call was applied.
+	CallDone CallStatus = "DONE"
+	// CallFailed: the call was not applied.
+	CallFailed CallStatus = "FAILED"
+	// CallPending: the call is still being processed; ask again later.
+	CallPending CallStatus = "PENDING"
+	// CallUnknown: Finnotech never saw that trackId.
+	CallUnknown CallStatus = "UNKNOWN"
+)
+
+// BlockRequest is the body of a block call.
+type BlockRequest struct {
+	// Amount in rials, > 0.
+	Amount      int64
+	Description string
+	// Days the block lasts, 1–90; sent as a string, as in the seed.
+	Days int
+}
+
+// BlockResponse is the result of a successful block call.
+type BlockResponse struct {
+	Amount      int64
+	Description string
+	// Deposit is the account the block was placed on.
+	Deposit string
+	// BlockDate is the Jalali date YYMMDD, as sent (see package jalali).
+	BlockDate string
+	Days      int
+	// TrackID is the trackId of the envelope.
+	TrackID string
+}
+
+// UnblockRequest is the body of an unblock call; every field comes from the
+// stored block.
+type UnblockRequest struct {
+	// Amount must equal the blocked amount.
+	Amount int64
+	// BlockTrackID is the trackId the successful block call was sent with.
+	BlockTrackID string
+	Deposit      string
+	BlockDate    string
+	Description  string
+}
+
+// UnblockResponse is the result of a successful unblock call.
+type UnblockResponse struct {
+	Amount  int64
+	Deposit string
+	// UnblockDate is the Jalali date YYMMDD, as sent.
+	UnblockDate string
+	TrackID     string
+}
+
+// CallStatusResult is the wages answer about one call.
+type CallStatusResult struct {
+	Status CallStatus
+	// Service names the service the call was made to, as Finnotech sent it.
+	Service string
+	// Response is the result object of the call's successful answer, when
+	// Status is CallDone and Finnotech sent it; nil otherwise.
+	//
+	// ASSUMPTION (DECISIONS.md, extended): the wages answer about a DONE
+	// call carries the original call's "result" object under "response",
+	// so a call whose answer was lost can be recorded with what Finnotech
+	// answered (a block's deposit and blockDate).
+	Response json.RawMessage
+}
+
+// UnblockTransferRequest is the body of an unblock-transfer call.
+type UnblockTransferRequest struct {
+	// Amount in rials, at most the unblocked amount.
+	Amount int64
+	// UnblockTrackID is the trackId the successful unblock call was sent
+	// with.
+	UnblockTrackID string
+	// Destination deposit number or IBAN.
+	Destination string
+	Description string
+}
+
+// UnblockTransferResponse is the result of a successful unblock-transfer.
+type UnblockTransferResponse struct {
+	Amount int64
+	// Source is the deposit the amount was taken from.
+	Source      string
+	Destination string
+	// TransferDate is the Jalali date YYMMDD, as sent.
+	TransferDate string
+	TrackID      string
+}
+
+// TransferInquiryResponse is Finnotech's answer about an unblock-transfer.
+type TransferInquiryResponse struct {
+	// Status is CallDone, CallFailed or CallPending.
+	Status       CallStatus
+	Amount       int64
+	Source       string
+	Destination  string
+	TransferDate string
+	// TrackID is the trackId of the inquiry call.
+	TrackID string
+}
+
+// FacilityResponse is the answer of a credit facility inquiry.
+type FacilityResponse struct {
+	// Result is the normalised answer; Result.NationalID is the national id
+	// asked about (not Finnotech's echo, which the seed shows shortened).
+	Result schemas.FinnotechFacilityResult
+	// Message is Finnotech's text with a "no facility" answer.
+	Message string
+	TrackID string
+}
+
+// Resolution is what Adapter.Resolve found about a call whose outcome was
+// unknown (an alias of providers.Resolution).
+type Resolution = providers.Resolution

@@ -1,0 +1,730 @@
+package finnotech
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"maps"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/jalali"
+	"github.com/blockd/blockd/providers/sandboxfault"
+)
+
+// Operations the sandbox counts, by the service they call (CallCount,
+// Requests). The money operations (block, unblock, transfer) change the
+// ledger; the others are reads and the token endpoint.
+const (
+	OpBlock           = "block"
+	OpUnblock         = "unblock"
+	OpTransfer        = "transfer"
+	OpTransferInquiry = "transferInquiry"
+	OpFacility        = "facility"
+	OpWages           = "wages"
+	OpToken           = "token"
+)
+
+// States of a Hold.
+const (
+	HoldBlocked     = "BLOCKED"
+	HoldUnblocked   = "UNBLOCKED"
+	HoldTransferred = "TRANSFERRED"
+)
+
+// Defaults of SandboxConfig.
+const (
+	defaultSandboxClientID     = "blockd-sandbox"
+	defaultSandboxClientSecret = "sandbox-secret"
+	// defaultTokenLifetime is the lifetime of the documented example
+	// (NOTES.md 1.2: lifeTime 864000000 ms).
+	defaultTokenLifetime   = 10 * 24 * time.Hour
+	defaultCCTokenLifetime = 24 * time.Hour
+	// bankFloor is the least balance the sandbox's banks keep on a deposit
+	// (see SandboxConfig.InsufficientBalanceDeposits).
+	bankFloor = 1000
+)
+
+// SandboxConfig configures a Sandbox. The zero value is a fast, faultless
+// sandbox that accepts any token.
+type SandboxConfig struct {
+	// Latency is added to every API call (not to /_sandbox/ledger), while
+	// the call shows as PENDING. A client that gives up meanwhile does not
+	// stop the call. Default 0.
+	Latency time.Duration
+	// Tokens are long-lived authorization-code tokens the sandbox accepts
+	// for the oak and wages services, each with the refresh token
+	// "refresh-"+token. Default (empty): any non-empty Bearer token is
+	// accepted for every service, except one the sandbox issued that has
+	// expired or does not fit the service, and one it revoked.
+	Tokens []string
+	// ClientID and ClientSecret are the HTTP Basic credentials of the token
+	// endpoint. Defaults "blockd-sandbox" and "sandbox-secret".
+	ClientID     string
+	ClientSecret string
+	// TokenLifetime is the lifetime of the authorization-code tokens the
+	// token endpoint issues. Default 10 days.
+	TokenLifetime time.Duration
+	// CCTokenLifetime is the lifetime of the client-credential tokens it
+	// issues. Default 1 day.
+	CCTokenLifetime time.Duration
+	// InsufficientBalanceDeposits are deposits left, after an unblock, with
+	// exactly the unblocked amount, and whose bank keeps a floor of 1000
+	// rial: an unblock-transfer from them of more than the unblocked amount
+	// less 1000 fails with "موجودی حساب کافی نیست" (insufficient balance),
+	// as the seed describes. The deposit of a clientId is DepositOf(clientId).
+	// Default none.
+	InsufficientBalanceDeposits []string
+	// ErrorRate is the share (0..1) of money calls (block, unblock,
+	// unblock-transfer) answered 503 without being applied. Default 0.
+	ErrorRate float64
+	// TimeoutRate is the share (0..1) of money calls that hang for
+	// TimeoutDelay, or until the client goes away, without being applied,
+	// then answer 504. Default 0.
+	TimeoutRate float64
+	// ApplyThenDropRate is the share (0..1) of money calls that are carried
+	// out, after which the connection is closed without an answer. Default 0.
+	ApplyThenDropRate float64
+	// TimeoutDelay is how long a TimeoutRate call hangs. Default 30s.
+	TimeoutDelay time.Duration
+	// Seed seeds the fault draws (math/rand/v2 PCG). Default 0, a fixed
+	// sequence like any other seed.
+	Seed int64
+	// Now is the sandbox clock; blockDate, unblockDate and transferDate are
+	// its Jalali date in Tehran, and tokens expire by it. Default time.Now.
+	Now func() time.Time
+}
+
+// Hold is one block in the sandbox ledger.
+type Hold struct {
+	// BlockTrackID is the trackId of the block call that made the hold.
+	BlockTrackID string `json:"blockTrackId"`
+	ClientID     string `json:"clientId"`
+	Deposit      string `json:"deposit"`
+	Amount       int64  `json:"amount"`
+	Description  string `json:"description"`
+	Days         int    `json:"days"`
+	// BlockDate is the Jalali YYMMDD date of the block.
+	BlockDate string `json:"blockDate"`
+	// State is HoldBlocked, HoldUnblocked or HoldTransferred.
+	State          string `json:"state"`
+	UnblockTrackID string `json:"unblockTrackId,omitempty"`
+	UnblockDate    string `json:"unblockDate,omitempty"`
+	// The successful unblock-transfer, once there is one.
+	TransferTrackID     string `json:"transferTrackId,omitempty"`
+	TransferAmount      int64  `json:"transferAmount,omitempty"`
+	TransferDestination string `json:"transferDestination,omitempty"`
+	// TransferDate is the Jalali YYMMDD date of the transfer.
+	TransferDate string `json:"transferDate,omitempty"`
+}
+
+// Sandbox is an in-memory simulator of the Finnotech services the Client
+// calls, as the documents and DECISIONS.md describe them: the token
+// endpoint and Bearer auth, trackId rules (a trackId is never accepted
+// twice), block, unblock and unblock-transfer against a ledger of holds,
+// the unblock-transfer inquiry, the credit facility inquiry, and the wages
+// call status. It serves GET /_sandbox/ledger for a look at the ledger. It
+// is safe for concurrent use and logs nothing.
+type Sandbox struct {
+	latency      time.Duration
+	strictTokens bool // SandboxConfig.Tokens was set
+	clientID     string
+	clientSecret string
+	acLifetime   time.Duration
+	ccLifetime   time.Duration
+	lowBalance   map[string]bool
+	timeoutDelay time.Duration
+	now          func() time.Time
+	mux          *http.ServeMux
+
+	faults *sandboxfault.Faults
+
+	mu           sync.Mutex
+	holds        map[string]*Hold  // by BlockTrackID
+	order        []string          // BlockTrackIDs in creation order
+	byUnblock    map[string]string // BlockTrackID by UnblockTrackID
+	calls        map[string]*sandboxCall
+	applied      map[string]int
+	requests     map[string]int
+	tokens       map[string]*sandboxToken // by value: configured and issued
+	refreshes    map[string]*sandboxToken // by refresh token
+	revoked      map[string]bool          // token values
+	tokensIssued int
+}
+
+// sandboxCall is what the sandbox remembers of a trackId.
+type sandboxCall struct {
+	op       string
+	clientID string
+	status   CallStatus
+	// response is the result of a DONE money call, for wages.
+	response json.RawMessage
+	// The request and result of an unblock-transfer, for its inquiry.
+	amount       int64
+	source       string
+	destination  string
+	transferDate string
+}
+
+// NewSandbox returns a Sandbox configured by cfg.
+func NewSandbox(cfg SandboxConfig) *Sandbox {
+	s := &Sandbox{
+		latency:      cfg.Latency,
+		strictTokens: len(cfg.Tokens) > 0,
+		clientID:     cmp.Or(cfg.ClientID, defaultSandboxClientID),
+		clientSecret: cmp.Or(cfg.ClientSecret, defaultSandboxClientSecret),
+		acLifetime:   cmp.Or(max(cfg.TokenLifetime, 0), defaultTokenLifetime),
+		ccLifetime:   cmp.Or(max(cfg.CCTokenLifetime, 0), defaultCCTokenLifetime),
+		lowBalance:   make(map[string]bool),
+		timeoutDelay: cfg.TimeoutDelay,
+		now:          cfg.Now,
+		faults:       sandboxfault.New(cfg.Seed, cfg.ErrorRate, cfg.TimeoutRate, cfg.ApplyThenDropRate),
+		holds:        make(map[string]*Hold),
+		byUnblock:    make(map[string]string),
+		calls:        make(map[string]*sandboxCall),
+		applied:      make(map[string]int),
+		requests:     make(map[string]int),
+		tokens:       make(map[string]*sandboxToken),
+		refreshes:    make(map[string]*sandboxToken),
+		revoked:      make(map[string]bool),
+	}
+	if s.timeoutDelay <= 0 {
+		s.timeoutDelay = 30 * time.Second
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for _, d := range cfg.InsufficientBalanceDeposits {
+		s.lowBalance[d] = true
+	}
+	for _, tok := range cfg.Tokens {
+		// ASSUMPTION (DECISIONS.md): a configured token stands for one an
+		// operator obtained by consent; it never expires and may be used at
+		// any bank.
+		t := &sandboxToken{kind: tokenTypeCode, scopes: codeScopes(), refresh: "refresh-" + tok}
+		s.tokens[tok] = t
+		s.refreshes[t.refresh] = t
+	}
+
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST "+fmt.Sprintf(blockPath, "{clientId}"), s.money(OpBlock))
+	s.mux.HandleFunc("POST "+fmt.Sprintf(unblockPath, "{clientId}"), s.money(OpUnblock))
+	s.mux.HandleFunc("POST "+fmt.Sprintf(transferPath, "{clientId}"), s.money(OpTransfer))
+	s.mux.HandleFunc("GET "+fmt.Sprintf(transferInquiryPath, "{clientId}"), s.transferInquiry)
+	s.mux.HandleFunc("GET "+fmt.Sprintf(facilityPath, "{clientId}", "{nid}"), s.facility)
+	s.mux.HandleFunc("GET "+fmt.Sprintf(wagesPath, "{clientId}"), s.wages)
+	s.mux.HandleFunc("POST "+tokenPath, s.token)
+	s.mux.HandleFunc("GET /_sandbox/ledger", s.ledger)
+	return s
+}
+
+// ServeHTTP serves the simulated API.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// SetFaults changes the fault rates (each clamped to 0..1) of the money
+// calls that arrive from now on. A call without an injected fault (see
+// InjectNext) draws one number against the rates in this order: error,
+// timeout, apply-then-drop; rates adding up past 1 starve the later ones.
+func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
+	s.faults.SetRates(errorRate, timeoutRate, applyDropRate)
+}
+
+// InjectNext makes the next money call (block, unblock or
+// unblock-transfer) that passes the token and trackId checks suffer f,
+// ahead of any fault drawn at the configured rates; faults injected in a
+// row hit calls in that order.
+//
+//   - FaultRetryable: 400 SERVICE_CALL_ERROR "سرویس دهنده جوابگو نیست"
+//     (provider not responding), not applied.
+//   - FaultTimeout: hang as for TimeoutRate, not applied.
+//   - FaultApplyThenDrop: apply, then close the connection unanswered.
+//   - FaultTokenExpired: revoke the call's token, so that only a new one
+//     (a refresh) works from then on, and answer 403 UNAUTHORIZED, not
+//     applied.
+func (s *Sandbox) InjectNext(f providers.Fault) {
+	s.faults.InjectNext(f)
+}
+
+// Holds returns a copy of every hold, in the order they were made.
+func (s *Sandbox) Holds() []Hold {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Hold, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, *s.holds[id])
+	}
+	return out
+}
+
+// Hold returns the hold made by the block call sent with blockTrackID.
+func (s *Sandbox) Hold(blockTrackID string) (Hold, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.holds[blockTrackID]
+	if !ok {
+		return Hold{}, false
+	}
+	return *h, true
+}
+
+// CallCount returns how many op calls were applied (OpBlock, OpUnblock,
+// OpTransfer) or answered with success (OpTransferInquiry, OpFacility,
+// OpToken).
+func (s *Sandbox) CallCount(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied[op]
+}
+
+// TokensIssued returns how many tokens the token endpoint issued.
+func (s *Sandbox) TokensIssued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokensIssued
+}
+
+// DepositOf returns the one deposit number the sandbox gives clientID: the
+// source of its blocks and transfers.
+func DepositOf(clientID string) string {
+	return depositOf(clientID)
+}
+
+// Requests returns how many op requests (any Op* constant) arrived,
+// whatever became of them.
+func (s *Sandbox) Requests(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[op]
+}
+
+// Sandbox answers. The Persian texts are Finnotech's (NOTES.md 1.3).
+const (
+	msgBadToken       = "خطای دریافتی از سرور احراز هویت: توکن ارسالی نامعتبر است" // auth server: the token sent is invalid
+	msgBadTrackID     = "invalid trackId"
+	msgBadContentType = "content type must be application/json"
+	msgBadBody        = "invalid json body"
+	msgBadAmount      = "invalid amount"
+	msgBadDays        = "invalid days"
+	msgNoDescription  = "description is required"
+	msgNoBlockTrackID = "blockTrackId is required"
+	// The unblock-transfer's refusals. ASSUMPTION (DECISIONS.md): their
+	// texts, the seed states only the rules; msgSameAccounts is
+	// transferTo's documented text (NOTES.md 1.3).
+	msgNoUnblockTrackID   = "unblockTrackId is required"
+	msgNoDestination      = "destination is required"
+	msgAlreadyTransferred = "a successful unblock-transfer was already made for this unblock"
+	msgSameAccounts       = "Source And destination accounts are the same!"
+	// codeServiceCall is Finnotech's code for an error of the bank behind
+	// it (NOTES.md 1.3).
+	codeServiceCall = "SERVICE_CALL_ERROR"
+	// The refusals of the inquiries and the token endpoint, in the
+	// sandbox's own words.
+	msgNoInquiryTrackID   = "inquiryTrackId is required"
+	msgBadNationalID      = "national id must be 10 or 11 digits"
+	msgTokenNotForService = "token does not give access to this service"
+	msgBadClient          = "invalid client credentials"
+	msgBadGrant           = "invalid grant_type"
+	msgBadCode            = "invalid code"
+	msgNoBank             = "bank is required"
+	msgBadRefreshToken    = "invalid refresh token"
+	msgBadNID             = "nid must be 10 digits"
+	msgNoScopes           = "scopes is required"
+	msgBadTokenType       = "invalid token_type"
+	// msgNoFacility is the seed's "no facility" text.
+	msgNoFacility = "هیچ تسهیلات و تعهدی یافت نشد" // no facility or obligation found
+)
+
+// moneyBody is a block, unblock or unblock-transfer body; amount and days
+// are read leniently.
+type moneyBody struct {
+	Amount         json.RawMessage `json:"amount"`
+	Description    string          `json:"description"`
+	Days           json.RawMessage `json:"days"`
+	BlockTrackID   string          `json:"blockTrackId"`
+	Deposit        string          `json:"deposit"`
+	BlockDate      string          `json:"blockDate"`
+	UnblockTrackID string          `json:"unblockTrackId"`
+	Destination    string          `json:"destination"`
+}
+
+// moneyRequest is a checked money call.
+type moneyRequest struct {
+	op, clientID, trackID string
+	body                  moneyBody
+	amount                int64
+	days                  int
+}
+
+// money serves block, unblock and unblock-transfer.
+func (s *Sandbox) money(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req := moneyRequest{op: op, clientID: r.PathValue("clientId"), trackID: r.URL.Query().Get("trackId")}
+		// Reading the whole body first also lets net/http notice, and
+		// cancel r.Context(), when the client goes away.
+		body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody))
+		authMsg := s.authorize(r, tokenTypeCode, "")
+		validTrackID := isValidTrackID(req.trackID)
+
+		// Reserve the trackId at once, so that a second call with it is a
+		// duplicate even while this one is still being processed.
+		s.mu.Lock()
+		s.requests[op]++
+		_, duplicate := s.calls[req.trackID]
+		reserved := validTrackID && !duplicate
+		if reserved {
+			s.calls[req.trackID] = &sandboxCall{op: op, clientID: req.clientID, status: CallPending}
+		}
+		s.mu.Unlock()
+
+		time.Sleep(s.latency)
+
+		switch {
+		case authMsg != "":
+			s.finish(req.trackID, reserved, CallFailed)
+			writeFailure(w, http.StatusForbidden, req.trackID, codeUnauthorized, authMsg)
+			return
+		case !validTrackID:
+			writeFailure(w, http.StatusBadRequest, req.trackID, codeValidation, msgBadTrackID)
+			return
+		case duplicate:
+			// Nothing applied, and the earlier call's record is left as it is.
+			writeFailure(w, http.StatusBadRequest, req.trackID, codeValidation, msgDuplicateTrackID)
+			return
+		}
+
+		f := s.nextFault()
+		switch f {
+		case faultUnavailable:
+			s.finish(req.trackID, true, CallFailed)
+			writeFailure(w, http.StatusServiceUnavailable, req.trackID, "SERVICE_UNAVAILABLE", "service unavailable")
+			return
+		case faultNotResponding:
+			// ASSUMPTION (DECISIONS.md): Finnotech's "try again later" is the
+			// documented business text "provider not responding" on HTTP 400.
+			s.finish(req.trackID, true, CallFailed)
+			writeFailure(w, http.StatusBadRequest, req.trackID, codeServiceCall, msgProviderNotResponding)
+			return
+		case faultTokenExpired:
+			s.revoke(bearerToken(r))
+			s.finish(req.trackID, true, CallFailed)
+			writeFailure(w, http.StatusForbidden, req.trackID, codeUnauthorized, msgBadToken)
+			return
+		case faultTimeout:
+			// The call shows PENDING while it hangs.
+			t := time.NewTimer(s.timeoutDelay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+			}
+			t.Stop()
+			s.finish(req.trackID, true, CallFailed)
+			writeFailure(w, http.StatusGatewayTimeout, req.trackID, "GATEWAY_TIMEOUT", "gateway timeout")
+			return
+		}
+
+		status, result, code, msg := s.apply(r, req, body, readErr)
+		if f == faultDrop {
+			// Applied (or refused) and recorded; the answer is lost.
+			sandboxfault.DropConnection(w)
+			return
+		}
+		if code != "" {
+			writeFailure(w, status, req.trackID, code, msg)
+			return
+		}
+		writeJSON(w, status, envelope[any]{Result: result, Status: statusDone, TrackID: req.trackID})
+	}
+}
+
+// apply checks the body of a reserved money call and carries it out. It
+// returns the HTTP status and either the result or an error code and
+// message, and records the call DONE (with its result, for wages) or
+// FAILED.
+func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr error) (status int, result any, code, msg string) {
+	if msg := req.parse(r.Header.Get("Content-Type"), body, readErr); msg != "" {
+		s.finish(req.trackID, true, CallFailed)
+		return http.StatusBadRequest, nil, codeValidation, msg
+	}
+	today := jalali.FormatYYMMDD(s.now().In(jalali.Tehran()))
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calls[req.trackID]
+	refuse := func(code, msg string) (int, any, string, string) {
+		c.status = CallFailed
+		return http.StatusBadRequest, nil, code, msg
+	}
+	switch req.op {
+	case OpBlock:
+		h := &Hold{
+			BlockTrackID: req.trackID,
+			ClientID:     req.clientID,
+			Deposit:      depositOf(req.clientID),
+			Amount:       req.amount,
+			Description:  req.body.Description,
+			Days:         req.days,
+			BlockDate:    today,
+			State:        HoldBlocked,
+		}
+		s.holds[h.BlockTrackID] = h
+		s.order = append(s.order, h.BlockTrackID)
+		result = sandboxBlockResult{Amount: h.Amount, Description: h.Description, Deposit: h.Deposit,
+			BlockDate: h.BlockDate, Days: fmt.Sprint(h.Days)}
+
+	case OpUnblock:
+		// ASSUMPTION (DECISIONS.md): an unblock names its block by the block
+		// call's trackId, with the block's deposit and blockDate, and must
+		// release the whole amount.
+		h, ok := s.holds[req.body.BlockTrackID]
+		if !ok || h.ClientID != req.clientID || h.State != HoldBlocked ||
+			h.Deposit != req.body.Deposit || h.BlockDate != req.body.BlockDate {
+			return refuse(codeValidation, msgTransactionNotFound)
+		}
+		if h.Amount != req.amount {
+			return refuse(codeValidation, msgInvalidAmount)
+		}
+		h.State = HoldUnblocked
+		h.UnblockTrackID = req.trackID
+		h.UnblockDate = today
+		s.byUnblock[req.trackID] = h.BlockTrackID
+		result = sandboxUnblockResult{Amount: h.Amount, Deposit: h.Deposit, UnblockDate: today}
+
+	case OpTransfer:
+		// ASSUMPTION (DECISIONS.md): a transfer names the unblock it follows
+		// by the unblock call's trackId. The rules are the seed's: a
+		// successful unblock first, at most the unblocked amount, one
+		// successful transfer per block and unblock.
+		c.amount, c.destination = req.amount, req.body.Destination
+		h, ok := s.holds[s.byUnblock[req.body.UnblockTrackID]]
+		switch {
+		case !ok || h.ClientID != req.clientID:
+			return refuse(codeValidation, msgTransactionNotFound)
+		case h.State == HoldTransferred:
+			return refuse(codeValidation, msgAlreadyTransferred)
+		case req.amount > h.Amount:
+			return refuse(codeValidation, msgInvalidAmount)
+		case req.body.Destination == h.Deposit:
+			return refuse(codeValidation, msgSameAccounts)
+		case s.lowBalance[h.Deposit] && req.amount > h.Amount-bankFloor:
+			return refuse(codeServiceCall, msgInsufficientBalance)
+		}
+		h.State = HoldTransferred
+		h.TransferTrackID = req.trackID
+		h.TransferAmount = req.amount
+		h.TransferDestination = req.body.Destination
+		h.TransferDate = today
+		c.source, c.transferDate = h.Deposit, today
+		result = sandboxTransferResult{Amount: req.amount, Source: h.Deposit, Destination: req.body.Destination,
+			TransferDate: today}
+	}
+	c.status = CallDone
+	// ASSUMPTION (DECISIONS.md, extended): wages carries the result of a
+	// DONE call under "response".
+	c.response, _ = json.Marshal(result)
+	s.applied[req.op]++
+	return http.StatusOK, result, "", ""
+}
+
+// parse reads and checks the body of a money call; it returns the
+// VALIDATION_ERROR message, or "" when the body is good.
+func (req *moneyRequest) parse(contentType string, body []byte, readErr error) string {
+	if msg := decodeJSONBody(contentType, body, readErr, &req.body); msg != "" {
+		return msg
+	}
+	var amount flexInt
+	if len(req.body.Amount) == 0 || json.Unmarshal(req.body.Amount, &amount) != nil || amount <= 0 {
+		return msgBadAmount
+	}
+	req.amount = int64(amount)
+
+	switch req.op {
+	case OpBlock:
+		var days flexInt
+		if len(req.body.Days) == 0 || json.Unmarshal(req.body.Days, &days) != nil || days < 1 || days > 90 {
+			return msgBadDays
+		}
+		req.days = int(days)
+		if strings.TrimSpace(req.body.Description) == "" {
+			return msgNoDescription
+		}
+	case OpUnblock:
+		if req.body.BlockTrackID == "" {
+			return msgNoBlockTrackID
+		}
+	case OpTransfer:
+		if req.body.UnblockTrackID == "" {
+			return msgNoUnblockTrackID
+		}
+		if strings.TrimSpace(req.body.Destination) == "" {
+			return msgNoDestination
+		}
+	}
+	return ""
+}
+
+type sandboxBlockResult struct {
+	Amount      int64  `json:"amount"`
+	Description string `json:"description"`
+	Deposit     string `json:"deposit"`
+	BlockDate   string `json:"blockDate"`
+	Days        string `json:"days"`
+}
+
+type sandboxUnblockResult struct {
+	Amount      int64  `json:"amount"`
+	Deposit     string `json:"deposit"`
+	UnblockDate string `json:"unblockDate"`
+}
+
+type sandboxTransferResult struct {
+	Amount       int64  `json:"amount"`
+	Source       string `json:"source"`
+	Destination  string `json:"destination"`
+	TransferDate string `json:"transferDate"`
+}
+
+// wages answers the last status of the call sent with trackId.
+func (s *Sandbox) wages(w http.ResponseWriter, r *http.Request) {
+	trackID := r.URL.Query().Get("trackId")
+	s.mu.Lock()
+	s.requests[OpWages]++
+	s.mu.Unlock()
+
+	time.Sleep(s.latency)
+	if msg := s.authorize(r, "", ""); msg != "" {
+		writeFailure(w, http.StatusForbidden, trackID, codeUnauthorized, msg)
+		return
+	}
+	if !isValidTrackID(trackID) {
+		writeFailure(w, http.StatusBadRequest, trackID, codeValidation, msgBadTrackID)
+		return
+	}
+
+	s.mu.Lock()
+	res := wagesResult{TrackID: trackID, Status: string(CallUnknown)}
+	if c, ok := s.calls[trackID]; ok {
+		res.Status, res.Service = string(c.status), c.op
+		if c.status == CallDone {
+			res.Response = c.response
+		}
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, envelope[wagesResult]{Result: res, Status: statusDone, TrackID: trackID})
+}
+
+// ledger serves GET /_sandbox/ledger: the holds (with their transfers),
+// the applied calls by operation, the requests received by operation, and
+// the number of tokens issued.
+func (s *Sandbox) ledger(w http.ResponseWriter, _ *http.Request) {
+	holds := s.Holds()
+	s.mu.Lock()
+	v := struct {
+		Holds        []Hold         `json:"holds"`
+		Calls        map[string]int `json:"calls"`
+		Requests     map[string]int `json:"requests"`
+		TokensIssued int            `json:"tokensIssued"`
+	}{holds, maps.Clone(s.applied), maps.Clone(s.requests), s.tokensIssued}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, v)
+}
+
+// reserve records a new call with trackID as PENDING; false when trackID
+// is already taken.
+func (s *Sandbox) reserve(op, clientID, trackID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.calls[trackID]; dup {
+		return false
+	}
+	s.calls[trackID] = &sandboxCall{op: op, clientID: clientID, status: CallPending}
+	return true
+}
+
+// finish records the final status of a reserved call.
+func (s *Sandbox) finish(trackID string, reserved bool, st CallStatus) {
+	if !reserved {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[trackID].status = st
+}
+
+// fault is what the sandbox does to one money call.
+type fault int
+
+const (
+	faultNone fault = iota
+	// faultUnavailable (ErrorRate): 503, not applied.
+	faultUnavailable
+	// faultNotResponding (FaultRetryable): "provider not responding", not applied.
+	faultNotResponding
+	// faultTokenExpired (FaultTokenExpired): 403 UNAUTHORIZED, not applied.
+	faultTokenExpired
+	// faultTimeout (TimeoutRate, FaultTimeout): hang, not applied.
+	faultTimeout
+	// faultDrop (ApplyThenDropRate, FaultApplyThenDrop): apply, answer nothing.
+	faultDrop
+)
+
+// nextFault returns the fault of a money call, as Finnotech answers it: an
+// injected "try again" is the documented "provider not responding", a drawn
+// one a 503.
+func (s *Sandbox) nextFault() fault {
+	f, injected := s.faults.Next()
+	switch f {
+	case providers.FaultRetryable:
+		if injected {
+			return faultNotResponding
+		}
+		return faultUnavailable
+	case providers.FaultTokenExpired:
+		return faultTokenExpired
+	case providers.FaultTimeout:
+		return faultTimeout
+	case providers.FaultApplyThenDrop:
+		return faultDrop
+	default:
+		return faultNone
+	}
+}
+
+// isValidTrackID: 1–40 characters of letters, digits, '-' and '_'.
+func isValidTrackID(id string) bool {
+	if id == "" || len(id) > 40 {
+		return false
+	}
+	for _, c := range id {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// depositOf is the one deposit number of a clientId in the sandbox: "0201"
+// and nine digits of an FNV-1a hash, like the seed's "0201698541000".
+func depositOf(clientID string) string {
+	h := fnv.New64a()
+	h.Write([]byte(clientID))
+	return fmt.Sprintf("0201%09d", h.Sum64()%1_000_000_000)
+}
+
+func writeFailure(w http.ResponseWriter, status int, trackID, code, msg string) {
+	writeJSON(w, status, envelope[any]{Status: statusFailed, TrackID: trackID, Error: &apiError{Code: code, Message: msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,244 @@
+package finnotech
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/blockd/blockd/providers"
+)
+
+// rawCall sends one request to the fixture's sandbox and decodes the
+// envelope of its answer.
+func (f *fixture) rawCall(tb testing.TB, method, path, auth, contentType, body string) (int, envelope[json.RawMessage]) {
+	tb.Helper()
+	req, err := http.NewRequest(method, f.server.URL+path, strings.NewReader(body))
+	if err != nil {
+		tb.Fatalf("building request: %v", err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := f.server.Client().Do(req)
+	if err != nil {
+		tb.Fatalf("sending %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var env envelope[json.RawMessage]
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &env); err != nil {
+		tb.Fatalf("decoding answer %s: %v", b, err)
+	}
+	return resp.StatusCode, env
+}
+
+func TestSandboxValidation(t *testing.T) {
+	const (
+		bearer = "Bearer good"
+		jsonCT = "application/json"
+		body   = `{"amount":1000,"description":"d","days":"12"}`
+	)
+	block := func(trackID string) string { return "/oak/v2/clients/app-1/block?trackId=" + trackID }
+	tests := []struct {
+		name        string
+		path        string
+		auth        string
+		contentType string
+		body        string
+		wantStatus  int
+		wantCode    string
+		wantMsg     string
+	}{
+		{"good", block("ok-1"), bearer, jsonCT, body, 200, "", ""},
+		{"amount and days leniently", block("ok-2"), bearer, jsonCT, `{"amount":"1000","description":"d","days":12}`, 200, "", ""},
+		{"content type with charset", block("ok-3"), bearer, "application/json; charset=utf-8", body, 200, "", ""},
+		{"40-character trackId", block(strings.Repeat("a", 40)), bearer, jsonCT, body, 200, "", ""},
+		{"lower-case bearer", block("ok-4"), "bearer good", jsonCT, body, 200, "", ""},
+		{"no authorization", block("a-1"), "", jsonCT, body, 403, codeUnauthorized, msgBadToken},
+		{"basic auth", block("a-2"), "Basic Z29vZA==", jsonCT, body, 403, codeUnauthorized, msgBadToken},
+		{"empty bearer", block("a-3"), "Bearer ", jsonCT, body, 403, codeUnauthorized, msgBadToken},
+		{"unknown token", block("a-4"), "Bearer other", jsonCT, body, 403, codeUnauthorized, msgBadToken},
+		{"no trackId", "/oak/v2/clients/app-1/block", bearer, jsonCT, body, 400, codeValidation, msgBadTrackID},
+		{"41-character trackId", block(strings.Repeat("a", 41)), bearer, jsonCT, body, 400, codeValidation, msgBadTrackID},
+		{"trackId with a dot", block("a.b"), bearer, jsonCT, body, 400, codeValidation, msgBadTrackID},
+		{"no content type", block("v-1"), bearer, "", body, 400, codeValidation, msgBadContentType},
+		{"form body", block("v-2"), bearer, "application/x-www-form-urlencoded", "amount=1", 400, codeValidation, msgBadContentType},
+		{"not json", block("v-3"), bearer, jsonCT, `amount=1`, 400, codeValidation, msgBadBody},
+		{"no amount", block("v-4"), bearer, jsonCT, `{"description":"d","days":"12"}`, 400, codeValidation, msgBadAmount},
+		{"fractional amount", block("v-5"), bearer, jsonCT, `{"amount":1.5,"description":"d","days":"12"}`, 400, codeValidation, msgBadAmount},
+		{"amount not a number", block("v-6"), bearer, jsonCT, `{"amount":"ten","description":"d","days":"12"}`, 400, codeValidation, msgBadAmount},
+		{"no days", block("v-7"), bearer, jsonCT, `{"amount":1,"description":"d"}`, 400, codeValidation, msgBadDays},
+		{"days 91", block("v-8"), bearer, jsonCT, `{"amount":1,"description":"d","days":"91"}`, 400, codeValidation, msgBadDays},
+		{"days 90", block("ok-5"), bearer, jsonCT, `{"amount":1,"description":"d","days":"90"}`, 200, "", ""},
+		{"blank description", block("v-9"), bearer, jsonCT, `{"amount":1,"description":"  ","days":"1"}`, 400, codeValidation, msgNoDescription},
+		{"duplicate trackId", block("ok-1"), bearer, jsonCT, body, 400, codeValidation, msgDuplicateTrackID},
+		{"duplicate of a refused call", block("v-8"), bearer, jsonCT, body, 400, codeValidation, msgDuplicateTrackID},
+	}
+	f := newFixture(t, SandboxConfig{Tokens: []string{"good"}}, "good")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, env := f.rawCall(t, http.MethodPost, tc.path, tc.auth, tc.contentType, tc.body)
+			if status != tc.wantStatus {
+				t.Errorf("HTTP %d, want %d; answer %+v", status, tc.wantStatus, env)
+			}
+			if tc.wantCode == "" {
+				if env.Status != statusDone || env.Error != nil {
+					t.Errorf("answer %+v, want DONE", env)
+				}
+				return
+			}
+			if env.Status != statusFailed || env.Error == nil || env.Error.Code != tc.wantCode || env.Error.Message != tc.wantMsg {
+				t.Errorf("answer %+v (error %+v), want FAILED %s %q", env, env.Error, tc.wantCode, tc.wantMsg)
+			}
+		})
+	}
+	if got, want := f.sandbox.CallCount(OpBlock), 6; got != want {
+		t.Errorf("CallCount(block) = %d, want %d", got, want)
+	}
+	if got, want := f.sandbox.Requests(OpBlock), len(tests); got != want {
+		t.Errorf("Requests(block) = %d, want %d", got, want)
+	}
+}
+
+func TestSandboxFaultTokenExpiredRevokes(t *testing.T) {
+	f := newFixture(t, SandboxConfig{}, "tok")
+	f.block(t, "app-1", 1000)
+	f.sandbox.InjectNext(providers.FaultTokenExpired)
+	_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1})
+	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
+	// Any token works in this sandbox, except the revoked one.
+	for _, call := range []func() error{
+		func() error {
+			_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1})
+			return err
+		},
+		func() error { _, err := f.client.CallStatus(context.Background(), "app-1", "t"); return err },
+		func() error {
+			_, err := f.client.FacilityInquiry(context.Background(), "app-1", newTrackID(t), "0071331951")
+			return err
+		},
+	} {
+		wantError(t, call(), providers.Retryable, CodeTokenExpired, http.StatusForbidden)
+	}
+	other := NewClient(f.server.URL, f.server.Client(), StaticToken("other"))
+	if _, err := other.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1}); err != nil {
+		t.Errorf("Block with another token: %v", err)
+	}
+}
+
+func TestSandboxWagesNeedsAuth(t *testing.T) {
+	f := newFixture(t, SandboxConfig{Tokens: []string{"good"}}, "bad")
+	_, err := f.client.CallStatus(context.Background(), "app-1", "t-1")
+	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
+	if n := f.sandbox.Requests(OpWages); n != 1 {
+		t.Errorf("Requests(wages) = %d, want 1", n)
+	}
+}
+
+func TestSandboxLedger(t *testing.T) {
+	f := newFixture(t, SandboxConfig{}, "tok")
+	blockID, b := f.block(t, "app-1", 7000)
+	f.block(t, "app-2", 8000)
+	unblockID := newTrackID(t)
+	if _, err := f.client.Unblock(context.Background(), "app-1", unblockID, UnblockRequest{Amount: 7000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate}); err != nil {
+		t.Fatalf("Unblock: %v", err)
+	}
+	transferID := newTrackID(t)
+	if _, err := f.client.UnblockTransfer(context.Background(), "app-1", transferID, UnblockTransferRequest{Amount: 6500, UnblockTrackID: unblockID, Destination: destination}); err != nil {
+		t.Fatalf("UnblockTransfer: %v", err)
+	}
+	if _, err := f.client.UnblockTransferInquiry(context.Background(), "app-1", newTrackID(t), transferID); err != nil {
+		t.Fatalf("UnblockTransferInquiry: %v", err)
+	}
+	if _, err := f.client.FacilityInquiry(context.Background(), "app-1", newTrackID(t), "0071331951"); err != nil {
+		t.Fatalf("FacilityInquiry: %v", err)
+	}
+
+	resp, err := f.server.Client().Get(f.server.URL + "/_sandbox/ledger")
+	if err != nil {
+		t.Fatalf("getting ledger: %v", err)
+	}
+	defer resp.Body.Close()
+	var ledger struct {
+		Holds        []Hold         `json:"holds"`
+		Calls        map[string]int `json:"calls"`
+		Requests     map[string]int `json:"requests"`
+		TokensIssued *int           `json:"tokensIssued"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ledger); err != nil {
+		t.Fatalf("decoding ledger: %v", err)
+	}
+	if len(ledger.Holds) != 2 || ledger.Holds[1].State != HoldBlocked || ledger.Holds[1].Amount != 8000 {
+		t.Errorf("ledger holds = %+v, want app-1 then app-2 BLOCKED", ledger.Holds)
+	}
+	if h := ledger.Holds[0]; h.State != HoldTransferred || h.UnblockTrackID != unblockID || h.TransferTrackID != transferID ||
+		h.TransferAmount != 6500 || h.TransferDestination != destination || h.TransferDate != "951210" {
+		t.Errorf("ledger hold of app-1 = %+v, want TRANSFERRED 6500 to %s", h, destination)
+	}
+	wantCounts := map[string]int{OpBlock: 2, OpUnblock: 1, OpTransfer: 1, OpTransferInquiry: 1, OpFacility: 1}
+	for op, n := range wantCounts {
+		if ledger.Calls[op] != n || ledger.Requests[op] != n || f.sandbox.CallCount(op) != n || f.sandbox.Requests(op) != n {
+			t.Errorf("%s: ledger calls %d, requests %d, CallCount %d, Requests %d; want %d", op, ledger.Calls[op],
+				ledger.Requests[op], f.sandbox.CallCount(op), f.sandbox.Requests(op), n)
+		}
+	}
+	if ledger.TokensIssued == nil || *ledger.TokensIssued != 0 || f.sandbox.CallCount(OpToken) != 0 {
+		t.Errorf("ledger tokensIssued = %v, want 0", ledger.TokensIssued)
+	}
+
+	// Holds returns a copy.
+	holds := f.sandbox.Holds()
+	holds[0].Amount = 1
+	if h, _ := f.sandbox.Hold(blockID); h.Amount != 7000 {
+		t.Errorf("Hold amount = %d after editing the copy, want 7000", h.Amount)
+	}
+}
+
+func TestSandboxDeposits(t *testing.T) {
+	if depositOf("app-1") != depositOf("app-1") {
+		t.Error("depositOf is not deterministic")
+	}
+	if depositOf("app-1") == depositOf("app-2") {
+		t.Errorf("app-1 and app-2 share deposit %s", depositOf("app-1"))
+	}
+	for _, id := range []string{"", "app-1", "a-much-longer-client-id-than-usual"} {
+		d := depositOf(id)
+		if len(d) != 13 || !strings.HasPrefix(d, "0201") || strings.Trim(d, "0123456789") != "" {
+			t.Errorf("depositOf(%q) = %q, want 0201 and 9 digits", id, d)
+		}
+	}
+}
+
+// TestSandboxSeededFaults: the same seed draws the same faults.
+func TestSandboxSeededFaults(t *testing.T) {
+	outcomes := func() []providers.Class {
+		f := newFixture(t, SandboxConfig{ErrorRate: 0.5, Seed: 7}, "tok")
+		var out []providers.Class
+		for range 20 {
+			_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1})
+			class := providers.Class(-1) // success
+			if err != nil {
+				class = providers.ClassOf(err)
+			}
+			out = append(out, class)
+		}
+		return out
+	}
+	a, b := outcomes(), outcomes()
+	seen := map[providers.Class]bool{}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("call %d: %v then %v with the same seed", i, a[i], b[i])
+		}
+		seen[a[i]] = true
+	}
+	if !seen[-1] || !seen[providers.Unknown] || len(seen) != 2 {
+		t.Errorf("outcomes %v, want both successes and 503s", a)
+	}
+}

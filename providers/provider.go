@@ -1,0 +1,145 @@
+// Package providers holds what every provider adapter shares: the request an
+// adapter is given, and the typed error that classifies a failed call as
+// permanent, retryable, or of unknown outcome. Each provider lives in its own
+// sub-package with its client, its wire types and its sandbox.
+package providers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/blockd/blockd/schemas"
+)
+
+// Class says what a failed provider call means for the command.
+type Class int
+
+const (
+	// Unknown: the call may or may not have been applied (timeout after
+	// sending, connection reset, 5xx after send, unreadable answer). It must
+	// be resolved by inquiry, never blindly re-sent.
+	Unknown Class = iota
+	// Permanent: the provider refused the call; sending it again cannot help.
+	Permanent
+	// Retryable: the provider certainly did not apply the call (it was never
+	// sent, or the provider said so) and a later attempt may succeed.
+	Retryable
+)
+
+func (c Class) String() string {
+	switch c {
+	case Permanent:
+		return "permanent"
+	case Retryable:
+		return "retryable"
+	default:
+		return "unknown-outcome"
+	}
+}
+
+// Error is a failed provider call. It carries the provider's own code and
+// HTTP status where there is one.
+type Error struct {
+	Provider   schemas.Provider
+	Class      Class
+	Code       string // the provider's code, e.g. VALIDATION_ERROR, V5BS0010SF
+	Message    string // the provider's message; never holds secrets
+	HTTPStatus int
+	Err        error // the underlying transport error, if any
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%s: %s", e.Provider, e.Class)
+	if e.HTTPStatus != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", e.HTTPStatus)
+	}
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ClassOf classifies any error returned by an adapter. A *Error keeps its
+// class; anything else is of unknown outcome, because nothing proves the
+// call was not applied.
+func ClassOf(err error) Class {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.Class
+	}
+	return Unknown
+}
+
+// TransportError classifies an error from http.Client.Do. A failure to
+// connect (dial refused, DNS) proves the request was never sent and is
+// retryable; anything after that (timeout, reset) is of unknown outcome.
+func TransportError(p schemas.Provider, err error) *Error {
+	class := Unknown
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		class = Retryable
+	}
+	return &Error{Provider: p, Class: class, Message: "transport error", Err: err}
+}
+
+// Request is one provider call for one command attempt.
+type Request struct {
+	Command schemas.Command
+	// ProviderTrackID is the id this attempt is sent with; it was recorded
+	// before the call and is what a later status inquiry asks about.
+	ProviderTrackID string
+	// Block is the stored block an unblock releases (Finnotech).
+	Block *schemas.BlockRef
+	// Hold is the ledger entry a transfer draws on (Finnotech unblock-transfer):
+	// Hold.UnblockProviderTrackID is the trackId of the successful unblock call.
+	Hold *schemas.Hold
+	// InquiredTrackID is the provider trackId of the call an inquiry asks
+	// about, and InquiredClientID the client it was made for (Finnotech
+	// unblock-transfer inquiry).
+	InquiredTrackID  string
+	InquiredClientID string
+}
+
+// CodeTokenExpired is the code every adapter gives a dead-token signal. The
+// adapter has already dropped the cached token; the error is Retryable and
+// the caller retries with a new provider trackId, which fetches a new token.
+const CodeTokenExpired = "TOKEN_EXPIRED"
+
+// Fault is what a sandbox does to the next call it receives (InjectNext);
+// sandboxes also draw faults at configured rates.
+type Fault int
+
+const (
+	// FaultRetryable: answer with the provider's "try again later" error
+	// without applying the call.
+	FaultRetryable Fault = iota + 1
+	// FaultTimeout: hang without applying until the client gives up.
+	FaultTimeout
+	// FaultApplyThenDrop: apply the call, then close the connection unanswered.
+	FaultApplyThenDrop
+	// FaultTokenExpired: answer with the provider's dead-token signal
+	// without applying the call.
+	FaultTokenExpired
+)
+
+// Resolution is what a provider's status inquiry says about a call whose
+// outcome was unknown.
+type Resolution struct {
+	// Applied: the call took effect; Result is its normalised answer, the
+	// same JSON an Execute that got the answer would have returned.
+	Applied bool
+	Result  json.RawMessage
+	// Pending: the provider is still working on it; ask again later.
+	// Neither Applied nor Pending: the provider confirmed it was not applied.
+	Pending bool
+}
