@@ -1,0 +1,492 @@
+package main
+
+// `blockd chaos` runs the real thing on this machine — the local PostgreSQL,
+// a separate kfake broker process, several `blockd serve` processes in one
+// consumer group and the three provider sandboxes with fault injection —
+// publishes realistic command chains while it SIGKILLs blockd processes,
+// restarts PostgreSQL and the broker, and then proves the exactly-once
+// promise with numbers: every command has one terminal result, no result
+// contradicts another, and every effect in the sandboxes' ledgers belongs to
+// exactly one command, to the rial.
+//
+// The files: chaos.go (flags, the run, the report), chaos_procs.go (child
+// processes, the killer, PostgreSQL and broker restarts), chaos_produce.go
+// (the sandboxes, the command chains and the producer), chaos_check.go (the
+// results collector and the checks), chaos_group.go (a watch on the
+// consumer group that works around two defects of the kfake broker),
+// chaos_linux.go/chaos_other.go (how children are started).
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// chaosOptions configure one chaos run.
+type chaosOptions struct {
+	N               int           // commands to publish
+	Instances       int           // blockd serve processes
+	KillEvery       time.Duration // mean time between SIGKILLs of a blockd process (jittered); 0: no kills
+	PGRestarts      int           // PostgreSQL restarts during the run
+	BrokerRestarts  int           // broker SIGKILL+restarts during the run
+	ErrorRate       float64       // sandbox share of calls answered 5xx, not applied
+	TimeoutRate     float64       // sandbox share of calls that hang, not applied
+	DropRate        float64       // sandbox share of calls applied, then answered with nothing
+	TimeoutDelay    time.Duration // how long a sandbox timeout hangs
+	Rate            float64       // commands published per second
+	QuiesceTimeout  time.Duration // how long to wait for the last results after producing
+	ResolveDeadline time.Duration // BLOCKD_RESOLVE_DEADLINE of the blockd processes
+	Blockd          string        // the blockd binary
+	DatabaseURL     string        // the chaos database (dropped and created at start)
+	DropDatabase    bool          // drop the database at the end (tests)
+	Keep            bool          // keep the run directory
+	Seed            int64         // seeds the command mix, the killer and the sandbox faults
+	FreshIDs        bool          // a new BLOCKD_INSTANCE_ID on every start instead of one per instance
+	LogLevel        string        // BLOCKD_LOG_LEVEL of the blockd processes; default warn
+	Out             io.Writer     // progress and the report
+}
+
+const defaultChaosDatabaseURL = "postgres://postgres@127.0.0.1:5432/blockd_chaos?sslmode=disable"
+
+// parseChaosFlags reads the flags that follow `blockd chaos`.
+func parseChaosFlags(args []string, out io.Writer) (chaosOptions, error) {
+	o := chaosOptions{Out: out}
+	fs := flag.NewFlagSet("blockd chaos", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.IntVar(&o.N, "n", 10000, "commands to publish")
+	fs.IntVar(&o.Instances, "instances", 3, "blockd serve processes in the consumer group")
+	fs.DurationVar(&o.KillEvery, "kill-every", 2*time.Second, "mean time between SIGKILLs of a random blockd process (jittered ±50%); 0 disables")
+	fs.IntVar(&o.PGRestarts, "pg-restarts", 1, "PostgreSQL restarts during the run (pg_ctlcluster restart)")
+	fs.IntVar(&o.BrokerRestarts, "broker-restarts", 1, "broker SIGKILL + restarts during the run")
+	fs.Float64Var(&o.ErrorRate, "error-rate", 0.05, "sandbox share of provider calls answered 5xx without being applied")
+	fs.Float64Var(&o.TimeoutRate, "timeout-rate", 0.02, "sandbox share of provider calls that hang without being applied")
+	fs.Float64Var(&o.DropRate, "drop-rate", 0.01, "sandbox share of provider calls applied, then dropped without an answer")
+	fs.DurationVar(&o.TimeoutDelay, "timeout-delay", 3*time.Second, "how long a sandbox timeout hangs")
+	fs.Float64Var(&o.Rate, "rate", 150, "commands published per second")
+	fs.DurationVar(&o.QuiesceTimeout, "quiesce-timeout", 5*time.Minute, "after producing, how long to wait for every command's terminal result")
+	fs.DurationVar(&o.ResolveDeadline, "resolve-deadline", 2*time.Minute, "BLOCKD_RESOLVE_DEADLINE: how long blockd tries to resolve an unknown outcome")
+	fs.StringVar(&o.Blockd, "blockd", "", "the blockd binary to run (default: this executable)")
+	fs.StringVar(&o.DatabaseURL, "database-url", defaultChaosDatabaseURL, "the chaos database on the local PostgreSQL; DROPPED and created at start")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the run directory (logs, broker data) after a successful run; it is always kept after a failed one")
+	fs.Int64Var(&o.Seed, "seed", 0, "seed of the command mix, the killer and the sandbox faults (default: random)")
+	fs.StringVar(&o.LogLevel, "log-level", "warn", "BLOCKD_LOG_LEVEL of the blockd processes (their logs are in the run directory)")
+	fs.BoolVar(&o.FreshIDs, "fresh-ids", false, "give a restarted blockd a new BLOCKD_INSTANCE_ID (default: each instance keeps its id across restarts, as a container restarted in place does)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return o, o.validate()
+}
+
+func (o *chaosOptions) validate() error {
+	var errs []error
+	if o.N < 1 {
+		errs = append(errs, errors.New("-n must be at least 1"))
+	}
+	if o.Instances < 1 || o.Instances > 32 {
+		errs = append(errs, errors.New("-instances must be 1..32"))
+	}
+	if o.KillEvery < 0 {
+		errs = append(errs, errors.New("-kill-every must not be negative"))
+	}
+	if o.PGRestarts < 0 || o.BrokerRestarts < 0 {
+		errs = append(errs, errors.New("-pg-restarts and -broker-restarts must not be negative"))
+	}
+	for name, r := range map[string]float64{"-error-rate": o.ErrorRate, "-timeout-rate": o.TimeoutRate, "-drop-rate": o.DropRate} {
+		if r < 0 || r > 1 {
+			errs = append(errs, fmt.Errorf("%s must be between 0 and 1", name))
+		}
+	}
+	if o.Rate <= 0 {
+		errs = append(errs, errors.New("-rate must be positive"))
+	}
+	if o.QuiesceTimeout <= 0 || o.ResolveDeadline <= 0 || o.TimeoutDelay <= 0 {
+		errs = append(errs, errors.New("-quiesce-timeout, -resolve-deadline and -timeout-delay must be positive"))
+	}
+	if _, _, err := chaosDatabase(o.DatabaseURL); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// chaosDatabase checks that u names a database on this machine and returns
+// its name and the URL of the server's maintenance database.
+func chaosDatabase(u string) (name, adminURL string, err error) {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "postgres" && p.Scheme != "postgresql") {
+		return "", "", fmt.Errorf("-database-url %q is not a postgres:// URL", u)
+	}
+	if h := p.Hostname(); h != "127.0.0.1" && h != "localhost" && h != "::1" {
+		return "", "", fmt.Errorf("-database-url must point at this machine (127.0.0.1), not %q", h)
+	}
+	name = strings.TrimPrefix(p.Path, "/")
+	if name == "" || name == "postgres" || name == "template0" || name == "template1" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("-database-url must name a database of its own (it is dropped), not %q", name)
+	}
+	admin := *p
+	admin.Path = "/postgres"
+	return name, admin.String(), nil
+}
+
+// localDatabaseURL adds sslmode=disable to a URL that names no sslmode: the
+// server is on this machine.
+func localDatabaseURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	q := p.Query()
+	if q.Get("sslmode") == "" {
+		q.Set("sslmode", "disable")
+		p.RawQuery = q.Encode()
+	}
+	return p.String()
+}
+
+// chaosReport is what a run proved.
+type chaosReport struct {
+	Commands         int // commands published (acknowledged by the broker)
+	Results          int // commands with a terminal result
+	Lost             int // commands without one
+	DuplicateEffects int // provider effects beyond one per command, phantom DONEs included
+	PhantomDone      int // DONE results without their effect in the sandbox
+	Conflicting      int // commands whose terminal results differ
+	Unresolved       int // results FAILED with OUTCOME_UNKNOWN
+	Kills            int
+	PGRestarts       int
+	BrokerRestarts   int
+}
+
+// summary is the last line a run prints.
+func (r chaosReport) summary() string {
+	return fmt.Sprintf("chaos: commands=%d results=%d lost=%d duplicate_effects=%d conflicting_results=%d unresolved=%d kills=%d pg_restarts=%d broker_restarts=%d",
+		r.Commands, r.Results, r.Lost, r.DuplicateEffects, r.Conflicting, r.Unresolved, r.Kills, r.PGRestarts, r.BrokerRestarts)
+}
+
+// ok reports whether the exactly-once promise held.
+func (r chaosReport) ok() bool {
+	return r.Lost == 0 && r.DuplicateEffects == 0 && r.Conflicting == 0
+}
+
+// runChaos is `blockd chaos [flags]`. Its last line is the summary; it exits
+// non-zero when the promise was broken.
+func runChaos(ctx context.Context, args []string, stdout io.Writer) error {
+	o, err := parseChaosFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
+	if o.Blockd == "" {
+		if o.Blockd, err = os.Executable(); err != nil {
+			return fmt.Errorf("chaos: finding the blockd binary (give -blockd): %w", err)
+		}
+	}
+	rep, err := chaosRun(ctx, o)
+	if err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
+	fmt.Fprintln(stdout, rep.summary())
+	if !rep.ok() {
+		// Everything is stopped and cleaned up by now; the summary must stay
+		// the last line, so no error message follows it.
+		os.Exit(1)
+	}
+	return nil
+}
+
+// chaosLogger writes timestamped progress lines, one writer at a time.
+type chaosLogger struct {
+	mu    sync.Mutex
+	w     io.Writer
+	start time.Time
+}
+
+func (l *chaosLogger) printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "chaos: [%6.1fs] %s\n", time.Since(l.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// line writes a report line without a timestamp.
+func (l *chaosLogger) line(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format+"\n", args...)
+}
+
+// chaosRun runs one chaos run and returns what it proved. An error means the
+// run could not be carried out (setup failed, interrupted), not that the
+// promise was broken. Every child process is stopped before it returns.
+func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if err := o.validate(); err != nil {
+		return rep, err
+	}
+	if o.Seed == 0 {
+		o.Seed = time.Now().UnixNano()
+	}
+	if _, err := os.Stat(o.Blockd); err != nil {
+		return rep, fmt.Errorf("the blockd binary: %w", err)
+	}
+	log := &chaosLogger{w: o.Out, start: time.Now()}
+	o.DatabaseURL = localDatabaseURL(o.DatabaseURL)
+	dbName, adminURL, _ := chaosDatabase(o.DatabaseURL)
+
+	runDir, err := os.MkdirTemp("", "blockd-chaos-")
+	if err != nil {
+		return rep, err
+	}
+	keepDir := o.Keep
+	defer func() {
+		if keepDir || err != nil || !rep.ok() {
+			log.printf("run directory kept: %s", runDir)
+			return
+		}
+		os.RemoveAll(runDir)
+	}()
+	log.printf("run directory (logs, broker data): %s", runDir)
+	log.printf("seed=%d n=%d instances=%d kill-every=%s pg-restarts=%d broker-restarts=%d faults: error=%.3f timeout=%.3f drop=%.3f rate=%.0f/s resolve-deadline=%s",
+		o.Seed, o.N, o.Instances, o.KillEvery, o.PGRestarts, o.BrokerRestarts, o.ErrorRate, o.TimeoutRate, o.DropRate, o.Rate, o.ResolveDeadline)
+
+	// Everything below is bounded: the whole run may not outlive this.
+	limit := 5*time.Minute + time.Duration(float64(o.N)/o.Rate*float64(time.Second))*2 + o.QuiesceTimeout + o.ResolveDeadline
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+
+	// PostgreSQL: a fresh database.
+	if err := recreateDatabase(ctx, adminURL, dbName); err != nil {
+		return rep, err
+	}
+	log.printf("database %s dropped and created", dbName)
+	if o.DropDatabase {
+		defer func() {
+			dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer dcancel()
+			if derr := dropDatabase(dctx, adminURL, dbName); derr != nil {
+				log.printf("dropping database %s: %v", dbName, derr)
+			}
+		}()
+	}
+	var pg *pgControl
+	if o.PGRestarts > 0 {
+		if pg, err = newPGControl(adminURL); err != nil {
+			return rep, err
+		}
+	}
+
+	// The provider sandboxes, in this process.
+	sb, err := startChaosSandboxes(o)
+	if err != nil {
+		return rep, err
+	}
+	defer sb.close()
+
+	// The broker and the blockd processes, stopped on every way out.
+	procs := newProcSet(runDir, o.Blockd, log)
+	defer procs.stopAll()
+	broker, err := procs.startBroker(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if err := createChaosTopics(ctx, broker.addr); err != nil {
+		return rep, err
+	}
+	log.printf("broker up at %s (pid %d), topics created", broker.addr, broker.pid())
+	for i := range o.Instances {
+		env := blockdEnv(o, broker.addr, sb, i)
+		if _, err := procs.startBlockd(i, env); err != nil {
+			return rep, err
+		}
+	}
+	if err := procs.waitReady(ctx, 90*time.Second); err != nil {
+		return rep, err
+	}
+	log.printf("%d blockd processes ready", o.Instances)
+
+	results := newResultCollector(broker.addr, log)
+	defer results.close()
+
+	// The group doctor clears kfake ghost members (see groupDoctor) until
+	// blockd is stopped.
+	doctor := &groupDoctor{addr: broker.addr, procs: procs, log: log}
+	doctorCtx, stopDoctor := context.WithCancel(ctx)
+	doctorDone := make(chan struct{})
+	go func() {
+		defer close(doctorDone)
+		doctor.run(doctorCtx)
+	}()
+	defer func() {
+		stopDoctor()
+		<-doctorDone
+	}()
+
+	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0xc4a05))
+	plan, err := planCommands(o.N, rng, runID(rng))
+	if err != nil {
+		return rep, err
+	}
+	prod := newProducer(broker.addr, plan, o.Rate, log)
+	defer prod.close()
+
+	// Chaos while producing: the killer, and the restarts at fixed shares
+	// of the commands published.
+	chaosCtx, stopChaos := context.WithCancel(ctx)
+	defer stopChaos()
+	var chaosWG sync.WaitGroup
+	procs.superviseEvery(chaosCtx, &chaosWG, time.Second)
+	if o.KillEvery > 0 && o.Instances > 0 {
+		chaosWG.Add(1)
+		go func() {
+			defer chaosWG.Done()
+			procs.killer(chaosCtx, o.KillEvery, rand.New(rand.NewPCG(uint64(o.Seed), 0x6b111)))
+		}()
+	}
+	events := restartSchedule(o.PGRestarts, o.BrokerRestarts)
+	eventsDone := make(chan struct{})
+	chaosWG.Add(1)
+	go func() {
+		defer chaosWG.Done()
+		defer close(eventsDone)
+		for _, ev := range events {
+			if !prod.waitPublished(chaosCtx, int(ev.share*float64(o.N))) {
+				return
+			}
+			switch ev.what {
+			case "pg":
+				if err := pg.restart(chaosCtx, log); err != nil {
+					log.printf("PostgreSQL restart FAILED: %v", err)
+					continue
+				}
+				procs.countPGRestart()
+			case "broker":
+				if err := procs.restartBroker(chaosCtx); err != nil {
+					log.printf("broker restart FAILED: %v", err)
+					continue
+				}
+			}
+		}
+	}()
+
+	progressCtx, stopProgress := context.WithCancel(ctx)
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-progressCtx.Done():
+				return
+			case <-t.C:
+				pub := prod.publishedIDs()
+				done := results.terminalAmong(pub)
+				log.printf("published=%d/%d terminal=%d kills=%d pg_restarts=%d broker_restarts=%d",
+					len(pub), o.N, done, procs.kills(), procs.pgRestarts(), procs.brokerRestarts())
+			}
+		}
+	}()
+	defer func() {
+		stopProgress()
+		<-progressDone
+	}()
+
+	produceStart := time.Now()
+	prodErr := prod.run(ctx)
+	log.printf("producing over in %s: %d published (%d writes retried)", time.Since(produceStart).Round(time.Millisecond), prod.count(), prod.retries())
+	// Let the scheduled restarts (all due by now) finish, then stop the chaos.
+	if prodErr == nil {
+		select {
+		case <-eventsDone:
+		case <-ctx.Done():
+		case <-time.After(3 * time.Minute):
+			log.printf("the scheduled restarts did not finish within 3 minutes")
+		}
+	}
+	stopChaos()
+	chaosWG.Wait()
+	if prodErr != nil {
+		return rep, fmt.Errorf("producing: %w", prodErr)
+	}
+	// From here on, keep every process running: a crash now is a finding.
+	quiesceCtx, stopSupervising := context.WithCancel(ctx)
+	var superviseWG sync.WaitGroup
+	procs.superviseEvery(quiesceCtx, &superviseWG, time.Second)
+
+	// Quiescence: every published command has a terminal result.
+	published := prod.publishedIDs()
+	deadline := time.Now().Add(o.QuiesceTimeout)
+	quiesceStart := time.Now()
+	for results.terminalAmong(published) < len(published) && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(500 * time.Millisecond)
+	}
+	stopProgress()
+	<-progressDone
+	if ctx.Err() != nil {
+		stopSupervising()
+		superviseWG.Wait()
+		return rep, fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
+	if n := results.terminalAmong(published); n < len(published) {
+		log.printf("quiescence timeout after %s: %d of %d commands have a terminal result", o.QuiesceTimeout, n, len(published))
+	} else {
+		log.printf("quiescent %s after producing: every command has a terminal result", time.Since(quiesceStart).Round(time.Millisecond))
+	}
+	stopSupervising()
+	superviseWG.Wait()
+
+	stopDoctor()
+	<-doctorDone
+
+	// Stop blockd (SIGTERM: it flushes its outbox), read the last results,
+	// then stop the broker.
+	procs.stopBlockd(30 * time.Second)
+	results.drain(2 * time.Second)
+	results.close()
+	procs.stopBroker()
+
+	rep.Kills, rep.PGRestarts, rep.BrokerRestarts = procs.kills(), procs.pgRestarts(), procs.brokerRestarts()
+	if err := checkChaos(ctx, &rep, o, plan, prod, results, sb, log); err != nil {
+		return rep, err
+	}
+	if n := doctor.evictions(); n > 0 {
+		log.line("chaos: consumer group reset by the group doctor %d time(s), for kfake ghost members or rebalance livelock (broker defects, not blockd's: see chaos_group.go)", n)
+	}
+	if n := procs.unexpectedExits(); n > 0 {
+		log.line("chaos: blockd/broker processes that exited on their own (restarted): %d — see the logs in %s", n, runDir)
+	}
+	log.line("chaos: wall time %s", time.Since(log.start).Round(time.Millisecond))
+	return rep, nil
+}
+
+// restartEvent is one scheduled restart, at a share of the commands published.
+type restartEvent struct {
+	what  string // "pg" or "broker"
+	share float64
+}
+
+// restartSchedule spreads the PostgreSQL restarts and the broker restarts
+// over the production, never both at once.
+func restartSchedule(pgRestarts, brokerRestarts int) []restartEvent {
+	var ev []restartEvent
+	for i := range pgRestarts {
+		ev = append(ev, restartEvent{"pg", 0.1 + 0.8*float64(2*i+1)/float64(2*(pgRestarts+brokerRestarts))})
+	}
+	for i := range brokerRestarts {
+		ev = append(ev, restartEvent{"broker", 0.1 + 0.8*float64(2*(pgRestarts+i)+1)/float64(2*(pgRestarts+brokerRestarts))})
+	}
+	return ev
+}

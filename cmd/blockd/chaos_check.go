@@ -1,0 +1,847 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/schemas"
+)
+
+// seenResult is one result event read from blockd.results.
+type seenResult struct {
+	EventID, Status, Code, Type, Provider string
+	ProviderTrackID                       string // result.providerTrackId, on DONE
+	Partition                             int
+	Offset                                int64
+}
+
+func (r seenResult) terminal() bool {
+	return r.Status == string(schemas.StatusDone) || r.Status == string(schemas.StatusFailed) || r.Status == string(schemas.StatusRejected)
+}
+
+// resultCollector reads every partition of blockd.results from the first
+// offset, across broker restarts, and keeps every result by trackId.
+type resultCollector struct {
+	addr   string
+	log    *chaosLogger
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	byTrack  map[string][]seenResult
+	messages int
+	bad      int
+	last     time.Time
+	closed   bool
+}
+
+func newResultCollector(addr string, log *chaosLogger) *resultCollector {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &resultCollector{addr: addr, log: log, cancel: cancel, byTrack: make(map[string][]seenResult), last: time.Now()}
+	for part := range chaosPartitions {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.read(ctx, part)
+		}()
+	}
+	return c
+}
+
+// read reads one partition until ctx ends. A reader that fails (the broker
+// went away) is replaced by a new one at the next offset.
+func (c *resultCollector) read(ctx context.Context, part int) {
+	next := kafka.FirstOffset
+	for ctx.Err() == nil {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{c.addr}, Topic: "blockd.results", Partition: part,
+			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond, MaxAttempts: 3})
+		if err := r.SetOffset(next); err != nil {
+			r.Close()
+			return
+		}
+		for {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				break
+			}
+			next = m.Offset + 1
+			c.add(m)
+		}
+		r.Close()
+		select {
+		case <-ctx.Done():
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func (c *resultCollector) add(m kafka.Message) {
+	var v struct {
+		EventID  string          `json:"eventId"`
+		TrackID  string          `json:"trackId"`
+		Type     string          `json:"type"`
+		Provider string          `json:"provider"`
+		Status   string          `json:"status"`
+		Result   json.RawMessage `json:"result"`
+		Error    *struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.messages++
+	c.last = time.Now()
+	if err := json.Unmarshal(m.Value, &v); err != nil || v.TrackID == "" {
+		c.bad++
+		return
+	}
+	r := seenResult{EventID: v.EventID, Status: v.Status, Type: v.Type, Provider: v.Provider, Partition: m.Partition, Offset: m.Offset}
+	if v.Error != nil {
+		r.Code = v.Error.Code
+	}
+	if len(v.Result) > 0 {
+		var res struct {
+			ProviderTrackID string `json:"providerTrackId"`
+		}
+		_ = json.Unmarshal(v.Result, &res)
+		r.ProviderTrackID = res.ProviderTrackID
+	}
+	if string(m.Key) != v.TrackID {
+		c.bad++ // a result not keyed by its trackId breaks the contract
+	}
+	c.byTrack[v.TrackID] = append(c.byTrack[v.TrackID], r)
+}
+
+// terminalAmong counts the trackIds among ids with a terminal result.
+func (c *resultCollector) terminalAmong(ids []string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		for _, r := range c.byTrack[id] {
+			if r.terminal() {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// drain waits until no message arrived for quiet (at most 15s).
+func (c *resultCollector) drain(quiet time.Duration) {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		idle := time.Since(c.last)
+		c.mu.Unlock()
+		if idle >= quiet {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (c *resultCollector) close() {
+	c.mu.Lock()
+	closed := c.closed
+	c.closed = true
+	c.mu.Unlock()
+	if closed {
+		return
+	}
+	c.cancel()
+	c.wg.Wait()
+}
+
+// snapshot returns a copy of what was read.
+func (c *resultCollector) snapshot() (map[string][]seenResult, int, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string][]seenResult, len(c.byTrack))
+	for k, v := range c.byTrack {
+		out[k] = slices.Clone(v)
+	}
+	return out, c.messages, c.bad
+}
+
+// examples keeps the first few examples of one kind of finding.
+type examples struct {
+	n    int
+	list []string
+}
+
+func (e *examples) add(format string, args ...any) {
+	e.addN(1, format, args...)
+}
+
+// addN counts n findings with one example.
+func (e *examples) addN(n int, format string, args ...any) {
+	e.n += n
+	if len(e.list) < 8 {
+		e.list = append(e.list, fmt.Sprintf(format, args...))
+	}
+}
+
+// checkChaos computes the report from the results read, the database's
+// provider_calls and the sandboxes' ledgers, and prints the explanatory
+// lines. It fills rep.
+func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *commandPlan, prod *chaosProducer,
+	results *resultCollector, sb *chaosSandboxes, log *chaosLogger) error {
+	published := prod.publishedIDs()
+	byTrack, messages, badMessages := results.snapshot()
+
+	// provider_calls: each provider trackId → its command; and the commands'
+	// stored states, to explain anything lost.
+	db, err := readChaosDatabase(ctx, o.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	calls := db.trackOf()
+
+	// The answer of each command: its terminal results must agree.
+	type answer struct {
+		status, code, providerTrackID string
+		has                           bool
+	}
+	answers := make(map[string]answer, len(published))
+	var lost, conflicts examples
+	statusCount := map[string]int{}
+	labelStatus := map[string]map[string]int{}
+	codeCount := map[string]int{}
+	republished := 0
+	for _, id := range published {
+		cmd := plan.byTrack[id]
+		var first *seenResult
+		conflict := false
+		terminals := 0
+		for i := range byTrack[id] {
+			r := &byTrack[id][i]
+			if !r.terminal() {
+				continue
+			}
+			terminals++
+			if first == nil {
+				first = r
+				continue
+			}
+			if r.EventID != first.EventID || r.Status != first.Status {
+				conflict = true
+			}
+		}
+		if terminals > 1 {
+			republished += terminals - 1
+		}
+		if conflict {
+			var parts []string
+			for _, r := range byTrack[id] {
+				parts = append(parts, fmt.Sprintf("%s/%s/%s", r.Status, r.Code, r.EventID))
+			}
+			conflicts.add("%s: %s", id, strings.Join(parts, " vs "))
+		}
+		st := "(none)"
+		if first != nil {
+			answers[id] = answer{status: first.Status, code: first.Code, providerTrackID: first.ProviderTrackID, has: true}
+			st = first.Status
+			if first.Code != "" {
+				codeCount[first.Code]++
+			}
+		} else {
+			if c, ok := db.commands[id]; ok {
+				lost.add("%s (%s): stored %s, owner %q, lease until %s", id, cmd.Label, c.state, c.owner, c.lease)
+			} else {
+				lost.add("%s (%s): never stored", id, cmd.Label)
+			}
+		}
+		statusCount[st]++
+		if labelStatus[cmd.Label] == nil {
+			labelStatus[cmd.Label] = map[string]int{}
+		}
+		labelStatus[cmd.Label][st]++
+	}
+	rep.Commands = len(published)
+	rep.Lost = lost.n
+	rep.Results = len(published) - lost.n
+	rep.Conflicting = conflicts.n
+	rep.Unresolved = codeCount[schemas.CodeOutcomeUnknown]
+
+	// May a command have left an effect? Yes when it is DONE, when its
+	// outcome is unknown, or when it has no answer (already counted lost).
+	mayHaveEffect := func(id string) bool {
+		a, ok := answers[id]
+		return !ok || a.status == string(schemas.StatusDone) || a.code == schemas.CodeOutcomeUnknown
+	}
+	isPublished := make(map[string]bool, len(published))
+	for _, id := range published {
+		isPublished[id] = true
+	}
+	command := func(providerTrackID string) (string, *chaosCommand) {
+		id, ok := calls[providerTrackID]
+		if !ok || !isPublished[id] {
+			return id, nil
+		}
+		return id, plan.byTrack[id]
+	}
+
+	// disorder: an account whose unblock (published after its block was
+	// acknowledged) took effect before the block did. Not an exactly-once
+	// breach, so not in the last line; README promises per-account order.
+	var dup, phantom, disorder examples
+
+	// Finnotech: every hold is one block call of one block command, for its
+	// amount; its release is one unblock call of an unblock of that block;
+	// a transfer is one transfer call of a transfer of that unblock, for its
+	// amount.
+	holds := sb.finnotech.Holds()
+	holdByBlockCall := make(map[string]finnotech.Hold, len(holds))
+	holdByUnblockCall := make(map[string]finnotech.Hold)
+	blockEffects, unblockEffects := map[string]int{}, map[string]int{}
+	for _, h := range holds {
+		holdByBlockCall[h.BlockTrackID] = h
+		id, c := command(h.BlockTrackID)
+		switch {
+		case c == nil:
+			dup.add("finnotech hold %s (%d rials) made by a call of no published command (track %q)", h.BlockTrackID, h.Amount, id)
+		case c.Cmd.Kind != schemas.KindBlock:
+			dup.add("finnotech hold %s made by a call of %s, a %s", h.BlockTrackID, id, c.Label)
+		default:
+			if blockEffects[id]++; blockEffects[id] > 1 {
+				dup.add("finnotech block %s has %d holds (another: call %s)", id, blockEffects[id], h.BlockTrackID)
+			}
+			if h.Amount != c.Cmd.Amount {
+				dup.add("finnotech block %s asked %d rials, hold %s is %d", id, c.Cmd.Amount, h.BlockTrackID, h.Amount)
+			}
+			if !mayHaveEffect(id) {
+				dup.add("finnotech block %s answered %s/%s but its hold %s exists", id, answers[id].status, answers[id].code, h.BlockTrackID)
+			}
+		}
+		if h.UnblockTrackID == "" {
+			continue
+		}
+		holdByUnblockCall[h.UnblockTrackID] = h
+		uid, uc := command(h.UnblockTrackID)
+		switch {
+		case uc == nil:
+			dup.add("finnotech hold %s released by a call of no published command (track %q)", h.BlockTrackID, uid)
+		case uc.Cmd.Kind != schemas.KindUnblock:
+			dup.add("finnotech hold %s released by a call of %s, a %s", h.BlockTrackID, uid, uc.Label)
+		default:
+			if unblockEffects[uid]++; unblockEffects[uid] > 1 {
+				dup.add("finnotech unblock %s released %d holds", uid, unblockEffects[uid])
+			}
+			if uc.Cmd.BlockTrackID != id {
+				dup.add("finnotech unblock %s of block %s released the hold of %s", uid, uc.Cmd.BlockTrackID, id)
+			}
+			if uc.Cmd.Amount != 0 && uc.Cmd.Amount != h.Amount {
+				dup.add("finnotech unblock %s asked %d rials, released %d", uid, uc.Cmd.Amount, h.Amount)
+			}
+			if !mayHaveEffect(uid) {
+				dup.add("finnotech unblock %s answered %s/%s but released hold %s", uid, answers[uid].status, answers[uid].code, h.BlockTrackID)
+			}
+		}
+	}
+	if n := sb.finnotech.CallCount(finnotech.OpBlock); n != len(holds) {
+		dup.add("finnotech sandbox applied %d block calls but holds %d holds", n, len(holds))
+	}
+	transfers, transfersShown, appliedTransfers, terr := finnotechTransfers(sb.urls["finnotech"])
+	if terr != nil {
+		log.line("chaos: reading finnotech transfers from /_sandbox/ledger: %v", terr)
+	}
+	transferEffects := map[string]int{}
+	transferCalls := map[string]bool{}
+	for _, t := range transfers {
+		transferCalls[t.trackID] = true
+		id, c := command(t.trackID)
+		switch {
+		case c == nil:
+			dup.add("finnotech transfer %s (%d rials) by a call of no published command (track %q)", t.trackID, t.amount, id)
+		case c.Cmd.Kind != schemas.KindTransfer:
+			dup.add("finnotech transfer %s by a call of %s, a %s", t.trackID, id, c.Label)
+		default:
+			if transferEffects[id]++; transferEffects[id] > 1 {
+				dup.add("finnotech transfer %s made %d transfers", id, transferEffects[id])
+			}
+			if t.amount != c.Cmd.Amount {
+				dup.add("finnotech transfer %s asked %d rials, moved %d", id, c.Cmd.Amount, t.amount)
+			}
+			if t.unblockCall != "" {
+				if uid, _ := command(t.unblockCall); uid != c.Cmd.UnblockTrackID {
+					dup.add("finnotech transfer %s of unblock %s drew on the release of %s", id, c.Cmd.UnblockTrackID, uid)
+				}
+			}
+			if !mayHaveEffect(id) {
+				dup.add("finnotech transfer %s answered %s/%s but moved %d rials", id, answers[id].status, answers[id].code, t.amount)
+			}
+		}
+	}
+	if !transfersShown && appliedTransfers > 0 {
+		// The ledger counts transfers without naming them: compare counts.
+		allowed := 0
+		for _, id := range published {
+			if c := plan.byTrack[id]; c.Cmd.Kind == schemas.KindTransfer && mayHaveEffect(id) {
+				allowed++
+			}
+		}
+		if appliedTransfers > allowed {
+			dup.addN(appliedTransfers-allowed, "finnotech applied %d transfers for %d transfer commands DONE or of unknown outcome", appliedTransfers, allowed)
+		}
+	}
+
+	// DONE finnotech results must name their effect.
+	for _, id := range published {
+		a := answers[id]
+		c := plan.byTrack[id]
+		if a.status != string(schemas.StatusDone) || c.Cmd.Provider != schemas.ProviderFinnotech {
+			continue
+		}
+		switch c.Cmd.Kind {
+		case schemas.KindBlock:
+			h, ok := holdByBlockCall[a.providerTrackID]
+			if !ok || calls[a.providerTrackID] != id {
+				phantom.add("finnotech block %s DONE with providerTrackId %q, which names no hold of it", id, a.providerTrackID)
+			} else if h.Amount != c.Cmd.Amount {
+				phantom.add("finnotech block %s DONE for %d rials, its hold is %d", id, c.Cmd.Amount, h.Amount)
+			}
+		case schemas.KindUnblock:
+			if h, ok := holdByUnblockCall[a.providerTrackID]; !ok || calls[a.providerTrackID] != id || h.State == finnotech.HoldBlocked {
+				phantom.add("finnotech unblock %s DONE with providerTrackId %q, which released no hold", id, a.providerTrackID)
+			}
+		case schemas.KindTransfer:
+			if transfersShown && !transferCalls[a.providerTrackID] {
+				phantom.add("finnotech transfer %s DONE with providerTrackId %q, which moved nothing", id, a.providerTrackID)
+			}
+		}
+	}
+
+	// Arhivaar and card have no trackIds: per account, no more state
+	// changes than commands that may have had an effect, and the final
+	// state must agree with the answers.
+	type pair struct{ block, unblock *chaosCommand }
+	accounts := map[string]*pair{}
+	for _, id := range published {
+		c := plan.byTrack[id]
+		if c.Cmd.Provider == schemas.ProviderFinnotech {
+			continue
+		}
+		key := string(c.Cmd.Provider) + "/" + c.Cmd.AccountID
+		if accounts[key] == nil {
+			accounts[key] = &pair{}
+		}
+		if c.Cmd.Kind == schemas.KindBlock {
+			accounts[key].block = c
+		} else {
+			accounts[key].unblock = c
+		}
+	}
+	outcome := func(c *chaosCommand) string { // DONE, MAYBE (unknown or lost), NOT, or NONE (no command)
+		if c == nil {
+			return "NONE"
+		}
+		a, ok := answers[c.Cmd.TrackID]
+		switch {
+		case !ok || a.code == schemas.CodeOutcomeUnknown:
+			return "MAYBE"
+		case a.status == string(schemas.StatusDone):
+			return "DONE"
+		}
+		return "NOT"
+	}
+	allowedEffects := func(p *pair) int {
+		n := 0
+		for _, c := range []*chaosCommand{p.block, p.unblock} {
+			if c != nil && mayHaveEffect(c.Cmd.TrackID) {
+				n++
+			}
+		}
+		return n
+	}
+	arhivaarAllowed := 0
+	for _, acct := range sortedKeys(accounts) {
+		p := accounts[acct]
+		if !strings.HasPrefix(acct, "arhivaar/") {
+			continue
+		}
+		id := strings.TrimPrefix(acct, "arhivaar/")
+		a, _ := sb.arhivaar.Account(id)
+		allowed := allowedEffects(p)
+		arhivaarAllowed += allowed
+		if a.Changes > allowed {
+			dup.addN(a.Changes-allowed, "arhivaar account %s changed state %d times for %d commands DONE or of unknown outcome", id, a.Changes, allowed)
+		}
+		b, u := outcome(p.block), outcome(p.unblock)
+		switch {
+		case b == "DONE" && (u == "NOT" || u == "NONE") && !a.Blocked:
+			phantom.add("arhivaar block %s DONE (unblock %s) but account %s is active", p.block.Cmd.TrackID, u, id)
+		case u == "DONE" && b == "NOT" && a.Blocked:
+			phantom.add("arhivaar unblock %s DONE (block not done) but account %s is blocked", p.unblock.Cmd.TrackID, id)
+		case b == "DONE" && u == "DONE" && a.Blocked:
+			disorder.add("arhivaar account %s: block %s then unblock %s, both DONE, but the account ends blocked", id, p.block.Cmd.TrackID, p.unblock.Cmd.TrackID)
+		}
+	}
+	cardAllowed := 0
+	for _, acct := range sortedKeys(accounts) {
+		p := accounts[acct]
+		if !strings.HasPrefix(acct, "card/") {
+			continue
+		}
+		id := strings.TrimPrefix(acct, "card/")
+		cardAllowed += allowedEffects(p)
+		a, _ := sb.card.Account(id)
+		slot := p.block.Cmd.BlockCodeSlot
+		code := a.BlockCode1
+		if slot == 2 {
+			code = a.BlockCode2
+		}
+		code = strings.TrimSpace(code)
+		b, u := outcome(p.block), outcome(p.unblock)
+		switch {
+		case b == "DONE" && (u == "NOT" || u == "NONE") && code != p.block.Cmd.BlockCode:
+			phantom.add("card block %s DONE (unblock %s) but account %s slot %d holds %q", p.block.Cmd.TrackID, u, id, slot, code)
+		case b == "NOT" && code != "":
+			dup.add("card block %s answered %s/%s but account %s slot %d holds %q", p.block.Cmd.TrackID,
+				answers[p.block.Cmd.TrackID].status, answers[p.block.Cmd.TrackID].code, id, slot, code)
+		case u == "DONE" && b == "NOT" && code != "":
+			phantom.add("card unblock %s DONE (block not done) but account %s slot %d holds %q", p.unblock.Cmd.TrackID, id, slot, code)
+		case b == "DONE" && u == "DONE" && code != "":
+			disorder.add("card account %s: block %s then unblock %s, both DONE, but slot %d ends holding %q", id, p.block.Cmd.TrackID, p.unblock.Cmd.TrackID, slot, code)
+		}
+	}
+	if n := sb.card.Applied(); n > cardAllowed {
+		dup.addN(n-cardAllowed, "card sandbox applied %d updates for %d card commands DONE or of unknown outcome (it counts per sandbox, not per account)", n, cardAllowed)
+	}
+	// Accounts the sandboxes know that no command of ours named.
+	arhivaarLedger, cardLedger, lerr := otherLedgers(sb)
+	if lerr != nil {
+		log.line("chaos: reading the arhivaar/card ledgers: %v", lerr)
+	}
+	for id, a := range arhivaarLedger {
+		if accounts["arhivaar/"+id] == nil && a.Changes > 0 {
+			dup.add("arhivaar account %s changed %d times, named by no command", id, a.Changes)
+		}
+	}
+	for _, id := range cardLedger {
+		if accounts["card/"+id] == nil {
+			dup.add("card account %s exists, named by no command", id)
+		}
+	}
+
+	// Explain excess arhivaar/card effects: a call resolved "not applied"
+	// from the account's state while the other command of that account
+	// changed it, then sent again.
+	var suspects examples
+	for _, pc := range db.calls {
+		c := plan.byTrack[pc.trackID]
+		if c == nil || c.Cmd.Provider == schemas.ProviderFinnotech || pc.errorCode != "CONFIRMED_NOT_APPLIED" {
+			continue
+		}
+		p := accounts[string(c.Cmd.Provider)+"/"+c.Cmd.AccountID]
+		if p == nil {
+			continue
+		}
+		for _, other := range []*chaosCommand{p.block, p.unblock} {
+			if other == nil || other == c {
+				continue
+			}
+			oc := db.commands[other.Cmd.TrackID]
+			if oc.state == string(schemas.StateDone) && oc.completed.After(pc.started) && !oc.completed.After(pc.finished) {
+				suspects.add("%s %s: call attempt %d (sent %s) judged not applied at %s from the account's state, which %s %s had changed at %s; sent again",
+					c.Label, c.Cmd.TrackID, pc.attempt, pc.started.Format("15:04:05.000"), pc.finished.Format("15:04:05.000"),
+					other.Label, other.Cmd.TrackID, oc.completed.Format("15:04:05.000"))
+			}
+		}
+	}
+	for _, acct := range sortedKeys(accounts) {
+		p := accounts[acct]
+		if !strings.HasPrefix(acct, "arhivaar/") {
+			continue
+		}
+		for _, c := range []*chaosCommand{p.block, p.unblock} {
+			if c == nil || db.commands[c.Cmd.TrackID].inDoubt == "" {
+				continue
+			}
+			other := p.block
+			if c == p.block {
+				other = p.unblock
+			}
+			if other == nil {
+				continue
+			}
+			cc, oc := db.commands[c.Cmd.TrackID], db.commands[other.Cmd.TrackID]
+			if oc.state == string(schemas.StateDone) && oc.completed.After(cc.received) && oc.completed.Before(cc.completed) {
+				suspects.add("%s %s was in doubt (%s) and resolved by sending it again at Arhivaar, after %s %s had changed the account at %s",
+					c.Label, c.Cmd.TrackID, cc.inDoubt, other.Label, other.Cmd.TrackID, oc.completed.Format("15:04:05.000"))
+			}
+		}
+	}
+	if dup.n == 0 {
+		suspects = examples{} // an explanation of excess effects only
+	}
+
+	rep.PhantomDone = phantom.n
+	rep.DuplicateEffects = dup.n + phantom.n
+
+	// The explanation.
+	log.line("chaos: results topic: %d messages, %d for trackIds not published by this run, %d unreadable or mis-keyed; %d re-publications of a result",
+		messages, len(byTrack)-countPublished(byTrack, isPublished), badMessages, republished)
+	var sts []string
+	for _, s := range sortedKeys(statusCount) {
+		sts = append(sts, fmt.Sprintf("%s=%d", s, statusCount[s]))
+	}
+	log.line("chaos: statuses: %s", strings.Join(sts, " "))
+	for _, l := range sortedKeys(labelStatus) {
+		var parts []string
+		total := 0
+		for _, s := range sortedKeys(labelStatus[l]) {
+			parts = append(parts, fmt.Sprintf("%s=%d", s, labelStatus[l][s]))
+			total += labelStatus[l][s]
+		}
+		log.line("chaos:   %-27s %5d  %s", l, total, strings.Join(parts, " "))
+	}
+	var codes []string
+	for _, c := range sortedKeys(codeCount) {
+		codes = append(codes, fmt.Sprintf("%s=%d", c, codeCount[c]))
+	}
+	log.line("chaos: error codes: %s", strings.Join(codes, " "))
+	log.line("chaos: sandboxes: finnotech requests block=%d unblock=%d wages=%d, applied block=%d unblock=%d, holds=%d, transfers applied=%d; arhivaar requests=%d applied=%d; card requests=%d applied=%d",
+		sb.finnotech.Requests(finnotech.OpBlock), sb.finnotech.Requests(finnotech.OpUnblock), sb.finnotech.Requests(finnotech.OpWages),
+		sb.finnotech.CallCount(finnotech.OpBlock), sb.finnotech.CallCount(finnotech.OpUnblock), len(holds), appliedTransfers,
+		sb.arhivaar.Requests(), sb.arhivaar.Applied(), sb.card.Requests(), sb.card.Applied())
+	log.line("chaos: database: %d provider calls recorded for %d commands stored", len(db.calls), len(db.commands))
+	for _, e := range []struct {
+		name string
+		ex   *examples
+	}{{"lost", &lost}, {"conflicting", &conflicts}, {"duplicate effect", &dup}, {"phantom DONE", &phantom}, {"suspect", &suspects}, {"out of order", &disorder}} {
+		for _, s := range e.ex.list {
+			log.line("chaos: %s: %s", e.name, s)
+		}
+		if e.ex.n > len(e.ex.list) {
+			log.line("chaos: %s: ... and %d more", e.name, e.ex.n-len(e.ex.list))
+		}
+	}
+	if disorder.n > 0 {
+		log.line("chaos: out_of_order=%d arhivaar/card accounts end blocked though their unblock, published after the block, is DONE too", disorder.n)
+	}
+	if phantom.n > 0 {
+		log.line("phantom_done=%d", phantom.n)
+	}
+	return nil
+}
+
+func countPublished(byTrack map[string][]seenResult, published map[string]bool) int {
+	n := 0
+	for id := range byTrack {
+		if published[id] {
+			n++
+		}
+	}
+	return n
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// dbCall is one provider_calls row.
+type dbCall struct {
+	trackID, state, errorCode string
+	attempt                   int
+	started, finished         time.Time
+}
+
+// dbCommand is what the commands table says of one command.
+type dbCommand struct {
+	state, owner, lease, inDoubt string
+	received, completed          time.Time
+}
+
+// chaosDB is what the run's database holds at the end.
+type chaosDB struct {
+	calls    map[string]dbCall    // by provider trackId
+	commands map[string]dbCommand // by trackId
+}
+
+// trackOf maps provider trackIds to their commands' trackIds.
+func (d chaosDB) trackOf() map[string]string {
+	m := make(map[string]string, len(d.calls))
+	for p, c := range d.calls {
+		m[p] = c.trackID
+	}
+	return m
+}
+
+// readChaosDatabase reads provider_calls and commands.
+func readChaosDatabase(ctx context.Context, databaseURL string) (chaosDB, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	db, err := sql.Open("postgres", databaseURL)
+	if err != nil {
+		return chaosDB{}, err
+	}
+	defer db.Close()
+	var lastErr error
+	for try := 0; try < 10; try++ {
+		d := chaosDB{calls: map[string]dbCall{}, commands: map[string]dbCommand{}}
+		lastErr = func() error {
+			rows, err := db.QueryContext(ctx, `
+				SELECT provider_track_id, track_id, attempt, state, coalesce(error_code, ''), started_at, coalesce(finished_at, 'epoch')
+				FROM provider_calls`)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var p string
+				var c dbCall
+				if err := rows.Scan(&p, &c.trackID, &c.attempt, &c.state, &c.errorCode, &c.started, &c.finished); err != nil {
+					return err
+				}
+				d.calls[p] = c
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			rows2, err := db.QueryContext(ctx, `
+				SELECT track_id, state, coalesce(owner, ''), coalesce(to_char(lease_until, 'HH24:MI:SS.MS'), ''),
+				       coalesce(in_doubt_reason, ''), received_at, coalesce(completed_at, 'epoch')
+				FROM commands`)
+			if err != nil {
+				return err
+			}
+			defer rows2.Close()
+			for rows2.Next() {
+				var t string
+				var c dbCommand
+				if err := rows2.Scan(&t, &c.state, &c.owner, &c.lease, &c.inDoubt, &c.received, &c.completed); err != nil {
+					return err
+				}
+				d.commands[t] = c
+			}
+			return rows2.Err()
+		}()
+		if lastErr == nil {
+			return d, nil
+		}
+		time.Sleep(time.Second)
+	}
+	return chaosDB{}, fmt.Errorf("reading provider_calls and commands: %w", lastErr)
+}
+
+// finnotechTransfer is one unblock-transfer in the Finnotech sandbox ledger.
+type finnotechTransfer struct {
+	trackID     string // the transfer call's trackId
+	amount      int64
+	unblockCall string // the unblock call whose release it drew on, when shown
+}
+
+// finnotechTransfers reads the transfers from the Finnotech sandbox's
+// GET /_sandbox/ledger, in whichever shape it shows them: fields of a hold
+// (transferTrackId, transferAmount, or a "transfer" object) or a top-level
+// "transfers" list. shown says whether any transfer was named; applied is
+// the ledger's count of applied transfer calls.
+func finnotechTransfers(baseURL string) (list []finnotechTransfer, shown bool, applied int, err error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	res, err := client.Get(baseURL + "/_sandbox/ledger")
+	if err != nil {
+		return nil, false, 0, err
+	}
+	defer res.Body.Close()
+	var ledger map[string]json.RawMessage
+	if err := json.NewDecoder(res.Body).Decode(&ledger); err != nil {
+		return nil, false, 0, err
+	}
+	var calls map[string]int
+	_ = json.Unmarshal(ledger["calls"], &calls)
+	for op, n := range calls {
+		if op := strings.ToLower(op); strings.Contains(op, "transfer") && !strings.Contains(op, "inquir") {
+			applied += n
+		}
+	}
+	str := func(m map[string]any, keys ...string) string {
+		for _, k := range keys {
+			if s, ok := m[k].(string); ok && s != "" {
+				return s
+			}
+		}
+		return ""
+	}
+	num := func(m map[string]any, keys ...string) int64 {
+		for _, k := range keys {
+			switch v := m[k].(type) {
+			case float64:
+				return int64(v)
+			case string:
+				var n int64
+				if _, err := fmt.Sscan(v, &n); err == nil {
+					return n
+				}
+			}
+		}
+		return 0
+	}
+	var holds []map[string]any
+	_ = json.Unmarshal(ledger["holds"], &holds)
+	for _, h := range holds {
+		if t := str(h, "transferTrackId", "transferTrackID"); t != "" {
+			list = append(list, finnotechTransfer{trackID: t, amount: num(h, "transferAmount"), unblockCall: str(h, "unblockTrackId")})
+		}
+		if t, ok := h["transfer"].(map[string]any); ok {
+			if id := str(t, "trackId", "transferTrackId"); id != "" {
+				list = append(list, finnotechTransfer{trackID: id, amount: num(t, "amount"), unblockCall: str(h, "unblockTrackId")})
+			}
+		}
+	}
+	var top []map[string]any
+	_ = json.Unmarshal(ledger["transfers"], &top)
+	for _, t := range top {
+		if id := str(t, "trackId", "transferTrackId"); id != "" {
+			list = append(list, finnotechTransfer{trackID: id, amount: num(t, "amount"), unblockCall: str(t, "unblockTrackId")})
+		}
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].trackID < list[j].trackID })
+	return list, len(list) > 0, applied, nil
+}
+
+// otherLedgers reads the Arhivaar accounts and the card account ids from
+// the sandboxes' GET /_sandbox/ledger.
+func otherLedgers(sb *chaosSandboxes) (map[string]struct{ Changes int }, []string, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	get := func(url string, v any) error {
+		res, err := client.Get(url + "/_sandbox/ledger")
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		return json.NewDecoder(res.Body).Decode(v)
+	}
+	var a struct {
+		Accounts map[string]struct{ Changes int } `json:"accounts"`
+	}
+	if err := get(sb.urls["arhivaar"], &a); err != nil {
+		return nil, nil, err
+	}
+	var c struct {
+		Accounts []struct {
+			AccountID string `json:"accountId"`
+		} `json:"accounts"`
+	}
+	if err := get(sb.urls["card"], &c); err != nil {
+		return a.Accounts, nil, err
+	}
+	var ids []string
+	for _, x := range c.Accounts {
+		ids = append(ids, x.AccountID)
+	}
+	return a.Accounts, ids, nil
+}

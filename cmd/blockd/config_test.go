@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := loadConfig(envOf(nil), os.ReadFile)
+	if err != nil {
+		t.Fatalf("loadConfig with no environment: %v", err)
+	}
+	if len(c.KafkaBrokers) != 0 || c.FinnotechURL != "" {
+		t.Fatalf("got brokers %v and Finnotech URL %q, want none (embedded parts)", c.KafkaBrokers, c.FinnotechURL)
+	}
+	if c.EmbeddedKafkaAddr != "127.0.0.1:9092" || c.HTTPAddr != "127.0.0.1:8080" ||
+		c.DatabaseURL != "postgres://postgres@127.0.0.1:5432/blockd?sslmode=disable" {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if c.TopicBlock != "blockd.cmd.block" || c.TopicResults != "blockd.results" || c.TopicDLQ != "blockd.dlq" || c.Lease != 30*time.Second {
+		t.Fatalf("unexpected topic or lease defaults: %+v", c)
+	}
+}
+
+func TestLoadConfigNamesTheBadVariable(t *testing.T) {
+	tests := []struct {
+		env     map[string]string
+		wantVar string
+	}{
+		{map[string]string{"BLOCKD_KAFKA_BROKERS": "localhost"}, "BLOCKD_KAFKA_BROKERS"},
+		{map[string]string{"BLOCKD_HTTP_ADDR": "8080"}, "BLOCKD_HTTP_ADDR"},
+		{map[string]string{"BLOCKD_DATABASE_URL": "mysql://x"}, "BLOCKD_DATABASE_URL"},
+		{map[string]string{"BLOCKD_LEASE": "soon"}, "BLOCKD_LEASE"},
+		{map[string]string{"BLOCKD_LEASE": "-1s"}, "BLOCKD_LEASE"},
+		{map[string]string{"BLOCKD_MAX_IN_FLIGHT": "0"}, "BLOCKD_MAX_IN_FLIGHT"},
+		{map[string]string{"BLOCKD_CREATE_TOPICS": "maybe"}, "BLOCKD_CREATE_TOPICS"},
+		{map[string]string{"BLOCKD_LOG_LEVEL": "loud"}, "BLOCKD_LOG_LEVEL"},
+		{map[string]string{"BLOCKD_FINNOTECH_URL": "https://api.example"}, "BLOCKD_FINNOTECH_TOKEN"},
+		{map[string]string{"BLOCKD_FINNOTECH_URL": "ftp://x", "BLOCKD_FINNOTECH_TOKEN": "t"}, "BLOCKD_FINNOTECH_URL"},
+		{map[string]string{"BLOCKD_TOPIC_DLQ": "blockd.results"}, "BLOCKD_TOPIC_DLQ"},
+		{map[string]string{"BLOCKD_FINNOTECH_TOKEN": "a", "BLOCKD_FINNOTECH_TOKEN_FILE": "/x"}, "BLOCKD_FINNOTECH_TOKEN"},
+		{map[string]string{"BLOCKD_FINNOTECH_TOKEN_FILE": "/does/not/exist"}, "BLOCKD_FINNOTECH_TOKEN_FILE"},
+		{map[string]string{"BLOCKD_FINNOTECH_URL": "https://api.example", "BLOCKD_FINNOTECH_TOKEN": "t"}, "BLOCKD_FINNOTECH_CLIENT_ID"},
+		{map[string]string{"BLOCKD_ARHIVAAR_URL": "https://api.example"}, "BLOCKD_ARHIVAAR_SECRET"},
+		{map[string]string{"BLOCKD_CARD_URL": "https://api.example", "BLOCKD_CARD_CLIENT_ID": "c"}, "BLOCKD_CARD_CLIENT_SECRET"},
+		{map[string]string{"BLOCKD_SANDBOX_ERROR_RATE": "1.5"}, "BLOCKD_SANDBOX_ERROR_RATE"},
+		{map[string]string{"BLOCKD_CARD_RATE_LIMIT": "-3"}, "BLOCKD_CARD_RATE_LIMIT"},
+		{map[string]string{"BLOCKD_FINNOTECH_BREAKER_COOLDOWN": "later"}, "BLOCKD_FINNOTECH_BREAKER_COOLDOWN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.wantVar, func(t *testing.T) {
+			_, err := loadConfig(envOf(tt.env), os.ReadFile)
+			var ce *configError
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a configError", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantVar) {
+				t.Fatalf("error %q does not name %s", err, tt.wantVar)
+			}
+		})
+	}
+}
+
+func TestLoadConfigSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "token")
+	if err := os.WriteFile(path, []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig(envOf(map[string]string{"BLOCKD_FINNOTECH_URL": "https://api.example", "BLOCKD_FINNOTECH_CLIENT_ID": "app", "BLOCKD_FINNOTECH_TOKEN_FILE": path}), os.ReadFile)
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if c.FinnotechToken != "s3cret-token" {
+		t.Fatalf("got token %q, want the file's content without the newline", c.FinnotechToken)
+	}
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/blockd/blockd/providers/arhivaar"
+	"github.com/blockd/blockd/providers/card"
+	"github.com/blockd/blockd/providers/finnotech"
+)
+
+// The credentials the embedded sandboxes accept, and the service uses
+// against them. They are for the simulators only.
+const (
+	sandboxFinnotechToken  = "sandbox-token"
+	sandboxFinnotechClient = "blockd-sandbox"
+	sandboxFinnotechSecret = "sandbox-secret"
+	sandboxFinnotechNID    = "0012345678"
+	sandboxCardClient      = "sandbox-client"
+	sandboxCardSecret      = "sandbox-secret"
+)
+
+// sandboxes are the three provider simulators, each on its own listener.
+type sandboxes struct {
+	finnotech *finnotech.Sandbox
+	arhivaar  *arhivaar.Sandbox
+	card      *card.Sandbox
+	urls      map[string]string // provider name → base URL
+	servers   []*http.Server
+}
+
+// startSandboxes starts the simulators on the given addresses (":0" ports
+// pick a free one) with the fault settings of cfg.
+func startSandboxes(cfg config, addrs map[string]string, log zerolog.Logger) (*sandboxes, error) {
+	s := &sandboxes{
+		finnotech: finnotech.NewSandbox(finnotech.SandboxConfig{Tokens: []string{sandboxFinnotechToken},
+			ClientID: sandboxFinnotechClient, ClientSecret: sandboxFinnotechSecret, Latency: cfg.SandboxLatency,
+			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
+		arhivaar: arhivaar.NewSandbox(arhivaar.SandboxConfig{Latency: cfg.SandboxLatency,
+			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
+		card: card.NewSandbox(card.SandboxConfig{ClientID: sandboxCardClient, ClientSecret: sandboxCardSecret, Latency: cfg.SandboxLatency,
+			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
+		urls: make(map[string]string),
+	}
+	handlers := map[string]http.Handler{"finnotech": s.finnotech, "arhivaar": s.arhivaar, "card": s.card}
+	for name, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("starting the %s sandbox on %s: %w", name, addr, err)
+		}
+		srv := &http.Server{Handler: handlers[name], ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		s.servers = append(s.servers, srv)
+		s.urls[name] = "http://" + ln.Addr().String()
+		log.Warn().Str("provider", name).Str("url", s.urls[name]).
+			Msg("started EMBEDDED provider sandbox - a simulator for development only, NOT for production")
+	}
+	return s, nil
+}
+
+func (s *sandboxes) close() {
+	for _, srv := range s.servers {
+		srv.Close()
+	}
+}
+
+// runSandboxes is `blockd sandbox`: the three simulators on their
+// configured addresses, for other teams to develop against.
+func runSandboxes(ctx context.Context, cfg config, log zerolog.Logger) error {
+	s, err := startSandboxes(cfg, map[string]string{"finnotech": cfg.SandboxFinnotechAddr, "arhivaar": cfg.SandboxArhivaarAddr, "card": cfg.SandboxCardAddr}, log)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	log.Info().Str("finnotechToken", "Bearer "+sandboxFinnotechToken).Str("arhivaarAccKey", arhivaar.DefaultSandboxAccKey).
+		Str("cardClientId", sandboxCardClient).Msg("sandboxes ready; GET /_sandbox/ledger on each shows its ledger")
+	<-ctx.Done()
+	return nil
+}
