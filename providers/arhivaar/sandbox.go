@@ -114,6 +114,9 @@ type Sandbox struct {
 	accounts map[string]*Account
 	applied  int
 	requests int
+	// requestsFor counts the block calls that named each account id,
+	// whatever became of them.
+	requestsFor map[string]int
 }
 
 // NewSandbox returns a Sandbox configured by cfg.
@@ -125,6 +128,7 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 		timeoutDelay: cfg.TimeoutDelay,
 		faults:       sandboxfault.New(cfg.Seed, cfg.ErrorRate, cfg.TimeoutRate, cfg.ApplyThenDropRate),
 		accounts:     make(map[string]*Account),
+		requestsFor:  make(map[string]int),
 	}
 	if s.accKey == "" {
 		s.accKey = DefaultSandboxAccKey
@@ -200,6 +204,15 @@ func (s *Sandbox) Requests() int {
 	return s.requests
 }
 
+// RequestsFor returns how many block calls naming account id arrived,
+// whatever became of them. Unlike Requests, it cannot be raised by a
+// stray client of another test that happens to reach the same port.
+func (s *Sandbox) RequestsFor(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requestsFor[id]
+}
+
 type fault int
 
 const (
@@ -217,6 +230,13 @@ func (s *Sandbox) block(w http.ResponseWriter, r *http.Request) {
 	raw, readErr := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 	if readErr == nil && len(raw) > maxRequestBody {
 		readErr = errors.New("request body too long")
+	}
+	if form, err := url.ParseQuery(string(raw)); err == nil && readErr == nil {
+		if id, ok := single(form, fieldID); ok {
+			s.mu.Lock()
+			s.requestsFor[id]++
+			s.mu.Unlock()
+		}
 	}
 	time.Sleep(s.latency)
 

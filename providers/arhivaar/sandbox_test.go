@@ -182,6 +182,12 @@ func TestSandboxLedger(t *testing.T) {
 	if got, want := f.sandbox.Requests(), 6; got != want {
 		t.Errorf("got Requests %d, want %d", got, want)
 	}
+	// The refused call counts for its account too; the wrong path names none.
+	for acc, want := range map[string]int{id: 4, other: 1, newAccountID(t): 0} {
+		if got := f.sandbox.RequestsFor(acc); got != want {
+			t.Errorf("got RequestsFor(%s) %d, want %d", acc, got, want)
+		}
+	}
 
 	resp, err := f.server.Client().Get(f.server.URL + "/_sandbox/ledger")
 	if err != nil {
