@@ -148,11 +148,6 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 
 // ServeHTTP serves the simulated API.
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !strings.HasPrefix(r.URL.Path, "/_sandbox/") {
-		s.mu.Lock()
-		s.requests++
-		s.mu.Unlock()
-	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -196,8 +191,9 @@ func (s *Sandbox) Applied() int {
 	return s.applied
 }
 
-// Requests returns how many requests arrived outside /_sandbox/, whatever
-// became of them.
+// Requests returns how many block calls (POSTs to the API path) arrived,
+// whatever became of them. Requests to other paths are not counted: on a
+// shared machine a stray client may reach a reused loopback port.
 func (s *Sandbox) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -231,13 +227,14 @@ func (s *Sandbox) block(w http.ResponseWriter, r *http.Request) {
 	if readErr == nil && len(raw) > maxRequestBody {
 		readErr = errors.New("request body too long")
 	}
+	s.mu.Lock()
+	s.requests++
 	if form, err := url.ParseQuery(string(raw)); err == nil && readErr == nil {
 		if id, ok := single(form, fieldID); ok {
-			s.mu.Lock()
 			s.requestsFor[id]++
-			s.mu.Unlock()
 		}
 	}
+	s.mu.Unlock()
 	time.Sleep(s.latency)
 
 	switch f := s.drawFault(); f {
