@@ -262,7 +262,7 @@ func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
 	s.issued++
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer",
-		ExpiresIn: flexInt(s.tokenLifetime / time.Second)})
+		ExpiresIn: providers.FlexInt(s.tokenLifetime / time.Second)})
 }
 
 // blockUnblock serves PUT /v1/accounts/{accountId}/blockUnblock.

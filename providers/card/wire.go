@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/blockd/blockd/providers"
 )
 
 // The paths of the platform's services, below the base URL.
@@ -50,9 +51,9 @@ type tokenRequest struct {
 
 // tokenResponse is the answer of a token request; expires_in is seconds.
 type tokenResponse struct {
-	AccessToken string  `json:"access_token"`
-	TokenType   string  `json:"token_type"`
-	ExpiresIn   flexInt `json:"expires_in"`
+	AccessToken string            `json:"access_token"`
+	TokenType   string            `json:"token_type"`
+	ExpiresIn   providers.FlexInt `json:"expires_in"`
 }
 
 // blockUnblockBody is the body of a blockUnblock call. The pointers with
@@ -66,12 +67,12 @@ type blockUnblockBody struct {
 // accountBody is a blockUnblock or details answer. An empty slot is a
 // space.
 type accountBody struct {
-	AccountID      string  `json:"accountId"`
-	BlockCode1     string  `json:"blockCode1"`
-	BlockCode1Date string  `json:"blockCode1Date"`
-	BlockCode2     string  `json:"blockCode2"`
-	BlockCode2Date string  `json:"blockCode2Date"`
-	BusinessUnit   flexInt `json:"businessUnit"`
+	AccountID      string            `json:"accountId"`
+	BlockCode1     string            `json:"blockCode1"`
+	BlockCode1Date string            `json:"blockCode1Date"`
+	BlockCode2     string            `json:"blockCode2"`
+	BlockCode2Date string            `json:"blockCode2Date"`
+	BusinessUnit   providers.FlexInt `json:"businessUnit"`
 }
 
 func (b accountBody) account() Account {
@@ -99,7 +100,7 @@ func wireAccount(a Account) accountBody {
 		BlockCode1Date: a.BlockCode1Date,
 		BlockCode2:     slot(a.BlockCode2),
 		BlockCode2Date: a.BlockCode2Date,
-		BusinessUnit:   flexInt(a.BusinessUnit),
+		BusinessUnit:   providers.FlexInt(a.BusinessUnit),
 	}
 }
 
@@ -186,29 +187,6 @@ func parseInvalidParam(p string) (code, text string, ok bool) {
 		return "", "", false
 	}
 	return p[:10], strings.TrimSpace(rest[1:]), true
-}
-
-// flexInt is an integer sent as a JSON number or as a numeric string.
-type flexInt int64
-
-func (n *flexInt) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if bytes.Equal(b, []byte("null")) {
-		return nil
-	}
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("decoding integer: %w", err)
-		}
-		s = strings.TrimSpace(s)
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return fmt.Errorf("decoding integer %s: %w", b, err)
-	}
-	*n = flexInt(v)
-	return nil
 }
 
 // flexString is a string sent as a JSON string or as a number (errorCode

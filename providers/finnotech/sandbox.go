@@ -538,7 +538,7 @@ func (req *moneyRequest) parse(contentType string, body []byte, readErr error) s
 	if msg := decodeJSONBody(contentType, body, readErr, &req.body); msg != "" {
 		return msg
 	}
-	var amount flexInt
+	var amount providers.FlexInt
 	if len(req.body.Amount) == 0 || json.Unmarshal(req.body.Amount, &amount) != nil || amount <= 0 {
 		return msgBadAmount
 	}
@@ -546,7 +546,7 @@ func (req *moneyRequest) parse(contentType string, body []byte, readErr error) s
 
 	switch req.op {
 	case OpBlock:
-		var days flexInt
+		var days providers.FlexInt
 		if len(req.body.Days) == 0 || json.Unmarshal(req.body.Days, &days) != nil || days < 1 || days > 90 {
 			return msgBadDays
 		}

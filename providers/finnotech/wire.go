@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/blockd/blockd/providers"
 )
 
 // The paths of the Finnotech services, below the base URL.
@@ -55,11 +56,11 @@ type blockBody struct {
 }
 
 type blockResult struct {
-	Amount      flexInt `json:"amount"`
-	Description string  `json:"description"`
-	Deposit     string  `json:"deposit"`
-	BlockDate   string  `json:"blockDate"`
-	Days        flexInt `json:"days"`
+	Amount      providers.FlexInt `json:"amount"`
+	Description string            `json:"description"`
+	Deposit     string            `json:"deposit"`
+	BlockDate   string            `json:"blockDate"`
+	Days        providers.FlexInt `json:"days"`
 }
 
 // unblockBody is the unblock body.
@@ -77,9 +78,9 @@ type unblockBody struct {
 // ASSUMPTION (DECISIONS.md): {"amount","deposit","unblockDate"}, the date
 // Jalali YYMMDD like blockDate.
 type unblockResult struct {
-	Amount      flexInt `json:"amount"`
-	Deposit     string  `json:"deposit"`
-	UnblockDate string  `json:"unblockDate"`
+	Amount      providers.FlexInt `json:"amount"`
+	Deposit     string            `json:"deposit"`
+	UnblockDate string            `json:"unblockDate"`
 }
 
 // transferBody is the unblock-transfer body.
@@ -96,10 +97,10 @@ type transferBody struct {
 // ASSUMPTION (DECISIONS.md): {"amount","source","destination","transferDate"},
 // the date Jalali YYMMDD like blockDate.
 type transferResult struct {
-	Amount       flexInt `json:"amount"`
-	Source       string  `json:"source"`
-	Destination  string  `json:"destination"`
-	TransferDate string  `json:"transferDate"`
+	Amount       providers.FlexInt `json:"amount"`
+	Source       string            `json:"source"`
+	Destination  string            `json:"destination"`
+	TransferDate string            `json:"transferDate"`
 }
 
 // transferInquiryResult is the unblock-transfer inquiry result.
@@ -151,40 +152,13 @@ const (
 // tokenResult is the token endpoint's result (NOTES.md 1.2). lifeTime is in
 // milliseconds; creationDate is Jalali YYYYMMDDHHmmss.
 type tokenResult struct {
-	Value        string   `json:"value"`
-	RefreshToken string   `json:"refreshToken"`
-	LifeTime     flexInt  `json:"lifeTime"`
-	CreationDate string   `json:"creationDate"`
-	Scopes       []string `json:"scopes"`
-	Bank         string   `json:"bank,omitempty"`
-	Type         string   `json:"type,omitempty"`
-}
-
-// flexInt is an integer sent as a JSON number or as a numeric string
-// ("amount": 1 or "amount": "1"; "days": "12"). Fractions are refused:
-// money is whole rials and is never held in a float.
-// ASSUMPTION (DECISIONS.md, NOTES.md 1.6): any numeric field may come in
-// either form; the seed sends amount as a number and days as a string.
-type flexInt int64
-
-func (n *flexInt) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if bytes.Equal(b, []byte("null")) {
-		return nil
-	}
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("decoding integer: %w", err)
-		}
-		s = strings.TrimSpace(s)
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return fmt.Errorf("decoding integer %s: %w", b, err)
-	}
-	*n = flexInt(v)
-	return nil
+	Value        string            `json:"value"`
+	RefreshToken string            `json:"refreshToken"`
+	LifeTime     providers.FlexInt `json:"lifeTime"`
+	CreationDate string            `json:"creationDate"`
+	Scopes       []string          `json:"scopes"`
+	Bank         string            `json:"bank,omitempty"`
+	Type         string            `json:"type,omitempty"`
 }
 
 // lenientInt is a whole number sent as a JSON number or a numeric string,
@@ -214,7 +188,7 @@ func (n *lenientInt) UnmarshalJSON(b []byte) error {
 			return nil
 		}
 	}
-	var v flexInt
+	var v providers.FlexInt
 	if err := v.UnmarshalJSON(b); err != nil {
 		return err
 	}

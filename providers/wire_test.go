@@ -1,4 +1,4 @@
-package finnotech
+package providers
 
 import (
 	"encoding/json"
@@ -33,7 +33,7 @@ func TestFlexInt(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
 			var got struct {
-				N flexInt `json:"n"`
+				N FlexInt `json:"n"`
 			}
 			err := json.Unmarshal([]byte(`{"n":`+tc.in+`}`), &got)
 			if tc.wantErr {
