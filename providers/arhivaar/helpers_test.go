@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/providertest"
 )
 
 // fixture is a Client talking to a Sandbox over real HTTP.
@@ -103,26 +103,12 @@ func (f *fixture) rawCall(tb testing.TB, method, path, contentType, body string)
 // there is none.
 func providerError(tb testing.TB, err error) *providers.Error {
 	tb.Helper()
-	var pe *providers.Error
-	if !errors.As(err, &pe) {
-		tb.Fatalf("got error %v (%T), want a *providers.Error", err, err)
-	}
-	return pe
+	return providertest.ProviderError(tb, err)
 }
 
-// wantError checks the class, code and HTTP status of err.
+// wantError checks that err is this provider's error with the class, code
+// and HTTP status given.
 func wantError(tb testing.TB, err error, class providers.Class, code string, httpStatus int) *providers.Error {
 	tb.Helper()
-	if err == nil {
-		tb.Fatalf("got no error, want %s %s (HTTP %d)", class, code, httpStatus)
-	}
-	pe := providerError(tb, err)
-	if pe.Provider != provider {
-		tb.Errorf("got Provider %q, want %q", pe.Provider, provider)
-	}
-	if pe.Class != class || pe.Code != code || pe.HTTPStatus != httpStatus {
-		tb.Errorf("got %s %q (HTTP %d), want %s %q (HTTP %d); error: %v",
-			pe.Class, pe.Code, pe.HTTPStatus, class, code, httpStatus, err)
-	}
-	return pe
+	return providertest.WantError(tb, err, provider, class, code, httpStatus)
 }

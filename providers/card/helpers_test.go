@@ -3,7 +3,6 @@ package card
 import (
 	"bytes"
 	"crypto/rand"
-	"errors"
 	"io"
 	"math/big"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/providertest"
 )
 
 // sandboxDay is the sandbox clock of the tests: the seed's 19/08/2021.
@@ -128,28 +128,14 @@ func leftPad(s string, n int) string {
 // there is none.
 func providerError(tb testing.TB, err error) *providers.Error {
 	tb.Helper()
-	var pe *providers.Error
-	if !errors.As(err, &pe) {
-		tb.Fatalf("got error %v (%T), want a *providers.Error", err, err)
-	}
-	return pe
+	return providertest.ProviderError(tb, err)
 }
 
-// wantError checks the class, code and HTTP status of err.
+// wantError checks that err is this provider's error with the class, code
+// and HTTP status given.
 func wantError(tb testing.TB, err error, class providers.Class, code string, httpStatus int) *providers.Error {
 	tb.Helper()
-	if err == nil {
-		tb.Fatalf("got no error, want %s %s (HTTP %d)", class, code, httpStatus)
-	}
-	pe := providerError(tb, err)
-	if pe.Provider != provider {
-		tb.Errorf("got provider %q, want %q", pe.Provider, provider)
-	}
-	if pe.Class != class || pe.Code != code || pe.HTTPStatus != httpStatus {
-		tb.Errorf("got %s %q (HTTP %d), want %s %q (HTTP %d); error: %v",
-			pe.Class, pe.Code, pe.HTTPStatus, class, code, httpStatus, err)
-	}
-	return pe
+	return providertest.WantError(tb, err, provider, class, code, httpStatus)
 }
 
 // cannedServer serves the token endpoint with a fixed token and answers

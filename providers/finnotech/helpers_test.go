@@ -3,7 +3,6 @@ package finnotech
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/providers/jalali"
+	"github.com/blockd/blockd/providers/providertest"
 )
 
 // sandboxDay is the sandbox clock of the tests: 1395/12/10 in Tehran, the
@@ -97,28 +97,14 @@ func (f *fixture) callStatus(tb testing.TB, clientID, trackID string) CallStatus
 // there is none.
 func providerError(tb testing.TB, err error) *providers.Error {
 	tb.Helper()
-	var pe *providers.Error
-	if !errors.As(err, &pe) {
-		tb.Fatalf("got error %v (%T), want a *providers.Error", err, err)
-	}
-	return pe
+	return providertest.ProviderError(tb, err)
 }
 
-// wantError checks the class, code and HTTP status of err.
+// wantError checks that err is this provider's error with the class, code
+// and HTTP status given.
 func wantError(tb testing.TB, err error, class providers.Class, code string, httpStatus int) *providers.Error {
 	tb.Helper()
-	if err == nil {
-		tb.Fatalf("got no error, want %s %s (HTTP %d)", class, code, httpStatus)
-	}
-	pe := providerError(tb, err)
-	if pe.Provider != provider {
-		tb.Errorf("Provider = %q, want %q", pe.Provider, provider)
-	}
-	if pe.Class != class || pe.Code != code || pe.HTTPStatus != httpStatus {
-		tb.Errorf("got %s %q (HTTP %d), want %s %q (HTTP %d); error: %v",
-			pe.Class, pe.Code, pe.HTTPStatus, class, code, httpStatus, err)
-	}
-	return pe
+	return providertest.WantError(tb, err, provider, class, code, httpStatus)
 }
 
 // eventually polls cond until it holds; it fails after a generous bound,

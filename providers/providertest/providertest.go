@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/schemas"
 )
 
 // Fault is what a sandbox does to the next call it receives.
@@ -191,4 +192,33 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 			t.Fatal("no new token was fetched after the dead-token signal")
 		}
 	})
+}
+
+// ProviderError returns the *providers.Error in err, failing the test when
+// there is none.
+func ProviderError(tb testing.TB, err error) *providers.Error {
+	tb.Helper()
+	var pe *providers.Error
+	if !errors.As(err, &pe) {
+		tb.Fatalf("got error %v (%T), want a *providers.Error", err, err)
+	}
+	return pe
+}
+
+// WantError checks that err is a *providers.Error from provider with the
+// class, code and HTTP status given, and returns it.
+func WantError(tb testing.TB, err error, provider schemas.Provider, class providers.Class, code string, httpStatus int) *providers.Error {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("got no error, want %s %s (HTTP %d)", class, code, httpStatus)
+	}
+	pe := ProviderError(tb, err)
+	if pe.Provider != provider {
+		tb.Errorf("got provider %q, want %q", pe.Provider, provider)
+	}
+	if pe.Class != class || pe.Code != code || pe.HTTPStatus != httpStatus {
+		tb.Errorf("got %s %q (HTTP %d), want %s %q (HTTP %d); error: %v",
+			pe.Class, pe.Code, pe.HTTPStatus, class, code, httpStatus, err)
+	}
+	return pe
 }
