@@ -521,10 +521,7 @@ func (s *Store) Reissue(ctx context.Context, trackID, claim string) error {
 // Park gives up the claim on a RECEIVED command that cannot be sent now
 // (its provider is down); nobody takes it over before retryIn has passed.
 func (s *Store) Park(ctx context.Context, trackID, claim string, retryIn time.Duration) error {
-	_, err := s.db.ExecContext(ctx, `
-		UPDATE commands SET owner = NULL, claim = NULL, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
-		WHERE track_id = $1 AND claim = $2 AND state = 'RECEIVED'`, trackID, claim, retryIn.Milliseconds())
-	if err != nil {
+	if err := s.releaseClaim(ctx, trackID, claim, schemas.StateReceived, retryIn); err != nil {
 		return fmt.Errorf("parking command: %w", err)
 	}
 	return nil
@@ -533,13 +530,19 @@ func (s *Store) Park(ctx context.Context, trackID, claim string, retryIn time.Du
 // PostponeInDoubt gives up the claim on an IN_DOUBT command whose provider
 // could not answer yet; nobody claims it again before retryIn has passed.
 func (s *Store) PostponeInDoubt(ctx context.Context, trackID, claim string, retryIn time.Duration) error {
-	_, err := s.db.ExecContext(ctx, `
-		UPDATE commands SET owner = NULL, claim = NULL, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
-		WHERE track_id = $1 AND claim = $2 AND state = 'IN_DOUBT'`, trackID, claim, retryIn.Milliseconds())
-	if err != nil {
+	if err := s.releaseClaim(ctx, trackID, claim, schemas.StateInDoubt, retryIn); err != nil {
 		return fmt.Errorf("postponing in-doubt command: %w", err)
 	}
 	return nil
+}
+
+// releaseClaim drops claim on a command still in state, and keeps every
+// instance from taking it before retryIn has passed.
+func (s *Store) releaseClaim(ctx context.Context, trackID, claim string, state schemas.State, retryIn time.Duration) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE commands SET owner = NULL, claim = NULL, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+		WHERE track_id = $1 AND claim = $2 AND state = $4`, trackID, claim, retryIn.Milliseconds(), string(state))
+	return err
 }
 
 // NeedsReconciliation lists commands answered OUTCOME_UNKNOWN, whose effect

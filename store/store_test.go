@@ -205,3 +205,61 @@ func TestAbandonedReceivedCommandIsTakenOver(t *testing.T) {
 		t.Fatalf("claimed command: got %+v", claimed[0])
 	}
 }
+
+func TestParkedAndPostponedCommandsAreLeftAloneUntilTheirDelay(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ctx := context.Background()
+	// A RECEIVED command parked while its provider is down.
+	parked, err := s.Receive(ctx, block("pk1", 100), schemas.SourceMeta{Topic: "x"}, "a", time.Minute, notLocal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An IN_DOUBT command whose provider could not answer yet.
+	doubt, err := s.Receive(ctx, block("pk2", 100), schemas.SourceMeta{Topic: "x"}, "a", time.Minute, notLocal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BeginCall(ctx, schemas.CallStart{TrackID: "pk2", Claim: doubt.Claim, ProviderTrackID: "pk2-a1"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkInDoubt(ctx, "pk2", doubt.Claim, "test"); err != nil {
+		t.Fatal(err)
+	}
+	// A claim on a command in another state is not released.
+	if err := s.Park(ctx, "pk2", doubt.Claim, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ClaimInDoubt(ctx, "b", time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("ClaimInDoubt after parking an IN_DOUBT command: got %d, %v; want 0 (Park only releases RECEIVED)", len(got), err)
+	}
+
+	const delay = 300 * time.Millisecond
+	if err := s.Park(ctx, "pk1", parked.Claim, delay); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PostponeInDoubt(ctx, "pk2", doubt.Claim, delay); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"pk1", "pk2"} {
+		if st, _ := s.State(ctx, id); st != map[string]schemas.State{"pk1": schemas.StateReceived, "pk2": schemas.StateInDoubt}[id] {
+			t.Fatalf("%s: state changed to %s", id, st)
+		}
+	}
+	claimed, _, err := s.TakeOverAbandoned(ctx, "b", time.Minute, 10)
+	if err != nil || len(claimed) != 0 {
+		t.Fatalf("TakeOverAbandoned before the delay: got %d, %v; want 0", len(claimed), err)
+	}
+	if got, err := s.ClaimInDoubt(ctx, "b", time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("ClaimInDoubt before the delay: got %d, %v; want 0", len(got), err)
+	}
+	time.Sleep(delay + 100*time.Millisecond) // the test asserts order, not timing: the delay must be over
+	claimed, _, err = s.TakeOverAbandoned(ctx, "b", time.Minute, 10)
+	if err != nil || len(claimed) != 1 || claimed[0].Command.TrackID != "pk1" {
+		t.Fatalf("TakeOverAbandoned after the delay: got %+v, %v; want pk1", claimed, err)
+	}
+	got, err := s.ClaimInDoubt(ctx, "b", time.Minute, 10)
+	if err != nil || len(got) != 1 || got[0].Command.TrackID != "pk2" || got[0].ProviderTrackID != "pk2-a1" {
+		t.Fatalf("ClaimInDoubt after the delay: got %+v, %v; want pk2 with its provider trackId", got, err)
+	}
+}
