@@ -53,8 +53,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return runBroker(ctx, cfg, log)
 	case "sandbox":
 		return runSandboxes(ctx, cfg, log)
-	case "chaos":
-		return runChaos(ctx, args[1:], os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stderr, "usage: blockd [serve|broker|sandbox]   (configuration: BLOCKD_* environment variables, see README.md)")
 		return nil

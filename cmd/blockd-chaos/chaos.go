@@ -1,15 +1,7 @@
 package main
 
-// `blockd chaos` runs the real thing on this machine — the local PostgreSQL,
-// a separate kfake broker process, several `blockd serve` processes in one
-// consumer group and the three provider sandboxes with fault injection —
-// publishes realistic command chains while it SIGKILLs blockd processes,
-// restarts PostgreSQL and the broker, and then proves the exactly-once
-// promise with numbers: every command has one terminal result, no result
-// contradicts another, and every effect in the sandboxes' ledgers belongs to
-// exactly one command, to the rial.
-//
-// The files: chaos.go (flags, the run, the report), chaos_procs.go (child
+// The files: main.go (the process), chaos.go (flags, finding or building
+// the blockd binary, the run, the report), chaos_procs.go (child
 // processes, the killer, PostgreSQL and broker restarts), chaos_produce.go
 // (the sandboxes, the command chains and the producer), chaos_check.go (the
 // results collector and the checks), chaos_group.go (a watch on the
@@ -25,6 +17,8 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -44,7 +38,7 @@ type chaosOptions struct {
 	Rate            float64       // commands published per second
 	QuiesceTimeout  time.Duration // how long to wait for the last results after producing
 	ResolveDeadline time.Duration // BLOCKD_RESOLVE_DEADLINE of the blockd processes
-	Blockd          string        // the blockd binary
+	Blockd          string        // the blockd binary; "": built into the run directory
 	DatabaseURL     string        // the chaos database (dropped and created at start)
 	DropDatabase    bool          // drop the database at the end (tests)
 	Keep            bool          // keep the run directory
@@ -56,10 +50,10 @@ type chaosOptions struct {
 
 const defaultChaosDatabaseURL = "postgres://postgres@127.0.0.1:5432/blockd_chaos?sslmode=disable"
 
-// parseChaosFlags reads the flags that follow `blockd chaos`.
+// parseChaosFlags reads the flags of `blockd-chaos`.
 func parseChaosFlags(args []string, out io.Writer) (chaosOptions, error) {
 	o := chaosOptions{Out: out}
-	fs := flag.NewFlagSet("blockd chaos", flag.ContinueOnError)
+	fs := flag.NewFlagSet("blockd-chaos", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.IntVar(&o.N, "n", 10000, "commands to publish")
 	fs.IntVar(&o.Instances, "instances", 3, "blockd serve processes in the consumer group")
@@ -73,7 +67,7 @@ func parseChaosFlags(args []string, out io.Writer) (chaosOptions, error) {
 	fs.Float64Var(&o.Rate, "rate", 150, "commands published per second")
 	fs.DurationVar(&o.QuiesceTimeout, "quiesce-timeout", 5*time.Minute, "after producing, how long to wait for every command's terminal result")
 	fs.DurationVar(&o.ResolveDeadline, "resolve-deadline", 2*time.Minute, "BLOCKD_RESOLVE_DEADLINE: how long blockd tries to resolve an unknown outcome")
-	fs.StringVar(&o.Blockd, "blockd", "", "the blockd binary to run (default: this executable)")
+	fs.StringVar(&o.Blockd, "blockd", "", "the blockd binary to run (default: build "+blockdPackage+" into the run directory with go build, which needs the go command on PATH and a working directory inside the blockd module)")
 	fs.StringVar(&o.DatabaseURL, "database-url", defaultChaosDatabaseURL, "the chaos database on the local PostgreSQL; DROPPED and created at start")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the run directory (logs, broker data) after a successful run; it is always kept after a failed one")
 	fs.Int64Var(&o.Seed, "seed", 0, "seed of the command mix, the killer and the sandbox faults (default: random)")
@@ -178,30 +172,47 @@ func (r chaosReport) ok() bool {
 	return r.Lost == 0 && r.DuplicateEffects == 0 && r.Conflicting == 0
 }
 
-// runChaos is `blockd chaos [flags]`. Its last line is the summary; it exits
-// non-zero when the promise was broken.
+// errPromiseBroken is runChaos's answer when the run proved a breach of the
+// exactly-once promise; the summary line already says which.
+var errPromiseBroken = errors.New("the exactly-once promise was broken")
+
+// runChaos is `blockd-chaos [flags]`. Its last line is the summary; it
+// returns errPromiseBroken when the promise was broken.
 func runChaos(ctx context.Context, args []string, stdout io.Writer) error {
 	o, err := parseChaosFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("chaos: %w", err)
-	}
-	if o.Blockd == "" {
-		if o.Blockd, err = os.Executable(); err != nil {
-			return fmt.Errorf("chaos: finding the blockd binary (give -blockd): %w", err)
-		}
+		return err
 	}
 	rep, err := chaosRun(ctx, o)
 	if err != nil {
-		return fmt.Errorf("chaos: %w", err)
+		return err
 	}
 	fmt.Fprintln(stdout, rep.summary())
 	if !rep.ok() {
 		// Everything is stopped and cleaned up by now; the summary must stay
 		// the last line, so no error message follows it.
-		os.Exit(1)
+		return errPromiseBroken
+	}
+	return nil
+}
+
+// blockdPackage is the blockd command the run builds when -blockd is empty.
+const blockdPackage = "github.com/blockd/blockd/cmd/blockd"
+
+// buildBlockd builds blockdPackage into the file bin with `go build`, in
+// the working directory, which must be inside the blockd module.
+func buildBlockd(ctx context.Context, bin string) error {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return fmt.Errorf("building blockd: the go command is not on PATH (give -blockd): %w", err)
+	}
+	out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, blockdPackage).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("building blockd with `go build -o %s %s` (run from the blockd module, or give -blockd): %w\n%s",
+			bin, blockdPackage, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
@@ -239,8 +250,10 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 	if o.Seed == 0 {
 		o.Seed = time.Now().UnixNano()
 	}
-	if _, err := os.Stat(o.Blockd); err != nil {
-		return rep, fmt.Errorf("the blockd binary: %w", err)
+	if o.Blockd != "" {
+		if _, err := os.Stat(o.Blockd); err != nil {
+			return rep, fmt.Errorf("the blockd binary: %w", err)
+		}
 	}
 	log := &chaosLogger{w: o.Out, start: time.Now()}
 	o.DatabaseURL = localDatabaseURL(o.DatabaseURL)
@@ -259,6 +272,14 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 		os.RemoveAll(runDir)
 	}()
 	log.printf("run directory (logs, broker data): %s", runDir)
+	if o.Blockd == "" {
+		o.Blockd = filepath.Join(runDir, "blockd")
+		buildStart := time.Now()
+		if err := buildBlockd(ctx, o.Blockd); err != nil {
+			return rep, err
+		}
+		log.printf("built %s into %s in %s", blockdPackage, o.Blockd, time.Since(buildStart).Round(time.Millisecond))
+	}
 	log.printf("seed=%d n=%d instances=%d kill-every=%s pg-restarts=%d broker-restarts=%d faults: error=%.3f timeout=%.3f drop=%.3f rate=%.0f/s resolve-deadline=%s",
 		o.Seed, o.N, o.Instances, o.KillEvery, o.PGRestarts, o.BrokerRestarts, o.ErrorRate, o.TimeoutRate, o.DropRate, o.Rate, o.ResolveDeadline)
 

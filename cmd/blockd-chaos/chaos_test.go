@@ -23,21 +23,23 @@ import (
 //
 // It never restarts PostgreSQL (pg_restarts=0): the other test packages
 // share the server and run in parallel with this one, and a restart would
-// break them. `go run ./cmd/blockd chaos` restarts it (once by default).
+// break them. `go run ./cmd/blockd-chaos` restarts it (once by default).
 //
-// It is skipped only when the go command is not on PATH (it must build the
+// It takes about three minutes, so `go test -short` skips it; otherwise it
+// is skipped only when the go command is not on PATH (it must build the
 // binary it runs).
 func TestChaosShort(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
+	if testing.Short() {
+		t.Skip("the long chaos integration run (about 3 minutes: builds blockd, runs it as child processes against PostgreSQL); run without -short")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("the go command is not on PATH; the chaos test needs it to build the blockd binary")
 	}
 	bin := filepath.Join(t.TempDir(), "blockd")
 	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancelBuild()
-	build := exec.CommandContext(buildCtx, goBin, "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building blockd: %v\n%s", err, out)
+	if err := buildBlockd(buildCtx, bin); err != nil {
+		t.Fatal(err)
 	}
 
 	suffix := make([]byte, 4)
