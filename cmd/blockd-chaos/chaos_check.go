@@ -15,6 +15,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/blockd/blockd/providers/arhivaar"
+	"github.com/blockd/blockd/providers/card"
 	"github.com/blockd/blockd/providers/finnotech"
 	"github.com/blockd/blockd/schemas"
 )
@@ -200,39 +202,245 @@ func (e *examples) addN(n int, format string, args ...any) {
 // lines. It fills rep.
 func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *commandPlan, prod *chaosProducer,
 	results *resultCollector, sb *chaosSandboxes, log *chaosLogger) error {
-	published := prod.publishedIDs()
-	byTrack, messages, badMessages := results.snapshot()
-
-	// provider_calls: each provider trackId → its command; and the commands'
-	// stored states, to explain anything lost.
-	db, err := readChaosDatabase(ctx, o.DatabaseURL)
+	st, err := gatherChaosState(ctx, o.DatabaseURL, plan, prod, results, sb, log)
 	if err != nil {
 		return err
 	}
-	calls := db.trackOf()
-
-	// The answer of each command: its terminal results must agree.
-	type answer struct {
-		status, code, providerTrackID string
-		has                           bool
+	ev := newChaosEvidence(st)
+	lost := ev.lostCommands()
+	conflicts := ev.conflictingResults()
+	effects := ev.duplicateEffects()
+	var suspects examples
+	if effects.duplicate.n > 0 {
+		suspects = ev.excessEffectSuspects() // an explanation of excess effects only
 	}
-	answers := make(map[string]answer, len(published))
-	var lost, conflicts examples
-	statusCount := map[string]int{}
-	labelStatus := map[string]map[string]int{}
-	codeCount := map[string]int{}
-	republished := 0
+	rep.Commands = len(st.published)
+	rep.Lost = lost.n
+	rep.Results = len(st.published) - lost.n
+	rep.Conflicting = conflicts.n
+	rep.Unresolved = ev.unresolvedCommands()
+	rep.PhantomDone = effects.phantom.n
+	rep.DuplicateEffects = effects.count()
+	printChaosFindings(log, ev, sb, lost, conflicts, effects, suspects)
+	return nil
+}
+
+// chaosState is what a run left behind, read once after every blockd
+// process and the broker stopped. The checks judge only this, so a test can
+// hand them a state of its own.
+type chaosState struct {
+	plan        *commandPlan            // every planned command, by trackId
+	published   []string                // the trackIds the broker acknowledged, in that order
+	results     map[string][]seenResult // every result read from blockd.results, by trackId
+	messages    int                     // messages read from blockd.results
+	badMessages int                     // of those, unreadable or not keyed by their trackId
+	db          chaosDB                 // provider_calls and commands
+	ledgers     chaosLedgers            // what the sandboxes applied
+}
+
+// chaosLedgers is what the provider sandboxes applied by the end of a run.
+type chaosLedgers struct {
+	holds               []finnotech.Hold // Finnotech's holds, released or not
+	finnotechBlockCalls int              // block calls Finnotech applied
+	// transfers are Finnotech's transfers when its ledger names them
+	// (transfersShown); appliedTransfers is its count of applied transfer
+	// calls either way.
+	transfers        []finnotechTransfer
+	transfersShown   bool
+	appliedTransfers int
+	arhivaar         map[string]arhivaar.Account      // by account id: the Arhivaar accounts the published commands name
+	card             map[string]card.Account          // by account id: the card accounts the published commands name
+	cardApplied      int                              // updates the card sandbox applied, all accounts together
+	arhivaarLedger   map[string]struct{ Changes int } // every account Arhivaar's ledger shows
+	cardLedger       []string                         // every account id the card ledger shows
+}
+
+// gatherChaosState reads what a run left behind: the commands the broker
+// acknowledged, the results read, the run's database and the sandboxes'
+// ledgers.
+func gatherChaosState(ctx context.Context, databaseURL string, plan *commandPlan, prod *chaosProducer,
+	results *resultCollector, sb *chaosSandboxes, log *chaosLogger) (chaosState, error) {
+	st := chaosState{plan: plan, published: prod.publishedIDs()}
+	st.results, st.messages, st.badMessages = results.snapshot()
+	db, err := readChaosDatabase(ctx, databaseURL)
+	if err != nil {
+		return chaosState{}, err
+	}
+	st.db = db
+	st.ledgers = readSandboxLedgers(sb, plan, st.published, log)
+	return st, nil
+}
+
+// readSandboxLedgers reads what the sandboxes applied: Finnotech's holds and
+// transfers, the Arhivaar and card accounts the published commands name,
+// and every account the Arhivaar and card ledgers show. A ledger it cannot
+// read over HTTP is reported and left empty.
+func readSandboxLedgers(sb *chaosSandboxes, plan *commandPlan, published []string, log *chaosLogger) chaosLedgers {
+	var l chaosLedgers
+	l.holds = sb.finnotech.Holds()
+	l.finnotechBlockCalls = sb.finnotech.CallCount(finnotech.OpBlock)
+	var terr error
+	l.transfers, l.transfersShown, l.appliedTransfers, terr = finnotechTransfers(sb.urls["finnotech"])
+	if terr != nil {
+		log.line("chaos: reading finnotech transfers from /_sandbox/ledger: %v", terr)
+	}
+	l.arhivaar, l.card = map[string]arhivaar.Account{}, map[string]card.Account{}
 	for _, id := range published {
-		cmd := plan.byTrack[id]
+		c := plan.byTrack[id]
+		switch c.Cmd.Provider {
+		case schemas.ProviderArhivaar:
+			l.arhivaar[c.Cmd.AccountID], _ = sb.arhivaar.Account(c.Cmd.AccountID)
+		case schemas.ProviderCard:
+			l.card[c.Cmd.AccountID], _ = sb.card.Account(c.Cmd.AccountID)
+		}
+	}
+	l.cardApplied = sb.card.Applied()
+	var lerr error
+	l.arhivaarLedger, l.cardLedger, lerr = otherLedgers(sb)
+	if lerr != nil {
+		log.line("chaos: reading the arhivaar/card ledgers: %v", lerr)
+	}
+	return l
+}
+
+// chaosAnswer is the answer a command got: its first terminal result.
+type chaosAnswer struct {
+	status, code, providerTrackID string
+}
+
+// accountCommands are the published block and unblock of one Arhivaar or
+// card account (nil when not published).
+type accountCommands struct{ block, unblock *chaosCommand }
+
+// chaosEvidence is a run's state with what its answers say, worked out once
+// for the checks.
+type chaosEvidence struct {
+	chaosState
+	answers     map[string]chaosAnswer // by trackId: each published command that has a terminal result
+	isPublished map[string]bool
+	calls       map[string]string           // provider trackId → the trackId of its command (provider_calls)
+	accounts    map[string]*accountCommands // "arhivaar/<id>" or "card/<id>" → the commands that name it
+}
+
+// newChaosEvidence works out the answers of st's published commands and the
+// commands of each Arhivaar and card account.
+func newChaosEvidence(st chaosState) *chaosEvidence {
+	ev := &chaosEvidence{chaosState: st, answers: make(map[string]chaosAnswer, len(st.published)),
+		isPublished: make(map[string]bool, len(st.published)), calls: st.db.trackOf(), accounts: map[string]*accountCommands{}}
+	for _, id := range st.published {
+		ev.isPublished[id] = true
+		if first := firstTerminal(st.results[id]); first != nil {
+			ev.answers[id] = chaosAnswer{status: first.Status, code: first.Code, providerTrackID: first.ProviderTrackID}
+		}
+	}
+	// Arhivaar and card have no trackIds: their effects are judged per account.
+	for _, id := range st.published {
+		c := st.plan.byTrack[id]
+		if c.Cmd.Provider == schemas.ProviderFinnotech {
+			continue
+		}
+		key := string(c.Cmd.Provider) + "/" + c.Cmd.AccountID
+		if ev.accounts[key] == nil {
+			ev.accounts[key] = &accountCommands{}
+		}
+		if c.Cmd.Kind == schemas.KindBlock {
+			ev.accounts[key].block = c
+		} else {
+			ev.accounts[key].unblock = c
+		}
+	}
+	return ev
+}
+
+// firstTerminal is the first terminal result among rs, or nil.
+func firstTerminal(rs []seenResult) *seenResult {
+	for i := range rs {
+		if rs[i].terminal() {
+			return &rs[i]
+		}
+	}
+	return nil
+}
+
+// mayHaveEffect says whether command id may have left an effect: yes when
+// it is DONE, when its outcome is unknown, or when it has no answer
+// (counted lost).
+func (ev *chaosEvidence) mayHaveEffect(id string) bool {
+	a, ok := ev.answers[id]
+	return !ok || a.status == string(schemas.StatusDone) || a.code == schemas.CodeOutcomeUnknown
+}
+
+// command is the trackId of the command that made the provider call
+// providerTrackID, and that command when this run published it.
+func (ev *chaosEvidence) command(providerTrackID string) (string, *chaosCommand) {
+	id, ok := ev.calls[providerTrackID]
+	if !ok || !ev.isPublished[id] {
+		return id, nil
+	}
+	return id, ev.plan.byTrack[id]
+}
+
+// outcome is DONE, MAYBE (unknown or lost), NOT, or NONE (no command).
+func (ev *chaosEvidence) outcome(c *chaosCommand) string {
+	if c == nil {
+		return "NONE"
+	}
+	a, ok := ev.answers[c.Cmd.TrackID]
+	switch {
+	case !ok || a.code == schemas.CodeOutcomeUnknown:
+		return "MAYBE"
+	case a.status == string(schemas.StatusDone):
+		return "DONE"
+	}
+	return "NOT"
+}
+
+// allowedEffects is how many state changes an account's commands may have
+// made: one for each that may have had an effect.
+func (ev *chaosEvidence) allowedEffects(p *accountCommands) int {
+	n := 0
+	for _, c := range []*chaosCommand{p.block, p.unblock} {
+		if c != nil && ev.mayHaveEffect(c.Cmd.TrackID) {
+			n++
+		}
+	}
+	return n
+}
+
+// lostCommands proves that no command was lost: every command the broker
+// acknowledged has a terminal result. It finds each published command
+// without one, and says what the database stored of it.
+func (ev *chaosEvidence) lostCommands() examples {
+	var lost examples
+	for _, id := range ev.published {
+		if _, ok := ev.answers[id]; ok {
+			continue
+		}
+		cmd := ev.plan.byTrack[id]
+		if c, ok := ev.db.commands[id]; ok {
+			lost.add("%s (%s): stored %s, owner %q, lease until %s", id, cmd.Label, c.state, c.owner, c.lease)
+		} else {
+			lost.add("%s (%s): never stored", id, cmd.Label)
+		}
+	}
+	return lost
+}
+
+// conflictingResults proves that no trackId got two different answers: the
+// terminal results of a command, however often re-published, are one event
+// (same eventId and status). It finds each published command with terminal
+// results that differ.
+func (ev *chaosEvidence) conflictingResults() examples {
+	var conflicts examples
+	byTrack := ev.results
+	for _, id := range ev.published {
 		var first *seenResult
 		conflict := false
-		terminals := 0
 		for i := range byTrack[id] {
 			r := &byTrack[id][i]
 			if !r.terminal() {
 				continue
 			}
-			terminals++
 			if first == nil {
 				first = r
 				continue
@@ -241,9 +449,6 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 				conflict = true
 			}
 		}
-		if terminals > 1 {
-			republished += terminals - 1
-		}
 		if conflict {
 			var parts []string
 			for _, r := range byTrack[id] {
@@ -251,65 +456,73 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 			}
 			conflicts.add("%s: %s", id, strings.Join(parts, " vs "))
 		}
-		st := "(none)"
-		if first != nil {
-			answers[id] = answer{status: first.Status, code: first.Code, providerTrackID: first.ProviderTrackID, has: true}
-			st = first.Status
-			if first.Code != "" {
-				codeCount[first.Code]++
-			}
-		} else {
-			if c, ok := db.commands[id]; ok {
-				lost.add("%s (%s): stored %s, owner %q, lease until %s", id, cmd.Label, c.state, c.owner, c.lease)
-			} else {
-				lost.add("%s (%s): never stored", id, cmd.Label)
-			}
-		}
-		statusCount[st]++
-		if labelStatus[cmd.Label] == nil {
-			labelStatus[cmd.Label] = map[string]int{}
-		}
-		labelStatus[cmd.Label][st]++
 	}
-	rep.Commands = len(published)
-	rep.Lost = lost.n
-	rep.Results = len(published) - lost.n
-	rep.Conflicting = conflicts.n
-	rep.Unresolved = codeCount[schemas.CodeOutcomeUnknown]
+	return conflicts
+}
 
-	// May a command have left an effect? Yes when it is DONE, when its
-	// outcome is unknown, or when it has no answer (already counted lost).
-	mayHaveEffect := func(id string) bool {
-		a, ok := answers[id]
-		return !ok || a.status == string(schemas.StatusDone) || a.code == schemas.CodeOutcomeUnknown
-	}
-	isPublished := make(map[string]bool, len(published))
-	for _, id := range published {
-		isPublished[id] = true
-	}
-	command := func(providerTrackID string) (string, *chaosCommand) {
-		id, ok := calls[providerTrackID]
-		if !ok || !isPublished[id] {
-			return id, nil
+// unresolvedCommands counts the published commands answered FAILED with
+// OUTCOME_UNKNOWN: blockd could not learn within its resolve deadline
+// whether the provider applied them. Not a breach of the promise (the
+// answer is honest), so not in ok, but each is a command an operator must
+// settle by hand.
+func (ev *chaosEvidence) unresolvedCommands() int {
+	n := 0
+	for _, id := range ev.published {
+		if a, ok := ev.answers[id]; ok && a.code == schemas.CodeOutcomeUnknown {
+			n++
 		}
-		return id, plan.byTrack[id]
 	}
+	return n
+}
 
+// effectFindings are what the sandboxes' ledgers say about the effects of
+// a run.
+type effectFindings struct {
+	// duplicate: an effect beyond one per command, an effect of no
+	// published command or of the wrong one, an amount other than the
+	// command's, or an effect of a command that answered it had none.
+	duplicate examples
+	// phantom: a DONE answer whose effect is not in the ledger (so the
+	// effect it names, if any, is another's).
+	phantom examples
 	// disorder: an account whose unblock (published after its block was
 	// acknowledged) took effect before the block did. Not an exactly-once
 	// breach, so not in the last line; README promises per-account order.
-	var dup, phantom, disorder examples
+	disorder examples
+}
 
-	// Finnotech: every hold is one block call of one block command, for its
-	// amount; its release is one unblock call of an unblock of that block;
-	// a transfer is one transfer call of a transfer of that unblock, for its
-	// amount.
-	holds := sb.finnotech.Holds()
-	holdByBlockCall := make(map[string]finnotech.Hold, len(holds))
-	holdByUnblockCall := make(map[string]finnotech.Hold)
+// count is the report's duplicate_effects: duplicate effects and phantom
+// DONEs together.
+func (f effectFindings) count() int { return f.duplicate.n + f.phantom.n }
+
+// duplicateEffects proves that every effect in the sandboxes' ledgers
+// belongs to exactly one command, to the rial, and that every DONE names
+// its effect. It finds a command with two effects, an effect of no
+// published command, a wrong amount, an effect of a command answered as not
+// applied, more applied calls than effects allowed, and phantom DONEs.
+func (ev *chaosEvidence) duplicateEffects() effectFindings {
+	var f effectFindings
+	ev.finnotechHoldEffects(&f)
+	ev.finnotechTransferEffects(&f)
+	ev.finnotechPhantomDone(&f)
+	ev.arhivaarEffects(&f)
+	ev.cardEffects(&f)
+	ev.strayAccountEffects(&f)
+	return f
+}
+
+// finnotechHoldEffects: every Finnotech hold is one block call of one block
+// command, for its amount; its release is one unblock call of an unblock
+// of that block. It finds a block with two holds, an unblock that released
+// two, a hold made or released by a call of no published command or of the
+// wrong kind, a wrong amount, an effect of a command answered as not
+// applied, and applied block calls that made no hold.
+func (ev *chaosEvidence) finnotechHoldEffects(f *effectFindings) {
+	dup := &f.duplicate
+	answers, mayHaveEffect, command := ev.answers, ev.mayHaveEffect, ev.command
+	holds := ev.ledgers.holds
 	blockEffects, unblockEffects := map[string]int{}, map[string]int{}
 	for _, h := range holds {
-		holdByBlockCall[h.BlockTrackID] = h
 		id, c := command(h.BlockTrackID)
 		switch {
 		case c == nil:
@@ -330,7 +543,6 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 		if h.UnblockTrackID == "" {
 			continue
 		}
-		holdByUnblockCall[h.UnblockTrackID] = h
 		uid, uc := command(h.UnblockTrackID)
 		switch {
 		case uc == nil:
@@ -352,17 +564,25 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 			}
 		}
 	}
-	if n := sb.finnotech.CallCount(finnotech.OpBlock); n != len(holds) {
+	if n := ev.ledgers.finnotechBlockCalls; n != len(holds) {
 		dup.add("finnotech sandbox applied %d block calls but holds %d holds", n, len(holds))
 	}
-	transfers, transfersShown, appliedTransfers, terr := finnotechTransfers(sb.urls["finnotech"])
-	if terr != nil {
-		log.line("chaos: reading finnotech transfers from /_sandbox/ledger: %v", terr)
-	}
+}
+
+// finnotechTransferEffects: a Finnotech transfer is one transfer call of a
+// transfer command, for its amount, drawing on the release of that
+// command's unblock. It finds a transfer command that moved money twice, a
+// transfer by no published command or of the wrong kind, a wrong amount or
+// release, a transfer of a command answered as not applied, and — when the
+// ledger only counts transfers — more applied than commands that may have
+// made one.
+func (ev *chaosEvidence) finnotechTransferEffects(f *effectFindings) {
+	dup := &f.duplicate
+	answers, mayHaveEffect, command := ev.answers, ev.mayHaveEffect, ev.command
+	plan, published := ev.plan, ev.published
+	transfers, transfersShown, appliedTransfers := ev.ledgers.transfers, ev.ledgers.transfersShown, ev.ledgers.appliedTransfers
 	transferEffects := map[string]int{}
-	transferCalls := map[string]bool{}
 	for _, t := range transfers {
-		transferCalls[t.trackID] = true
 		id, c := command(t.trackID)
 		switch {
 		case c == nil:
@@ -398,9 +618,29 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 			dup.addN(appliedTransfers-allowed, "finnotech applied %d transfers for %d transfer commands DONE or of unknown outcome", appliedTransfers, allowed)
 		}
 	}
+}
 
-	// DONE finnotech results must name their effect.
-	for _, id := range published {
+// finnotechPhantomDone: a DONE Finnotech block, unblock or transfer names
+// (providerTrackId) its own call's effect. It finds a DONE whose hold,
+// release or transfer is missing, belongs to another command, or (block)
+// is for another amount.
+func (ev *chaosEvidence) finnotechPhantomDone(f *effectFindings) {
+	phantom := &f.phantom
+	answers, calls, plan := ev.answers, ev.calls, ev.plan
+	holdByBlockCall := make(map[string]finnotech.Hold, len(ev.ledgers.holds))
+	holdByUnblockCall := make(map[string]finnotech.Hold)
+	for _, h := range ev.ledgers.holds {
+		holdByBlockCall[h.BlockTrackID] = h
+		if h.UnblockTrackID != "" {
+			holdByUnblockCall[h.UnblockTrackID] = h
+		}
+	}
+	transferCalls := map[string]bool{}
+	for _, t := range ev.ledgers.transfers {
+		transferCalls[t.trackID] = true
+	}
+	transfersShown := ev.ledgers.transfersShown
+	for _, id := range ev.published {
 		a := answers[id]
 		c := plan.byTrack[id]
 		if a.status != string(schemas.StatusDone) || c.Cmd.Provider != schemas.ProviderFinnotech {
@@ -424,59 +664,25 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 			}
 		}
 	}
+}
 
-	// Arhivaar and card have no trackIds: per account, no more state
-	// changes than commands that may have had an effect, and the final
-	// state must agree with the answers.
-	type pair struct{ block, unblock *chaosCommand }
-	accounts := map[string]*pair{}
-	for _, id := range published {
-		c := plan.byTrack[id]
-		if c.Cmd.Provider == schemas.ProviderFinnotech {
-			continue
-		}
-		key := string(c.Cmd.Provider) + "/" + c.Cmd.AccountID
-		if accounts[key] == nil {
-			accounts[key] = &pair{}
-		}
-		if c.Cmd.Kind == schemas.KindBlock {
-			accounts[key].block = c
-		} else {
-			accounts[key].unblock = c
-		}
-	}
-	outcome := func(c *chaosCommand) string { // DONE, MAYBE (unknown or lost), NOT, or NONE (no command)
-		if c == nil {
-			return "NONE"
-		}
-		a, ok := answers[c.Cmd.TrackID]
-		switch {
-		case !ok || a.code == schemas.CodeOutcomeUnknown:
-			return "MAYBE"
-		case a.status == string(schemas.StatusDone):
-			return "DONE"
-		}
-		return "NOT"
-	}
-	allowedEffects := func(p *pair) int {
-		n := 0
-		for _, c := range []*chaosCommand{p.block, p.unblock} {
-			if c != nil && mayHaveEffect(c.Cmd.TrackID) {
-				n++
-			}
-		}
-		return n
-	}
-	arhivaarAllowed := 0
+// arhivaarEffects: an Arhivaar account (no trackIds there) changes state
+// no more often than its commands that may have had an effect, and its
+// final state agrees with their answers. It finds an account changed more
+// often (a duplicate effect), a DONE block on an active account or a DONE
+// unblock (block not done) on a blocked one (phantom), and a block that
+// took effect after its DONE unblock (disorder).
+func (ev *chaosEvidence) arhivaarEffects(f *effectFindings) {
+	dup, phantom, disorder := &f.duplicate, &f.phantom, &f.disorder
+	accounts, outcome, allowedEffects := ev.accounts, ev.outcome, ev.allowedEffects
 	for _, acct := range sortedKeys(accounts) {
 		p := accounts[acct]
 		if !strings.HasPrefix(acct, "arhivaar/") {
 			continue
 		}
 		id := strings.TrimPrefix(acct, "arhivaar/")
-		a, _ := sb.arhivaar.Account(id)
+		a := ev.ledgers.arhivaar[id]
 		allowed := allowedEffects(p)
-		arhivaarAllowed += allowed
 		if a.Changes > allowed {
 			dup.addN(a.Changes-allowed, "arhivaar account %s changed state %d times for %d commands DONE or of unknown outcome", id, a.Changes, allowed)
 		}
@@ -490,6 +696,18 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 			disorder.add("arhivaar account %s: block %s then unblock %s, both DONE, but the account ends blocked", id, p.block.Cmd.TrackID, p.unblock.Cmd.TrackID)
 		}
 	}
+}
+
+// cardEffects: a card account's block-code slot agrees with the answers of
+// its commands, and the card sandbox applied no more updates than the card
+// commands that may have had an effect. It finds a code in the slot of a
+// block answered as not applied, more updates than allowed (duplicate
+// effects), a DONE block whose code is missing or a DONE unblock (block not
+// done) whose slot still holds a code (phantom), and a block that took
+// effect after its DONE unblock (disorder).
+func (ev *chaosEvidence) cardEffects(f *effectFindings) {
+	dup, phantom, disorder := &f.duplicate, &f.phantom, &f.disorder
+	answers, accounts, outcome, allowedEffects := ev.answers, ev.accounts, ev.outcome, ev.allowedEffects
 	cardAllowed := 0
 	for _, acct := range sortedKeys(accounts) {
 		p := accounts[acct]
@@ -498,7 +716,7 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 		}
 		id := strings.TrimPrefix(acct, "card/")
 		cardAllowed += allowedEffects(p)
-		a, _ := sb.card.Account(id)
+		a := ev.ledgers.card[id]
 		slot := p.block.Cmd.BlockCodeSlot
 		code := a.BlockCode1
 		if slot == 2 {
@@ -518,28 +736,36 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 			disorder.add("card account %s: block %s then unblock %s, both DONE, but slot %d ends holding %q", id, p.block.Cmd.TrackID, p.unblock.Cmd.TrackID, slot, code)
 		}
 	}
-	if n := sb.card.Applied(); n > cardAllowed {
+	if n := ev.ledgers.cardApplied; n > cardAllowed {
 		dup.addN(n-cardAllowed, "card sandbox applied %d updates for %d card commands DONE or of unknown outcome (it counts per sandbox, not per account)", n, cardAllowed)
 	}
-	// Accounts the sandboxes know that no command of ours named.
-	arhivaarLedger, cardLedger, lerr := otherLedgers(sb)
-	if lerr != nil {
-		log.line("chaos: reading the arhivaar/card ledgers: %v", lerr)
-	}
-	for id, a := range arhivaarLedger {
+}
+
+// strayAccountEffects: the Arhivaar and card ledgers know no account that
+// no command of the run named. It finds an Arhivaar account changed, or a
+// card account created, by no command.
+func (ev *chaosEvidence) strayAccountEffects(f *effectFindings) {
+	dup := &f.duplicate
+	accounts := ev.accounts
+	for id, a := range ev.ledgers.arhivaarLedger {
 		if accounts["arhivaar/"+id] == nil && a.Changes > 0 {
 			dup.add("arhivaar account %s changed %d times, named by no command", id, a.Changes)
 		}
 	}
-	for _, id := range cardLedger {
+	for _, id := range ev.ledgers.cardLedger {
 		if accounts["card/"+id] == nil {
 			dup.add("card account %s exists, named by no command", id)
 		}
 	}
+}
 
-	// Explain excess arhivaar/card effects: a call resolved "not applied"
-	// from the account's state while the other command of that account
-	// changed it, then sent again.
+// excessEffectSuspects explains excess Arhivaar/card effects (it proves
+// nothing): a call resolved "not applied" from the account's state while
+// the other command of that account changed it, then sent again; or an
+// Arhivaar command in doubt resolved by sending it again after the other
+// command had changed the account.
+func (ev *chaosEvidence) excessEffectSuspects() examples {
+	plan, db, accounts := ev.plan, ev.db, ev.accounts
 	var suspects examples
 	for _, pc := range db.calls {
 		c := plan.byTrack[pc.trackID]
@@ -585,14 +811,58 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 			}
 		}
 	}
-	if dup.n == 0 {
-		suspects = examples{} // an explanation of excess effects only
+	return suspects
+}
+
+// resultTally counts the answers for the report: by status, by kind of
+// command and status, by error code, and the re-publications of a result.
+type resultTally struct {
+	statusCount map[string]int
+	labelStatus map[string]map[string]int
+	codeCount   map[string]int
+	republished int
+}
+
+// tallyResults counts the answers of the published commands.
+func (ev *chaosEvidence) tallyResults() resultTally {
+	t := resultTally{statusCount: map[string]int{}, labelStatus: map[string]map[string]int{}, codeCount: map[string]int{}}
+	for _, id := range ev.published {
+		cmd := ev.plan.byTrack[id]
+		terminals := 0
+		for _, r := range ev.results[id] {
+			if r.terminal() {
+				terminals++
+			}
+		}
+		if terminals > 1 {
+			t.republished += terminals - 1
+		}
+		st := "(none)"
+		if a, ok := ev.answers[id]; ok {
+			st = a.status
+			if a.code != "" {
+				t.codeCount[a.code]++
+			}
+		}
+		t.statusCount[st]++
+		if t.labelStatus[cmd.Label] == nil {
+			t.labelStatus[cmd.Label] = map[string]int{}
+		}
+		t.labelStatus[cmd.Label][st]++
 	}
+	return t
+}
 
-	rep.PhantomDone = phantom.n
-	rep.DuplicateEffects = dup.n + phantom.n
+// printChaosFindings prints the explanation of a report: what the results
+// topic, the answers, the sandboxes and the database hold, and the
+// examples of every finding.
+func printChaosFindings(log *chaosLogger, ev *chaosEvidence, sb *chaosSandboxes, lost, conflicts examples, effects effectFindings, suspects examples) {
+	byTrack, messages, badMessages, isPublished, db := ev.results, ev.messages, ev.badMessages, ev.isPublished, ev.db
+	holds, appliedTransfers := ev.ledgers.holds, ev.ledgers.appliedTransfers
+	dup, phantom, disorder := effects.duplicate, effects.phantom, effects.disorder
+	t := ev.tallyResults()
+	statusCount, labelStatus, codeCount, republished := t.statusCount, t.labelStatus, t.codeCount, t.republished
 
-	// The explanation.
 	log.line("chaos: results topic: %d messages, %d for trackIds not published by this run, %d unreadable or mis-keyed; %d re-publications of a result",
 		messages, len(byTrack)-countPublished(byTrack, isPublished), badMessages, republished)
 	var sts []string
@@ -636,7 +906,6 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 	if phantom.n > 0 {
 		log.line("phantom_done=%d", phantom.n)
 	}
-	return nil
 }
 
 func countPublished(byTrack map[string][]seenResult, published map[string]bool) int {
