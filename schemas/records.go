@@ -192,8 +192,6 @@ type Completion struct {
 	// Result is the result event message; it is stored with the command (so
 	// a redelivery can publish it again unchanged) and queued in the outbox.
 	Result Outbound
-	// Messages are further messages (dead letters) queued in the same transaction.
-	Messages []Outbound
 	// CreateHold records a successful block in the holds ledger.
 	CreateHold *BlockRef
 	// ReleaseHold marks the named block's hold UNBLOCKED (a successful unblock).

@@ -289,7 +289,7 @@ func (s *Store) Complete(ctx context.Context, c schemas.Completion) error {
 				return fmt.Errorf("giving back hold after transfer: %w", err)
 			}
 		}
-		return enqueue(ctx, tx, append([]schemas.Outbound{c.Result}, c.Messages...))
+		return enqueue(ctx, tx, []schemas.Outbound{c.Result})
 	})
 }
 

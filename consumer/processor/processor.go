@@ -208,9 +208,6 @@ func (p *Processor) activeTrackIDs() []string {
 	return out
 }
 
-// Owner is the id this instance holds leases under.
-func (p *Processor) Owner() string { return p.cfg.Owner }
-
 // errAbandoned is returned when a hook abandoned a command mid-flight.
 var errAbandoned = errors.New("command abandoned by test hook")
 
