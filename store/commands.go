@@ -415,9 +415,10 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, lease time.Durati
 	return res.RowsAffected()
 }
 
-// TakeOverAbandoned finds commands left by a dead owner. Those that never
-// sent a call are claimed for owner and returned to be processed; those that
-// may have sent one are marked IN_DOUBT.
+// TakeOverAbandoned finds commands left by a dead owner, and RECEIVED
+// commands whose claim was given up by ReleaseReceivedClaim once its delay
+// is over. Those that never sent a call are claimed for owner and returned
+// to be processed; those that may have sent one are marked IN_DOUBT.
 func (s *Store) TakeOverAbandoned(ctx context.Context, owner string, lease time.Duration, limit int) (claimed []schemas.Claimed, inDoubt int, err error) {
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `
