@@ -209,18 +209,6 @@ func (c *collector) byKey(key string) []kafka.Message {
 	return out
 }
 
-func (c *collector) withHeader(key, value string) []kafka.Message {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []kafka.Message
-	for _, m := range c.msgs {
-		if headerValue(m, key) == value {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 func headerValue(m kafka.Message, key string) string {
 	for _, h := range m.Headers {
 		if h.Key == key {
@@ -277,6 +265,9 @@ func blockJSON(trackID string, amount int64) string {
 }
 
 func TestPipelineBlockUnblockIdempotencyAndBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("block, unblock, duplicates and bad input through Kafka: long integration run; run without -short")
+	}
 	h := newHarness(t, processor.Hooks{})
 	const account = "acct-42" // upstream keys commands by the account they touch
 
@@ -438,6 +429,9 @@ func TestPipelineBlockUnblockIdempotencyAndBadInput(t *testing.T) {
 }
 
 func TestCrashBetweenCallAndOutcomeIsDetectedThenResolvedWithoutResending(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash, takeover and resolution through Kafka: long integration run; run without -short")
+	}
 	errCrash := errors.New("simulated crash")
 	// A long lease keeps the sweeper (every lease/3) away while the test
 	// looks at the in-doubt command.
@@ -517,6 +511,9 @@ func TestOnePartitionStillRunsDistinctKeysConcurrently(t *testing.T) {
 }
 
 func TestInstancesShareTheWorkAndRebalanceNeverCallsTwice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two instances and a consumer-group rebalance: long integration run; run without -short")
+	}
 	h := newHarness(t, processor.Hooks{}, "BLOCKD_TOPIC_PARTITIONS", "6")
 	h.providerDelay.Store(int64(20 * time.Millisecond))
 	second := h.cfg

@@ -296,7 +296,7 @@ func TestAccountCommandWaitsForAnEarlierOneInDoubt(t *testing.T) {
 	if _, err := e.store.BeginCall(ctx, schemas.CallStart{TrackID: "o1", Claim: rec.Claim, ProviderTrackID: "o1-a1"}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.MarkInDoubt(ctx, "o1", rec.Claim, "test"); err != nil {
+	if err := e.store.MarkInDoubt(ctx, schemas.MarkInDoubtParams{TrackID: "o1", Claim: rec.Claim, Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	e.handle("blockd.cmd.unblock", `{"trackId":"o2","provider":"arhivaar","accountId":"ab20","note":"n"}`)
