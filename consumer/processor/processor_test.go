@@ -15,7 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/blockd/blockd/consumer/processor"
-	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/providers/arhivaar"
 	"github.com/blockd/blockd/providers/card"
 	"github.com/blockd/blockd/schemas"
@@ -122,7 +122,7 @@ func cardBlock(trackID, account string) string {
 func TestRetryableFailureIsRetriedWithANewAttempt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, processor.Config{}, "")
-	e.card.InjectNext(providers.FaultRetryable)
+	e.card.InjectNext(sandboxfault.FaultRetryable)
 	e.handle(blockTopic, cardBlock("r1", "0001000010000000001"))
 	r := e.onlyResult("r1")
 	if r.Status != schemas.StatusDone || r.Attempts != 2 {
@@ -150,7 +150,7 @@ func TestRetriesAreBoundedAndEndRetryable(t *testing.T) {
 func TestAppliedCallWithLostAnswerIsResolvedNotResent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, processor.Config{}, "")
-	e.card.InjectNext(providers.FaultApplyThenDrop)
+	e.card.InjectNext(sandboxfault.FaultApplyThenDrop)
 	e.handle(blockTopic, cardBlock("u1", "0001000010000000002"))
 	r := e.onlyResult("u1")
 	if r.Status != schemas.StatusDone || r.Attempts != 1 {
@@ -167,7 +167,7 @@ func TestAppliedCallWithLostAnswerIsResolvedNotResent(t *testing.T) {
 func TestTimedOutCallConfirmedAbsentIsReissued(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, processor.Config{CallTimeout: 300 * time.Millisecond}, "")
-	e.card.InjectNext(providers.FaultTimeout)
+	e.card.InjectNext(sandboxfault.FaultTimeout)
 	e.handle(blockTopic, cardBlock("u2", "0001000010000000003"))
 	r := e.onlyResult("u2")
 	if r.Status != schemas.StatusDone || r.Attempts != 2 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -18,7 +19,7 @@ func TestResolveResendsTheIdempotentCall(t *testing.T) {
 	req := providers.Request{Command: schemas.Command{Kind: schemas.KindBlock, Provider: schemas.ProviderArhivaar,
 		AccountID: "6475736574794c4e2f594d3d", Note: "Maksmata arve."}}
 
-	sb.InjectNext(providers.FaultApplyThenDrop)
+	sb.InjectNext(sandboxfault.FaultApplyThenDrop)
 	if _, err := a.Execute(ctx, req); providers.ClassOf(err) != providers.Unknown {
 		t.Fatalf("dropped answer: got %v, want an unknown outcome", err)
 	}

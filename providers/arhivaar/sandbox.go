@@ -14,7 +14,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/providers/sandboxfault"
 )
 
@@ -102,11 +101,9 @@ type Account struct {
 // Other paths answer 404, other methods 405. It serves GET /_sandbox/ledger
 // for a look at the ledger. It is safe for concurrent use and logs nothing.
 type Sandbox struct {
-	accKey       string
-	secret       string
-	latency      time.Duration
-	timeoutDelay time.Duration
-	mux          *http.ServeMux
+	accKey string
+	secret string
+	mux    *http.ServeMux
 
 	faults *sandboxfault.Faults
 
@@ -122,13 +119,12 @@ type Sandbox struct {
 // NewSandbox returns a Sandbox configured by cfg.
 func NewSandbox(cfg SandboxConfig) *Sandbox {
 	s := &Sandbox{
-		accKey:       cfg.AccKey,
-		secret:       cfg.Secret,
-		latency:      cfg.Latency,
-		timeoutDelay: cfg.TimeoutDelay,
-		faults:       sandboxfault.New(cfg.Seed, cfg.ErrorRate, cfg.TimeoutRate, cfg.ApplyThenDropRate),
-		accounts:     make(map[string]*Account),
-		requestsFor:  make(map[string]int),
+		accKey: cfg.AccKey,
+		secret: cfg.Secret,
+		faults: sandboxfault.New(sandboxfault.Config{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutRate: cfg.TimeoutRate,
+			ApplyThenDropRate: cfg.ApplyThenDropRate, TimeoutDelay: cfg.TimeoutDelay, Seed: cfg.Seed}),
+		accounts:    make(map[string]*Account),
+		requestsFor: make(map[string]int),
 	}
 	if s.accKey == "" {
 		s.accKey = DefaultSandboxAccKey
@@ -136,13 +132,10 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 	if s.secret == "" {
 		s.secret = DefaultSandboxSecret
 	}
-	if s.timeoutDelay <= 0 {
-		s.timeoutDelay = 30 * time.Second
-	}
 
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST "+blockPath, s.block)
-	s.mux.HandleFunc("GET /_sandbox/ledger", s.ledger)
+	s.mux.Handle("GET "+sandboxfault.LedgerPath, sandboxfault.Ledger(s.ledger))
 	return s
 }
 
@@ -168,7 +161,7 @@ func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
 //     unanswered.
 //   - FaultTokenExpired: Arhivaar has no token; answer INVALID_SIGNATURE
 //     without applying the call, as for a bad signature.
-func (s *Sandbox) InjectNext(f providers.Fault) {
+func (s *Sandbox) InjectNext(f sandboxfault.Fault) {
 	s.faults.InjectNext(f)
 }
 
@@ -235,18 +228,13 @@ func (s *Sandbox) block(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Unlock()
-	time.Sleep(s.latency)
+	s.faults.Delay()
 
 	switch f := s.drawFault(); f {
 	case faultError:
 		writeReply(w, http.StatusServiceUnavailable, sandboxCodeUnavailable)
 	case faultTimeout:
-		t := time.NewTimer(s.timeoutDelay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-		}
-		t.Stop()
+		s.faults.Hang(r.Context())
 		writeReply(w, http.StatusGatewayTimeout, sandboxCodeTimeout)
 	case faultBadSignature:
 		writeReply(w, http.StatusOK, CodeInvalidSignature)
@@ -334,33 +322,32 @@ func (s *Sandbox) signed(body string, form url.Values) bool {
 	return hmac.Equal([]byte(sig), []byte(sign(s.secret, body[:i])))
 }
 
-// ledger serves GET /_sandbox/ledger: the accounts by id, the accepted
-// calls and the requests received.
-func (s *Sandbox) ledger(w http.ResponseWriter, _ *http.Request) {
+// ledger is what GET /_sandbox/ledger shows: the accounts by id, the
+// accepted calls and the requests received.
+func (s *Sandbox) ledger() any {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	accounts := make(map[string]Account, len(s.accounts))
 	for id, a := range s.accounts {
 		accounts[id] = *a
 	}
-	v := struct {
+	return struct {
 		Accounts map[string]Account `json:"accounts"`
 		Applied  int                `json:"applied"`
 		Requests int                `json:"requests"`
 	}{accounts, s.applied, s.requests}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, v)
 }
 
 // drawFault returns the fault of a call, as Arhivaar answers it.
 func (s *Sandbox) drawFault() fault {
 	switch f, _ := s.faults.Next(); f {
-	case providers.FaultRetryable:
+	case sandboxfault.FaultRetryable:
 		return faultError
-	case providers.FaultTimeout:
+	case sandboxfault.FaultTimeout:
 		return faultTimeout
-	case providers.FaultApplyThenDrop:
+	case sandboxfault.FaultApplyThenDrop:
 		return faultDrop
-	case providers.FaultTokenExpired:
+	case sandboxfault.FaultTokenExpired:
 		return faultBadSignature
 	default:
 		return faultNone

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
 )
 
 func TestSandboxValidation(t *testing.T) {
@@ -278,16 +279,16 @@ func TestSandboxFaultSequenceFollowsSeed(t *testing.T) {
 func TestSandboxInjectNext(t *testing.T) {
 	tests := []struct {
 		name        string
-		fault       providers.Fault
+		fault       sandboxfault.Fault
 		wantClass   providers.Class
 		wantCode    string
 		wantStatus  int
 		wantApplied int
 	}{
-		{"retryable", providers.FaultRetryable, providers.Retryable, "SERVICE_UNAVAILABLE", http.StatusServiceUnavailable, 0},
-		{"timeout", providers.FaultTimeout, providers.Unknown, "", 0, 0},
-		{"apply then drop", providers.FaultApplyThenDrop, providers.Unknown, "", 0, 1},
-		{"token expired", providers.FaultTokenExpired, providers.Permanent, CodeInvalidSignature, http.StatusOK, 0},
+		{"retryable", sandboxfault.FaultRetryable, providers.Retryable, "SERVICE_UNAVAILABLE", http.StatusServiceUnavailable, 0},
+		{"timeout", sandboxfault.FaultTimeout, providers.Unknown, "", 0, 0},
+		{"apply then drop", sandboxfault.FaultApplyThenDrop, providers.Unknown, "", 0, 1},
+		{"token expired", sandboxfault.FaultTokenExpired, providers.Permanent, CodeInvalidSignature, http.StatusOK, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

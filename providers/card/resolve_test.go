@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -23,7 +24,7 @@ func TestResolveReadsTheAccountState(t *testing.T) {
 	if err != nil || res.Applied || res.Pending {
 		t.Fatalf("before any call: got %+v, %v; want not applied", res, err)
 	}
-	sb.InjectNext(providers.FaultApplyThenDrop)
+	sb.InjectNext(sandboxfault.FaultApplyThenDrop)
 	if _, err := a.Execute(ctx, block); providers.ClassOf(err) != providers.Unknown {
 		t.Fatalf("dropped answer: got %v, want an unknown outcome", err)
 	}

@@ -69,7 +69,6 @@ const (
 	defaultClientSecret  = "sandbox-secret"
 	defaultTokenLifetime = 7199 * time.Second
 	defaultDateFormat    = "02/01/2006"
-	defaultTimeoutDelay  = 30 * time.Second
 	defaultPriority      = 10
 	// ASSUMPTION (DECISIONS.md): an account the sandbox creates on first
 	// use belongs to business unit 100 (the seed's example) unless the call
@@ -95,8 +94,6 @@ type Sandbox struct {
 	tokenLifetime time.Duration
 	priorities    [26]int
 	dateFormat    string
-	latency       time.Duration
-	timeoutDelay  time.Duration
 	now           func() time.Time
 	mux           *http.ServeMux
 
@@ -117,18 +114,14 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 		clientSecret:  cmp.Or(cfg.ClientSecret, defaultClientSecret),
 		tokenLifetime: cfg.TokenLifetime,
 		dateFormat:    cmp.Or(cfg.DateFormat, defaultDateFormat),
-		latency:       cfg.Latency,
-		timeoutDelay:  cfg.TimeoutDelay,
 		now:           cfg.Now,
-		faults:        sandboxfault.New(cfg.Seed, cfg.ErrorRate, cfg.TimeoutRate, cfg.ApplyThenDropRate),
-		tokens:        make(map[string]time.Time),
-		accounts:      make(map[string]*Account),
+		faults: sandboxfault.New(sandboxfault.Config{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutRate: cfg.TimeoutRate,
+			ApplyThenDropRate: cfg.ApplyThenDropRate, TimeoutDelay: cfg.TimeoutDelay, Seed: cfg.Seed}),
+		tokens:   make(map[string]time.Time),
+		accounts: make(map[string]*Account),
 	}
 	if s.tokenLifetime <= 0 {
 		s.tokenLifetime = defaultTokenLifetime
-	}
-	if s.timeoutDelay <= 0 {
-		s.timeoutDelay = defaultTimeoutDelay
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -150,7 +143,7 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 	s.mux.HandleFunc("POST "+tokenPath, s.token)
 	s.mux.HandleFunc("PUT "+fmt.Sprintf(blockUnblockPath, "{accountId}"), s.blockUnblock)
 	s.mux.HandleFunc("GET "+fmt.Sprintf(detailsPath, "{accountId}"), s.details)
-	s.mux.HandleFunc("GET /_sandbox/ledger", s.ledger)
+	s.mux.Handle("GET "+sandboxfault.LedgerPath, sandboxfault.Ledger(s.ledger))
 	s.mux.HandleFunc("/", s.noSuchAPI)
 	return s
 }
@@ -172,7 +165,7 @@ func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
 // FaultTimeout hangs without applying; FaultApplyThenDrop applies the call
 // and closes the connection unanswered; FaultTokenExpired revokes the
 // call's token and answers 401 errorCode 240101 without applying.
-func (s *Sandbox) InjectNext(f providers.Fault) {
+func (s *Sandbox) InjectNext(f sandboxfault.Fault) {
 	s.faults.InjectNext(f)
 }
 
@@ -229,7 +222,7 @@ const (
 
 // token serves POST /v1/api/oauth/token.
 func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
-	time.Sleep(s.latency)
+	s.faults.Delay()
 	if e := checkJSON(r); e != nil {
 		writeErrors(w, r, e)
 		return
@@ -270,7 +263,7 @@ func (s *Sandbox) blockUnblock(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
 	f, _ := s.faults.Next()
-	if f == providers.FaultTokenExpired {
+	if f == sandboxfault.FaultTokenExpired {
 		delete(s.tokens, bearer(r))
 	}
 	s.mu.Unlock()
@@ -279,23 +272,18 @@ func (s *Sandbox) blockUnblock(w http.ResponseWriter, r *http.Request) {
 	// this also lets the server notice a client that goes away.
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody))
 
-	time.Sleep(s.latency)
+	s.faults.Delay()
 
-	if f == providers.FaultTokenExpired || !s.authorized(r) {
+	if f == sandboxfault.FaultTokenExpired || !s.authorized(r) {
 		writeErrors(w, r, unauthorized())
 		return
 	}
 	switch f {
-	case providers.FaultRetryable:
+	case sandboxfault.FaultRetryable:
 		writeErrors(w, r, gatewayError(http.StatusServiceUnavailable, codeServiceUnavailable, "Service Unavailable"))
 		return
-	case providers.FaultTimeout:
-		t := time.NewTimer(s.timeoutDelay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-		}
-		t.Stop()
+	case sandboxfault.FaultTimeout:
+		s.faults.Hang(r.Context())
 		// ASSUMPTION (DECISIONS.md): a gateway timeout comes from a proxy,
 		// as plain text rather than the platform's error array.
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -305,7 +293,7 @@ func (s *Sandbox) blockUnblock(w http.ResponseWriter, r *http.Request) {
 	}
 
 	acct, e := s.update(r, body, readErr)
-	if f == providers.FaultApplyThenDrop {
+	if f == sandboxfault.FaultApplyThenDrop {
 		// Applied (or refused); the answer is lost.
 		sandboxfault.DropConnection(w)
 		return
@@ -417,7 +405,7 @@ func (s *Sandbox) lookup(id string, bu int) (*Account, *apiError) {
 
 // details serves GET /v1/accounts/{accountId}/details.
 func (s *Sandbox) details(w http.ResponseWriter, r *http.Request) {
-	time.Sleep(s.latency)
+	s.faults.Delay()
 	if !s.authorized(r) {
 		writeErrors(w, r, unauthorized())
 		return
@@ -443,22 +431,22 @@ func (s *Sandbox) details(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wireAccount(acct))
 }
 
-// ledger serves GET /_sandbox/ledger: the accounts by id and the counters.
-func (s *Sandbox) ledger(w http.ResponseWriter, _ *http.Request) {
+// ledger is what GET /_sandbox/ledger shows: the accounts, by id, and the
+// counters.
+func (s *Sandbox) ledger() any {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	accounts := make([]Account, 0, len(s.accounts))
 	for _, a := range s.accounts {
 		accounts = append(accounts, *a)
 	}
-	v := struct {
+	slices.SortFunc(accounts, func(a, b Account) int { return strings.Compare(a.AccountID, b.AccountID) })
+	return struct {
 		Accounts     []Account `json:"accounts"`
 		Applied      int       `json:"applied"`
 		Requests     int       `json:"requests"`
 		TokensIssued int       `json:"tokensIssued"`
 	}{accounts, s.applied, s.requests, s.issued}
-	s.mu.Unlock()
-	slices.SortFunc(v.Accounts, func(a, b Account) int { return strings.Compare(a.AccountID, b.AccountID) })
-	writeJSON(w, http.StatusOK, v)
 }
 
 // noSuchAPI answers any other path or method.

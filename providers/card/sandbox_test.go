@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
 )
 
 // step is one SetBlockCode call and what it must give.
@@ -309,7 +310,7 @@ func TestSandboxInjectNext(t *testing.T) {
 	ctx := context.Background()
 	t.Run("retryable", func(t *testing.T) {
 		f := newFixture(t, SandboxConfig{})
-		f.sandbox.InjectNext(providers.FaultRetryable)
+		f.sandbox.InjectNext(sandboxfault.FaultRetryable)
 		_, err := f.client.SetBlockCode(ctx, newAccountID(t), 1, "B", 0, "c")
 		wantError(t, err, providers.Retryable, codeServiceUnavailable, http.StatusServiceUnavailable)
 		if _, err := f.client.SetBlockCode(ctx, newAccountID(t), 1, "B", 0, "c"); err != nil {
@@ -322,7 +323,7 @@ func TestSandboxInjectNext(t *testing.T) {
 	t.Run("token expired revokes the token", func(t *testing.T) {
 		f := newFixture(t, SandboxConfig{})
 		tok := token(t, f)
-		f.sandbox.InjectNext(providers.FaultTokenExpired)
+		f.sandbox.InjectNext(sandboxfault.FaultTokenExpired)
 		_, err := f.client.SetBlockCode(ctx, newAccountID(t), 1, "B", 0, "c")
 		wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusUnauthorized)
 		if strings.Contains(err.Error(), tok) {
@@ -339,7 +340,7 @@ func TestSandboxInjectNext(t *testing.T) {
 	t.Run("apply then drop", func(t *testing.T) {
 		f := newFixture(t, SandboxConfig{})
 		id := newAccountID(t)
-		f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+		f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 		_, err := f.client.SetBlockCode(ctx, id, 2, "X", 0, "c")
 		wantError(t, err, providers.Unknown, "", 0)
 		a, err := f.client.Details(ctx, id)
@@ -352,7 +353,7 @@ func TestSandboxInjectNext(t *testing.T) {
 	})
 	t.Run("timeout with a short delay answers 504", func(t *testing.T) {
 		f := newFixture(t, SandboxConfig{TimeoutDelay: time.Millisecond})
-		f.sandbox.InjectNext(providers.FaultTimeout)
+		f.sandbox.InjectNext(sandboxfault.FaultTimeout)
 		_, err := f.client.SetBlockCode(ctx, newAccountID(t), 1, "B", 0, "c")
 		wantError(t, err, providers.Unknown, "", http.StatusGatewayTimeout)
 		if got := f.sandbox.Applied(); got != 0 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -38,7 +39,7 @@ func TestResolveBlock(t *testing.T) {
 		f := newFixture(t, SandboxConfig{}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 1_500_000)
-		f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+		f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 		if _, err := a.Execute(context.Background(), req); providers.ClassOf(err) != providers.Unknown {
 			t.Fatalf("Execute with the answer dropped: %v, want an unknown outcome", err)
 		}
@@ -99,7 +100,7 @@ func TestResolveBlock(t *testing.T) {
 		f := newFixture(t, SandboxConfig{}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 1000)
-		f.sandbox.InjectNext(providers.FaultTimeout)
+		f.sandbox.InjectNext(sandboxfault.FaultTimeout)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		if _, err := a.Execute(ctx, req); providers.ClassOf(err) != providers.Unknown {
@@ -122,7 +123,7 @@ func TestResolveBlock(t *testing.T) {
 		f := newFixture(t, SandboxConfig{TimeoutDelay: time.Hour}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 1000)
-		f.sandbox.InjectNext(providers.FaultTimeout)
+		f.sandbox.InjectNext(sandboxfault.FaultTimeout)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		done := make(chan error, 1)
@@ -149,7 +150,7 @@ func TestResolveUnblock(t *testing.T) {
 		Block: &schemas.BlockRef{TrackID: "blk-1", Provider: schemas.ProviderFinnotech, ClientID: "app-1", Amount: 5000,
 			Description: "test", Days: 12, Deposit: b.Deposit, BlockDate: b.BlockDate, ProviderTrackID: blockID},
 	}
-	f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+	f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 	if _, err := a.Execute(context.Background(), req); providers.ClassOf(err) != providers.Unknown {
 		t.Fatalf("Execute with the answer dropped: %v", err)
 	}
@@ -190,7 +191,7 @@ func TestResolveTransfer(t *testing.T) {
 		a := NewAdapter(f.client)
 		blockID, b := f.block(t, "app-1", 5000)
 		req := transferRequest(t, blockID, b, f.unblock(t, "app-1", blockID, b), 4000)
-		f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+		f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 		if _, err := a.Execute(context.Background(), req); providers.ClassOf(err) != providers.Unknown {
 			t.Fatalf("Execute with the answer dropped: %v", err)
 		}

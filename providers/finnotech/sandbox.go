@@ -131,14 +131,12 @@ type Hold struct {
 // call status. It serves GET /_sandbox/ledger for a look at the ledger. It
 // is safe for concurrent use and logs nothing.
 type Sandbox struct {
-	latency      time.Duration
 	strictTokens bool // SandboxConfig.Tokens was set
 	clientID     string
 	clientSecret string
 	acLifetime   time.Duration
 	ccLifetime   time.Duration
 	lowBalance   map[string]bool
-	timeoutDelay time.Duration
 	now          func() time.Time
 	mux          *http.ServeMux
 
@@ -174,27 +172,23 @@ type sandboxCall struct {
 // NewSandbox returns a Sandbox configured by cfg.
 func NewSandbox(cfg SandboxConfig) *Sandbox {
 	s := &Sandbox{
-		latency:      cfg.Latency,
 		strictTokens: len(cfg.Tokens) > 0,
 		clientID:     cmp.Or(cfg.ClientID, defaultSandboxClientID),
 		clientSecret: cmp.Or(cfg.ClientSecret, defaultSandboxClientSecret),
 		acLifetime:   cmp.Or(max(cfg.TokenLifetime, 0), defaultTokenLifetime),
 		ccLifetime:   cmp.Or(max(cfg.CCTokenLifetime, 0), defaultCCTokenLifetime),
 		lowBalance:   make(map[string]bool),
-		timeoutDelay: cfg.TimeoutDelay,
 		now:          cfg.Now,
-		faults:       sandboxfault.New(cfg.Seed, cfg.ErrorRate, cfg.TimeoutRate, cfg.ApplyThenDropRate),
-		holds:        make(map[string]*Hold),
-		byUnblock:    make(map[string]string),
-		calls:        make(map[string]*sandboxCall),
-		applied:      make(map[string]int),
-		requests:     make(map[string]int),
-		tokens:       make(map[string]*sandboxToken),
-		refreshes:    make(map[string]*sandboxToken),
-		revoked:      make(map[string]bool),
-	}
-	if s.timeoutDelay <= 0 {
-		s.timeoutDelay = 30 * time.Second
+		faults: sandboxfault.New(sandboxfault.Config{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutRate: cfg.TimeoutRate,
+			ApplyThenDropRate: cfg.ApplyThenDropRate, TimeoutDelay: cfg.TimeoutDelay, Seed: cfg.Seed}),
+		holds:     make(map[string]*Hold),
+		byUnblock: make(map[string]string),
+		calls:     make(map[string]*sandboxCall),
+		applied:   make(map[string]int),
+		requests:  make(map[string]int),
+		tokens:    make(map[string]*sandboxToken),
+		refreshes: make(map[string]*sandboxToken),
+		revoked:   make(map[string]bool),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -219,7 +213,7 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 	s.mux.HandleFunc("GET "+fmt.Sprintf(facilityPath, "{clientId}", "{nid}"), s.facility)
 	s.mux.HandleFunc("GET "+fmt.Sprintf(wagesPath, "{clientId}"), s.wages)
 	s.mux.HandleFunc("POST "+tokenPath, s.token)
-	s.mux.HandleFunc("GET /_sandbox/ledger", s.ledger)
+	s.mux.Handle("GET "+sandboxfault.LedgerPath, sandboxfault.Ledger(s.ledger))
 	return s
 }
 
@@ -248,7 +242,7 @@ func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
 //   - FaultTokenExpired: revoke the call's token, so that only a new one
 //     (a refresh) works from then on, and answer 403 UNAUTHORIZED, not
 //     applied.
-func (s *Sandbox) InjectNext(f providers.Fault) {
+func (s *Sandbox) InjectNext(f sandboxfault.Fault) {
 	s.faults.InjectNext(f)
 }
 
@@ -383,7 +377,7 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 		}
 		s.mu.Unlock()
 
-		time.Sleep(s.latency)
+		s.faults.Delay()
 
 		switch {
 		case authMsg != "":
@@ -418,12 +412,7 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 			return
 		case faultTimeout:
 			// The call shows PENDING while it hangs.
-			t := time.NewTimer(s.timeoutDelay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-			}
-			t.Stop()
+			s.faults.Hang(r.Context())
 			s.finish(req.trackID, true, CallFailed)
 			writeFailure(w, http.StatusGatewayTimeout, req.trackID, "GATEWAY_TIMEOUT", "gateway timeout")
 			return
@@ -597,7 +586,7 @@ func (s *Sandbox) wages(w http.ResponseWriter, r *http.Request) {
 	s.requests[OpWages]++
 	s.mu.Unlock()
 
-	time.Sleep(s.latency)
+	s.faults.Delay()
 	if msg := s.authorize(r, "", ""); msg != "" {
 		writeFailure(w, http.StatusForbidden, trackID, codeUnauthorized, msg)
 		return
@@ -619,20 +608,19 @@ func (s *Sandbox) wages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, envelope[wagesResult]{Result: res, Status: statusDone, TrackID: trackID})
 }
 
-// ledger serves GET /_sandbox/ledger: the holds (with their transfers),
-// the applied calls by operation, the requests received by operation, and
-// the number of tokens issued.
-func (s *Sandbox) ledger(w http.ResponseWriter, _ *http.Request) {
+// ledger is what GET /_sandbox/ledger shows: the holds (with their
+// transfers), the applied calls by operation, the requests received by
+// operation, and the number of tokens issued.
+func (s *Sandbox) ledger() any {
 	holds := s.Holds()
 	s.mu.Lock()
-	v := struct {
+	defer s.mu.Unlock()
+	return struct {
 		Holds        []Hold         `json:"holds"`
 		Calls        map[string]int `json:"calls"`
 		Requests     map[string]int `json:"requests"`
 		TokensIssued int            `json:"tokensIssued"`
 	}{holds, maps.Clone(s.applied), maps.Clone(s.requests), s.tokensIssued}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, v)
 }
 
 // reserve records a new call with trackID as PENDING; false when trackID
@@ -680,16 +668,16 @@ const (
 func (s *Sandbox) nextFault() fault {
 	f, injected := s.faults.Next()
 	switch f {
-	case providers.FaultRetryable:
+	case sandboxfault.FaultRetryable:
 		if injected {
 			return faultNotResponding
 		}
 		return faultUnavailable
-	case providers.FaultTokenExpired:
+	case sandboxfault.FaultTokenExpired:
 		return faultTokenExpired
-	case providers.FaultTimeout:
+	case sandboxfault.FaultTimeout:
 		return faultTimeout
-	case providers.FaultApplyThenDrop:
+	case sandboxfault.FaultApplyThenDrop:
 		return faultDrop
 	default:
 		return faultNone

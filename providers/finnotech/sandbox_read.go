@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -30,7 +29,7 @@ func (s *Sandbox) transferInquiry(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[OpTransferInquiry]++
 	s.mu.Unlock()
-	time.Sleep(s.latency)
+	s.faults.Delay()
 
 	if msg := s.authorize(r, tokenTypeCode, ""); msg != "" {
 		writeFailure(w, http.StatusForbidden, trackID, codeUnauthorized, msg)
@@ -83,7 +82,7 @@ func (s *Sandbox) facility(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[OpFacility]++
 	s.mu.Unlock()
-	time.Sleep(s.latency)
+	s.faults.Delay()
 
 	if msg := s.authorize(r, tokenTypeCC, ScopeFacilityInquiry); msg != "" {
 		writeFailure(w, http.StatusForbidden, trackID, codeUnauthorized, msg)

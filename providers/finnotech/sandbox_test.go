@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
 )
 
 // rawCall sends one request to the fixture's sandbox and decodes the
@@ -109,7 +110,7 @@ func TestSandboxValidation(t *testing.T) {
 func TestSandboxFaultTokenExpiredRevokes(t *testing.T) {
 	f := newFixture(t, SandboxConfig{}, "tok")
 	f.block(t, "app-1", 1000)
-	f.sandbox.InjectNext(providers.FaultTokenExpired)
+	f.sandbox.InjectNext(sandboxfault.FaultTokenExpired)
 	_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1})
 	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
 	// Any token works in this sandbox, except the revoked one.

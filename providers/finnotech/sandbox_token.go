@@ -115,7 +115,7 @@ func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[OpToken]++
 	s.mu.Unlock()
-	time.Sleep(s.latency)
+	s.faults.Delay()
 
 	trackID := uuid.NewString()
 	id, secret, ok := r.BasicAuth()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
 )
 
 func TestTokensRefreshBeforeExpiry(t *testing.T) {
@@ -136,7 +137,7 @@ func TestTokensDeadTokenSignal(t *testing.T) {
 	f := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
 	ctx := context.Background()
 	good := BlockRequest{Amount: 1, Description: "d", Days: 1}
-	f.sandbox.InjectNext(providers.FaultTokenExpired)
+	f.sandbox.InjectNext(sandboxfault.FaultTokenExpired)
 	_, err := f.client.Block(ctx, "app-1", newTrackID(t), good)
 	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
 

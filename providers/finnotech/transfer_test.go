@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -159,7 +160,7 @@ func TestUnblockTransferFaults(t *testing.T) {
 	t.Run("retryable: not applied", func(t *testing.T) {
 		f := newFixture(t, SandboxConfig{}, "tok")
 		blockID, unblockID := f.unblocked(t, "app-1", 5000)
-		f.sandbox.InjectNext(providers.FaultRetryable)
+		f.sandbox.InjectNext(sandboxfault.FaultRetryable)
 		_, err := f.client.UnblockTransfer(context.Background(), "app-1", newTrackID(t),
 			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination})
 		wantError(t, err, providers.Retryable, codeServiceCall, http.StatusBadRequest)
@@ -170,7 +171,7 @@ func TestUnblockTransferFaults(t *testing.T) {
 	t.Run("apply then drop: unknown, applied", func(t *testing.T) {
 		f := newFixture(t, SandboxConfig{}, "tok")
 		blockID, unblockID := f.unblocked(t, "app-1", 5000)
-		f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+		f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 		trackID := newTrackID(t)
 		_, err := f.client.UnblockTransfer(context.Background(), "app-1", trackID,
 			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination})
@@ -182,7 +183,7 @@ func TestUnblockTransferFaults(t *testing.T) {
 	t.Run("token expired: not applied", func(t *testing.T) {
 		f := newFixture(t, SandboxConfig{}, "tok")
 		blockID, unblockID := f.unblocked(t, "app-1", 5000)
-		f.sandbox.InjectNext(providers.FaultTokenExpired)
+		f.sandbox.InjectNext(sandboxfault.FaultTokenExpired)
 		_, err := f.client.UnblockTransfer(context.Background(), "app-1", newTrackID(t),
 			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination})
 		wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
@@ -267,7 +268,7 @@ func TestUnblockTransferInquiry(t *testing.T) {
 func TestUnblockTransferInquiryPending(t *testing.T) {
 	f := newFixture(t, SandboxConfig{TimeoutDelay: time.Hour}, "tok")
 	_, unblockID := f.unblocked(t, "app-1", 5000)
-	f.sandbox.InjectNext(providers.FaultTimeout)
+	f.sandbox.InjectNext(sandboxfault.FaultTimeout)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	trackID := newTrackID(t)

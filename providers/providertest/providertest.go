@@ -16,18 +16,19 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 )
 
 // Fault is what a sandbox does to the next call it receives.
-type Fault = providers.Fault
+type Fault = sandboxfault.Fault
 
 // The faults, re-exported for brevity in provider tests.
 const (
-	FaultRetryable     = providers.FaultRetryable
-	FaultTimeout       = providers.FaultTimeout
-	FaultApplyThenDrop = providers.FaultApplyThenDrop
-	FaultTokenExpired  = providers.FaultTokenExpired
+	FaultRetryable     = sandboxfault.FaultRetryable
+	FaultTimeout       = sandboxfault.FaultTimeout
+	FaultApplyThenDrop = sandboxfault.FaultApplyThenDrop
+	FaultTokenExpired  = sandboxfault.FaultTokenExpired
 )
 
 // Adapter is the provider adapter under test.
