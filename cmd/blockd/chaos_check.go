@@ -15,7 +15,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -305,8 +305,8 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 	// a transfer is one transfer call of a transfer of that unblock, for its
 	// amount.
 	holds := sb.finnotech.Holds()
-	holdByBlockCall := make(map[string]finnotech.Hold, len(holds))
-	holdByUnblockCall := make(map[string]finnotech.Hold)
+	holdByBlockCall := make(map[string]finnotechfake.Hold, len(holds))
+	holdByUnblockCall := make(map[string]finnotechfake.Hold)
 	blockEffects, unblockEffects := map[string]int{}, map[string]int{}
 	for _, h := range holds {
 		holdByBlockCall[h.BlockTrackID] = h
@@ -352,7 +352,7 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 			}
 		}
 	}
-	if n := sb.finnotech.CallCount(finnotech.OpBlock); n != len(holds) {
+	if n := sb.finnotech.CallCount(finnotechfake.OpBlock); n != len(holds) {
 		dup.add("finnotech sandbox applied %d block calls but holds %d holds", n, len(holds))
 	}
 	transfers, transfersShown, appliedTransfers, terr := finnotechTransfers(sb.urls["finnotech"])
@@ -415,7 +415,7 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 				phantom.add("finnotech block %s DONE for %d rials, its hold is %d", id, c.Cmd.Amount, h.Amount)
 			}
 		case schemas.KindUnblock:
-			if h, ok := holdByUnblockCall[a.providerTrackID]; !ok || calls[a.providerTrackID] != id || h.State == finnotech.HoldBlocked {
+			if h, ok := holdByUnblockCall[a.providerTrackID]; !ok || calls[a.providerTrackID] != id || h.State == finnotechfake.HoldBlocked {
 				phantom.add("finnotech unblock %s DONE with providerTrackId %q, which released no hold", id, a.providerTrackID)
 			}
 		case schemas.KindTransfer:
@@ -615,8 +615,8 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 	}
 	log.line("chaos: error codes: %s", strings.Join(codes, " "))
 	log.line("chaos: sandboxes: finnotech requests block=%d unblock=%d wages=%d, applied block=%d unblock=%d, holds=%d, transfers applied=%d; arhivaar requests=%d applied=%d; card requests=%d applied=%d",
-		sb.finnotech.Requests(finnotech.OpBlock), sb.finnotech.Requests(finnotech.OpUnblock), sb.finnotech.Requests(finnotech.OpWages),
-		sb.finnotech.CallCount(finnotech.OpBlock), sb.finnotech.CallCount(finnotech.OpUnblock), len(holds), appliedTransfers,
+		sb.finnotech.Requests(finnotechfake.OpBlock), sb.finnotech.Requests(finnotechfake.OpUnblock), sb.finnotech.Requests(finnotechfake.OpWages),
+		sb.finnotech.CallCount(finnotechfake.OpBlock), sb.finnotech.CallCount(finnotechfake.OpUnblock), len(holds), appliedTransfers,
 		sb.arhivaar.Requests(), sb.arhivaar.Applied(), sb.card.Requests(), sb.card.Applied())
 	log.line("chaos: database: %d provider calls recorded for %d commands stored", len(db.calls), len(db.commands))
 	for _, e := range []struct {

@@ -19,7 +19,7 @@ import (
 
 	"github.com/blockd/blockd/providers/arhivaar"
 	"github.com/blockd/blockd/providers/card"
-	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -36,7 +36,7 @@ const (
 // chaosSandboxes are the three provider simulators, in the chaos process,
 // with fault injection on their provider calls.
 type chaosSandboxes struct {
-	finnotech *finnotech.Sandbox
+	finnotech *finnotechfake.Sandbox
 	arhivaar  *arhivaar.Sandbox
 	card      *card.Sandbox
 	urls      map[schemas.Provider]string
@@ -45,7 +45,7 @@ type chaosSandboxes struct {
 
 func startChaosSandboxes(o chaosOptions) (*chaosSandboxes, error) {
 	s := &chaosSandboxes{
-		finnotech: finnotech.NewSandbox(finnotech.SandboxConfig{Tokens: []string{chaosFinnotechToken},
+		finnotech: finnotechfake.New(finnotechfake.Config{Tokens: []string{chaosFinnotechToken},
 			ClientID: chaosFinnotechClient, ClientSecret: chaosFinnotechSecret,
 			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, TimeoutDelay: o.TimeoutDelay, Seed: o.Seed + 1}),
 		arhivaar: arhivaar.NewSandbox(arhivaar.SandboxConfig{

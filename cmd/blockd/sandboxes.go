@@ -11,7 +11,7 @@ import (
 
 	"github.com/blockd/blockd/providers/arhivaar"
 	"github.com/blockd/blockd/providers/card"
-	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 )
 
 // The credentials the embedded sandboxes accept, and the service uses
@@ -27,7 +27,7 @@ const (
 
 // sandboxes are the three provider simulators, each on its own listener.
 type sandboxes struct {
-	finnotech *finnotech.Sandbox
+	finnotech *finnotechfake.Sandbox
 	arhivaar  *arhivaar.Sandbox
 	card      *card.Sandbox
 	urls      map[string]string // provider name → base URL
@@ -38,7 +38,7 @@ type sandboxes struct {
 // pick a free one) with the fault settings of cfg.
 func startSandboxes(cfg config, addrs map[string]string, log zerolog.Logger) (*sandboxes, error) {
 	s := &sandboxes{
-		finnotech: finnotech.NewSandbox(finnotech.SandboxConfig{Tokens: []string{sandboxFinnotechToken},
+		finnotech: finnotechfake.New(finnotechfake.Config{Tokens: []string{sandboxFinnotechToken},
 			ClientID: sandboxFinnotechClient, ClientSecret: sandboxFinnotechSecret, Latency: cfg.SandboxLatency,
 			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
 		arhivaar: arhivaar.NewSandbox(arhivaar.SandboxConfig{Latency: cfg.SandboxLatency,

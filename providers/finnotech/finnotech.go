@@ -1,4 +1,4 @@
-// Package finnotech is blockd's Finnotech client, adapter and sandbox. It
+// Package finnotech is blockd's Finnotech client and adapter. It
 // carries out oak amount blocks, unblocks and unblock-transfers, asks
 // Finnotech about an unblock-transfer and about a person's credit facilities,
 // and asks a call's status through the wages service to resolve a call whose
@@ -22,9 +22,10 @@
 // keeps both, renewing them before they expire and after Finnotech refuses
 // them; StaticToken is a fixed token for tests and local runs.
 //
-// The Adapter maps a providers.Request onto the Client. The Sandbox is an
-// in-memory HTTP simulator of the same API, token endpoint included, with
-// fault injection, that the tests and local runs use in place of Finnotech.
+// The Adapter maps a providers.Request onto the Client. Package
+// finnotechfake, beside this one, simulates Finnotech for tests and
+// development; the paths, bodies, codes and texts the two share are
+// written once, in internal/wire.
 //
 // Only the block call, the facility inquiry and the token endpoint are
 // documented (the seeds and NOTES.md); the other shapes are blockd's

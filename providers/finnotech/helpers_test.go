@@ -1,4 +1,4 @@
-package finnotech
+package finnotech_test
 
 import (
 	"context"
@@ -9,8 +9,11 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/providers/jalali"
 	"github.com/blockd/blockd/providers/providertest"
+	"github.com/blockd/blockd/schemas"
 )
 
 // sandboxDay is the sandbox clock of the tests: 1395/12/10 in Tehran, the
@@ -46,7 +49,7 @@ func (r *recordingTokens) Invalidated() []string {
 
 // fixture is a Client talking to a Sandbox over real HTTP.
 type fixture struct {
-	sandbox *Sandbox
+	sandbox *finnotechfake.Sandbox
 	server  *httptest.Server
 	tokens  *recordingTokens
 	client  *Client
@@ -54,12 +57,12 @@ type fixture struct {
 
 // newFixture starts a sandbox configured by cfg (its clock defaulting to
 // sandboxDay) and a client with token tok.
-func newFixture(tb testing.TB, cfg SandboxConfig, tok string) *fixture {
+func newFixture(tb testing.TB, cfg finnotechfake.Config, tok string) *fixture {
 	tb.Helper()
 	if cfg.Now == nil {
 		cfg.Now = sandboxDay
 	}
-	sb := NewSandbox(cfg)
+	sb := finnotechfake.New(cfg)
 	srv := httptest.NewServer(sb)
 	tb.Cleanup(srv.Close)
 	tokens := &recordingTokens{tok: tok}
@@ -104,7 +107,7 @@ func providerError(tb testing.TB, err error) *providers.Error {
 // and HTTP status given.
 func wantError(tb testing.TB, err error, class providers.Class, code string, httpStatus int) *providers.Error {
 	tb.Helper()
-	return providertest.WantError(tb, err, provider, class, code, httpStatus)
+	return providertest.WantError(tb, err, schemas.ProviderFinnotech, class, code, httpStatus)
 }
 
 // eventually polls cond until it holds; it fails after a generous bound,
@@ -165,7 +168,7 @@ func (c *testClock) Advance(d time.Duration) {
 // issues. The store holds "seed" for app-1, issued at the clock's start
 // and valid for 10 days, with its refresh token.
 type tokenFixture struct {
-	sandbox *Sandbox
+	sandbox *finnotechfake.Sandbox
 	server  *httptest.Server
 	clock   *testClock
 	store   *MemoryTokenStore
@@ -175,7 +178,7 @@ type tokenFixture struct {
 
 const seedToken = "seed"
 
-func newTokenFixture(tb testing.TB, cfg SandboxConfig, tcfg TokensConfig) *tokenFixture {
+func newTokenFixture(tb testing.TB, cfg finnotechfake.Config, tcfg TokensConfig) *tokenFixture {
 	tb.Helper()
 	clock := newTestClock()
 	if cfg.Now == nil {
@@ -184,7 +187,7 @@ func newTokenFixture(tb testing.TB, cfg SandboxConfig, tcfg TokensConfig) *token
 	if cfg.Tokens == nil {
 		cfg.Tokens = []string{seedToken}
 	}
-	sb := NewSandbox(cfg)
+	sb := finnotechfake.New(cfg)
 	srv := httptest.NewServer(sb)
 	tb.Cleanup(srv.Close)
 	if tcfg.Store == nil {
@@ -192,7 +195,7 @@ func newTokenFixture(tb testing.TB, cfg SandboxConfig, tcfg TokensConfig) *token
 			Bank: "062", IssuedAt: clock.Now(), ExpiresAt: clock.Now().Add(10 * 24 * time.Hour)}})
 	}
 	if tcfg.ClientID == "" {
-		tcfg.ClientID, tcfg.ClientSecret = defaultSandboxClientID, defaultSandboxClientSecret
+		tcfg.ClientID, tcfg.ClientSecret = finnotechfake.DefaultClientID, finnotechfake.DefaultClientSecret
 	}
 	if tcfg.NID == "" {
 		tcfg.NID = "0012345678"
