@@ -9,7 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/blockd/blockd/providers/arhivaar"
+	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
 	"github.com/blockd/blockd/providers/card"
 	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 )
@@ -28,7 +28,7 @@ const (
 // sandboxes are the three provider simulators, each on its own listener.
 type sandboxes struct {
 	finnotech *finnotechfake.Sandbox
-	arhivaar  *arhivaar.Sandbox
+	arhivaar  *arhivaarfake.Sandbox
 	card      *card.Sandbox
 	urls      map[string]string // provider name → base URL
 	servers   []*http.Server
@@ -41,7 +41,7 @@ func startSandboxes(cfg config, addrs map[string]string, log zerolog.Logger) (*s
 		finnotech: finnotechfake.New(finnotechfake.Config{Tokens: []string{sandboxFinnotechToken},
 			ClientID: sandboxFinnotechClient, ClientSecret: sandboxFinnotechSecret, Latency: cfg.SandboxLatency,
 			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
-		arhivaar: arhivaar.NewSandbox(arhivaar.SandboxConfig{Latency: cfg.SandboxLatency,
+		arhivaar: arhivaarfake.New(arhivaarfake.Config{Latency: cfg.SandboxLatency,
 			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
 		card: card.NewSandbox(card.SandboxConfig{ClientID: sandboxCardClient, ClientSecret: sandboxCardSecret, Latency: cfg.SandboxLatency,
 			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
@@ -78,7 +78,7 @@ func runSandboxes(ctx context.Context, cfg config, log zerolog.Logger) error {
 		return err
 	}
 	defer s.close()
-	log.Info().Str("finnotechToken", "Bearer "+sandboxFinnotechToken).Str("arhivaarAccKey", arhivaar.DefaultSandboxAccKey).
+	log.Info().Str("finnotechToken", "Bearer "+sandboxFinnotechToken).Str("arhivaarAccKey", arhivaarfake.DefaultAccKey).
 		Str("cardClientId", sandboxCardClient).Msg("sandboxes ready; GET /_sandbox/ledger on each shows its ledger")
 	<-ctx.Done()
 	return nil

@@ -23,6 +23,7 @@ import (
 	"github.com/blockd/blockd/consumer/processor"
 	"github.com/blockd/blockd/producer"
 	"github.com/blockd/blockd/providers/arhivaar"
+	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
 	"github.com/blockd/blockd/providers/card"
 	"github.com/blockd/blockd/providers/finnotech"
 	"github.com/blockd/blockd/schemas"
@@ -190,7 +191,7 @@ func newProviders(ctx context.Context, cfg config, st *store.Store, log zerolog.
 			seed = schemas.StoredToken{Value: sandboxFinnotechToken, RefreshToken: "refresh-" + sandboxFinnotechToken, Bank: "062"}
 		}
 		if cfg.ArhivaarURL == "" {
-			accKey, arhivaarSecret = arhivaar.DefaultSandboxAccKey, arhivaar.DefaultSandboxSecret
+			accKey, arhivaarSecret = arhivaarfake.DefaultAccKey, arhivaarfake.DefaultSecret
 		}
 		if cfg.CardURL == "" {
 			cardClient, cardSecret = sandboxCardClient, sandboxCardSecret

@@ -15,9 +15,10 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/blockd/blockd/consumer/processor"
-	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/providers/arhivaar"
+	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
 	"github.com/blockd/blockd/providers/card"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 	"github.com/blockd/blockd/store"
 	"github.com/blockd/blockd/store/storetest"
@@ -30,7 +31,7 @@ type env struct {
 	store    *store.Store
 	proc     *processor.Processor
 	card     *card.Sandbox
-	arhivaar *arhivaar.Sandbox
+	arhivaar *arhivaarfake.Sandbox
 	offset   int64
 }
 
@@ -48,7 +49,7 @@ func newEnv(t *testing.T, cfg processor.Config, arhivaarURL string) *env {
 	cardSB := card.NewSandbox(card.SandboxConfig{})
 	cardSrv := httptest.NewServer(cardSB)
 	t.Cleanup(cardSrv.Close)
-	arhSB := arhivaar.NewSandbox(arhivaar.SandboxConfig{})
+	arhSB := arhivaarfake.New(arhivaarfake.Config{})
 	arhSrv := httptest.NewServer(arhSB)
 	t.Cleanup(arhSrv.Close)
 	if arhivaarURL == "" {
@@ -66,7 +67,7 @@ func newEnv(t *testing.T, cfg processor.Config, arhivaarURL string) *env {
 	httpClient := &http.Client{}
 	provs := map[schemas.Provider]processor.Provider{
 		schemas.ProviderCard:     card.NewAdapter(card.NewClient(cardSrv.URL, "sandbox-client", "sandbox-secret", httpClient)),
-		schemas.ProviderArhivaar: arhivaar.NewAdapter(arhivaar.NewClient(arhivaarURL, arhivaar.DefaultSandboxAccKey, arhivaar.DefaultSandboxSecret, httpClient)),
+		schemas.ProviderArhivaar: arhivaar.NewAdapter(arhivaar.NewClient(arhivaarURL, arhivaarfake.DefaultAccKey, arhivaarfake.DefaultSecret, httpClient)),
 	}
 	p := processor.New(cfg, st, v, provs, processor.Hooks{}, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
 	return &env{t: t, store: st, proc: p, card: cardSB, arhivaar: arhSB}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/arhivaar/internal/wire"
 )
 
 // maxBody is the largest answer the Client reads; a longer one is
@@ -66,14 +67,14 @@ func (c *Client) send(ctx context.Context, id string, block bool, note string) e
 		return &providers.Error{Provider: provider, Class: providers.Retryable,
 			Message: "context done before sending", Err: err}
 	}
-	body := signedBody(unsignedBody(id, block, note, c.accKey), c.secret)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+blockPath, strings.NewReader(body))
+	body := wire.SignedBody(wire.UnsignedBody(id, block, note, c.accKey), c.secret)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+wire.BlockPath, strings.NewReader(body))
 	if err != nil {
 		// The error names the URL only; the body is not in it.
 		return &providers.Error{Provider: provider, Class: providers.Permanent, Code: CodeBadRequest,
 			Message: "building request", Err: err}
 	}
-	req.Header.Set("Content-Type", formContentType)
+	req.Header.Set("Content-Type", wire.FormContentType)
 	req.Header.Set("Accept", "application/json")
 
 	resp, err := c.http.Do(req)

@@ -1,4 +1,13 @@
-package arhivaar
+// Package arhivaarfake simulates Arhivaar for tests and development: a
+// Sandbox is an in-memory HTTP server of the block / activate call the
+// arhivaar Client makes, with fault injection, that the tests, the
+// zero-config run (`blockd serve` without BLOCKD_ARHIVAAR_URL), `blockd
+// sandbox` and the chaos run use in place of Arhivaar. It is never used in
+// production.
+//
+// It speaks the contract in providers/arhivaar/internal/wire, the one the
+// Client speaks, and uses nothing of package arhivaar.
+package arhivaarfake
 
 import (
 	"crypto/hmac"
@@ -14,15 +23,16 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/blockd/blockd/providers/arhivaar/internal/wire"
 	"github.com/blockd/blockd/providers/sandboxfault"
 )
 
 // Sandbox defaults.
 const (
-	// DefaultSandboxAccKey is the acc_key a Sandbox accepts by default.
-	DefaultSandboxAccKey = "sandbox-acc-key"
-	// DefaultSandboxSecret is the secret a Sandbox checks sig with by default.
-	DefaultSandboxSecret = "sandbox-secret"
+	// DefaultAccKey is the acc_key a Sandbox accepts by default.
+	DefaultAccKey = "sandbox-acc-key"
+	// DefaultSecret is the secret a Sandbox checks sig with by default.
+	DefaultSecret = "sandbox-secret"
 )
 
 // Codes only the Sandbox answers with, for failures the seed says nothing
@@ -51,13 +61,13 @@ const (
 	maxRequestBody = 1 << 20
 )
 
-// SandboxConfig configures a Sandbox. The zero value is a fast, faultless
+// Config configures a Sandbox. The zero value is a fast, faultless
 // sandbox with the default acc_key and secret.
-type SandboxConfig struct {
-	// AccKey is the accepted acc_key. Default DefaultSandboxAccKey.
+type Config struct {
+	// AccKey is the accepted acc_key. Default DefaultAccKey.
 	AccKey string
 	// Secret is the partner secret sig is checked with. Default
-	// DefaultSandboxSecret.
+	// DefaultSecret.
 	Secret string
 	// Latency is added to every call of the API (not to /_sandbox/ledger).
 	// A client that gives up meanwhile does not stop the call. Default 0.
@@ -116,8 +126,8 @@ type Sandbox struct {
 	requestsFor map[string]int
 }
 
-// NewSandbox returns a Sandbox configured by cfg.
-func NewSandbox(cfg SandboxConfig) *Sandbox {
+// New returns a Sandbox configured by cfg.
+func New(cfg Config) *Sandbox {
 	s := &Sandbox{
 		accKey: cfg.AccKey,
 		secret: cfg.Secret,
@@ -127,14 +137,14 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 		requestsFor: make(map[string]int),
 	}
 	if s.accKey == "" {
-		s.accKey = DefaultSandboxAccKey
+		s.accKey = DefaultAccKey
 	}
 	if s.secret == "" {
-		s.secret = DefaultSandboxSecret
+		s.secret = DefaultSecret
 	}
 
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("POST "+blockPath, s.block)
+	s.mux.HandleFunc("POST "+wire.BlockPath, s.block)
 	s.mux.Handle("GET "+sandboxfault.LedgerPath, sandboxfault.Ledger(s.ledger))
 	return s
 }
@@ -223,7 +233,7 @@ func (s *Sandbox) block(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
 	if form, err := url.ParseQuery(string(raw)); err == nil && readErr == nil {
-		if id, ok := single(form, fieldID); ok {
+		if id, ok := single(form, wire.FieldID); ok {
 			s.requestsFor[id]++
 		}
 	}
@@ -237,7 +247,7 @@ func (s *Sandbox) block(w http.ResponseWriter, r *http.Request) {
 		s.faults.Hang(r.Context())
 		writeReply(w, http.StatusGatewayTimeout, sandboxCodeTimeout)
 	case faultBadSignature:
-		writeReply(w, http.StatusOK, CodeInvalidSignature)
+		writeReply(w, http.StatusOK, wire.CodeInvalidSignature)
 	default:
 		status, code := s.apply(r, raw, readErr)
 		if f == faultDrop {
@@ -268,21 +278,21 @@ func (s *Sandbox) apply(r *http.Request, raw []byte, readErr error) (status int,
 		return http.StatusBadRequest, sandboxCodeUnreadableBody
 	}
 	if !s.signed(body, form) {
-		return http.StatusOK, CodeInvalidSignature
+		return http.StatusOK, wire.CodeInvalidSignature
 	}
-	id, ok := single(form, fieldID)
+	id, ok := single(form, wire.FieldID)
 	if !ok || !isValidID(id) {
-		return http.StatusOK, CodeInvalidID
+		return http.StatusOK, wire.CodeInvalidID
 	}
-	blockValue, ok := single(form, fieldBlock)
+	blockValue, ok := single(form, wire.FieldBlock)
 	// ASSUMPTION (DECISIONS.md): the seed's Boolean is exactly "true" or
 	// "false", as in its samples.
 	if !ok || blockValue != "true" && blockValue != "false" {
-		return http.StatusOK, CodeInvalidBlock
+		return http.StatusOK, wire.CodeInvalidBlock
 	}
-	note, ok := single(form, fieldNote)
+	note, ok := single(form, wire.FieldNote)
 	if !ok || !isValidNote(note) {
-		return http.StatusOK, CodeInvalidNote
+		return http.StatusOK, wire.CodeInvalidNote
 	}
 
 	blocked := blockValue == "true"
@@ -305,21 +315,21 @@ func (s *Sandbox) apply(r *http.Request, raw []byte, readErr error) (status int,
 
 // signed checks acc_key and sig without ever recording either. sig must be
 // the last field, and is checked against the body before it, exactly as
-// received (see sign).
+// received (see wire.Sign).
 //
 // ASSUMPTION (DECISIONS.md): an unknown acc_key and a wrong sig are both
 // answered INVALID_SIGNATURE with HTTP 200, like the documented codes.
 func (s *Sandbox) signed(body string, form url.Values) bool {
-	accKey, ok := single(form, fieldAccKey)
+	accKey, ok := single(form, wire.FieldAccKey)
 	if !ok || subtle.ConstantTimeCompare([]byte(accKey), []byte(s.accKey)) != 1 {
 		return false
 	}
-	sig, ok := single(form, fieldSig)
-	i := strings.LastIndex(body, sigSeparator)
-	if !ok || i < 0 || strings.Contains(body[i+len(sigSeparator):], "&") {
+	sig, ok := single(form, wire.FieldSig)
+	i := strings.LastIndex(body, wire.SigSeparator)
+	if !ok || i < 0 || strings.Contains(body[i+len(wire.SigSeparator):], "&") {
 		return false
 	}
-	return hmac.Equal([]byte(sig), []byte(sign(s.secret, body[:i])))
+	return hmac.Equal([]byte(sig), []byte(wire.Sign(s.secret, body[:i])))
 }
 
 // ledger is what GET /_sandbox/ledger shows: the accounts by id, the
@@ -391,9 +401,9 @@ func isValidNote(note string) bool {
 // writeReply answers {"response":"OK"} when code is "", else
 // {"response":"ERROR","responseDescription":code}.
 func writeReply(w http.ResponseWriter, status int, code string) {
-	r := reply{Response: responseOK}
+	r := wire.Reply{Response: wire.ResponseOK}
 	if code != "" {
-		r = reply{Response: responseError, ResponseDescription: code}
+		r = wire.Reply{Response: wire.ResponseError, ResponseDescription: code}
 	}
 	writeJSON(w, status, r)
 }
