@@ -18,7 +18,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
-	"github.com/blockd/blockd/providers/card"
+	"github.com/blockd/blockd/providers/card/cardfake"
 	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/schemas"
 )
@@ -38,7 +38,7 @@ const (
 type chaosSandboxes struct {
 	finnotech *finnotechfake.Sandbox
 	arhivaar  *arhivaarfake.Sandbox
-	card      *card.Sandbox
+	card      *cardfake.Sandbox
 	urls      map[schemas.Provider]string
 	servers   []*http.Server
 }
@@ -50,7 +50,7 @@ func startChaosSandboxes(o chaosOptions) (*chaosSandboxes, error) {
 			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, TimeoutDelay: o.TimeoutDelay, Seed: o.Seed + 1}),
 		arhivaar: arhivaarfake.New(arhivaarfake.Config{
 			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, TimeoutDelay: o.TimeoutDelay, Seed: o.Seed + 2}),
-		card: card.NewSandbox(card.SandboxConfig{ClientID: chaosCardClient, ClientSecret: chaosCardSecret,
+		card: cardfake.New(cardfake.Config{ClientID: chaosCardClient, ClientSecret: chaosCardSecret,
 			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, TimeoutDelay: o.TimeoutDelay, Seed: o.Seed + 3}),
 		urls: make(map[schemas.Provider]string),
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
-	"github.com/blockd/blockd/providers/card"
+	"github.com/blockd/blockd/providers/card/cardfake"
 	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 )
 
@@ -29,7 +29,7 @@ const (
 type sandboxes struct {
 	finnotech *finnotechfake.Sandbox
 	arhivaar  *arhivaarfake.Sandbox
-	card      *card.Sandbox
+	card      *cardfake.Sandbox
 	urls      map[string]string // provider name → base URL
 	servers   []*http.Server
 }
@@ -43,7 +43,7 @@ func startSandboxes(cfg config, addrs map[string]string, log zerolog.Logger) (*s
 			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
 		arhivaar: arhivaarfake.New(arhivaarfake.Config{Latency: cfg.SandboxLatency,
 			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
-		card: card.NewSandbox(card.SandboxConfig{ClientID: sandboxCardClient, ClientSecret: sandboxCardSecret, Latency: cfg.SandboxLatency,
+		card: cardfake.New(cardfake.Config{ClientID: sandboxCardClient, ClientSecret: sandboxCardSecret, Latency: cfg.SandboxLatency,
 			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
 		urls: make(map[string]string),
 	}

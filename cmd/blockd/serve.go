@@ -210,7 +210,7 @@ func newProviders(ctx context.Context, cfg config, st *store.Store, log zerolog.
 	return map[schemas.Provider]processor.Provider{
 		schemas.ProviderFinnotech: finnotech.NewAdapter(finnotech.NewClient(urls["finnotech"], httpClient, tokens)),
 		schemas.ProviderArhivaar:  arhivaar.NewAdapter(arhivaar.NewClient(urls["arhivaar"], accKey, arhivaarSecret, httpClient)),
-		schemas.ProviderCard:      card.NewAdapter(card.NewClient(urls["card"], cardClient, cardSecret, httpClient)),
+		schemas.ProviderCard:      card.NewAdapter(card.NewClient(card.ClientConfig{BaseURL: urls["card"], ClientID: cardClient, ClientSecret: cardSecret, HTTPClient: httpClient})),
 	}, closeFn, nil
 }
 

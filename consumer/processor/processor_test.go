@@ -18,6 +18,7 @@ import (
 	"github.com/blockd/blockd/providers/arhivaar"
 	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
 	"github.com/blockd/blockd/providers/card"
+	"github.com/blockd/blockd/providers/card/cardfake"
 	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 	"github.com/blockd/blockd/store"
@@ -30,7 +31,7 @@ type env struct {
 	t        *testing.T
 	store    *store.Store
 	proc     *processor.Processor
-	card     *card.Sandbox
+	card     *cardfake.Sandbox
 	arhivaar *arhivaarfake.Sandbox
 	offset   int64
 }
@@ -46,7 +47,7 @@ func newEnv(t *testing.T, cfg processor.Config, arhivaarURL string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cardSB := card.NewSandbox(card.SandboxConfig{})
+	cardSB := cardfake.New(cardfake.Config{})
 	cardSrv := httptest.NewServer(cardSB)
 	t.Cleanup(cardSrv.Close)
 	arhSB := arhivaarfake.New(arhivaarfake.Config{})
@@ -66,7 +67,7 @@ func newEnv(t *testing.T, cfg processor.Config, arhivaarURL string) *env {
 	}
 	httpClient := &http.Client{}
 	provs := map[schemas.Provider]processor.Provider{
-		schemas.ProviderCard:     card.NewAdapter(card.NewClient(cardSrv.URL, "sandbox-client", "sandbox-secret", httpClient)),
+		schemas.ProviderCard:     card.NewAdapter(card.NewClient(card.ClientConfig{BaseURL: cardSrv.URL, ClientID: "sandbox-client", ClientSecret: "sandbox-secret", HTTPClient: httpClient})),
 		schemas.ProviderArhivaar: arhivaar.NewAdapter(arhivaar.NewClient(arhivaarURL, arhivaarfake.DefaultAccKey, arhivaarfake.DefaultSecret, httpClient)),
 	}
 	p := processor.New(cfg, st, v, provs, processor.Hooks{}, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
