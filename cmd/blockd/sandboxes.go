@@ -23,6 +23,8 @@ const (
 	sandboxFinnotechNID    = "0012345678"
 	sandboxCardClient      = "sandbox-client"
 	sandboxCardSecret      = "sandbox-secret"
+	sandboxArhivaarAccKey  = arhivaarfake.DefaultAccKey
+	sandboxArhivaarSecret  = arhivaarfake.DefaultSecret
 )
 
 // sandboxes are the three provider simulators, each on its own listener.
@@ -78,7 +80,7 @@ func runSandboxes(ctx context.Context, cfg config, log zerolog.Logger) error {
 		return err
 	}
 	defer s.close()
-	log.Info().Str("finnotechToken", "Bearer "+sandboxFinnotechToken).Str("arhivaarAccKey", arhivaarfake.DefaultAccKey).
+	log.Info().Str("finnotechToken", "Bearer "+sandboxFinnotechToken).Str("arhivaarAccKey", sandboxArhivaarAccKey).
 		Str("cardClientId", sandboxCardClient).Msg("sandboxes ready; GET /_sandbox/ledger on each shows its ledger")
 	<-ctx.Done()
 	return nil

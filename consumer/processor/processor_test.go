@@ -68,7 +68,7 @@ func newEnv(t *testing.T, cfg processor.Config, arhivaarURL string) *env {
 	httpClient := &http.Client{}
 	provs := map[schemas.Provider]processor.Provider{
 		schemas.ProviderCard:     card.NewAdapter(card.NewClient(card.ClientConfig{BaseURL: cardSrv.URL, ClientID: "sandbox-client", ClientSecret: "sandbox-secret", HTTPClient: httpClient})),
-		schemas.ProviderArhivaar: arhivaar.NewAdapter(arhivaar.NewClient(arhivaarURL, arhivaarfake.DefaultAccKey, arhivaarfake.DefaultSecret, httpClient)),
+		schemas.ProviderArhivaar: arhivaar.NewAdapter(arhivaar.NewClient(arhivaar.ClientConfig{BaseURL: arhivaarURL, AccKey: arhivaarfake.DefaultAccKey, Secret: arhivaarfake.DefaultSecret, HTTPClient: httpClient})),
 	}
 	p := processor.New(cfg, st, v, provs, processor.Hooks{}, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
 	return &env{t: t, store: st, proc: p, card: cardSB, arhivaar: arhSB}

@@ -120,7 +120,7 @@ func TestClientSendsTheSeedShape(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, requests := captureServer(t, http.StatusOK, `{"response":"OK"}`)
-			c := NewClient(srv.URL+"/", seedAccKey, secret, srv.Client())
+			c := NewClient(ClientConfig{BaseURL: srv.URL + "/", AccKey: seedAccKey, Secret: secret, HTTPClient: srv.Client()})
 			if err := c.SetBlocked(context.Background(), seedID, tc.block, tc.note); err != nil {
 				t.Fatalf("SetBlocked: %v", err)
 			}
@@ -235,7 +235,7 @@ func TestWrongCredentials(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, arhivaarfake.Config{})
-			c := NewClient(f.server.URL, tc.accKey, tc.secret, f.server.Client())
+			c := NewClient(ClientConfig{BaseURL: f.server.URL, AccKey: tc.accKey, Secret: tc.secret, HTTPClient: f.server.Client()})
 			id := newAccountID(t)
 			err := c.SetBlocked(context.Background(), id, true, "Maksmata arve.")
 			wantError(t, err, providers.Permanent, CodeInvalidSignature, http.StatusOK)
@@ -272,7 +272,7 @@ func TestSetBlockedAnswers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, _ := captureServer(t, tc.status, tc.body)
-			c := NewClient(srv.URL, "k", "s", srv.Client())
+			c := NewClient(ClientConfig{BaseURL: srv.URL, AccKey: "k", Secret: "s", HTTPClient: srv.Client()})
 			err := c.SetBlocked(context.Background(), "abcd", true, "n")
 			wantError(t, err, tc.wantClass, tc.wantCode, tc.wantStatus)
 			if !strings.HasPrefix(err.Error(), "blocking account: ") {
@@ -290,7 +290,7 @@ func TestTransportErrors(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL
 		srv.Close()
-		err := NewClient(url, "k", "s", nil).SetBlocked(context.Background(), "abcd", true, "n")
+		err := NewClient(ClientConfig{BaseURL: url, AccKey: "k", Secret: "s"}).SetBlocked(context.Background(), "abcd", true, "n")
 		wantError(t, err, providers.Retryable, "", 0)
 	})
 	t.Run("context done before sending is retryable", func(t *testing.T) {
@@ -314,7 +314,7 @@ func TestTransportErrors(t *testing.T) {
 		f := newFixture(t, arhivaarfake.Config{TimeoutRate: 1})
 		hc := f.server.Client()
 		hc.Timeout = 100 * time.Millisecond
-		c := NewClient(f.server.URL, arhivaarfake.DefaultAccKey, arhivaarfake.DefaultSecret, hc)
+		c := NewClient(ClientConfig{BaseURL: f.server.URL, AccKey: arhivaarfake.DefaultAccKey, Secret: arhivaarfake.DefaultSecret, HTTPClient: hc})
 		err := c.SetBlocked(context.Background(), newAccountID(t), true, "n")
 		wantError(t, err, providers.Unknown, "", 0)
 	})
@@ -328,7 +328,27 @@ func TestTransportErrors(t *testing.T) {
 		}
 	})
 	t.Run("bad base URL is permanent and not sent", func(t *testing.T) {
-		err := NewClient("http://[::1", "k", "s", nil).SetBlocked(context.Background(), "abcd", true, "n")
+		err := NewClient(ClientConfig{BaseURL: "http://[::1", AccKey: "k", Secret: "s"}).SetBlocked(context.Background(), "abcd", true, "n")
 		wantError(t, err, providers.Permanent, CodeBadRequest, 0)
 	})
+}
+
+func TestClientConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     ClientConfig
+		wantErr bool
+	}{
+		{"good", ClientConfig{BaseURL: "https://api.arhivaar.ee", AccKey: "k", Secret: "s"}, false},
+		{"no base URL", ClientConfig{AccKey: "k", Secret: "s"}, true},
+		{"no acc_key", ClientConfig{BaseURL: "http://x", Secret: "s"}, true},
+		{"no secret", ClientConfig{BaseURL: "http://x", AccKey: "k"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err != nil) != tc.wantErr {
+				t.Errorf("got Validate() = %v, want an error: %v", err, tc.wantErr)
+			}
+		})
+	}
 }

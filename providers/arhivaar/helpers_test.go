@@ -34,7 +34,7 @@ func newFixture(tb testing.TB, cfg arhivaarfake.Config) *fixture {
 	if secret == "" {
 		secret = arhivaarfake.DefaultSecret
 	}
-	return &fixture{sandbox: sb, server: srv, client: NewClient(srv.URL, accKey, secret, srv.Client())}
+	return &fixture{sandbox: sb, server: srv, client: NewClient(ClientConfig{BaseURL: srv.URL, AccKey: accKey, Secret: secret, HTTPClient: srv.Client()})}
 }
 
 // newAccountID returns a fresh encoded account id: 24 lowercase hex digits,

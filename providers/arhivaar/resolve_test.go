@@ -16,7 +16,7 @@ func TestResolveResendsTheIdempotentCall(t *testing.T) {
 	sb := arhivaarfake.New(arhivaarfake.Config{})
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
-	a := NewAdapter(NewClient(srv.URL, arhivaarfake.DefaultAccKey, arhivaarfake.DefaultSecret, srv.Client()))
+	a := NewAdapter(NewClient(ClientConfig{BaseURL: srv.URL, AccKey: arhivaarfake.DefaultAccKey, Secret: arhivaarfake.DefaultSecret, HTTPClient: srv.Client()}))
 	ctx := context.Background()
 	req := providers.Request{Command: schemas.Command{Kind: schemas.KindBlock, Provider: schemas.ProviderArhivaar,
 		AccountID: "6475736574794c4e2f594d3d", Note: "Maksmata arve."}}

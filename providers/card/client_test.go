@@ -296,3 +296,23 @@ func TestTransportErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestClientConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     ClientConfig
+		wantErr bool
+	}{
+		{"good", ClientConfig{BaseURL: "https://stg34.visionplus.io/sandbox", ClientID: "id", ClientSecret: "s"}, false},
+		{"no base URL", ClientConfig{ClientID: "id", ClientSecret: "s"}, true},
+		{"no client id", ClientConfig{BaseURL: "http://x", ClientSecret: "s"}, true},
+		{"no client secret", ClientConfig{BaseURL: "http://x", ClientID: "id"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err != nil) != tc.wantErr {
+				t.Errorf("got Validate() = %v, want an error: %v", err, tc.wantErr)
+			}
+		})
+	}
+}

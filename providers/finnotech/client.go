@@ -41,15 +41,38 @@ type Client struct {
 	tokens  TokenSource
 }
 
-// NewClient returns a Client for the Finnotech API at baseURL (for example
-// https://apibeta.finnotech.ir, or a Sandbox's URL). httpClient nil means
-// http.DefaultClient; give it a Timeout or pass contexts with deadlines.
-// tokens must not be nil.
-func NewClient(baseURL string, httpClient *http.Client, tokens TokenSource) *Client {
-	if httpClient == nil {
-		httpClient = http.DefaultClient
+// ClientConfig says where Finnotech is and where the Client's tokens come
+// from.
+type ClientConfig struct {
+	// BaseURL is Finnotech's base URL, for example
+	// https://apibeta.finnotech.ir. Required.
+	BaseURL string
+	// HTTPClient sends the calls. Default http.DefaultClient; give it a
+	// Timeout or pass contexts with deadlines.
+	HTTPClient *http.Client
+	// Tokens hands out the Bearer tokens (Tokens in production). Required.
+	Tokens TokenSource
+}
+
+// Validate reports a config a Client cannot work with.
+func (c ClientConfig) Validate() error {
+	var errs []error
+	if c.BaseURL == "" {
+		errs = append(errs, errors.New("finnotech client: BaseURL is required"))
 	}
-	return &Client{baseURL: strings.TrimRight(baseURL, "/"), http: httpClient, tokens: tokens}
+	if c.Tokens == nil {
+		errs = append(errs, errors.New("finnotech client: Tokens is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// NewClient returns a Client for the Finnotech API cfg names. It does not
+// check cfg; call Validate first.
+func NewClient(cfg ClientConfig) *Client {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	return &Client{baseURL: strings.TrimRight(cfg.BaseURL, "/"), http: cfg.HTTPClient, tokens: cfg.Tokens}
 }
 
 // Block holds req.Amount rials on the account of clientID's token for

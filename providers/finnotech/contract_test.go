@@ -58,7 +58,7 @@ func TestContract(t *testing.T) {
 		srv := httptest.NewServer(sb)
 		t.Cleanup(srv.Close)
 		tokens := &mintingTokens{cached: map[string]string{}}
-		env := contractEnv(t, sb, NewAdapter(NewClient(srv.URL, srv.Client(), tokens)))
+		env := contractEnv(t, sb, NewAdapter(NewClient(ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: tokens})))
 		env.TokensIssued = tokens.Issued
 		return env
 	})

@@ -54,7 +54,7 @@ func (c *ccTokens) InvalidateClientCredential(scopes ...string) {
 func TestFacilitySeedAnswer(t *testing.T) {
 	cs := newCannedServer(t, 200, seedFacilityAnswer)
 	tokens := &ccTokens{recordingTokens: recordingTokens{tok: "ac-token"}, cc: "cc-token"}
-	c := NewClient(cs.URL, cs.Client(), tokens)
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: tokens})
 	got, err := c.FacilityInquiry(context.Background(), "app-1", "getfacility213454", nationalID)
 	if err != nil {
 		t.Fatalf("FacilityInquiry: %v", err)
@@ -113,7 +113,7 @@ func TestFacilityNoFacility(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newCannedServer(t, 200, tc.body)
-			c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok")})
 			got, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 			if err != nil {
 				t.Fatalf("FacilityInquiry: %v", err)
@@ -177,7 +177,7 @@ func TestFacilityLenientDecoding(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body := strings.Replace(item(tc.item), "%TOTAL%", tc.total, 1)
 			cs := newCannedServer(t, 200, body)
-			c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok")})
 			got, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 			if err != nil {
 				t.Fatalf("FacilityInquiry: %v", err)
@@ -204,7 +204,7 @@ func TestFacilityUnreadable(t *testing.T) {
 		`{"result":{"facilityList":[{"FacilityBankCode":true}]},"status":"DONE"}`,
 	} {
 		cs := newCannedServer(t, 200, body)
-		c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+		c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok")})
 		_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 		wantError(t, err, providers.Unknown, CodeUnreadableResponse, http.StatusOK)
 		if err != nil && strings.Contains(err.Error(), nationalID) {
@@ -216,7 +216,7 @@ func TestFacilityUnreadable(t *testing.T) {
 func TestFacilityDeadClientCredential(t *testing.T) {
 	cs := newCannedServer(t, 403, `{"status":"FAILED","trackId":"t","error":{"code":"UNAUTHORIZED","message":"x"}}`)
 	tokens := &ccTokens{recordingTokens: recordingTokens{tok: "ac"}, cc: "cc"}
-	c := NewClient(cs.URL, cs.Client(), tokens)
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: tokens})
 	_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
 	if len(tokens.ccInvalidated) != 1 || tokens.ccInvalidated[0][0] != ScopeFacilityInquiry {
@@ -229,7 +229,7 @@ func TestFacilityDeadClientCredential(t *testing.T) {
 
 func TestFacilityFallsBackToToken(t *testing.T) {
 	cs := newCannedServer(t, 200, seedNoFacilityAnswer)
-	c := NewClient(cs.URL, cs.Client(), StaticToken("static"))
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("static")})
 	if _, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID); err != nil {
 		t.Fatalf("FacilityInquiry: %v", err)
 	}
@@ -253,7 +253,7 @@ func TestFacilityNationalIDNeverInErrors(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL
 		srv.Close()
-		c := NewClient(url, nil, StaticToken("tok"))
+		c := NewClient(ClientConfig{BaseURL: url, Tokens: StaticToken("tok")})
 		_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 		wantError(t, err, providers.Retryable, "", 0)
 		if strings.Contains(err.Error(), nationalID) {
@@ -266,7 +266,7 @@ func TestFacilityNationalIDNeverInErrors(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 		t.Cleanup(hang.Close)
-		c := NewClient(hang.URL, hang.Client(), StaticToken("tok"))
+		c := NewClient(ClientConfig{BaseURL: hang.URL, HTTPClient: hang.Client(), Tokens: StaticToken("tok")})
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		_, err := c.FacilityInquiry(ctx, "app-1", "t", nationalID)

@@ -66,7 +66,7 @@ func newFixture(tb testing.TB, cfg finnotechfake.Config, tok string) *fixture {
 	srv := httptest.NewServer(sb)
 	tb.Cleanup(srv.Close)
 	tokens := &recordingTokens{tok: tok}
-	return &fixture{sandbox: sb, server: srv, tokens: tokens, client: NewClient(srv.URL, srv.Client(), tokens)}
+	return &fixture{sandbox: sb, server: srv, tokens: tokens, client: NewClient(ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: tokens})}
 }
 
 // newTrackID returns a fresh trackId (26 letters and digits).
@@ -206,7 +206,7 @@ func newTokenFixture(tb testing.TB, cfg finnotechfake.Config, tcfg TokensConfig)
 	tokens := NewTokens(srv.URL, srv.Client(), tcfg)
 	store, _ := tcfg.Store.(*MemoryTokenStore)
 	return &tokenFixture{sandbox: sb, server: srv, clock: clock, store: store, tokens: tokens,
-		client: NewClient(srv.URL, srv.Client(), tokens)}
+		client: NewClient(ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: tokens})}
 }
 
 // token gets the token of clientID and fails the test on an error.

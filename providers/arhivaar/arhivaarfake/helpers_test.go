@@ -32,7 +32,7 @@ func newFixture(tb testing.TB, cfg Config) *fixture {
 	sb := New(cfg)
 	srv := httptest.NewServer(sb)
 	tb.Cleanup(srv.Close)
-	return &fixture{sandbox: sb, server: srv, client: arhivaar.NewClient(srv.URL, DefaultAccKey, DefaultSecret, srv.Client())}
+	return &fixture{sandbox: sb, server: srv, client: arhivaar.NewClient(arhivaar.ClientConfig{BaseURL: srv.URL, AccKey: DefaultAccKey, Secret: DefaultSecret, HTTPClient: srv.Client()})}
 }
 
 // newAccountID returns a fresh encoded account id: 24 lowercase hex digits,

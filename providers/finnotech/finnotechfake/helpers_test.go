@@ -74,7 +74,7 @@ func newFixture(tb testing.TB, cfg Config, tok string) *fixture {
 	srv := httptest.NewServer(sb)
 	tb.Cleanup(srv.Close)
 	return &fixture{sandbox: sb, server: srv,
-		client: finnotech.NewClient(srv.URL, srv.Client(), finnotech.StaticToken(tok))}
+		client: finnotech.NewClient(finnotech.ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: finnotech.StaticToken(tok)})}
 }
 
 // tokenFixture is a finnotech.Client on finnotech.Tokens and a memory
@@ -98,7 +98,7 @@ func newTokenFixture(tb testing.TB, cfg Config) *tokenFixture {
 		RefreshToken: "refresh-" + seedToken, Bank: "062", IssuedAt: clock.Now(), ExpiresAt: clock.Now().Add(10 * 24 * time.Hour)}})
 	tokens := finnotech.NewTokens(srv.URL, srv.Client(), finnotech.TokensConfig{ClientID: DefaultClientID,
 		ClientSecret: DefaultClientSecret, NID: "0012345678", Store: store, Now: clock.Now})
-	return &tokenFixture{sandbox: sb, server: srv, tokens: tokens, client: finnotech.NewClient(srv.URL, srv.Client(), tokens)}
+	return &tokenFixture{sandbox: sb, server: srv, tokens: tokens, client: finnotech.NewClient(finnotech.ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: tokens})}
 }
 
 // newTrackID returns a fresh trackId (26 letters and digits).
