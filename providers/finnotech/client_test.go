@@ -347,7 +347,7 @@ func TestTransportErrors(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL
 		srv.Close()
-		c := NewClient(ClientConfig{BaseURL: url, Tokens: StaticToken("tok")})
+		c := NewClient(ClientConfig{BaseURL: url, Tokens: finnotechfake.StaticToken("tok")})
 		_, err := c.Block(context.Background(), "app-1", "t1", BlockRequest{Amount: 1, Description: "x", Days: 1})
 		wantError(t, err, providers.Retryable, "", 0)
 	})
@@ -398,7 +398,7 @@ func newCannedServer(tb testing.TB, status int, body string) *cannedServer {
 func TestRequestShape(t *testing.T) {
 	ok := `{"result":{"amount":1,"description":"d","deposit":"0201698541000","blockDate":"951210","days":"12"},"status":"DONE","trackId":"block-1"}`
 	cs := newCannedServer(t, 200, ok)
-	c := NewClient(ClientConfig{BaseURL: cs.URL + "/", HTTPClient: cs.Client(), Tokens: StaticToken("tok-1")})
+	c := NewClient(ClientConfig{BaseURL: cs.URL + "/", HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok-1")})
 	if _, err := c.Block(context.Background(), "app 1", "block-1", BlockRequest{Amount: 1, Description: "مسدودی", Days: 12}); err != nil {
 		t.Fatalf("Block: %v", err)
 	}
@@ -445,7 +445,7 @@ func TestLenientDecoding(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body := `{"result":{"amount":` + tc.amount + `,"description":"d","deposit":"0201698541000","blockDate":"951210","days":` + tc.days + `},"status":"DONE","trackId":"t"}`
 			cs := newCannedServer(t, 200, body)
-			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok")})
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			resp, err := c.Block(context.Background(), "app-1", "t", BlockRequest{Amount: 1, Description: "d", Days: 12})
 			if err != nil {
 				t.Fatalf("Block: %v", err)
@@ -456,7 +456,7 @@ func TestLenientDecoding(t *testing.T) {
 
 			ub := `{"result":{"amount":` + tc.amount + `,"deposit":"0201698541000","unblockDate":"951211"},"status":"DONE","trackId":"u"}`
 			cs = newCannedServer(t, 200, ub)
-			c = NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok")})
+			c = NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			uresp, err := c.Unblock(context.Background(), "app-1", "u", UnblockRequest{Amount: 1, BlockTrackID: "t"})
 			if err != nil {
 				t.Fatalf("Unblock: %v", err)
@@ -523,7 +523,7 @@ func TestCallStatusAnswers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newCannedServer(t, 200, tc.body)
-			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok")})
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			got, err := c.CallStatus(context.Background(), "app-1", "t")
 			if tc.wantErr {
 				wantError(t, err, tc.wantClass, CodeUnreadableResponse, http.StatusOK)
@@ -545,7 +545,7 @@ func TestCallStatusAnswers(t *testing.T) {
 // TestErrorsAreWrapped checks the gerund context on a client error.
 func TestErrorsAreWrapped(t *testing.T) {
 	cs := newCannedServer(t, 503, ``)
-	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok")})
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 	_, err := c.Block(context.Background(), "app-1", "t", BlockRequest{Amount: 1, Description: "d", Days: 1})
 	if err == nil || !strings.HasPrefix(err.Error(), "sending block: ") {
 		t.Errorf("error = %v, want it to start with %q", err, "sending block: ")
@@ -558,9 +558,9 @@ func TestClientConfigValidate(t *testing.T) {
 		cfg     ClientConfig
 		wantErr bool
 	}{
-		{"good", ClientConfig{BaseURL: "https://apibeta.finnotech.ir", Tokens: StaticToken("tok")}, false},
-		{"no HTTP client is fine", ClientConfig{BaseURL: "http://x", Tokens: StaticToken("tok"), HTTPClient: nil}, false},
-		{"no base URL", ClientConfig{Tokens: StaticToken("tok")}, true},
+		{"good", ClientConfig{BaseURL: "https://apibeta.finnotech.ir", Tokens: finnotechfake.StaticToken("tok")}, false},
+		{"no HTTP client is fine", ClientConfig{BaseURL: "http://x", Tokens: finnotechfake.StaticToken("tok"), HTTPClient: nil}, false},
+		{"no base URL", ClientConfig{Tokens: finnotechfake.StaticToken("tok")}, true},
 		{"no tokens", ClientConfig{BaseURL: "http://x"}, true},
 	}
 	for _, tc := range tests {

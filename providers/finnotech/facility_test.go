@@ -113,7 +113,7 @@ func TestFacilityNoFacility(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newCannedServer(t, 200, tc.body)
-			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok")})
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			got, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 			if err != nil {
 				t.Fatalf("FacilityInquiry: %v", err)
@@ -177,7 +177,7 @@ func TestFacilityLenientDecoding(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body := strings.Replace(item(tc.item), "%TOTAL%", tc.total, 1)
 			cs := newCannedServer(t, 200, body)
-			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok")})
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			got, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 			if err != nil {
 				t.Fatalf("FacilityInquiry: %v", err)
@@ -204,7 +204,7 @@ func TestFacilityUnreadable(t *testing.T) {
 		`{"result":{"facilityList":[{"FacilityBankCode":true}]},"status":"DONE"}`,
 	} {
 		cs := newCannedServer(t, 200, body)
-		c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok")})
+		c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 		_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 		wantError(t, err, providers.Unknown, CodeUnreadableResponse, http.StatusOK)
 		if err != nil && strings.Contains(err.Error(), nationalID) {
@@ -229,7 +229,7 @@ func TestFacilityDeadClientCredential(t *testing.T) {
 
 func TestFacilityFallsBackToToken(t *testing.T) {
 	cs := newCannedServer(t, 200, seedNoFacilityAnswer)
-	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("static")})
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("static")})
 	if _, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID); err != nil {
 		t.Fatalf("FacilityInquiry: %v", err)
 	}
@@ -253,7 +253,7 @@ func TestFacilityNationalIDNeverInErrors(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL
 		srv.Close()
-		c := NewClient(ClientConfig{BaseURL: url, Tokens: StaticToken("tok")})
+		c := NewClient(ClientConfig{BaseURL: url, Tokens: finnotechfake.StaticToken("tok")})
 		_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 		wantError(t, err, providers.Retryable, "", 0)
 		if strings.Contains(err.Error(), nationalID) {
@@ -266,7 +266,7 @@ func TestFacilityNationalIDNeverInErrors(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 		t.Cleanup(hang.Close)
-		c := NewClient(ClientConfig{BaseURL: hang.URL, HTTPClient: hang.Client(), Tokens: StaticToken("tok")})
+		c := NewClient(ClientConfig{BaseURL: hang.URL, HTTPClient: hang.Client(), Tokens: finnotechfake.StaticToken("tok")})
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		_, err := c.FacilityInquiry(ctx, "app-1", "t", nationalID)

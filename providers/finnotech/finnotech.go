@@ -20,7 +20,7 @@
 // Tokens: the oak calls use the authorization-code token of the clientId,
 // the facility inquiry a client-credential token (NOTES.md 1.2). Tokens
 // keeps both, renewing them before they expire and after Finnotech refuses
-// them; StaticToken is a fixed token for tests and local runs.
+// them.
 //
 // The Adapter maps a providers.Request onto the Client. Package
 // finnotechfake, beside this one, simulates Finnotech for tests and
@@ -104,17 +104,6 @@ type ClientCredentialSource interface {
 // ScopeFacilityInquiry is the scope of the facility inquiry
 // (finnotech-credit-facility-inquiry.seed.txt).
 const ScopeFacilityInquiry = "credit:facility-inquiry:get"
-
-// StaticToken returns a TokenSource that always hands out tok; Invalidate
-// does nothing.
-func StaticToken(tok string) TokenSource {
-	return staticToken(tok)
-}
-
-type staticToken string
-
-func (s staticToken) Token(context.Context, string) (string, error) { return string(s), nil }
-func (staticToken) Invalidate(string)                               {}
 
 // CallStatus is the last status Finnotech holds for a call, by its trackId.
 // The unblock-transfer inquiry answers with the same DONE, FAILED and

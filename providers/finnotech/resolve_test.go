@@ -271,7 +271,7 @@ func TestResolveTransferByInquiry(t *testing.T) {
 				}
 			}))
 			t.Cleanup(srv.Close)
-			a := NewAdapter(NewClient(ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: StaticToken("tok")}))
+			a := NewAdapter(NewClient(ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: finnotechfake.StaticToken("tok")}))
 			req := providers.Request{
 				Command:         schemas.Command{Kind: schemas.KindTransfer, TrackID: "xfr-1", Amount: 4000, Destination: destination},
 				ProviderTrackID: "xfr-call",
@@ -313,7 +313,7 @@ func TestResolveAnswers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newCannedServer(t, 200, tc.body)
-			a := NewAdapter(NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok")}))
+			a := NewAdapter(NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")}))
 			res, err := a.Resolve(context.Background(), req)
 			if err == nil || providers.ClassOf(err) != tc.wantClass {
 				t.Errorf("Resolve = %+v, %v; want a %s error", res, err, tc.wantClass)

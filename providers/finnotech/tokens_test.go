@@ -143,7 +143,7 @@ func TestTokensDeadTokenSignal(t *testing.T) {
 	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
 
 	// The revoked token stays refused.
-	_, err = NewClient(ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(seedToken)}).Block(ctx, "app-1", newTrackID(t), good)
+	_, err = NewClient(ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: finnotechfake.StaticToken(seedToken)}).Block(ctx, "app-1", newTrackID(t), good)
 	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
 
 	if _, err := f.client.Block(ctx, "app-1", newTrackID(t), good); err != nil {

@@ -293,7 +293,7 @@ func TestUnblockTransferInquiryPending(t *testing.T) {
 func TestTransferRequestShape(t *testing.T) {
 	ok := `{"result":{"amount":"1500000","source":"0201698541000","destination":"0201000000001","transferDate":"030105"},"status":"DONE","trackId":"xfr-1"}`
 	cs := newCannedServer(t, 200, ok)
-	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok-1")})
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok-1")})
 	resp, err := c.UnblockTransfer(context.Background(), "app-1", "xfr-1", UnblockTransferRequest{Amount: 1_500_000,
 		UnblockTrackID: "ubl-1", Destination: destination, Description: "court order"})
 	if err != nil {
@@ -316,7 +316,7 @@ func TestTransferRequestShape(t *testing.T) {
 
 	inq := `{"result":{"status":"DONE","amount":1500000,"destination":"0201000000001","transferDate":"030105"},"status":"DONE","trackId":"inq-1"}`
 	cs = newCannedServer(t, 200, inq)
-	c = NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok-1")})
+	c = NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok-1")})
 	got, err := c.UnblockTransferInquiry(context.Background(), "app-1", "inq-1", "xfr-1")
 	if err != nil {
 		t.Fatalf("UnblockTransferInquiry: %v", err)
@@ -350,7 +350,7 @@ func TestTransferInquiryAnswers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newCannedServer(t, 200, tc.body)
-			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: StaticToken("tok")})
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			got, err := c.UnblockTransferInquiry(context.Background(), "app-1", "i", "x")
 			if tc.wantCode != "" {
 				wantError(t, err, tc.wantClass, tc.wantCode, http.StatusOK)

@@ -127,7 +127,7 @@ func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
 	ctx := context.Background()
 
 	// The authorization-code token of the oak calls is refused.
-	ac := finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: finnotech.StaticToken(seedToken)})
+	ac := finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(seedToken)})
 	_, err := ac.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
 	pe := wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
 	if pe.Message != wire.MsgTokenNotForService {
@@ -139,7 +139,7 @@ func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ClientCredential: %v", err)
 	}
-	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: finnotech.StaticToken(other)}).FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
+	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(other)}).FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
 	wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
 
 	// And a client-credential token is refused by the oak calls.
@@ -147,7 +147,7 @@ func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ClientCredential: %v", err)
 	}
-	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: finnotech.StaticToken(right)}).Block(ctx, "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
+	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(right)}).Block(ctx, "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
 	wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
 
 	// Tokens picks the right one.

@@ -74,7 +74,7 @@ func newFixture(tb testing.TB, cfg Config, tok string) *fixture {
 	srv := httptest.NewServer(sb)
 	tb.Cleanup(srv.Close)
 	return &fixture{sandbox: sb, server: srv,
-		client: finnotech.NewClient(finnotech.ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: finnotech.StaticToken(tok)})}
+		client: finnotech.NewClient(finnotech.ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: StaticToken(tok)})}
 }
 
 // tokenFixture is a finnotech.Client on finnotech.Tokens and a memory

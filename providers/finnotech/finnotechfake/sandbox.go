@@ -12,6 +12,7 @@ package finnotechfake
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -671,3 +672,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// StaticToken returns a finnotech.TokenSource that always hands out tok,
+// for tests that need no token endpoint; Invalidate does nothing.
+func StaticToken(tok string) finnotech.TokenSource {
+	return staticToken(tok)
+}
+
+type staticToken string
+
+func (s staticToken) Token(context.Context, string) (string, error) { return string(s), nil }
+func (staticToken) Invalidate(string)                               {}

@@ -101,7 +101,7 @@ func TestSandboxFaultTokenExpiredRevokes(t *testing.T) {
 	} {
 		wantError(t, call(), providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
 	}
-	other := finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: finnotech.StaticToken("other")})
+	other := finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken("other")})
 	if _, err := other.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1}); err != nil {
 		t.Errorf("Block with another token: %v", err)
 	}
