@@ -13,6 +13,7 @@ import (
 	. "github.com/blockd/blockd/providers/card"
 	"github.com/blockd/blockd/providers/card/cardfake"
 	"github.com/blockd/blockd/providers/card/internal/wire"
+	"github.com/blockd/blockd/providers/providertest"
 )
 
 func TestTokenRequest(t *testing.T) {
@@ -103,7 +104,7 @@ func TestTokenSingleFlightCallerLeaves(t *testing.T) {
 }
 
 func TestTokenRefreshBeforeExpiry(t *testing.T) {
-	clock := newFakeClock(sandboxDay())
+	clock := providertest.NewClock(sandboxDay())
 	f := newFixture(t, cardfake.Config{Now: clock.Now})
 	ctx := context.Background()
 	call := func(t *testing.T) {
@@ -138,7 +139,7 @@ func TestTokenRefreshBeforeExpiry(t *testing.T) {
 func TestTokenShortLifetime(t *testing.T) {
 	// A token living 10s is replaced at half its life, not 60s before
 	// its end (which would be before it was issued).
-	clock := newFakeClock(sandboxDay())
+	clock := providertest.NewClock(sandboxDay())
 	f := newFixture(t, cardfake.Config{Now: clock.Now, TokenLifetime: 10 * time.Second})
 	ctx := context.Background()
 	tok1, err := f.client.Tokens().Token(ctx)
@@ -162,7 +163,7 @@ func TestTokenExpiredInSandbox(t *testing.T) {
 	// A client whose clock lags the sandbox's sends a token the sandbox
 	// thinks expired: the call is refused, the token dropped, and the next
 	// call works with a new one.
-	sandboxClock := newFakeClock(sandboxDay())
+	sandboxClock := providertest.NewClock(sandboxDay())
 	f := newFixture(t, cardfake.Config{Now: sandboxClock.Now})
 	SetTokenClock(f.client, sandboxDay)
 	ctx := context.Background()

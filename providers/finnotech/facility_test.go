@@ -15,6 +15,7 @@ import (
 	. "github.com/blockd/blockd/providers/finnotech"
 	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/providers/finnotech/internal/wire"
+	"github.com/blockd/blockd/providers/providertest"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -85,7 +86,7 @@ func TestFacilitySeedAnswer(t *testing.T) {
 		},
 		TrackID: "getfacility213454",
 	}
-	assertJSONEqual(t, got, want)
+	providertest.JSONEqual(t, got, want)
 
 	r, _ := cs.last()
 	if r.Method != http.MethodGet || r.URL.Path != "/credit/v2/clients/app-1/users/"+nationalID+"/facilityInquiry" ||
@@ -324,25 +325,9 @@ func TestAdapterFacility(t *testing.T) {
 		if err != nil {
 			t.Fatalf("FacilityInquiry: %v", err)
 		}
-		assertJSONEqual(t, got, direct.Result)
+		providertest.JSONEqual(t, got, direct.Result)
 		if nid == "0071331960" && !strings.Contains(string(raw), `"facilities":[]`) {
 			t.Errorf("result %s, want facilities []", raw)
 		}
-	}
-}
-
-// assertJSONEqual compares got and want by their JSON.
-func assertJSONEqual(tb testing.TB, got, want any) {
-	tb.Helper()
-	g, err := json.Marshal(got)
-	if err != nil {
-		tb.Fatalf("encoding got: %v", err)
-	}
-	w, err := json.Marshal(want)
-	if err != nil {
-		tb.Fatalf("encoding want: %v", err)
-	}
-	if string(g) != string(w) {
-		tb.Errorf("got  %s\nwant %s", g, w)
 	}
 }

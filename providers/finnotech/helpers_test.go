@@ -143,25 +143,8 @@ func (f *fixture) unblocked(tb testing.TB, clientID string, amount int64) (block
 	return blockID, f.unblock(tb, clientID, blockID, b)
 }
 
-// testClock is a clock the test moves by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock { return &testClock{now: sandboxDay()} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newTestClock returns a clock at sandboxDay that the test moves by hand.
+func newTestClock() *providertest.Clock { return providertest.NewClock(sandboxDay()) }
 
 // tokenFixture is a Client on Tokens and a memory store, talking to a
 // Sandbox that accepts only the configured token "seed" and the tokens it
@@ -170,7 +153,7 @@ func (c *testClock) Advance(d time.Duration) {
 type tokenFixture struct {
 	sandbox *finnotechfake.Sandbox
 	server  *httptest.Server
-	clock   *testClock
+	clock   *providertest.Clock
 	store   *MemoryTokenStore
 	tokens  *Tokens
 	client  *Client

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -222,4 +223,46 @@ func WantError(tb testing.TB, err error, provider schemas.Provider, class provid
 			pe.Class, pe.Code, pe.HTTPStatus, class, code, httpStatus, err)
 	}
 	return pe
+}
+
+// Clock is a clock a test moves by hand; its Now method fits the Now
+// fields of the clients' and the fakes' configs. It is safe for concurrent
+// use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock showing t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the time the clock shows.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock d forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// JSONEqual fails the test when got and want do not encode to the same
+// JSON.
+func JSONEqual(tb testing.TB, got, want any) {
+	tb.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		tb.Fatalf("encoding got: %v", err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		tb.Fatalf("encoding want: %v", err)
+	}
+	if string(g) != string(w) {
+		tb.Errorf("got  %s\nwant %s", g, w)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"math/big"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,26 +18,6 @@ import (
 // sandboxDay is the sandbox clock of the tests: the seed's 19/08/2021.
 func sandboxDay() time.Time {
 	return time.Date(2021, 8, 19, 10, 30, 0, 0, time.UTC)
-}
-
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // fixture is a card.Client talking to a Sandbox over real HTTP.

@@ -12,6 +12,7 @@ import (
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/providers/card"
 	"github.com/blockd/blockd/providers/card/internal/wire"
+	"github.com/blockd/blockd/providers/providertest"
 	"github.com/blockd/blockd/providers/sandboxfault"
 )
 
@@ -98,7 +99,7 @@ func TestSandboxBothSlotsAtOnce(t *testing.T) {
 }
 
 func TestSandboxDates(t *testing.T) {
-	clock := newFakeClock(time.Date(2021, 8, 19, 9, 0, 0, 0, time.UTC))
+	clock := providertest.NewClock(time.Date(2021, 8, 19, 9, 0, 0, 0, time.UTC))
 	f := newFixture(t, Config{Now: clock.Now, DateFormat: "01/02/2006"})
 	id := newAccountID(t)
 	ctx := context.Background()

@@ -13,6 +13,7 @@ import (
 	"github.com/blockd/blockd/providers/finnotech"
 	"github.com/blockd/blockd/providers/finnotech/internal/wire"
 	"github.com/blockd/blockd/providers/jalali"
+	"github.com/blockd/blockd/providers/providertest"
 )
 
 func TestSandboxFacility(t *testing.T) {
@@ -73,7 +74,7 @@ func TestSandboxFacility(t *testing.T) {
 
 	// The same nid gets the same answer; 11-digit legal ids are accepted.
 	a, b := inquire(t, nationalID), inquire(t, nationalID)
-	assertJSONEqual(t, a.Result, b.Result)
+	providertest.JSONEqual(t, a.Result, b.Result)
 	if got := inquire(t, "10101010101").Result; got.NoFacility {
 		t.Errorf("11-digit id: %+v, want facilities", got)
 	}

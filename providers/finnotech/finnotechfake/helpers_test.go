@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,25 +34,8 @@ func sandboxDay() time.Time {
 	return time.Date(2017, 2, 28, 10, 30, 0, 0, jalali.Tehran())
 }
 
-// testClock is a clock the test moves by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock { return &testClock{now: sandboxDay()} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newTestClock returns a clock at sandboxDay that the test moves by hand.
+func newTestClock() *providertest.Clock { return providertest.NewClock(sandboxDay()) }
 
 // fixture is a finnotech.Client with a fixed token talking to a Sandbox
 // over real HTTP.
@@ -150,20 +132,4 @@ func (f *fixture) rawCall(tb testing.TB, method, path, auth, contentType, body s
 func wantError(tb testing.TB, err error, class providers.Class, code string, httpStatus int) *providers.Error {
 	tb.Helper()
 	return providertest.WantError(tb, err, schemas.ProviderFinnotech, class, code, httpStatus)
-}
-
-// assertJSONEqual compares got and want by their JSON.
-func assertJSONEqual(tb testing.TB, got, want any) {
-	tb.Helper()
-	g, err := json.Marshal(got)
-	if err != nil {
-		tb.Fatalf("encoding got: %v", err)
-	}
-	w, err := json.Marshal(want)
-	if err != nil {
-		tb.Fatalf("encoding want: %v", err)
-	}
-	if string(g) != string(w) {
-		tb.Errorf("got  %s\nwant %s", g, w)
-	}
 }
