@@ -2,8 +2,10 @@
 // against its own sandbox: success, each validation refusal, a permanent
 // error, a retryable error, a timeout (outcome unknown), a call applied
 // whose answer is lost (outcome unknown), and token expiry with refresh.
-// Each provider package calls Run from its tests with an Env built on its
-// sandbox (the pattern of watermill's pubsub/tests.TestPubSub).
+// Each provider package calls Run from its tests with an Env built on the
+// sandbox of its fake (finnotechfake, arhivaarfake, cardfake; the pattern
+// of watermill's pubsub/tests.TestPubSub). It also holds the helpers those
+// tests share: error checks, a hand-moved Clock and JSONEqual.
 package providertest
 
 import (
