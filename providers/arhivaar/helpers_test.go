@@ -48,13 +48,6 @@ func newAccountID(tb testing.TB) string {
 	return hex.EncodeToString(b)
 }
 
-// providerError returns the *providers.Error in err, failing the test when
-// there is none.
-func providerError(tb testing.TB, err error) *providers.Error {
-	tb.Helper()
-	return providertest.ProviderError(tb, err)
-}
-
 // wantError checks that err is this provider's error with the class, code
 // and HTTP status given.
 func wantError(tb testing.TB, err error, class providers.Class, code string, httpStatus int) *providers.Error {
