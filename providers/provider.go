@@ -1,7 +1,8 @@
 // Package providers holds what every provider adapter shares: the request an
 // adapter is given, and the typed error that classifies a failed call as
 // permanent, retryable, or of unknown outcome. Each provider lives in its own
-// sub-package with its client, its wire types and its sandbox.
+// sub-package with its client and its wire types; its fake (a sandbox that
+// simulates it for tests and development) sits beside it.
 package providers
 
 import (
@@ -114,23 +115,6 @@ type Request struct {
 // adapter has already dropped the cached token; the error is Retryable and
 // the caller retries with a new provider trackId, which fetches a new token.
 const CodeTokenExpired = "TOKEN_EXPIRED"
-
-// Fault is what a sandbox does to the next call it receives (InjectNext);
-// sandboxes also draw faults at configured rates.
-type Fault int
-
-const (
-	// FaultRetryable: answer with the provider's "try again later" error
-	// without applying the call.
-	FaultRetryable Fault = iota + 1
-	// FaultTimeout: hang without applying until the client gives up.
-	FaultTimeout
-	// FaultApplyThenDrop: apply the call, then close the connection unanswered.
-	FaultApplyThenDrop
-	// FaultTokenExpired: answer with the provider's dead-token signal
-	// without applying the call.
-	FaultTokenExpired
-)
 
 // Resolution is what a provider's status inquiry says about a call whose
 // outcome was unknown.

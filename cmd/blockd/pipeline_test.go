@@ -19,7 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/blockd/blockd/consumer/processor"
-	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/schemas"
 	"github.com/blockd/blockd/store"
 	"github.com/blockd/blockd/store/storetest"
@@ -31,7 +31,7 @@ type harness struct {
 	t        *testing.T
 	brokers  []string
 	cfg      config
-	sandbox  *finnotech.Sandbox
+	sandbox  *finnotechfake.Sandbox
 	writer   *kafka.Writer
 	results  *collector
 	dlq      *collector
@@ -52,7 +52,7 @@ func newHarness(t *testing.T, hooks processor.Hooks, overrides ...string) *harne
 		t.Fatalf("starting kfake: %v", err)
 	}
 	t.Cleanup(cluster.Close)
-	sandbox := finnotech.NewSandbox(finnotech.SandboxConfig{Tokens: []string{sandboxToken}, ClientID: sandboxFinnotechClient, ClientSecret: sandboxFinnotechSecret})
+	sandbox := finnotechfake.New(finnotechfake.Config{Tokens: []string{sandboxToken}, ClientID: sandboxFinnotechClient, ClientSecret: sandboxFinnotechSecret})
 	h := &harness{t: t, sandbox: sandbox}
 	sandboxServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := h.inFlight.Add(1)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/card/internal/wire"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -56,14 +57,14 @@ func (a *Adapter) Execute(ctx context.Context, req providers.Request) (json.RawM
 				Message: "block command without a block code"}
 		}
 	case schemas.KindUnblock:
-		code = removeCode
+		code = wire.RemoveCode
 	default:
 		return nil, &providers.Error{Provider: provider, Class: providers.Permanent, Code: CodeUnsupported,
 			Message: fmt.Sprintf("card adapter does not carry out %q commands", cmd.Kind)}
 	}
 
 	acct, err := a.client.SetBlockCode(ctx, cmd.AccountID, cmd.BlockCodeSlot, code, cmd.BusinessUnit,
-		truncate(req.ProviderTrackID, maxCorrelationID))
+		truncate(req.ProviderTrackID, wire.MaxCorrelationID))
 	if err != nil {
 		return nil, err
 	}

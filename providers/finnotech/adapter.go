@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -194,8 +195,8 @@ func (a *Adapter) resolveTransfer(ctx context.Context, req providers.Request, cl
 	inq, err := a.client.UnblockTransferInquiry(ctx, clientID, uuid.NewString(), req.ProviderTrackID)
 	var pe *providers.Error
 	switch {
-	case errors.As(err, &pe) && pe.Class == providers.Permanent && pe.Code == codeValidation &&
-		containsAny(normalize(pe.Message), msgTransactionNotFound):
+	case errors.As(err, &pe) && pe.Class == providers.Permanent && pe.Code == wire.CodeValidation &&
+		containsAny(normalize(pe.Message), wire.MsgTransactionNotFound):
 		// Finnotech does not know the transfer either.
 		return Resolution{}, nil
 	case err != nil:
@@ -233,23 +234,23 @@ func (a *Adapter) resultFromWages(req providers.Request, response json.RawMessag
 	}
 	switch req.Command.Kind {
 	case schemas.KindBlock:
-		var r blockResult
+		var r wire.BlockResult
 		if err := json.Unmarshal(response, &r); err != nil {
 			return nil, unreadable(err)
 		}
-		return encodeResult(blockResultOf(req, r.response(req.ProviderTrackID)))
+		return encodeResult(blockResultOf(req, blockResponse(r, req.ProviderTrackID)))
 	case schemas.KindUnblock:
-		var r unblockResult
+		var r wire.UnblockResult
 		if err := json.Unmarshal(response, &r); err != nil {
 			return nil, unreadable(err)
 		}
-		return encodeResult(unblockResultOf(req, r.response(req.ProviderTrackID)))
+		return encodeResult(unblockResultOf(req, unblockResponse(r, req.ProviderTrackID)))
 	default: // schemas.KindTransfer
-		var r transferResult
+		var r wire.TransferResult
 		if err := json.Unmarshal(response, &r); err != nil {
 			return nil, unreadable(err)
 		}
-		return encodeResult(transferResultOf(req, r.response(req.ProviderTrackID)))
+		return encodeResult(transferResultOf(req, transferResponse(r, req.ProviderTrackID)))
 	}
 }
 

@@ -1,4 +1,4 @@
-package finnotech
+package finnotech_test
 
 import (
 	"context"
@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -35,10 +39,10 @@ func resolve(t *testing.T, a *Adapter, req providers.Request) Resolution {
 
 func TestResolveBlock(t *testing.T) {
 	t.Run("applied then dropped: applied, with the hold's deposit and blockDate", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 1_500_000)
-		f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+		f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 		if _, err := a.Execute(context.Background(), req); providers.ClassOf(err) != providers.Unknown {
 			t.Fatalf("Execute with the answer dropped: %v, want an unknown outcome", err)
 		}
@@ -62,7 +66,7 @@ func TestResolveBlock(t *testing.T) {
 	})
 
 	t.Run("same JSON as Execute", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 7000)
 		out, err := a.Execute(context.Background(), req)
@@ -75,7 +79,7 @@ func TestResolveBlock(t *testing.T) {
 	})
 
 	t.Run("never sent: not applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		if res := resolve(t, a, blockRequest(t, 1000)); res.Applied || res.Pending || res.Result != nil {
 			t.Errorf("Resolve = %+v, want not applied", res)
@@ -83,7 +87,7 @@ func TestResolveBlock(t *testing.T) {
 	})
 
 	t.Run("refused: not applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 1000)
 		req.Command.Days = 91
@@ -96,10 +100,10 @@ func TestResolveBlock(t *testing.T) {
 	})
 
 	t.Run("timed out: not applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 1000)
-		f.sandbox.InjectNext(providers.FaultTimeout)
+		f.sandbox.InjectNext(sandboxfault.FaultTimeout)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		if _, err := a.Execute(ctx, req); providers.ClassOf(err) != providers.Unknown {
@@ -119,10 +123,10 @@ func TestResolveBlock(t *testing.T) {
 	})
 
 	t.Run("pending", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{TimeoutDelay: time.Hour}, "tok")
+		f := newFixture(t, finnotechfake.Config{TimeoutDelay: time.Hour}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 1000)
-		f.sandbox.InjectNext(providers.FaultTimeout)
+		f.sandbox.InjectNext(sandboxfault.FaultTimeout)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		done := make(chan error, 1)
@@ -140,7 +144,7 @@ func TestResolveBlock(t *testing.T) {
 }
 
 func TestResolveUnblock(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	a := NewAdapter(f.client)
 	blockID, b := f.block(t, "app-1", 5000)
 	req := providers.Request{
@@ -149,7 +153,7 @@ func TestResolveUnblock(t *testing.T) {
 		Block: &schemas.BlockRef{TrackID: "blk-1", Provider: schemas.ProviderFinnotech, ClientID: "app-1", Amount: 5000,
 			Description: "test", Days: 12, Deposit: b.Deposit, BlockDate: b.BlockDate, ProviderTrackID: blockID},
 	}
-	f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+	f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 	if _, err := a.Execute(context.Background(), req); providers.ClassOf(err) != providers.Unknown {
 		t.Fatalf("Execute with the answer dropped: %v", err)
 	}
@@ -186,11 +190,11 @@ func transferRequest(t *testing.T, blockID string, b BlockResponse, unblockID st
 
 func TestResolveTransfer(t *testing.T) {
 	t.Run("applied then dropped: applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		blockID, b := f.block(t, "app-1", 5000)
 		req := transferRequest(t, blockID, b, f.unblock(t, "app-1", blockID, b), 4000)
-		f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+		f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 		if _, err := a.Execute(context.Background(), req); providers.ClassOf(err) != providers.Unknown {
 			t.Fatalf("Execute with the answer dropped: %v", err)
 		}
@@ -206,19 +210,19 @@ func TestResolveTransfer(t *testing.T) {
 		}
 	})
 	t.Run("never sent: not applied, asked twice", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		blockID, b := f.block(t, "app-1", 5000)
 		req := transferRequest(t, blockID, b, f.unblock(t, "app-1", blockID, b), 4000)
 		if res := resolve(t, a, req); res.Applied || res.Pending {
 			t.Errorf("Resolve = %+v, want not applied", res)
 		}
-		if w, i := f.sandbox.Requests(OpWages), f.sandbox.Requests(OpTransferInquiry); w != 1 || i != 1 {
+		if w, i := f.sandbox.Requests(finnotechfake.OpWages), f.sandbox.Requests(finnotechfake.OpTransferInquiry); w != 1 || i != 1 {
 			t.Errorf("wages asked %d times, inquiry %d; want 1 and 1", w, i)
 		}
 	})
 	t.Run("insufficient balance: not applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{InsufficientBalanceDeposits: []string{DepositOf("app-1")}}, "tok")
+		f := newFixture(t, finnotechfake.Config{InsufficientBalanceDeposits: []string{finnotechfake.DepositOf("app-1")}}, "tok")
 		a := NewAdapter(f.client)
 		blockID, b := f.block(t, "app-1", 5000)
 		req := transferRequest(t, blockID, b, f.unblock(t, "app-1", blockID, b), 5000)
@@ -267,7 +271,7 @@ func TestResolveTransferByInquiry(t *testing.T) {
 				}
 			}))
 			t.Cleanup(srv.Close)
-			a := NewAdapter(NewClient(srv.URL, srv.Client(), StaticToken("tok")))
+			a := NewAdapter(NewClient(ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: finnotechfake.StaticToken("tok")}))
 			req := providers.Request{
 				Command:         schemas.Command{Kind: schemas.KindTransfer, TrackID: "xfr-1", Amount: 4000, Destination: destination},
 				ProviderTrackID: "xfr-call",
@@ -309,7 +313,7 @@ func TestResolveAnswers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newCannedServer(t, 200, tc.body)
-			a := NewAdapter(NewClient(cs.URL, cs.Client(), StaticToken("tok")))
+			a := NewAdapter(NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")}))
 			res, err := a.Resolve(context.Background(), req)
 			if err == nil || providers.ClassOf(err) != tc.wantClass {
 				t.Errorf("Resolve = %+v, %v; want a %s error", res, err, tc.wantClass)
@@ -319,7 +323,7 @@ func TestResolveAnswers(t *testing.T) {
 }
 
 func TestResolveInquiryIsNeverInDoubt(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	a := NewAdapter(f.client)
 	for _, inq := range []string{InquiryTransfer, InquiryFacility} {
 		res := resolve(t, a, providers.Request{Command: schemas.Command{Kind: schemas.KindInquiry, Inquiry: inq}, ProviderTrackID: newTrackID(t)})
@@ -327,23 +331,23 @@ func TestResolveInquiryIsNeverInDoubt(t *testing.T) {
 			t.Errorf("Resolve(%s inquiry) = %+v, want not applied", inq, res)
 		}
 	}
-	if n := f.sandbox.Requests(OpWages); n != 0 {
+	if n := f.sandbox.Requests(finnotechfake.OpWages); n != 0 {
 		t.Errorf("Requests(wages) = %d, want 0", n)
 	}
 }
 
 func TestCallStatusDetail(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	blockID, b := f.block(t, "app-1", 9000)
 	got, err := f.client.CallStatusDetail(context.Background(), "app-1", blockID)
 	if err != nil {
 		t.Fatalf("CallStatusDetail: %v", err)
 	}
-	if got.Status != CallDone || got.Service != OpBlock {
+	if got.Status != CallDone || got.Service != finnotechfake.OpBlock {
 		t.Errorf("status %s, service %q; want DONE block", got.Status, got.Service)
 	}
-	var r blockResult
-	if err := json.Unmarshal(got.Response, &r); err != nil || r.response(blockID) != b {
+	var r wire.BlockResult
+	if err := json.Unmarshal(got.Response, &r); err != nil || BlockResponseOf(r, blockID) != b {
 		t.Errorf("response %s (%v), want the block's answer %+v", got.Response, err, b)
 	}
 
