@@ -38,11 +38,11 @@ func (p *Processor) resolve(ctx context.Context, log zerolog.Logger, prov Provid
 		switch {
 		case err != nil:
 			log.Warn().Err(err).Msg("asking the provider about an unknown outcome")
-		case res.Applied:
-			log.Info().Msg("provider confirmed the call was applied")
+		case res.Verdict == providers.Applied:
+			log.Info().Str("evidence", res.Evidence).Msg("provider confirmed the call was applied")
 			return verdictApplied, res.Result
-		case !res.Pending:
-			log.Info().Msg("provider confirmed the call was not applied")
+		case res.Verdict == providers.NotApplied:
+			log.Info().Str("evidence", res.Evidence).Msg("provider confirmed the call was not applied")
 			return verdictNotApplied, nil
 		}
 		if time.Now().Add(delay).After(deadline) || ctx.Err() != nil {

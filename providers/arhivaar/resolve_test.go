@@ -26,7 +26,7 @@ func TestResolveResendsTheIdempotentCall(t *testing.T) {
 		t.Fatalf("dropped answer: got %v, want an unknown outcome", err)
 	}
 	res, err := a.Resolve(ctx, req)
-	if err != nil || !res.Applied || len(res.Result) == 0 {
+	if err != nil || res.Verdict != providers.Applied || len(res.Result) == 0 {
 		t.Fatalf("got %+v, %v; want applied with a result", res, err)
 	}
 	acct, _ := sb.Account(req.Command.AccountID)
@@ -35,7 +35,7 @@ func TestResolveResendsTheIdempotentCall(t *testing.T) {
 	}
 	bad := req
 	bad.Command.Note = "   "
-	if res, err := a.Resolve(ctx, bad); err != nil || res.Applied || res.Pending {
+	if res, err := a.Resolve(ctx, bad); err != nil || res.Verdict != providers.NotApplied {
 		t.Fatalf("refused re-send: got %+v, %v; want confirmed not applied", res, err)
 	}
 }

@@ -87,13 +87,13 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (providers
 		want = cmd.BlockCode
 	}
 	if acct.BlockCode(cmd.BlockCodeSlot) != want {
-		return providers.Resolution{}, nil
+		return providers.Resolution{Verdict: providers.NotApplied, Evidence: "account details: the slot does not hold what the command asked"}, nil
 	}
 	out, err := encodeResult(cmd, acct)
 	if err != nil {
 		return providers.Resolution{}, err
 	}
-	return providers.Resolution{Applied: true, Result: out}, nil
+	return providers.Resolution{Verdict: providers.Applied, Result: out, Evidence: "account details: the slot holds what the command asked"}, nil
 }
 
 func encodeResult(cmd schemas.Command, acct Account) (json.RawMessage, error) {

@@ -23,7 +23,7 @@ func TestResolveReadsTheAccountState(t *testing.T) {
 		AccountID: "0001000010000510481", BlockCodeSlot: 2, BlockCode: "X"}}
 
 	res, err := a.Resolve(ctx, block)
-	if err != nil || res.Applied || res.Pending {
+	if err != nil || res.Verdict != providers.NotApplied {
 		t.Fatalf("before any call: got %+v, %v; want not applied", res, err)
 	}
 	sb.InjectNext(sandboxfault.FaultApplyThenDrop)
@@ -31,7 +31,7 @@ func TestResolveReadsTheAccountState(t *testing.T) {
 		t.Fatalf("dropped answer: got %v, want an unknown outcome", err)
 	}
 	res, err = a.Resolve(ctx, block)
-	if err != nil || !res.Applied {
+	if err != nil || res.Verdict != providers.Applied {
 		t.Fatalf("after an applied, dropped call: got %+v, %v; want applied", res, err)
 	}
 	var r Result
@@ -43,7 +43,7 @@ func TestResolveReadsTheAccountState(t *testing.T) {
 	}
 	unblock := block
 	unblock.Command.Kind = schemas.KindUnblock
-	if res, _ := a.Resolve(ctx, unblock); res.Applied {
+	if res, _ := a.Resolve(ctx, unblock); res.Verdict == providers.Applied {
 		t.Fatal("an unblock resolved as applied while the code is still there")
 	}
 }

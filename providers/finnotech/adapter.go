@@ -146,7 +146,7 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (Resolutio
 	var clientID string
 	switch req.Command.Kind {
 	case schemas.KindInquiry:
-		return Resolution{}, nil
+		return Resolution{Verdict: providers.NotApplied, Evidence: "an inquiry only reads"}, nil
 	case schemas.KindBlock:
 		clientID = req.Command.ClientID
 	case schemas.KindUnblock:
@@ -173,16 +173,16 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (Resolutio
 		if err != nil {
 			return Resolution{}, fmt.Errorf("resolving call: %w", err)
 		}
-		return Resolution{Applied: true, Result: out}, nil
+		return Resolution{Verdict: providers.Applied, Result: out, Evidence: "wages DONE"}, nil
 	case CallPending:
-		return Resolution{Pending: true}, nil
+		return Resolution{Verdict: providers.Unproven, Evidence: "wages PENDING"}, nil
 	case CallFailed:
-		return Resolution{}, nil
+		return Resolution{Verdict: providers.NotApplied, Evidence: "wages FAILED"}, nil
 	case CallUnknown:
 		if req.Command.Kind == schemas.KindTransfer {
 			return a.resolveTransfer(ctx, req, clientID)
 		}
-		return Resolution{}, nil
+		return Resolution{Verdict: providers.NotApplied, Evidence: "wages UNKNOWN"}, nil
 	default:
 		return Resolution{}, fmt.Errorf("resolving call: %w", &providers.Error{Provider: provider, Class: providers.Unknown,
 			Code: CodeUnreadableResponse, Message: fmt.Sprintf("wages answered status %q", st.Status), HTTPStatus: http.StatusOK})
@@ -198,7 +198,7 @@ func (a *Adapter) resolveTransfer(ctx context.Context, req providers.Request, cl
 	case errors.As(err, &pe) && pe.Class == providers.Permanent && pe.Code == wire.CodeValidation &&
 		containsAny(normalize(pe.Message), wire.MsgTransactionNotFound):
 		// Finnotech does not know the transfer either.
-		return Resolution{}, nil
+		return Resolution{Verdict: providers.NotApplied, Evidence: "transfer inquiry: transaction not found"}, nil
 	case err != nil:
 		return Resolution{}, fmt.Errorf("resolving transfer: %w", err)
 	}
@@ -213,11 +213,11 @@ func (a *Adapter) resolveTransfer(ctx context.Context, req providers.Request, cl
 		if err != nil {
 			return Resolution{}, err
 		}
-		return Resolution{Applied: true, Result: out}, nil
+		return Resolution{Verdict: providers.Applied, Result: out, Evidence: "transfer inquiry DONE"}, nil
 	case CallPending:
-		return Resolution{Pending: true}, nil
+		return Resolution{Verdict: providers.Unproven, Evidence: "transfer inquiry PENDING"}, nil
 	default:
-		return Resolution{}, nil
+		return Resolution{Verdict: providers.NotApplied, Evidence: "transfer inquiry " + string(inq.Status)}, nil
 	}
 }
 

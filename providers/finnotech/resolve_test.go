@@ -47,7 +47,7 @@ func TestResolveBlock(t *testing.T) {
 			t.Fatalf("Execute with the answer dropped: %v, want an unknown outcome", err)
 		}
 		res := resolve(t, a, req)
-		if !res.Applied || res.Pending {
+		if res.Verdict != providers.Applied {
 			t.Fatalf("Resolve = %+v, want applied", res)
 		}
 		var got schemas.FinnotechBlockResult
@@ -73,7 +73,7 @@ func TestResolveBlock(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Execute: %v", err)
 		}
-		if res := resolve(t, a, req); !res.Applied || string(res.Result) != string(out) {
+		if res := resolve(t, a, req); res.Verdict != providers.Applied || string(res.Result) != string(out) {
 			t.Errorf("Resolve = %+v (%s), want applied with %s", res, res.Result, out)
 		}
 	})
@@ -81,7 +81,7 @@ func TestResolveBlock(t *testing.T) {
 	t.Run("never sent: not applied", func(t *testing.T) {
 		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
-		if res := resolve(t, a, blockRequest(t, 1000)); res.Applied || res.Pending || res.Result != nil {
+		if res := resolve(t, a, blockRequest(t, 1000)); res.Verdict != providers.NotApplied || res.Result != nil {
 			t.Errorf("Resolve = %+v, want not applied", res)
 		}
 	})
@@ -94,7 +94,7 @@ func TestResolveBlock(t *testing.T) {
 		if _, err := a.Execute(context.Background(), req); err == nil {
 			t.Fatal("Execute of 91 days: got no error")
 		}
-		if res := resolve(t, a, req); res.Applied || res.Pending {
+		if res := resolve(t, a, req); res.Verdict != providers.NotApplied {
 			t.Errorf("Resolve = %+v, want not applied", res)
 		}
 	})
@@ -112,9 +112,9 @@ func TestResolveBlock(t *testing.T) {
 		var res Resolution
 		eventually(t, "the timed-out call to settle", func() bool {
 			res = resolve(t, a, req)
-			return !res.Pending
+			return res.Verdict != providers.Unproven
 		})
-		if res.Applied {
+		if res.Verdict == providers.Applied {
 			t.Errorf("Resolve = %+v, want not applied", res)
 		}
 		if _, ok := f.sandbox.Hold(req.ProviderTrackID); ok {
@@ -135,7 +135,7 @@ func TestResolveBlock(t *testing.T) {
 			done <- err
 		}()
 		eventually(t, "the sandbox to see the call", func() bool { return f.callStatus(t, "app-1", req.ProviderTrackID) != CallUnknown })
-		if res := resolve(t, a, req); !res.Pending || res.Applied {
+		if res := resolve(t, a, req); res.Verdict != providers.Unproven {
 			t.Errorf("Resolve of a hanging call = %+v, want pending", res)
 		}
 		cancel()
@@ -159,7 +159,7 @@ func TestResolveUnblock(t *testing.T) {
 	}
 	res := resolve(t, a, req)
 	var got schemas.FinnotechUnblockResult
-	if err := json.Unmarshal(res.Result, &got); err != nil || !res.Applied {
+	if err := json.Unmarshal(res.Result, &got); err != nil || res.Verdict != providers.Applied {
 		t.Fatalf("Resolve = %+v (%v), want applied", res, err)
 	}
 	want := schemas.FinnotechUnblockResult{Amount: 5000, Deposit: b.Deposit, UnblockDate: "951210", BlockTrackID: "blk-1",
@@ -200,7 +200,7 @@ func TestResolveTransfer(t *testing.T) {
 		}
 		res := resolve(t, a, req)
 		var got schemas.FinnotechTransferResult
-		if err := json.Unmarshal(res.Result, &got); err != nil || !res.Applied {
+		if err := json.Unmarshal(res.Result, &got); err != nil || res.Verdict != providers.Applied {
 			t.Fatalf("Resolve = %+v (%v), want applied", res, err)
 		}
 		want := schemas.FinnotechTransferResult{Amount: 4000, Source: b.Deposit, Destination: destination, TransferDate: "951210",
@@ -214,7 +214,7 @@ func TestResolveTransfer(t *testing.T) {
 		a := NewAdapter(f.client)
 		blockID, b := f.block(t, "app-1", 5000)
 		req := transferRequest(t, blockID, b, f.unblock(t, "app-1", blockID, b), 4000)
-		if res := resolve(t, a, req); res.Applied || res.Pending {
+		if res := resolve(t, a, req); res.Verdict != providers.NotApplied {
 			t.Errorf("Resolve = %+v, want not applied", res)
 		}
 		if w, i := f.sandbox.Requests(finnotechfake.OpWages), f.sandbox.Requests(finnotechfake.OpTransferInquiry); w != 1 || i != 1 {
@@ -229,7 +229,7 @@ func TestResolveTransfer(t *testing.T) {
 		if _, err := a.Execute(context.Background(), req); !IsInsufficientBalance(err) {
 			t.Fatalf("Execute: %v, want insufficient balance", err)
 		}
-		if res := resolve(t, a, req); res.Applied || res.Pending {
+		if res := resolve(t, a, req); res.Verdict != providers.NotApplied {
 			t.Errorf("Resolve = %+v, want not applied", res)
 		}
 	})
@@ -246,12 +246,12 @@ func TestResolveTransferByInquiry(t *testing.T) {
 		wantErr       bool
 	}{
 		{"done", 200, `{"result":{"status":"DONE","amount":"4000","source":"0201698541000","destination":"0201000000001","transferDate":"030105"},"status":"DONE","trackId":"i"}`,
-			Resolution{Applied: true, Result: json.RawMessage(`{"amount":4000,"source":"0201698541000","destination":"0201000000001","transferDate":"030105","unblockTrackId":"ubl-1","providerTrackId":"xfr-call"}`)}, false},
+			Resolution{Verdict: providers.Applied, Result: json.RawMessage(`{"amount":4000,"source":"0201698541000","destination":"0201000000001","transferDate":"030105","unblockTrackId":"ubl-1","providerTrackId":"xfr-call"}`)}, false},
 		{"done without source", 200, `{"result":{"status":"DONE","amount":4000,"destination":"0201000000001","transferDate":"030105"},"status":"DONE","trackId":"i"}`,
-			Resolution{Applied: true, Result: json.RawMessage(`{"amount":4000,"source":"0201000000999","destination":"0201000000001","transferDate":"030105","unblockTrackId":"ubl-1","providerTrackId":"xfr-call"}`)}, false},
-		{"failed", 200, `{"result":{"status":"FAILED","amount":4000},"status":"DONE","trackId":"i"}`, Resolution{}, false},
-		{"pending", 200, `{"result":{"status":"PENDING"},"status":"DONE","trackId":"i"}`, Resolution{Pending: true}, false},
-		{"not found", 400, `{"status":"FAILED","trackId":"i","error":{"code":"VALIDATION_ERROR","message":"تراکنش یافت نشد"}}`, Resolution{}, false},
+			Resolution{Verdict: providers.Applied, Result: json.RawMessage(`{"amount":4000,"source":"0201000000999","destination":"0201000000001","transferDate":"030105","unblockTrackId":"ubl-1","providerTrackId":"xfr-call"}`)}, false},
+		{"failed", 200, `{"result":{"status":"FAILED","amount":4000},"status":"DONE","trackId":"i"}`, Resolution{Verdict: providers.NotApplied}, false},
+		{"pending", 200, `{"result":{"status":"PENDING"},"status":"DONE","trackId":"i"}`, Resolution{Verdict: providers.Unproven}, false},
+		{"not found", 400, `{"status":"FAILED","trackId":"i","error":{"code":"VALIDATION_ERROR","message":"تراکنش یافت نشد"}}`, Resolution{Verdict: providers.NotApplied}, false},
 		{"inquiry unavailable", 503, ``, Resolution{}, true},
 	}
 	for _, tc := range tests {
@@ -288,7 +288,7 @@ func TestResolveTransferByInquiry(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
-			if got.Applied != tc.want.Applied || got.Pending != tc.want.Pending || string(got.Result) != string(tc.want.Result) {
+			if got.Verdict != tc.want.Verdict || string(got.Result) != string(tc.want.Result) {
 				t.Errorf("Resolve = %+v (%s), want %+v (%s)", got, got.Result, tc.want, tc.want.Result)
 			}
 			if inquired != "xfr-call" {
@@ -327,7 +327,7 @@ func TestResolveInquiryIsNeverInDoubt(t *testing.T) {
 	a := NewAdapter(f.client)
 	for _, inq := range []string{InquiryTransfer, InquiryFacility} {
 		res := resolve(t, a, providers.Request{Command: schemas.Command{Kind: schemas.KindInquiry, Inquiry: inq}, ProviderTrackID: newTrackID(t)})
-		if res.Applied || res.Pending {
+		if res.Verdict != providers.NotApplied {
 			t.Errorf("Resolve(%s inquiry) = %+v, want not applied", inq, res)
 		}
 	}
