@@ -85,3 +85,39 @@ func TestLedgerServesTheSnapshot(t *testing.T) {
 		}
 	}
 }
+
+func TestOtherFaultRatesAreDrawnAfterTheFirstThree(t *testing.T) {
+	f := New(Config{Seed: 3, Rates: map[Fault]float64{FaultLateDelivery: 0.25, FaultNestedFailed: 0.25, FaultStatusLags: 0}})
+	counts := map[Fault]int{}
+	for range 2000 {
+		got, injected := f.Next()
+		if injected {
+			t.Fatal("a drawn fault reported as injected")
+		}
+		counts[got]++
+	}
+	for _, want := range []Fault{0, FaultLateDelivery, FaultNestedFailed} {
+		if n := counts[want]; n < 400 || n > 1600 {
+			t.Errorf("fault %v drawn %d times in 2000, want about a quarter or half", want, n)
+		}
+	}
+	if n := counts[FaultStatusLags] + counts[FaultRetryable] + counts[FaultTimeout] + counts[FaultApplyThenDrop]; n != 0 {
+		t.Errorf("faults at rate 0 drawn %d times: %v", n, counts)
+	}
+	f.SetFaultRates(nil)
+	for range 100 {
+		if got, _ := f.Next(); got != 0 {
+			t.Fatalf("after SetFaultRates(nil): drew %v", got)
+		}
+	}
+}
+
+func TestFaultDefaults(t *testing.T) {
+	f := New(Config{})
+	if f.LateBy() != defaultLateBy || f.StatusLag() != defaultStatusLag {
+		t.Errorf("got LateBy %v StatusLag %v, want %v and %v", f.LateBy(), f.StatusLag(), defaultLateBy, defaultStatusLag)
+	}
+	if got := FaultApplyThenNotResponding.String(); got != "apply-then-not-responding" {
+		t.Errorf("got %q", got)
+	}
+}
