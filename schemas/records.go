@@ -153,6 +153,9 @@ type RecordInDoubtNotAppliedParams struct {
 	TrackID string
 	// Claim is the caller's claim on the command; the caller keeps it.
 	Claim string
+	// Evidence says what proves the call was not applied ("wages FAILED",
+	// "never sent", …); it is kept on the call row.
+	Evidence string
 }
 
 // ReleaseClaimParams names a claimed command whose claim the caller gives
@@ -188,7 +191,12 @@ type Completion struct {
 	CallState       string // DONE, FAILED or UNKNOWN for the call row
 	ErrorCode       string
 	HTTPStatus      int
-	EventID         string
+	// CallAnswer is the normalised answer of a DONE call, kept on the call
+	// row; CallEvidence says what the call's state rests on when it was not
+	// the call's own answer (e.g. "wages DONE").
+	CallAnswer   []byte
+	CallEvidence string
+	EventID      string
 	// Result is the result event message; it is stored with the command (so
 	// a redelivery can publish it again unchanged) and queued in the outbox.
 	Result Outbound
@@ -209,7 +217,83 @@ type Completion struct {
 	// after a transfer that certainly did not apply.
 	UnreserveTransfer string
 	// NeedsReconciliation flags an OUTCOME_UNKNOWN answer for an operator.
+	// A command flagged earlier (see LateAnswer) stays flagged.
 	NeedsReconciliation bool
+}
+
+// Provider call states, as the provider_calls rows record them.
+const (
+	// CallSending: the intent is recorded; the call may be on its way.
+	CallSending = "SENDING"
+	// CallDone: the call was applied.
+	CallDone = "DONE"
+	// CallFailed: the call was not applied (the provider refused it, or
+	// stated it did not take effect).
+	CallFailed = "FAILED"
+	// CallUnknown: the call may have been applied; nothing proves either way.
+	CallUnknown = "UNKNOWN"
+	// CallNotSent: the worker that recorded the intent never sent the call,
+	// because it could no longer prove it held the command.
+	CallNotSent = "NOT_SENT"
+)
+
+// CallNotSentParams names a call whose intent was recorded and that was
+// then never sent.
+type CallNotSentParams struct {
+	// TrackID is the command's trackId.
+	TrackID string
+	// Claim is the caller's claim on the command, which it gives up.
+	Claim string
+	// ProviderTrackID is the trackId of the call that was not sent.
+	ProviderTrackID string
+	// Reason says why it was not sent, for operators.
+	Reason string
+}
+
+// LateAnswer is a provider's answer to a call that arrived after the worker
+// that sent it lost the command: it is kept against the call, and compared
+// with what the command's record says.
+type LateAnswer struct {
+	// TrackID is the command's trackId.
+	TrackID string
+	// ProviderTrackID is the trackId of the call answered.
+	ProviderTrackID string
+	// State is CallDone (applied) or CallFailed (the provider refused it, or
+	// stated it did not take effect).
+	State string
+	// Answer is the normalised answer of an applied call.
+	Answer []byte
+	// ErrorCode and HTTPStatus describe a refusal.
+	ErrorCode  string
+	HTTPStatus int
+	// Evidence says what the answer rests on ("the call's own answer",
+	// "wages FAILED", …).
+	Evidence string
+}
+
+// LateAnswerVerdict is what recording a LateAnswer found.
+type LateAnswerVerdict struct {
+	// Contradicts is true when the answer contradicts what is recorded for
+	// the command or its call; the command is then flagged for an operator.
+	Contradicts bool
+	// Reason says what contradicts what.
+	Reason string
+}
+
+// CallRecord is what the store knows about one provider call.
+type CallRecord struct {
+	ProviderTrackID string
+	// State is one of the Call* states.
+	State string
+	// Answer is the normalised answer of a DONE call, when one was kept.
+	Answer []byte
+	// ErrorCode is the refusal's code of a FAILED call.
+	ErrorCode string
+	// Evidence says what State rests on, when it was not the call's own answer.
+	Evidence string
+	// Age is how long ago the call's intent was recorded, by the database's
+	// clock (so that no two instances' clocks need agree).
+	Age time.Duration
 }
 
 // InDoubtClaim is an IN_DOUBT command claimed for resolution.
@@ -222,6 +306,8 @@ type InDoubtClaim struct {
 	Traceparent  string
 	// ProviderTrackID is the trackId of the call whose outcome is unknown.
 	ProviderTrackID string
+	// Call is what the store knows about that call.
+	Call CallRecord
 }
 
 // InDoubtCommand is a command whose provider call may have been applied and

@@ -213,6 +213,11 @@ const (
 	// CodeOutcomeUnknown: a call may have been applied and its outcome could
 	// not be proven.
 	CodeOutcomeUnknown = "OUTCOME_UNKNOWN"
+	// CodeTransferNotApplied: an unblock-transfer's answer was lost and the
+	// provider's inquiry then said it was not applied. blockd never sends a
+	// transfer again on its own (the provider's pages say to check the
+	// account statement first): the upstream decides, with a new trackId.
+	CodeTransferNotApplied = "TRANSFER_NOT_APPLIED"
 )
 
 // FinnotechBlockResult is the normalised result of a Finnotech block.

@@ -233,7 +233,7 @@ func (s *Store) Complete(ctx context.Context, c schemas.Completion) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE commands SET state = $3, event_id = $4, result_topic = $5, result = $6, result_headers = $7,
 			       completed_at = now(), updated_at = now(), completed_by = owner, owner = NULL, claim = NULL, lease_until = NULL,
-			       needs_reconciliation = $9
+			       needs_reconciliation = needs_reconciliation OR $9
 			WHERE track_id = $1 AND (
 			      (claim = $2 AND state IN ('RECEIVED', 'CALLING', 'IN_DOUBT'))
 			   OR ($8 <> '' AND state = 'IN_DOUBT' AND EXISTS (
@@ -247,8 +247,9 @@ func (s *Store) Complete(ctx context.Context, c schemas.Completion) error {
 		}
 		if c.ProviderTrackID != "" {
 			if _, err := tx.ExecContext(ctx, `
-				UPDATE provider_calls SET state = $2, error_code = NULLIF($3, ''), http_status = NULLIF($4, 0), finished_at = now()
-				WHERE provider_track_id = $1`, c.ProviderTrackID, c.CallState, c.ErrorCode, c.HTTPStatus); err != nil {
+				UPDATE provider_calls SET state = $2, error_code = NULLIF($3, ''), http_status = NULLIF($4, 0), finished_at = now(),
+				       answer = $5, evidence = NULLIF($6, '')
+				WHERE provider_track_id = $1`, c.ProviderTrackID, c.CallState, c.ErrorCode, c.HTTPStatus, nullJSON(c.CallAnswer), c.CallEvidence); err != nil {
 				return fmt.Errorf("recording call outcome: %w", err)
 			}
 		}
@@ -477,9 +478,12 @@ func (s *Store) ClaimInDoubt(ctx context.Context, owner string, lease time.Durat
 				WHERE state = 'IN_DOUBT' AND (lease_until IS NULL OR lease_until < now())
 				ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED)
 			UPDATE commands c SET owner = $2, claim = gen_random_uuid(), lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
-			FROM open WHERE c.track_id = open.track_id
+			FROM open LEFT JOIN LATERAL (
+				SELECT * FROM provider_calls p WHERE p.track_id = open.track_id ORDER BY attempt DESC LIMIT 1) last ON true
+			WHERE c.track_id = open.track_id
 			RETURNING c.kind, c.request, c.claim, c.received_at, c.attempts, c.in_doubt_since, coalesce(c.traceparent, ''),
-			          coalesce((SELECT provider_track_id FROM provider_calls p WHERE p.track_id = c.track_id ORDER BY attempt DESC LIMIT 1), '')`,
+			          coalesce(last.provider_track_id, ''), coalesce(last.state, ''), last.answer, coalesce(last.error_code, ''),
+			          coalesce(last.evidence, ''), coalesce(extract(epoch FROM now() - last.started_at), 0)`,
 			limit, owner, lease.Milliseconds())
 		if err != nil {
 			return fmt.Errorf("claiming in-doubt commands: %w", err)
@@ -489,9 +493,13 @@ func (s *Store) ClaimInDoubt(ctx context.Context, owner string, lease time.Durat
 			var c schemas.InDoubtClaim
 			var kind string
 			var request []byte
-			if err := rows.Scan(&kind, &request, &c.Claim, &c.ReceivedAt, &c.Attempts, &c.InDoubtSince, &c.Traceparent, &c.ProviderTrackID); err != nil {
+			var age float64
+			if err := rows.Scan(&kind, &request, &c.Claim, &c.ReceivedAt, &c.Attempts, &c.InDoubtSince, &c.Traceparent, &c.ProviderTrackID,
+				&c.Call.State, &c.Call.Answer, &c.Call.ErrorCode, &c.Call.Evidence, &age); err != nil {
 				return fmt.Errorf("reading in-doubt command: %w", err)
 			}
+			c.Call.ProviderTrackID = c.ProviderTrackID
+			c.Call.Age = time.Duration(age * float64(time.Second))
 			if err := json.Unmarshal(request, &c.Command); err != nil {
 				return fmt.Errorf("decoding in-doubt command: %w", err)
 			}
@@ -521,8 +529,9 @@ func (s *Store) RecordInDoubtNotApplied(ctx context.Context, p schemas.RecordInD
 			return ErrNotClaimed
 		}
 		if _, err := tx.ExecContext(ctx, `
-			UPDATE provider_calls SET state = 'FAILED', error_code = 'CONFIRMED_NOT_APPLIED', finished_at = now()
-			WHERE track_id = $1 AND state IN ('SENDING', 'UNKNOWN')`, p.TrackID); err != nil {
+			UPDATE provider_calls SET state = 'FAILED', error_code = coalesce(error_code, 'CONFIRMED_NOT_APPLIED'), finished_at = coalesce(finished_at, now()),
+			       evidence = coalesce(NULLIF($2, ''), evidence)
+			WHERE track_id = $1 AND state IN ('SENDING', 'UNKNOWN', 'NOT_SENT')`, p.TrackID, p.Evidence); err != nil {
 			return fmt.Errorf("recording confirmed failure: %w", err)
 		}
 		return nil
@@ -563,15 +572,16 @@ func (s *Store) releaseClaim(ctx context.Context, trackID, claim string, state s
 	return err
 }
 
-// NeedsReconciliation lists commands answered OUTCOME_UNKNOWN, whose effect
-// at the provider an operator must check.
+// NeedsReconciliation lists the commands an operator must check at the
+// provider: those answered OUTCOME_UNKNOWN, and those a call's answer
+// contradicted after it was recorded (see RecordLateAnswer), with the reason.
 func (s *Store) NeedsReconciliation(ctx context.Context, limit int) ([]schemas.InDoubtCommand, error) {
 	out := []schemas.InDoubtCommand{}
 	err := s.db.SelectContext(ctx, &out, `
-		SELECT c.track_id, c.kind, c.provider, c.attempts, coalesce(c.in_doubt_reason, '') AS in_doubt_reason,
+		SELECT c.track_id, c.kind, c.provider, c.attempts, coalesce(c.reconcile_reason, c.in_doubt_reason, '') AS in_doubt_reason,
 		       coalesce((SELECT provider_track_id FROM provider_calls p WHERE p.track_id = c.track_id ORDER BY attempt DESC LIMIT 1), '') AS last_call,
 		       c.received_at, c.updated_at
-		FROM commands c WHERE c.needs_reconciliation ORDER BY c.completed_at LIMIT $1`, limit)
+		FROM commands c WHERE c.needs_reconciliation ORDER BY coalesce(c.completed_at, c.updated_at) LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing commands to reconcile: %w", err)
 	}
@@ -604,6 +614,119 @@ func (s *Store) State(ctx context.Context, trackID string) (schemas.State, error
 		return "", fmt.Errorf("reading command state: %w", err)
 	}
 	return schemas.State(st), nil
+}
+
+// RecordCallNotSent records that the call p names, whose intent was
+// recorded, was never sent: the worker could no longer prove it held the
+// command (its lease could have run out, or the intent was older than the
+// call timeout). The call row says NOT_SENT, so whoever settles the command
+// knows the call cannot have been applied. If the caller still holds the
+// command it goes back to RECEIVED, unclaimed, for any instance to carry
+// on; if another worker took it over meanwhile it is left to that worker.
+func (s *Store) RecordCallNotSent(ctx context.Context, p schemas.CallNotSentParams) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE provider_calls SET state = 'NOT_SENT', finished_at = now(), evidence = $2
+			WHERE provider_track_id = $1 AND state IN ('SENDING', 'UNKNOWN')`, p.ProviderTrackID, p.Reason); err != nil {
+			return fmt.Errorf("recording call not sent: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE commands SET state = 'RECEIVED', owner = NULL, claim = NULL, lease_until = now(), updated_at = now()
+			WHERE track_id = $1 AND claim = $2 AND state = 'CALLING'`, p.TrackID, nullUUID(p.Claim)); err != nil {
+			return fmt.Errorf("giving the command back: %w", err)
+		}
+		return nil
+	})
+}
+
+// RecordLateAnswer keeps a provider's answer to a call that arrived after
+// the worker that sent it lost the command, and says whether it contradicts
+// what is recorded. The answer never overwrites what the call row already
+// says: a call still SENDING or UNKNOWN takes the answer as its state (so
+// whoever settles the command uses it); otherwise the answer is kept beside
+// it (late_state, late_answer). It contradicts the record when the call was
+// recorded as not applied (FAILED or NOT_SENT) but the answer says DONE, or
+// recorded DONE and the answer says FAILED; when the command's outcome is
+// FAILED or REJECTED and the call was applied; when the command is DONE by
+// another call and this one was applied too; or when a later attempt was
+// made for the command after this call was applied. A contradicted command
+// is flagged needs_reconciliation, with the reason, and listed by
+// NeedsReconciliation; nothing else about it changes.
+func (s *Store) RecordLateAnswer(ctx context.Context, a schemas.LateAnswer) (schemas.LateAnswerVerdict, error) {
+	var v schemas.LateAnswerVerdict
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		v = schemas.LateAnswerVerdict{}
+		var cmd struct {
+			State    schemas.State `db:"state"`
+			Attempts int           `db:"attempts"`
+		}
+		if err := tx.GetContext(ctx, &cmd, `SELECT state, attempts FROM commands WHERE track_id = $1 FOR UPDATE`, a.TrackID); err != nil {
+			return fmt.Errorf("reading command: %w", err)
+		}
+		var call struct {
+			State   string `db:"state"`
+			Attempt int    `db:"attempt"`
+		}
+		if err := tx.GetContext(ctx, &call, `
+			SELECT state, attempt FROM provider_calls WHERE provider_track_id = $1 AND track_id = $2 FOR UPDATE`,
+			a.ProviderTrackID, a.TrackID); err != nil {
+			return fmt.Errorf("reading call: %w", err)
+		}
+		open := call.State == schemas.CallSending || call.State == schemas.CallUnknown
+		if open {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE provider_calls SET state = $2, answer = $3, error_code = NULLIF($4, ''), http_status = NULLIF($5, 0),
+				       evidence = NULLIF($6, ''), finished_at = now(), late_at = now()
+				WHERE provider_track_id = $1`,
+				a.ProviderTrackID, a.State, nullJSON(a.Answer), a.ErrorCode, a.HTTPStatus, a.Evidence); err != nil {
+				return fmt.Errorf("recording late answer: %w", err)
+			}
+		} else {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE provider_calls SET late_state = $2, late_answer = $3, late_at = now() WHERE provider_track_id = $1`,
+				a.ProviderTrackID, a.State, nullJSON(a.Answer)); err != nil {
+				return fmt.Errorf("recording late answer: %w", err)
+			}
+		}
+		applied := a.State == schemas.CallDone
+		var otherDone bool
+		if err := tx.GetContext(ctx, &otherDone, `
+			SELECT EXISTS (SELECT 1 FROM provider_calls WHERE track_id = $1 AND provider_track_id <> $2 AND (state = 'DONE' OR late_state = 'DONE'))`,
+			a.TrackID, a.ProviderTrackID); err != nil {
+			return fmt.Errorf("reading the command's other calls: %w", err)
+		}
+		switch {
+		case !open && applied && call.State != schemas.CallDone:
+			v.Reason = fmt.Sprintf("call %s was recorded %s but its answer, arriving after its worker lost the command, says it was applied", a.ProviderTrackID, call.State)
+		case !open && !applied && call.State == schemas.CallDone:
+			v.Reason = fmt.Sprintf("call %s was recorded DONE but its answer, arriving after its worker lost the command, says it failed", a.ProviderTrackID)
+		case applied && (cmd.State == schemas.StateFailed || cmd.State == schemas.StateRejected):
+			v.Reason = fmt.Sprintf("the command was answered %s but its call %s was applied", cmd.State, a.ProviderTrackID)
+		case applied && otherDone:
+			v.Reason = fmt.Sprintf("call %s was applied and another call of the command was applied too", a.ProviderTrackID)
+		case applied && cmd.Attempts > call.Attempt:
+			v.Reason = fmt.Sprintf("call %s was applied after a later attempt was made for the command", a.ProviderTrackID)
+		}
+		if v.Reason == "" {
+			return nil
+		}
+		v.Contradicts = true
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE commands SET needs_reconciliation = true, reconcile_reason = $2, updated_at = now() WHERE track_id = $1`,
+			a.TrackID, v.Reason); err != nil {
+			return fmt.Errorf("flagging command for reconciliation: %w", err)
+		}
+		return nil
+	})
+	return v, err
+}
+
+// nullJSON is a jsonb parameter: NULL for no document.
+func nullJSON(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 func nullUUID(s string) any {

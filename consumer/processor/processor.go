@@ -8,6 +8,7 @@
 package processor
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,8 @@ type Store interface {
 	EarlierOpen(ctx context.Context, p schemas.EarlierOpenParams) (string, error)
 	RenewLeases(ctx context.Context, owner string, lease time.Duration, trackIDs []string) (int64, error)
 	ReleaseReceivedClaim(ctx context.Context, p schemas.ReleaseClaimParams) error
+	RecordCallNotSent(ctx context.Context, p schemas.CallNotSentParams) error
+	RecordLateAnswer(ctx context.Context, a schemas.LateAnswer) (schemas.LateAnswerVerdict, error)
 	TakeOverAbandoned(ctx context.Context, owner string, lease time.Duration, limit int) ([]schemas.Claimed, int, error)
 }
 
@@ -96,6 +99,17 @@ type Config struct {
 	// answered FAILED with OUTCOME_UNKNOWN and flagged for an operator.
 	// Default 10m.
 	ResolveDeadline time.Duration
+	// FenceMargin is kept free at the end of the lease: a call is sent only
+	// if its intent was recorded less than Lease − FenceMargin ago (and less
+	// than CallTimeout ago), so a worker that paused after recording it never
+	// sends it once another instance may have taken the command over.
+	// Default Lease/5.
+	FenceMargin time.Duration
+	// LandingMargin is how long after its client gave up a call is assumed
+	// able to still take effect at the provider. A state read or a re-send
+	// counts as proof that a call was not applied only after that (see
+	// providers.Request.CannotLandAfter). Default 30s.
+	LandingMargin time.Duration
 	// Policies protect and tune each provider (rate limit, circuit breaker,
 	// retries); a provider without one gets Policy's defaults.
 	Policies map[schemas.Provider]Policy
@@ -150,6 +164,12 @@ func (c *Config) setDefaults() {
 	if c.ResolveDeadline == 0 {
 		c.ResolveDeadline = 10 * time.Minute
 	}
+	if c.FenceMargin == 0 {
+		c.FenceMargin = c.Lease / 5
+	}
+	if c.LandingMargin == 0 {
+		c.LandingMargin = 30 * time.Second
+	}
 }
 
 // Hooks let tests stop a command at a precise point, as a crash would.
@@ -158,6 +178,10 @@ type Hooks struct {
 	// recorded. A non-nil error abandons the command right there, exactly as
 	// if the process had died.
 	AfterCall func(trackID string) error
+	// AfterIntent runs after a call's intent is recorded and before the
+	// worker checks it still holds the command and sends the call: a test
+	// pauses here as a GC pause or a frozen VM would.
+	AfterIntent func(trackID string)
 }
 
 // Processor handles consumed command messages. It is safe for concurrent
@@ -339,6 +363,7 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 		if err != nil {
 			return err
 		}
+		intentAt := time.Now()
 		attempt, err := p.store.BeginCall(ctx, start, p.cfg.Lease)
 		if err != nil {
 			report(nil, providers.Permanent) // nothing was sent: not the provider's fault
@@ -357,9 +382,17 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 			return fmt.Errorf("recording call attempt: %w", err)
 		}
 		attempts = attempt
+		if p.hooks.AfterIntent != nil {
+			p.hooks.AfterIntent(cmd.TrackID)
+		}
+		if reason := p.fence(intentAt); reason != "" {
+			report(nil, providers.Permanent) // nothing was sent
+			return p.notSent(ctx, log, cmd, claim, req.ProviderTrackID, reason)
+		}
 
 		// The call and the recording of its outcome outlive a shutdown
 		// signal: abandoning them halfway is what makes outcomes unknown.
+		sentAt := time.Now()
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.CallTimeout)
 		log.Debug().Int("attempt", attempt).Msg("calling provider")
 		out, callErr := prov.Execute(callCtx, req)
@@ -370,28 +403,38 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 				return fmt.Errorf("%w: %v", errAbandoned, err)
 			}
 		}
-		backToReceived := false
+		backToReceived, evidence := false, ""
 		if callErr != nil && classify(cmd, callErr) == providers.Unknown {
 			// Never re-send blindly: record the doubt, then ask the provider.
-			verdict, result, err := p.doubt(ctx, log, prov, cmd, claim, req, callErr)
-			if err != nil || verdict == verdictUnresolved {
+			// The call may still land until its client gave up plus a margin.
+			req.CannotLandAfter = sentAt.Add(p.cfg.CallTimeout + p.cfg.LandingMargin)
+			res, err := p.doubt(ctx, log, prov, cmd, claim, req, callErr)
+			if err != nil || res.Verdict == providers.Unproven {
 				return err
 			}
-			if verdict == verdictApplied {
-				out, callErr = result, nil
-			} else {
+			switch {
+			case res.Verdict == providers.Applied:
+				out, callErr, evidence = res.Result, nil, res.Evidence
+			case cmd.Kind == schemas.KindTransfer:
+				// Money left the account, or not: the answer was lost and the
+				// provider's "not applied" is not the call's own refusal.
+				// Never re-sent; the upstream decides after checking.
+				callErr = notResent(req.ProviderTrackID, res.Evidence, callErr)
+			default:
 				backToReceived = true
-				callErr = confirmedNotApplied(cmd, callErr)
+				callErr = confirmedNotApplied(cmd, res.Evidence, callErr)
 			}
 		}
 		recordCtx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 		retry := callErr != nil && classify(cmd, callErr) == providers.Retryable &&
 			attempt < maxAttempts && time.Now().Add(delay).Before(budget) && ctx.Err() == nil
 		if !retry {
-			err := p.recordOutcome(recordCtx, log, cmd, claim, req, attempts, receivedAt, traceparent, out, callErr)
+			err := p.recordOutcome(recordCtx, log, cmd, claim, req, attempts, receivedAt, traceparent, callOutcome{out, callErr, evidence})
 			cancelRecord()
 			return err
 		}
+		var notAppliedCode string
+		var notAppliedStatus int
 		if !backToReceived {
 			var pe *providers.Error
 			errors.As(callErr, &pe)
@@ -399,8 +442,15 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 			if pe != nil {
 				code, status = pe.Code, pe.HTTPStatus
 			}
+			notAppliedCode, notAppliedStatus = code, status
 			err = p.store.RecordAttemptNotApplied(recordCtx, schemas.RecordAttemptNotAppliedParams{TrackID: cmd.TrackID, Claim: claim,
 				ProviderTrackID: req.ProviderTrackID, ErrorCode: code, HTTPStatus: status})
+		}
+		if errors.Is(err, schemas.ErrNotClaimed) && !backToReceived {
+			err = p.lateAnswer(recordCtx, log, schemas.LateAnswer{TrackID: cmd.TrackID, ProviderTrackID: req.ProviderTrackID,
+				State: schemas.CallFailed, ErrorCode: notAppliedCode, HTTPStatus: notAppliedStatus, Evidence: "the call's own answer"})
+			cancelRecord()
+			return err
 		}
 		cancelRecord()
 		if errors.Is(err, schemas.ErrNotClaimed) {
@@ -429,47 +479,65 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 // provider call timeout so that a slow provider never cuts a write short.
 const dbTimeout = 15 * time.Second
 
-// doubt handles a call of unknown outcome: it records the command IN_DOUBT,
-// asks the provider (bounded by ResolveInline) and acts on a confirmed
-// "not applied" by moving the command back to RECEIVED. Unresolved, the
-// command is left to the sweeper.
-func (p *Processor) doubt(ctx context.Context, log zerolog.Logger, prov Provider, cmd schemas.Command, claim string, req providers.Request, callErr error) (verdict, json.RawMessage, error) {
+// doubt handles a call of unknown outcome: it records the command IN_DOUBT
+// and asks the provider (bounded by ResolveInline). A confirmed "not
+// applied" of a call that may be sent again moves the command back to
+// RECEIVED; an unproven one leaves it IN_DOUBT for the sweeper to ask
+// again. It returns what the provider said.
+func (p *Processor) doubt(ctx context.Context, log zerolog.Logger, prov Provider, cmd schemas.Command, claim string, req providers.Request, callErr error) (providers.Resolution, error) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
 	if err := p.store.MarkInDoubt(wctx, schemas.MarkInDoubtParams{TrackID: cmd.TrackID, Claim: claim, Reason: "call outcome unknown: " + callErr.Error()}); err != nil {
 		if errors.Is(err, schemas.ErrNotClaimed) {
-			return verdictUnresolved, nil, nil
+			// Another worker took the command over and settles the call.
+			log.Warn().Err(callErr).Msg("lost the claim; the call's outcome is unknown and the new owner resolves it")
+			return providers.Resolution{}, nil
 		}
-		return verdictUnresolved, nil, fmt.Errorf("marking %s in doubt: %w", cmd.TrackID, err)
+		return providers.Resolution{}, fmt.Errorf("marking %s in doubt: %w", cmd.TrackID, err)
 	}
 	log.Warn().Err(callErr).Msg("provider call outcome unknown; asking the provider")
-	v, result := p.resolve(ctx, log, prov, req, p.cfg.ResolveInline)
+	res := p.resolve(ctx, log, prov, req, p.cfg.ResolveInline)
 	wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
-	switch v {
-	case verdictNotApplied:
-		if err := p.store.RecordInDoubtNotApplied(wctx, schemas.RecordInDoubtNotAppliedParams{TrackID: cmd.TrackID, Claim: claim}); err != nil {
+	switch {
+	case res.Verdict == providers.NotApplied && cmd.Kind != schemas.KindTransfer:
+		if err := p.store.RecordInDoubtNotApplied(wctx, schemas.RecordInDoubtNotAppliedParams{TrackID: cmd.TrackID, Claim: claim, Evidence: res.Evidence}); err != nil {
 			if errors.Is(err, schemas.ErrNotClaimed) {
-				return verdictUnresolved, nil, nil
+				return providers.Resolution{}, p.lateAnswer(wctx, log, schemas.LateAnswer{TrackID: cmd.TrackID,
+					ProviderTrackID: req.ProviderTrackID, State: schemas.CallFailed, Evidence: res.Evidence})
 			}
-			return verdictUnresolved, nil, fmt.Errorf("recording confirmed failure of %s: %w", cmd.TrackID, err)
+			return providers.Resolution{}, fmt.Errorf("recording confirmed failure of %s: %w", cmd.TrackID, err)
 		}
-	case verdictUnresolved:
+	case res.Verdict == providers.Unproven:
 		if err := p.store.ReleaseInDoubtClaim(wctx, schemas.ReleaseClaimParams{TrackID: cmd.TrackID, Claim: claim, RetryIn: p.cfg.ResolveRetry}); err != nil {
-			return v, nil, err
+			return res, err
 		}
-		log.Warn().Msg("provider could not say yet what happened; command stays IN_DOUBT and is asked about again")
+		log.Warn().Str("evidence", res.Evidence).Msg("provider could not say yet what happened; command stays IN_DOUBT and is asked about again")
 	}
-	return v, result, nil
+	return res, nil
 }
 
+// callOutcome is what became of a provider call: its normalised answer, or
+// the error it failed with, and what that rests on when it was not the
+// call's own answer (a Resolution's Evidence).
+type callOutcome struct {
+	out      json.RawMessage
+	err      error
+	evidence string
+}
+
+// recordOutcome records the terminal outcome of a claimed command's call,
+// or marks the command IN_DOUBT when the outcome is unknown. An outcome
+// that can no longer be recorded because the claim was lost is kept against
+// the call as a late answer.
 func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, cmd schemas.Command, claim string, req providers.Request,
-	attempts int, receivedAt time.Time, traceparent string, out json.RawMessage, callErr error) error {
+	attempts int, receivedAt time.Time, traceparent string, o callOutcome) error {
+	out, callErr := o.out, o.err
 	c := schemas.Completion{TrackID: cmd.TrackID, Claim: claim, ProviderTrackID: req.ProviderTrackID}
 	var res schemas.Result
 	if callErr == nil {
 		res = p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusDone, out, nil, attempts, receivedAt, uuid.NewString())
-		c.State, c.CallState = schemas.StateDone, "DONE"
+		c.State, c.CallState, c.CallAnswer, c.CallEvidence = schemas.StateDone, schemas.CallDone, out, o.evidence
 		if err := ledgerEffects(&c, cmd, req, out); err != nil {
 			// The provider applied the call but its answer is not what we
 			// can record: keep the command for an operator, never re-send.
@@ -486,17 +554,21 @@ func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, cmd s
 				einfo.Message = pe.Error()
 			}
 		}
-		switch classify(cmd, callErr) {
-		case providers.Permanent:
+		var nr *notResentError
+		switch {
+		case errors.As(callErr, &nr):
+			einfo.Code, einfo.Message, einfo.ProviderCode, einfo.HTTPStatus = schemas.CodeTransferNotApplied, nr.Error(), "", 0
+			c.CallEvidence = nr.evidence
+		case classify(cmd, callErr) == providers.Permanent:
 			einfo.Code = schemas.CodeProviderRejected
-		case providers.Retryable:
+		case classify(cmd, callErr) == providers.Retryable:
 			einfo.Code, einfo.Retryable = schemas.CodeProviderUnavailable, true
 		default:
 			log.Warn().Err(callErr).Msg("provider call outcome unknown")
 			return p.markInDoubt(ctx, log, cmd.TrackID, claim, "call outcome unknown: "+callErr.Error())
 		}
 		res = p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusFailed, nil, einfo, attempts, receivedAt, uuid.NewString())
-		c.State, c.CallState, c.ErrorCode, c.HTTPStatus = schemas.StateFailed, "FAILED", einfo.ProviderCode, einfo.HTTPStatus
+		c.State, c.CallState, c.ErrorCode, c.HTTPStatus = schemas.StateFailed, schemas.CallFailed, einfo.ProviderCode, einfo.HTTPStatus
 		if req.Block != nil {
 			c.UnreserveHold = req.Block.TrackID
 		}
@@ -506,6 +578,13 @@ func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, cmd s
 	}
 	c.EventID, c.Result = res.EventID, p.resultMessage(res, traceparent)
 	err := p.store.Complete(ctx, c)
+	if errors.Is(err, schemas.ErrNotClaimed) && c.ProviderTrackID != "" {
+		// The answer is still a fact about the call: keep it, and flag the
+		// command if it contradicts what the new owner recorded.
+		return p.lateAnswer(ctx, log, schemas.LateAnswer{TrackID: cmd.TrackID, ProviderTrackID: c.ProviderTrackID,
+			State: c.CallState, Answer: c.CallAnswer, ErrorCode: c.ErrorCode, HTTPStatus: c.HTTPStatus,
+			Evidence: cmp.Or(c.CallEvidence, "the call's own answer")})
+	}
 	if errors.Is(err, schemas.ErrNotClaimed) {
 		log.Warn().Msg("lost the claim before recording the outcome; another worker settles it")
 		return nil

@@ -34,6 +34,9 @@ type env struct {
 	card     *cardfake.Sandbox
 	arhivaar *arhivaarfake.Sandbox
 	offset   int64
+
+	validator *schemas.Validator
+	provs     map[schemas.Provider]processor.Provider
 }
 
 // newEnv wires a processor to a fresh schema and real sandboxes over HTTP.
@@ -60,18 +63,25 @@ func newEnv(t *testing.T, cfg processor.Config, arhivaarURL string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Topics = map[string]schemas.Kind{blockTopic: schemas.KindBlock, "blockd.cmd.unblock": schemas.KindUnblock}
-	cfg.RetryDelay, cfg.RetryDelayMax = 10*time.Millisecond, 20*time.Millisecond
-	if cfg.CallTimeout == 0 {
-		cfg.CallTimeout = 2 * time.Second
-	}
 	httpClient := &http.Client{}
 	provs := map[schemas.Provider]processor.Provider{
 		schemas.ProviderCard:     card.NewAdapter(card.NewClient(card.ClientConfig{BaseURL: cardSrv.URL, ClientID: "sandbox-client", ClientSecret: "sandbox-secret", HTTPClient: httpClient})),
 		schemas.ProviderArhivaar: arhivaar.NewAdapter(arhivaar.NewClient(arhivaar.ClientConfig{BaseURL: arhivaarURL, AccKey: arhivaarfake.DefaultAccKey, Secret: arhivaarfake.DefaultSecret, HTTPClient: httpClient})),
 	}
-	p := processor.New(cfg, st, v, provs, processor.Hooks{}, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
-	return &env{t: t, store: st, proc: p, card: cardSB, arhivaar: arhSB}
+	e := &env{t: t, store: st, card: cardSB, arhivaar: arhSB, validator: v, provs: provs}
+	e.proc = e.newProcessor(cfg, processor.Hooks{})
+	return e
+}
+
+// newProcessor is another processor on the env's store and sandboxes: an
+// instance of its own, as another process would be.
+func (e *env) newProcessor(cfg processor.Config, hooks processor.Hooks) *processor.Processor {
+	cfg.Topics = map[string]schemas.Kind{blockTopic: schemas.KindBlock, "blockd.cmd.unblock": schemas.KindUnblock}
+	cfg.RetryDelay, cfg.RetryDelayMax = 10*time.Millisecond, 20*time.Millisecond
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = 2 * time.Second
+	}
+	return processor.New(cfg, e.store, e.validator, e.provs, hooks, zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel))
 }
 
 func (e *env) handle(topic, value string) {

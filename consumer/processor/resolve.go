@@ -2,7 +2,6 @@ package processor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -14,20 +13,13 @@ import (
 	"github.com/blockd/blockd/schemas"
 )
 
-type verdict int
-
-const (
-	verdictUnresolved verdict = iota
-	verdictApplied
-	verdictNotApplied
-)
-
-// resolve asks the provider what became of req's call, until it gets an
-// answer or limit passes.
-func (p *Processor) resolve(ctx context.Context, log zerolog.Logger, prov Provider, req providers.Request, limit time.Duration) (verdict, json.RawMessage) {
+// resolve asks the provider what became of req's call, until it gets a
+// verdict other than Unproven or limit passes. A provider that cannot be
+// asked, or an inquiry that fails, proves nothing: Unproven.
+func (p *Processor) resolve(ctx context.Context, log zerolog.Logger, prov Provider, req providers.Request, limit time.Duration) providers.Resolution {
 	r, ok := prov.(Resolver)
 	if !ok {
-		return verdictUnresolved, nil
+		return providers.Resolution{Evidence: "the provider has no status inquiry"}
 	}
 	deadline := time.Now().Add(limit)
 	delay := 100 * time.Millisecond
@@ -38,47 +30,67 @@ func (p *Processor) resolve(ctx context.Context, log zerolog.Logger, prov Provid
 		switch {
 		case err != nil:
 			log.Warn().Err(err).Msg("asking the provider about an unknown outcome")
+			res = providers.Resolution{Evidence: "the inquiry failed: " + err.Error()}
 		case res.Verdict == providers.Applied:
 			log.Info().Str("evidence", res.Evidence).Msg("provider confirmed the call was applied")
-			return verdictApplied, res.Result
+			return res
 		case res.Verdict == providers.NotApplied:
 			log.Info().Str("evidence", res.Evidence).Msg("provider confirmed the call was not applied")
-			return verdictNotApplied, nil
+			return res
 		}
 		if time.Now().Add(delay).After(deadline) || ctx.Err() != nil {
-			return verdictUnresolved, nil
+			return res
 		}
 		select {
 		case <-ctx.Done():
-			return verdictUnresolved, nil
+			return res
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 2*time.Second)
 	}
 }
 
-// confirmedNotApplied is the error of a call whose outcome was unknown until
-// the provider confirmed it was not applied: safe to try again.
-func confirmedNotApplied(cmd schemas.Command, cause error) error {
-	return &providers.Error{Provider: cmd.Provider, Class: providers.Retryable, Code: "CONFIRMED_NOT_APPLIED",
-		Message: "the call's outcome was unknown and the provider confirmed it was not applied", Err: cause}
+// recordedVerdict is what the store already proves about an in-doubt call,
+// before the provider is asked: a call its worker never sent cannot have
+// been applied; an answer that arrived after its worker lost the command
+// settles it.
+func recordedVerdict(call schemas.CallRecord) (providers.Resolution, bool) {
+	switch call.State {
+	case schemas.CallNotSent:
+		return providers.Resolution{Verdict: providers.NotApplied, Evidence: "never sent: " + call.Evidence}, true
+	case schemas.CallDone:
+		if len(call.Answer) > 0 {
+			return providers.Resolution{Verdict: providers.Applied, Result: call.Answer, Evidence: "the call's answer, kept after its worker lost the command"}, true
+		}
+	case schemas.CallFailed:
+		return providers.Resolution{Verdict: providers.NotApplied, Evidence: "the call's refusal, kept after its worker lost the command"}, true
+	}
+	return providers.Resolution{}, false
 }
 
-// resolveClaimed settles an IN_DOUBT command claimed by the sweeper: it asks
-// the provider once; a confirmed outcome is recorded, a confirmed "not
-// applied" allows a new attempt, and no answer by ResolveDeadline is
-// answered FAILED/OUTCOME_UNKNOWN and flagged for an operator.
+// resolveClaimed settles an IN_DOUBT command claimed by the sweeper: what
+// the store already knows about the call first, else the provider is asked
+// once. Applied is recorded as DONE; NotApplied allows a new attempt (never
+// for a transfer: see notResent); Unproven is asked again later, with a
+// growing delay, until ResolveDeadline, then answered FAILED/OUTCOME_UNKNOWN
+// and flagged for an operator. Nothing is ever sent again on Unproven.
 func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) error {
 	cmd := c.Command
 	release := p.enter(cmd.TrackID)
 	defer release()
-	log := p.log.With().Str("trackId", cmd.TrackID).Str("type", string(cmd.Kind)).Str("provider", string(cmd.Provider)).Logger()
-	askAgainLater := schemas.ReleaseClaimParams{TrackID: cmd.TrackID, Claim: c.Claim, RetryIn: p.cfg.ResolveRetry}
+	log := p.log.With().Str("trackId", cmd.TrackID).Str("type", string(cmd.Kind)).Str("provider", string(cmd.Provider)).
+		Str("providerTrackId", c.ProviderTrackID).Logger()
+	inDoubtFor := time.Since(c.InDoubtSince)
+	askAgainLater := schemas.ReleaseClaimParams{TrackID: cmd.TrackID, Claim: c.Claim, RetryIn: p.resolveRetry(inDoubtFor)}
 	prov, ok := p.providers[cmd.Provider]
 	if !ok {
 		return p.store.ReleaseInDoubtClaim(ctx, askAgainLater)
 	}
-	req := providers.Request{Command: cmd, ProviderTrackID: c.ProviderTrackID}
+	// The call's intent was recorded c.Call.Age ago; it was sent within a
+	// call timeout of that (see fence), its client gave up a call timeout
+	// later, and it may land until LandingMargin after that.
+	req := providers.Request{Command: cmd, ProviderTrackID: c.ProviderTrackID,
+		CannotLandAfter: time.Now().Add(-c.Call.Age + 2*p.cfg.CallTimeout + p.cfg.LandingMargin)}
 	start := schemas.CallStart{TrackID: cmd.TrackID, Claim: c.Claim}
 	if rejection, err := p.applyRules(ctx, log, cmd, &req, &start, c.InDoubtSince.Add(p.cfg.ResolveDeadline)); err != nil || rejection != nil {
 		var w *waiting
@@ -95,38 +107,61 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 		return p.store.Complete(ctx, schemas.Completion{TrackID: cmd.TrackID, Claim: c.Claim, State: schemas.State(status),
 			EventID: res.EventID, Result: p.resultMessage(res, c.Traceparent)})
 	}
+	record := func(o callOutcome) error {
+		return p.recordOutcome(ctx, log, cmd, c.Claim, req, c.Attempts, c.ReceivedAt, c.Traceparent, o)
+	}
 
-	v, out := p.resolve(ctx, log, prov, req, 0)
+	res, known := recordedVerdict(c.Call)
+	if !known {
+		res = p.resolve(ctx, log, prov, req, 0)
+	}
 	switch {
-	case v == verdictApplied:
-		return p.recordOutcome(ctx, log, cmd, c.Claim, req, c.Attempts, c.ReceivedAt, c.Traceparent, out, nil)
-	case v == verdictNotApplied:
-		if err := p.store.RecordInDoubtNotApplied(ctx, schemas.RecordInDoubtNotAppliedParams{TrackID: cmd.TrackID, Claim: c.Claim}); err != nil {
+	case res.Verdict == providers.Applied:
+		return record(callOutcome{out: res.Result, evidence: res.Evidence})
+	case res.Verdict == providers.NotApplied && cmd.Kind == schemas.KindTransfer:
+		return record(callOutcome{err: notResent(c.ProviderTrackID, res.Evidence, nil)})
+	case res.Verdict == providers.NotApplied:
+		if err := p.store.RecordInDoubtNotApplied(ctx, schemas.RecordInDoubtNotAppliedParams{TrackID: cmd.TrackID, Claim: c.Claim, Evidence: res.Evidence}); err != nil {
 			if errors.Is(err, schemas.ErrNotClaimed) {
-				return nil
+				return p.lateAnswer(ctx, log, schemas.LateAnswer{TrackID: cmd.TrackID, ProviderTrackID: c.ProviderTrackID,
+					State: schemas.CallFailed, Evidence: res.Evidence})
 			}
 			return fmt.Errorf("recording confirmed failure of %s: %w", cmd.TrackID, err)
 		}
 		if c.Attempts >= p.cfg.MaxAttempts {
-			return p.recordOutcome(ctx, log, cmd, c.Claim, req, c.Attempts, c.ReceivedAt, c.Traceparent, nil, confirmedNotApplied(cmd, nil))
+			return record(callOutcome{err: confirmedNotApplied(cmd, res.Evidence, nil)})
 		}
-		req.ProviderTrackID = uuid.NewString()
+		req.ProviderTrackID, req.CannotLandAfter = uuid.NewString(), time.Time{}
 		start.ProviderTrackID = req.ProviderTrackID
 		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, cmd, c.Claim, req, start, c.ReceivedAt, c.Attempts, c.Traceparent, finish))
-	case time.Since(c.InDoubtSince) > p.cfg.ResolveDeadline:
-		log.Error().Msg("no provable outcome by the deadline: answering OUTCOME_UNKNOWN; an operator must reconcile")
-		res := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusFailed, nil, &schemas.ErrorInfo{
+	case inDoubtFor > p.cfg.ResolveDeadline:
+		log.Error().Str("evidence", res.Evidence).Msg("no provable outcome by the deadline: answering OUTCOME_UNKNOWN; an operator must reconcile")
+		out := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusFailed, nil, &schemas.ErrorInfo{
 			Code: schemas.CodeOutcomeUnknown, NeedsReconciliation: true,
-			Message: "the provider could not say within " + p.cfg.ResolveDeadline.String() + " whether call " + c.ProviderTrackID + " was applied; an operator must check it",
+			Message: "the provider could not say within " + p.cfg.ResolveDeadline.String() + " whether call " + c.ProviderTrackID +
+				" was applied (last: " + res.Evidence + "); it was not sent again; an operator must check it",
 		}, c.Attempts, c.ReceivedAt, uuid.NewString())
 		err := p.store.Complete(ctx, schemas.Completion{TrackID: cmd.TrackID, Claim: c.Claim, State: schemas.StateFailed,
-			ProviderTrackID: c.ProviderTrackID, CallState: "UNKNOWN", EventID: res.EventID,
-			Result: p.resultMessage(res, c.Traceparent), NeedsReconciliation: true})
+			ProviderTrackID: c.ProviderTrackID, CallState: schemas.CallUnknown, CallEvidence: res.Evidence, EventID: out.EventID,
+			Result: p.resultMessage(out, c.Traceparent), NeedsReconciliation: true})
 		if errors.Is(err, schemas.ErrNotClaimed) {
 			return nil
 		}
 		return err
 	default:
+		log.Info().Str("evidence", res.Evidence).Dur("retryIn", askAgainLater.RetryIn).Msg("outcome still unproven; asking again later")
 		return p.store.ReleaseInDoubtClaim(ctx, askAgainLater)
 	}
+}
+
+// resolveRetry is how long an in-doubt command that has been in doubt for
+// age waits before it is asked about again: ResolveRetry at first, growing
+// with its age (a quarter of it, at most a minute), and never past
+// ResolveDeadline.
+func (p *Processor) resolveRetry(age time.Duration) time.Duration {
+	d := min(max(p.cfg.ResolveRetry, age/4), max(p.cfg.ResolveRetry, time.Minute))
+	if left := p.cfg.ResolveDeadline - age; left > 0 && left < d {
+		d = left + time.Millisecond
+	}
+	return d
 }

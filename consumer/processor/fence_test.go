@@ -1,0 +1,67 @@
+package processor_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/blockd/blockd/consumer/processor"
+	"github.com/blockd/blockd/schemas"
+)
+
+// TestWorkerPausedPastItsLeaseNeverSendsItsCall is reproduction B at the
+// processor: instance A records a call's intent and then pauses (a GC
+// pause, a frozen VM) past its lease; instance B's sweeper takes the command
+// over and settles it. When A wakes it must not send its call: it can no
+// longer prove it holds the command. The provider sees one call.
+func TestWorkerPausedPastItsLeaseNeverSendsItsCall(t *testing.T) {
+	t.Parallel()
+	const lease = time.Second
+	e := newEnv(t, processor.Config{Lease: lease}, "")
+	woke := make(chan struct{})
+	a := e.newProcessor(processor.Config{Owner: "a", Lease: lease}, processor.Hooks{AfterIntent: func(string) {
+		time.Sleep(lease + 500*time.Millisecond)
+		close(woke)
+	}})
+	b := e.newProcessor(processor.Config{Owner: "b", Lease: lease, SweepInterval: 50 * time.Millisecond,
+		ResolveRetry: 50 * time.Millisecond, LandingMargin: 100 * time.Millisecond, CallTimeout: 200 * time.Millisecond}, processor.Hooks{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go b.Run(ctx)
+
+	const account = "0001000010000000077"
+	err := a.Handle(context.Background(), kafka.Message{Topic: blockTopic, Offset: 1, Key: []byte("k"), Value: []byte(cardBlock("f1", account))})
+	if err != nil {
+		t.Fatalf("A's Handle: %v", err)
+	}
+	<-woke
+	waitFor(t, 10*time.Second, "a terminal result for f1", func() bool { return len(e.results("f1")) > 0 })
+	r := e.onlyResult("f1")
+	if r.Status != schemas.StatusDone {
+		t.Fatalf("got %s (%+v), want DONE", r.Status, r.Error)
+	}
+	if got := e.card.Requests(); got != 1 {
+		t.Errorf("the card platform got %d blockUnblock calls, want 1: the paused worker sent its call after losing the command", got)
+	}
+	var states []string
+	if err := e.store.DB().Select(&states, `SELECT state FROM provider_calls WHERE track_id = 'f1' ORDER BY attempt`); err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != 2 || states[1] != schemas.CallDone {
+		t.Errorf("provider calls of f1: got %v, want the paused worker's call settled not applied, then one DONE", states)
+	}
+}
+
+// waitFor polls cond until it holds or limit passes.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
