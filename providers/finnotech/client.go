@@ -348,7 +348,7 @@ func redactURL(err error, secret string) error {
 	if errors.As(err, &ue) && strings.Contains(ue.URL, secret) {
 		masked := *ue
 		masked.URL = strings.ReplaceAll(ue.URL, secret, maskDigits(secret))
-		if ue == err {
+		if ue == err { //nolint:errorlint // identity, not a sentinel: err itself is the *url.Error, so its masked copy replaces it whole
 			return &masked
 		}
 		// Not reached: http.Client.Do returns its *url.Error unwrapped.
