@@ -209,18 +209,6 @@ func (c *collector) byKey(key string) []kafka.Message {
 	return out
 }
 
-func (c *collector) withHeader(key, value string) []kafka.Message {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []kafka.Message
-	for _, m := range c.msgs {
-		if headerValue(m, key) == value {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 func headerValue(m kafka.Message, key string) string {
 	for _, h := range m.Headers {
 		if h.Key == key {

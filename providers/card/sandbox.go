@@ -138,7 +138,7 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 	for i := range s.priorities {
 		s.priorities[i] = defaultPriority
 	}
-	s.priorities['A'-'A'] = 5
+	s.priorities[0] = 5 // A
 	s.priorities['Z'-'A'] = 90
 	for k, v := range cfg.Priorities {
 		if len(k) == 1 && k[0] >= 'A' && k[0] <= 'Z' {

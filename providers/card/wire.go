@@ -178,7 +178,8 @@ func parseInvalidParam(p string) (code, text string, ok bool) {
 	}
 	for i := range 10 {
 		c := p[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		upperOrDigit := c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !upperOrDigit {
 			return "", "", false
 		}
 	}

@@ -93,13 +93,6 @@ func (f *fixture) callStatus(tb testing.TB, clientID, trackID string) CallStatus
 	return st
 }
 
-// providerError returns the *providers.Error in err, failing the test when
-// there is none.
-func providerError(tb testing.TB, err error) *providers.Error {
-	tb.Helper()
-	return providertest.ProviderError(tb, err)
-}
-
 // wantError checks that err is this provider's error with the class, code
 // and HTTP status given.
 func wantError(tb testing.TB, err error, class providers.Class, code string, httpStatus int) *providers.Error {

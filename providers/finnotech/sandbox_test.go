@@ -201,7 +201,7 @@ func TestSandboxLedger(t *testing.T) {
 }
 
 func TestSandboxDeposits(t *testing.T) {
-	if depositOf("app-1") != depositOf("app-1") {
+	if first, again := depositOf("app-1"), depositOf("app-1"); first != again {
 		t.Error("depositOf is not deterministic")
 	}
 	if depositOf("app-1") == depositOf("app-2") {
