@@ -47,6 +47,9 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 }
 
 func TestRelayPublishesOnlyWhatTheBrokerAcknowledgedInOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("relay against a broker that is down then up: long integration run; run without -short")
+	}
 	ctx := context.Background()
 	dbURL := storetest.NewSchema(t)
 	st, err := store.Open(ctx, dbURL)

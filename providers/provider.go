@@ -1,7 +1,8 @@
 // Package providers holds what every provider adapter shares: the request an
 // adapter is given, and the typed error that classifies a failed call as
 // permanent, retryable, or of unknown outcome. Each provider lives in its own
-// sub-package with its client, its wire types and its sandbox.
+// sub-package with its client and its wire types; its fake (a sandbox that
+// simulates it for tests and development) sits beside it.
 package providers
 
 import (
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/blockd/blockd/schemas"
 )
@@ -108,6 +110,14 @@ type Request struct {
 	// unblock-transfer inquiry).
 	InquiredTrackID  string
 	InquiredClientID string
+	// CannotLandAfter is set for Resolve only: the time after which the call
+	// being resolved can no longer take effect at the provider (its intent
+	// was recorded, then it was sent within the call timeout, the client
+	// gave up after another call timeout, plus a safety margin). A state
+	// read or a re-send taken as evidence of "not applied" counts only
+	// after it; before it, such evidence is Unproven. Zero means unknown:
+	// such evidence never counts.
+	CannotLandAfter time.Time
 }
 
 // CodeTokenExpired is the code every adapter gives a dead-token signal. The
@@ -115,31 +125,43 @@ type Request struct {
 // the caller retries with a new provider trackId, which fetches a new token.
 const CodeTokenExpired = "TOKEN_EXPIRED"
 
-// Fault is what a sandbox does to the next call it receives (InjectNext);
-// sandboxes also draw faults at configured rates.
-type Fault int
+// Verdict is what a status inquiry proves about a call whose outcome was
+// unknown.
+type Verdict int
 
 const (
-	// FaultRetryable: answer with the provider's "try again later" error
-	// without applying the call.
-	FaultRetryable Fault = iota + 1
-	// FaultTimeout: hang without applying until the client gives up.
-	FaultTimeout
-	// FaultApplyThenDrop: apply the call, then close the connection unanswered.
-	FaultApplyThenDrop
-	// FaultTokenExpired: answer with the provider's dead-token signal
-	// without applying the call.
-	FaultTokenExpired
+	// Unproven: nothing is proven yet (the provider says PENDING or UNKNOWN,
+	// does not know the call yet, or a state read came too early to count).
+	// Ask again later; never send the call again on it. It is the zero
+	// value, so a Resolution nobody filled in is never read as "not applied".
+	Unproven Verdict = iota
+	// Applied: the call took effect.
+	Applied
+	// NotApplied: the provider states the call did not take effect, and it
+	// can no longer take effect later.
+	NotApplied
 )
+
+func (v Verdict) String() string {
+	switch v {
+	case Applied:
+		return "applied"
+	case NotApplied:
+		return "not-applied"
+	default:
+		return "unproven"
+	}
+}
 
 // Resolution is what a provider's status inquiry says about a call whose
 // outcome was unknown.
 type Resolution struct {
-	// Applied: the call took effect; Result is its normalised answer, the
-	// same JSON an Execute that got the answer would have returned.
-	Applied bool
-	Result  json.RawMessage
-	// Pending: the provider is still working on it; ask again later.
-	// Neither Applied nor Pending: the provider confirmed it was not applied.
-	Pending bool
+	Verdict Verdict
+	// Result is, when Applied, the call's normalised answer: the same JSON an
+	// Execute that got the answer would have returned, saying in it which
+	// fields came from the inquiry rather than from the call's own answer.
+	Result json.RawMessage
+	// Evidence says in a few words what the verdict rests on (e.g. "wages
+	// DONE", "account details: slot 1 holds X"), for logs and operators.
+	Evidence string
 }

@@ -119,6 +119,64 @@ type CallStart struct {
 	ReserveTransfer string
 }
 
+// MarkInDoubtParams names a CALLING command whose provider call may have
+// been applied and whose outcome is not known.
+type MarkInDoubtParams struct {
+	// TrackID is the command's trackId.
+	TrackID string
+	// Claim is the caller's claim on the command; the caller keeps it.
+	Claim string
+	// Reason says why the outcome is unknown; it is stored for operators.
+	Reason string
+}
+
+// RecordAttemptNotAppliedParams names a provider call attempt that certainly
+// did not apply (the provider said so, or it was never sent) and how it
+// failed.
+type RecordAttemptNotAppliedParams struct {
+	// TrackID is the command's trackId.
+	TrackID string
+	// Claim is the caller's claim on the command; the caller keeps it.
+	Claim string
+	// ProviderTrackID is the trackId of the failed attempt's call.
+	ProviderTrackID string
+	// ErrorCode is the provider's error code, "" when it gave none.
+	ErrorCode string
+	// HTTPStatus is the provider's HTTP status, 0 when there was no answer.
+	HTTPStatus int
+}
+
+// RecordInDoubtNotAppliedParams names an IN_DOUBT command whose provider
+// confirmed that its unknown call was not applied.
+type RecordInDoubtNotAppliedParams struct {
+	// TrackID is the command's trackId.
+	TrackID string
+	// Claim is the caller's claim on the command; the caller keeps it.
+	Claim string
+}
+
+// ReleaseClaimParams names a claimed command whose claim the caller gives
+// up for a while, leaving the command in its state.
+type ReleaseClaimParams struct {
+	// TrackID is the command's trackId.
+	TrackID string
+	// Claim is the caller's claim on the command, given up.
+	Claim string
+	// RetryIn is how long no instance takes the command over or claims it.
+	RetryIn time.Duration
+}
+
+// EarlierOpenParams names a command for an account whose earlier commands
+// without an outcome are looked for.
+type EarlierOpenParams struct {
+	// Provider is the provider the account is at.
+	Provider Provider
+	// AccountID is the account the command acts on.
+	AccountID string
+	// TrackID is the command itself: only commands received before it count.
+	TrackID string
+}
+
 // Completion records a command's terminal outcome together with the result
 // event for the outbox, in one transaction.
 type Completion struct {
@@ -134,8 +192,6 @@ type Completion struct {
 	// Result is the result event message; it is stored with the command (so
 	// a redelivery can publish it again unchanged) and queued in the outbox.
 	Result Outbound
-	// Messages are further messages (dead letters) queued in the same transaction.
-	Messages []Outbound
 	// CreateHold records a successful block in the holds ledger.
 	CreateHold *BlockRef
 	// ReleaseHold marks the named block's hold UNBLOCKED (a successful unblock).

@@ -137,16 +137,6 @@ func (v *Validator) ValidateResult(raw []byte) error {
 	return nil
 }
 
-// ReadTrackID returns the trackId of a message that could not be decoded
-// fully, or "" when there is none worth echoing back.
-func ReadTrackID(raw []byte) string {
-	var obj map[string]any
-	if json.Unmarshal(raw, &obj) != nil {
-		return ""
-	}
-	return readableTrackID(obj)
-}
-
 func readableTrackID(obj map[string]any) string {
 	s, ok := obj["trackId"].(string)
 	if !ok || s == "" || len(s) > maxReportedTrackIDLen || !utf8.ValidString(s) {

@@ -121,19 +121,21 @@ func markInDoubt(ctx context.Context, tx *sqlx.Tx, trackID, reason string, keepC
 }
 
 // MarkInDoubt records that the claimed command's call may have been applied
-// and its outcome is not known. The command is kept and listed for
-// resolution; it is never sent again blindly. The caller keeps its claim, to
-// resolve the command at once.
-func (s *Store) MarkInDoubt(ctx context.Context, trackID, claim, reason string) error {
+// and its outcome is not known: CALLING becomes IN_DOUBT and the call
+// UNKNOWN. The command is kept and listed for resolution; it is never sent
+// again blindly. The caller keeps its claim, to resolve the command at once.
+// It fails with ErrNotClaimed when the caller lost the command or it is not
+// CALLING.
+func (s *Store) MarkInDoubt(ctx context.Context, p schemas.MarkInDoubtParams) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var ok bool
-		if err := tx.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM commands WHERE track_id = $1 AND claim = $2 AND state = 'CALLING')`, trackID, claim); err != nil {
+		if err := tx.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM commands WHERE track_id = $1 AND claim = $2 AND state = 'CALLING')`, p.TrackID, p.Claim); err != nil {
 			return fmt.Errorf("checking claim: %w", err)
 		}
 		if !ok {
 			return ErrNotClaimed
 		}
-		return markInDoubt(ctx, tx, trackID, reason, true)
+		return markInDoubt(ctx, tx, p.TrackID, p.Reason, true)
 	})
 }
 
@@ -190,15 +192,19 @@ func (s *Store) BeginCall(ctx context.Context, c schemas.CallStart, lease time.D
 	return attempt, err
 }
 
-// RetryLater records that the claimed command's call attempt certainly did
-// not apply (the provider said so, or it was never sent) and moves the
-// command back to RECEIVED, so a new attempt with a new provider trackId
-// may be made.
-func (s *Store) RetryLater(ctx context.Context, trackID, claim, providerTrackID, errorCode string, httpStatus int) error {
+// RecordAttemptNotApplied records that the claimed command's call attempt
+// certainly did not apply (the provider said so, or it was never sent): the
+// call is FAILED with the provider's code and status, and the command goes
+// from CALLING back to RECEIVED, still claimed by the caller with its lease
+// unchanged, so the caller may make a new attempt with a new provider
+// trackId. Any hold the attempt reserved stays reserved for the command.
+// It fails with ErrNotClaimed when the caller lost the command or it is not
+// CALLING.
+func (s *Store) RecordAttemptNotApplied(ctx context.Context, p schemas.RecordAttemptNotAppliedParams) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE commands SET state = 'RECEIVED', updated_at = now() WHERE track_id = $1 AND claim = $2 AND state = 'CALLING'`,
-			trackID, claim)
+			p.TrackID, p.Claim)
 		if err != nil {
 			return fmt.Errorf("moving command back to RECEIVED: %w", err)
 		}
@@ -207,7 +213,7 @@ func (s *Store) RetryLater(ctx context.Context, trackID, claim, providerTrackID,
 		}
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE provider_calls SET state = 'FAILED', error_code = NULLIF($2, ''), http_status = NULLIF($3, 0), finished_at = now()
-			WHERE provider_track_id = $1`, providerTrackID, errorCode, httpStatus); err != nil {
+			WHERE provider_track_id = $1`, p.ProviderTrackID, p.ErrorCode, p.HTTPStatus); err != nil {
 			return fmt.Errorf("recording failed attempt: %w", err)
 		}
 		return nil
@@ -283,7 +289,7 @@ func (s *Store) Complete(ctx context.Context, c schemas.Completion) error {
 				return fmt.Errorf("giving back hold after transfer: %w", err)
 			}
 		}
-		return enqueue(ctx, tx, append([]schemas.Outbound{c.Result}, c.Messages...))
+		return enqueue(ctx, tx, []schemas.Outbound{c.Result})
 	})
 }
 
@@ -373,15 +379,15 @@ func (s *Store) Lookup(ctx context.Context, trackID string) (schemas.Lookup, err
 }
 
 // EarlierOpen returns the trackId of a command for the same provider and
-// account that was received before trackID and has no outcome yet, or "".
-func (s *Store) EarlierOpen(ctx context.Context, provider schemas.Provider, accountID, trackID string) (string, error) {
+// account that was received before p.TrackID and has no outcome yet, or "".
+func (s *Store) EarlierOpen(ctx context.Context, p schemas.EarlierOpenParams) (string, error) {
 	var earlier string
 	err := s.db.GetContext(ctx, &earlier, `
 		SELECT c.track_id FROM commands c, commands me
 		WHERE me.track_id = $3 AND c.provider = $1 AND c.request->>'accountId' = $2
 		  AND c.state IN ('RECEIVED', 'CALLING', 'IN_DOUBT')
 		  AND (c.received_at, c.track_id) < (me.received_at, me.track_id)
-		ORDER BY c.received_at LIMIT 1`, provider, accountID, trackID)
+		ORDER BY c.received_at LIMIT 1`, p.Provider, p.AccountID, p.TrackID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -409,9 +415,10 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, lease time.Durati
 	return res.RowsAffected()
 }
 
-// TakeOverAbandoned finds commands left by a dead owner. Those that never
-// sent a call are claimed for owner and returned to be processed; those that
-// may have sent one are marked IN_DOUBT.
+// TakeOverAbandoned finds commands left by a dead owner, and RECEIVED
+// commands whose claim was given up by ReleaseReceivedClaim once its delay
+// is over. Those that never sent a call are claimed for owner and returned
+// to be processed; those that may have sent one are marked IN_DOUBT.
 func (s *Store) TakeOverAbandoned(ctx context.Context, owner string, lease time.Duration, limit int) (claimed []schemas.Claimed, inDoubt int, err error) {
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `
@@ -459,7 +466,8 @@ func (s *Store) TakeOverAbandoned(ctx context.Context, owner string, lease time.
 }
 
 // ClaimInDoubt claims IN_DOUBT commands that nobody is resolving (no claim,
-// or an expired lease, or a postponement that is over) for owner.
+// or an expired lease, or a claim given up by ReleaseInDoubtClaim whose
+// delay is over) for owner.
 func (s *Store) ClaimInDoubt(ctx context.Context, owner string, lease time.Duration, limit int) ([]schemas.InDoubtClaim, error) {
 	var out []schemas.InDoubtClaim
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -495,14 +503,17 @@ func (s *Store) ClaimInDoubt(ctx context.Context, owner string, lease time.Durat
 	return out, err
 }
 
-// Reissue records that the provider confirmed the in-doubt call was not
-// applied: the call is FAILED and the command goes back to RECEIVED, still
-// claimed, so a new attempt with a new provider trackId may be made.
-func (s *Store) Reissue(ctx context.Context, trackID, claim string) error {
+// RecordInDoubtNotApplied records that the provider confirmed the claimed
+// IN_DOUBT command's call was not applied: the call is FAILED with
+// CONFIRMED_NOT_APPLIED, and the command goes from IN_DOUBT back to
+// RECEIVED (no longer in doubt), still claimed by the caller, so the caller
+// may make a new attempt with a new provider trackId. It fails with
+// ErrNotClaimed when the caller lost the command or it is not IN_DOUBT.
+func (s *Store) RecordInDoubtNotApplied(ctx context.Context, p schemas.RecordInDoubtNotAppliedParams) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE commands SET state = 'RECEIVED', in_doubt_reason = NULL, in_doubt_since = NULL, updated_at = now()
-			WHERE track_id = $1 AND claim = $2 AND state = 'IN_DOUBT'`, trackID, claim)
+			WHERE track_id = $1 AND claim = $2 AND state = 'IN_DOUBT'`, p.TrackID, p.Claim)
 		if err != nil {
 			return fmt.Errorf("moving command back to RECEIVED: %w", err)
 		}
@@ -511,27 +522,34 @@ func (s *Store) Reissue(ctx context.Context, trackID, claim string) error {
 		}
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE provider_calls SET state = 'FAILED', error_code = 'CONFIRMED_NOT_APPLIED', finished_at = now()
-			WHERE track_id = $1 AND state IN ('SENDING', 'UNKNOWN')`, trackID); err != nil {
+			WHERE track_id = $1 AND state IN ('SENDING', 'UNKNOWN')`, p.TrackID); err != nil {
 			return fmt.Errorf("recording confirmed failure: %w", err)
 		}
 		return nil
 	})
 }
 
-// Park gives up the claim on a RECEIVED command that cannot be sent now
-// (its provider is down); nobody takes it over before retryIn has passed.
-func (s *Store) Park(ctx context.Context, trackID, claim string, retryIn time.Duration) error {
-	if err := s.releaseClaim(ctx, trackID, claim, schemas.StateReceived, retryIn); err != nil {
-		return fmt.Errorf("parking command: %w", err)
+// ReleaseReceivedClaim gives up the caller's claim on a RECEIVED command
+// that cannot be sent now (its provider is down, or it waits for another
+// command). The command stays RECEIVED, unowned; no instance takes it over
+// (TakeOverAbandoned, or Receive of a redelivery) before p.RetryIn has
+// passed. A claim the caller no longer
+// holds, or a command in another state, is left as it is, without error.
+func (s *Store) ReleaseReceivedClaim(ctx context.Context, p schemas.ReleaseClaimParams) error {
+	if err := s.releaseClaim(ctx, p.TrackID, p.Claim, schemas.StateReceived, p.RetryIn); err != nil {
+		return fmt.Errorf("releasing claim on received command: %w", err)
 	}
 	return nil
 }
 
-// PostponeInDoubt gives up the claim on an IN_DOUBT command whose provider
-// could not answer yet; nobody claims it again before retryIn has passed.
-func (s *Store) PostponeInDoubt(ctx context.Context, trackID, claim string, retryIn time.Duration) error {
-	if err := s.releaseClaim(ctx, trackID, claim, schemas.StateInDoubt, retryIn); err != nil {
-		return fmt.Errorf("postponing in-doubt command: %w", err)
+// ReleaseInDoubtClaim gives up the caller's claim on an IN_DOUBT command
+// whose provider could not say yet what became of its call. The command
+// stays IN_DOUBT, unowned; ClaimInDoubt claims it again once p.RetryIn has
+// passed, not before. A claim the caller no longer holds, or a command in
+// another state, is left as it is, without error.
+func (s *Store) ReleaseInDoubtClaim(ctx context.Context, p schemas.ReleaseClaimParams) error {
+	if err := s.releaseClaim(ctx, p.TrackID, p.Claim, schemas.StateInDoubt, p.RetryIn); err != nil {
+		return fmt.Errorf("releasing claim on in-doubt command: %w", err)
 	}
 	return nil
 }

@@ -206,12 +206,12 @@ func TestAbandonedReceivedCommandIsTakenOver(t *testing.T) {
 	}
 }
 
-func TestParkedAndPostponedCommandsAreLeftAloneUntilTheirDelay(t *testing.T) {
+func TestReleasedClaimsAreLeftAloneUntilTheirDelay(t *testing.T) {
 	t.Parallel()
 	s := openStore(t)
 	ctx := context.Background()
-	// A RECEIVED command parked while its provider is down.
-	parked, err := s.Receive(ctx, block("pk1", 100), schemas.SourceMeta{Topic: "x"}, "a", time.Minute, notLocal)
+	// A RECEIVED command released while its provider is down.
+	received, err := s.Receive(ctx, block("pk1", 100), schemas.SourceMeta{Topic: "x"}, "a", time.Minute, notLocal)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,22 +223,22 @@ func TestParkedAndPostponedCommandsAreLeftAloneUntilTheirDelay(t *testing.T) {
 	if _, err := s.BeginCall(ctx, schemas.CallStart{TrackID: "pk2", Claim: doubt.Claim, ProviderTrackID: "pk2-a1"}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkInDoubt(ctx, "pk2", doubt.Claim, "test"); err != nil {
+	if err := s.MarkInDoubt(ctx, schemas.MarkInDoubtParams{TrackID: "pk2", Claim: doubt.Claim, Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	// A claim on a command in another state is not released.
-	if err := s.Park(ctx, "pk2", doubt.Claim, 0); err != nil {
+	if err := s.ReleaseReceivedClaim(ctx, schemas.ReleaseClaimParams{TrackID: "pk2", Claim: doubt.Claim}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.ClaimInDoubt(ctx, "b", time.Minute, 10); err != nil || len(got) != 0 {
-		t.Fatalf("ClaimInDoubt after parking an IN_DOUBT command: got %d, %v; want 0 (Park only releases RECEIVED)", len(got), err)
+		t.Fatalf("ClaimInDoubt after ReleaseReceivedClaim on an IN_DOUBT command: got %d, %v; want 0 (it releases only RECEIVED)", len(got), err)
 	}
 
 	const delay = 300 * time.Millisecond
-	if err := s.Park(ctx, "pk1", parked.Claim, delay); err != nil {
+	if err := s.ReleaseReceivedClaim(ctx, schemas.ReleaseClaimParams{TrackID: "pk1", Claim: received.Claim, RetryIn: delay}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PostponeInDoubt(ctx, "pk2", doubt.Claim, delay); err != nil {
+	if err := s.ReleaseInDoubtClaim(ctx, schemas.ReleaseClaimParams{TrackID: "pk2", Claim: doubt.Claim, RetryIn: delay}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"pk1", "pk2"} {

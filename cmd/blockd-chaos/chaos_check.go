@@ -15,9 +15,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/blockd/blockd/providers/arhivaar"
+	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
 	"github.com/blockd/blockd/providers/card"
-	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -240,15 +240,15 @@ type chaosState struct {
 
 // chaosLedgers is what the provider sandboxes applied by the end of a run.
 type chaosLedgers struct {
-	holds               []finnotech.Hold // Finnotech's holds, released or not
-	finnotechBlockCalls int              // block calls Finnotech applied
+	holds               []finnotechfake.Hold // Finnotech's holds, released or not
+	finnotechBlockCalls int                  // block calls Finnotech applied
 	// transfers are Finnotech's transfers when its ledger names them
 	// (transfersShown); appliedTransfers is its count of applied transfer
 	// calls either way.
 	transfers        []finnotechTransfer
 	transfersShown   bool
 	appliedTransfers int
-	arhivaar         map[string]arhivaar.Account      // by account id: the Arhivaar accounts the published commands name
+	arhivaar         map[string]arhivaarfake.Account  // by account id: the Arhivaar accounts the published commands name
 	card             map[string]card.Account          // by account id: the card accounts the published commands name
 	cardApplied      int                              // updates the card sandbox applied, all accounts together
 	arhivaarLedger   map[string]struct{ Changes int } // every account Arhivaar's ledger shows
@@ -278,13 +278,13 @@ func gatherChaosState(ctx context.Context, databaseURL string, plan *commandPlan
 func readSandboxLedgers(sb *chaosSandboxes, plan *commandPlan, published []string, log *chaosLogger) chaosLedgers {
 	var l chaosLedgers
 	l.holds = sb.finnotech.Holds()
-	l.finnotechBlockCalls = sb.finnotech.CallCount(finnotech.OpBlock)
+	l.finnotechBlockCalls = sb.finnotech.CallCount(finnotechfake.OpBlock)
 	var terr error
 	l.transfers, l.transfersShown, l.appliedTransfers, terr = finnotechTransfers(sb.urls["finnotech"])
 	if terr != nil {
 		log.line("chaos: reading finnotech transfers from /_sandbox/ledger: %v", terr)
 	}
-	l.arhivaar, l.card = map[string]arhivaar.Account{}, map[string]card.Account{}
+	l.arhivaar, l.card = map[string]arhivaarfake.Account{}, map[string]card.Account{}
 	for _, id := range published {
 		c := plan.byTrack[id]
 		switch c.Cmd.Provider {
@@ -627,8 +627,8 @@ func (ev *chaosEvidence) finnotechTransferEffects(f *effectFindings) {
 func (ev *chaosEvidence) finnotechPhantomDone(f *effectFindings) {
 	phantom := &f.phantom
 	answers, calls, plan := ev.answers, ev.calls, ev.plan
-	holdByBlockCall := make(map[string]finnotech.Hold, len(ev.ledgers.holds))
-	holdByUnblockCall := make(map[string]finnotech.Hold)
+	holdByBlockCall := make(map[string]finnotechfake.Hold, len(ev.ledgers.holds))
+	holdByUnblockCall := make(map[string]finnotechfake.Hold)
 	for _, h := range ev.ledgers.holds {
 		holdByBlockCall[h.BlockTrackID] = h
 		if h.UnblockTrackID != "" {
@@ -655,7 +655,7 @@ func (ev *chaosEvidence) finnotechPhantomDone(f *effectFindings) {
 				phantom.add("finnotech block %s DONE for %d rials, its hold is %d", id, c.Cmd.Amount, h.Amount)
 			}
 		case schemas.KindUnblock:
-			if h, ok := holdByUnblockCall[a.providerTrackID]; !ok || calls[a.providerTrackID] != id || h.State == finnotech.HoldBlocked {
+			if h, ok := holdByUnblockCall[a.providerTrackID]; !ok || calls[a.providerTrackID] != id || h.State == finnotechfake.HoldBlocked {
 				phantom.add("finnotech unblock %s DONE with providerTrackId %q, which released no hold", id, a.providerTrackID)
 			}
 		case schemas.KindTransfer:
@@ -885,8 +885,8 @@ func printChaosFindings(log *chaosLogger, ev *chaosEvidence, sb *chaosSandboxes,
 	}
 	log.line("chaos: error codes: %s", strings.Join(codes, " "))
 	log.line("chaos: sandboxes: finnotech requests block=%d unblock=%d wages=%d, applied block=%d unblock=%d, holds=%d, transfers applied=%d; arhivaar requests=%d applied=%d; card requests=%d applied=%d",
-		sb.finnotech.Requests(finnotech.OpBlock), sb.finnotech.Requests(finnotech.OpUnblock), sb.finnotech.Requests(finnotech.OpWages),
-		sb.finnotech.CallCount(finnotech.OpBlock), sb.finnotech.CallCount(finnotech.OpUnblock), len(holds), appliedTransfers,
+		sb.finnotech.Requests(finnotechfake.OpBlock), sb.finnotech.Requests(finnotechfake.OpUnblock), sb.finnotech.Requests(finnotechfake.OpWages),
+		sb.finnotech.CallCount(finnotechfake.OpBlock), sb.finnotech.CallCount(finnotechfake.OpUnblock), len(holds), appliedTransfers,
 		sb.arhivaar.Requests(), sb.arhivaar.Applied(), sb.card.Requests(), sb.card.Applied())
 	log.line("chaos: database: %d provider calls recorded for %d commands stored", len(db.calls), len(db.commands))
 	for _, e := range []struct {

@@ -4,9 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/blockd/blockd/providers/arhivaar"
+	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
 	"github.com/blockd/blockd/providers/card"
-	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -63,13 +63,13 @@ func cleanChaosState() chaosState {
 		st.db.calls[call] = dbCall{trackID: id, state: "APPLIED", attempt: 1}
 	}
 	st.ledgers = chaosLedgers{
-		holds: []finnotech.Hold{{BlockTrackID: testFinBlockCall, Amount: 50_000, State: finnotech.HoldTransferred,
+		holds: []finnotechfake.Hold{{BlockTrackID: testFinBlockCall, Amount: 50_000, State: finnotechfake.HoldTransferred,
 			UnblockTrackID: testFinUnblockCall}},
 		finnotechBlockCalls: 1,
 		transfers:           []finnotechTransfer{{trackID: testFinTransferCall, amount: 20_000, unblockCall: testFinUnblockCall}},
 		transfersShown:      true,
 		appliedTransfers:    1,
-		arhivaar:            map[string]arhivaar.Account{testArhAccount: {Blocked: true, Changes: 1, Calls: 1}},
+		arhivaar:            map[string]arhivaarfake.Account{testArhAccount: {Blocked: true, Changes: 1, Calls: 1}},
 		card:                map[string]card.Account{testCardAccount: {AccountID: testCardAccount, BlockCode1: "B"}},
 		cardApplied:         1,
 		arhivaarLedger:      map[string]struct{ Changes int }{testArhAccount: {Changes: 1}},
@@ -172,7 +172,7 @@ func TestChaosChecks(t *testing.T) {
 			name: "duplicate effect: one finnotech block with two holds",
 			breach: func(st *chaosState) {
 				st.db.calls["call-fblk-1-again"] = dbCall{trackID: testFinBlock, state: "APPLIED", attempt: 2}
-				st.ledgers.holds = append(st.ledgers.holds, finnotech.Hold{BlockTrackID: "call-fblk-1-again", Amount: 50_000, State: finnotech.HoldBlocked})
+				st.ledgers.holds = append(st.ledgers.holds, finnotechfake.Hold{BlockTrackID: "call-fblk-1-again", Amount: 50_000, State: finnotechfake.HoldBlocked})
 				st.ledgers.finnotechBlockCalls = 2
 			},
 			want:    chaosCounts{duplicateEffects: 1},
@@ -199,7 +199,7 @@ func TestChaosChecks(t *testing.T) {
 		{
 			name: "duplicate effect: two applied arhivaar calls for one block",
 			breach: func(st *chaosState) {
-				st.ledgers.arhivaar[testArhAccount] = arhivaar.Account{Blocked: true, Changes: 2, Calls: 2}
+				st.ledgers.arhivaar[testArhAccount] = arhivaarfake.Account{Blocked: true, Changes: 2, Calls: 2}
 			},
 			want:    chaosCounts{duplicateEffects: 1},
 			example: "arhivaar account " + testArhAccount + " changed state 2 times for 1 commands",
@@ -240,7 +240,7 @@ func TestChaosChecks(t *testing.T) {
 		{
 			name: "phantom DONE: an arhivaar block DONE on an active account",
 			breach: func(st *chaosState) {
-				st.ledgers.arhivaar[testArhAccount] = arhivaar.Account{Blocked: false, Changes: 0}
+				st.ledgers.arhivaar[testArhAccount] = arhivaarfake.Account{Blocked: false, Changes: 0}
 			},
 			want:    chaosCounts{duplicateEffects: 1, phantomDone: 1},
 			example: "arhivaar block " + testArhBlock + " DONE (unblock NONE) but account " + testArhAccount + " is active",
@@ -277,7 +277,7 @@ func TestChaosOutOfOrder(t *testing.T) {
 	st.plan.byTrack[unblock.Cmd.TrackID] = unblock
 	st.published = append(st.published, unblock.Cmd.TrackID)
 	st.results[unblock.Cmd.TrackID] = []seenResult{doneResult(unblock.Cmd.TrackID)}
-	st.ledgers.arhivaar[testArhAccount] = arhivaar.Account{Blocked: true, Changes: 2}
+	st.ledgers.arhivaar[testArhAccount] = arhivaarfake.Account{Blocked: true, Changes: 2}
 	got, _, effects := countChaos(st)
 	if want := (chaosCounts{}); got != want {
 		t.Errorf("got %+v, want %+v", got, want)

@@ -17,9 +17,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/blockd/blockd/providers/arhivaar"
-	"github.com/blockd/blockd/providers/card"
-	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
+	"github.com/blockd/blockd/providers/card/cardfake"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -36,21 +36,21 @@ const (
 // chaosSandboxes are the three provider simulators, in the chaos process,
 // with fault injection on their provider calls.
 type chaosSandboxes struct {
-	finnotech *finnotech.Sandbox
-	arhivaar  *arhivaar.Sandbox
-	card      *card.Sandbox
+	finnotech *finnotechfake.Sandbox
+	arhivaar  *arhivaarfake.Sandbox
+	card      *cardfake.Sandbox
 	urls      map[schemas.Provider]string
 	servers   []*http.Server
 }
 
 func startChaosSandboxes(o chaosOptions, log *chaosLogger) (*chaosSandboxes, error) {
 	s := &chaosSandboxes{
-		finnotech: finnotech.NewSandbox(finnotech.SandboxConfig{Tokens: []string{chaosFinnotechToken},
+		finnotech: finnotechfake.New(finnotechfake.Config{Tokens: []string{chaosFinnotechToken},
 			ClientID: chaosFinnotechClient, ClientSecret: chaosFinnotechSecret,
 			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, TimeoutDelay: o.TimeoutDelay, Seed: o.Seed + 1}),
-		arhivaar: arhivaar.NewSandbox(arhivaar.SandboxConfig{
+		arhivaar: arhivaarfake.New(arhivaarfake.Config{
 			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, TimeoutDelay: o.TimeoutDelay, Seed: o.Seed + 2}),
-		card: card.NewSandbox(card.SandboxConfig{ClientID: chaosCardClient, ClientSecret: chaosCardSecret,
+		card: cardfake.New(cardfake.Config{ClientID: chaosCardClient, ClientSecret: chaosCardSecret,
 			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, TimeoutDelay: o.TimeoutDelay, Seed: o.Seed + 3}),
 		urls: make(map[schemas.Provider]string),
 	}
@@ -108,8 +108,8 @@ func blockdEnv(o chaosOptions, brokerAddr string, sb *chaosSandboxes, i int) fun
 			"BLOCKD_FINNOTECH_BANK=062",
 			"BLOCKD_FINNOTECH_NID="+chaosFinnotechNID,
 			"BLOCKD_ARHIVAAR_URL="+sb.urls[schemas.ProviderArhivaar],
-			"BLOCKD_ARHIVAAR_ACC_KEY="+arhivaar.DefaultSandboxAccKey,
-			"BLOCKD_ARHIVAAR_SECRET="+arhivaar.DefaultSandboxSecret,
+			"BLOCKD_ARHIVAAR_ACC_KEY="+arhivaarfake.DefaultAccKey,
+			"BLOCKD_ARHIVAAR_SECRET="+arhivaarfake.DefaultSecret,
 			"BLOCKD_CARD_URL="+sb.urls[schemas.ProviderCard],
 			"BLOCKD_CARD_CLIENT_ID="+chaosCardClient,
 			"BLOCKD_CARD_CLIENT_SECRET="+chaosCardSecret,

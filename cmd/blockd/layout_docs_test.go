@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path"
@@ -14,13 +15,13 @@ import (
 // moduleRoot is the directory of go.mod, relative to this package.
 const moduleRoot = "../.."
 
-// packageDirs returns every directory of the module holding non-test .go
-// files, slash-separated and relative to the module root. Like the go
-// command, it skips testdata and names starting with "." or "_", and stops
-// at a nested module.
-func packageDirs(t *testing.T) []string {
+// moduleDirs returns every directory of the module and, among them, those
+// holding non-test .go files (packages), slash-separated and relative to
+// the module root. Like the go command, it skips testdata and names
+// starting with "." or "_", and stops at a nested module.
+func moduleDirs(t *testing.T) (dirs, packages []string) {
 	t.Helper()
-	dirs := map[string]bool{}
+	pkgs := map[string]bool{}
 	err := filepath.WalkDir(moduleRoot, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -31,36 +32,103 @@ func packageDirs(t *testing.T) []string {
 		}
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
+			if rel == "." {
+				return nil
+			}
 			name := d.Name()
-			if rel != "." && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+			if name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
 				return filepath.SkipDir
 			}
-			if _, err := os.Stat(filepath.Join(p, "go.mod")); rel != "." && err == nil {
+			if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
 				return filepath.SkipDir
 			}
+			dirs = append(dirs, rel)
 			return nil
 		}
 		if strings.HasSuffix(rel, ".go") && !strings.HasSuffix(rel, "_test.go") {
-			dirs[path.Dir(rel)] = true
+			pkgs[path.Dir(rel)] = true
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for d := range dirs {
-		out = append(out, d)
+	for d := range pkgs {
+		packages = append(packages, d)
 	}
-	slices.Sort(out)
-	if !slices.Contains(out, "cmd/blockd") || !slices.Contains(out, "schemas") {
-		t.Fatalf("found packages %v, without cmd/blockd and schemas: the walk is broken", out)
+	slices.Sort(packages)
+	if !slices.Contains(packages, "cmd/blockd") || !slices.Contains(packages, "schemas") {
+		t.Fatalf("found packages %v, without cmd/blockd and schemas: the walk is broken", packages)
 	}
-	return out
+	return dirs, packages
+}
+
+// layoutPattern matches a path of README.md's Layout table against a
+// directory. Besides plain paths it takes globs (* and ? within one path
+// element) and placeholders: <provider> stands for any name, the same
+// name wherever it appears, so providers/<provider>/<provider>fake matches
+// providers/card/cardfake but not providers/card/finnotechfake.
+type layoutPattern struct {
+	re           *regexp.Regexp
+	placeholders []string // the placeholder of each capture group, in order
+}
+
+func compileLayoutPattern(p string) (layoutPattern, error) {
+	var b strings.Builder
+	var lp layoutPattern
+	b.WriteString("^")
+	for rest := p; rest != ""; {
+		switch rest[0] {
+		case '*':
+			b.WriteString("[^/]*")
+			rest = rest[1:]
+		case '?':
+			b.WriteString("[^/]")
+			rest = rest[1:]
+		case '<':
+			end := strings.IndexByte(rest, '>')
+			if end < 0 {
+				return layoutPattern{}, errors.New("a < without its >")
+			}
+			lp.placeholders = append(lp.placeholders, rest[:end+1])
+			b.WriteString("([^/]+)")
+			rest = rest[end+1:]
+		default:
+			n := strings.IndexAny(rest, "*?<")
+			if n < 0 {
+				n = len(rest)
+			}
+			b.WriteString(regexp.QuoteMeta(rest[:n]))
+			rest = rest[n:]
+		}
+	}
+	b.WriteString("$")
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		return layoutPattern{}, err
+	}
+	lp.re = re
+	return lp, nil
+}
+
+func (lp layoutPattern) match(dir string) bool {
+	m := lp.re.FindStringSubmatch(dir)
+	if m == nil {
+		return false
+	}
+	seen := map[string]string{}
+	for i, name := range lp.placeholders {
+		if v, ok := seen[name]; ok && v != m[i+1] {
+			return false
+		}
+		seen[name] = m[i+1]
+	}
+	return true
 }
 
 // readmeLayout returns the paths README.md's Layout table names in its
-// first column; a path may be a glob (path.Match) standing for several.
+// first column; a path may be a pattern standing for several (see
+// layoutPattern).
 func readmeLayout(t *testing.T) []string {
 	t.Helper()
 	var out []string
@@ -81,26 +149,51 @@ func readmeLayout(t *testing.T) []string {
 }
 
 func TestREADMELayoutNamesEveryPackage(t *testing.T) {
-	pkgs := packageDirs(t)
-	named := readmeLayout(t)
+	dirs, pkgs := moduleDirs(t)
+	var patterns []layoutPattern
+	for _, p := range readmeLayout(t) {
+		lp, err := compileLayoutPattern(p)
+		if err != nil {
+			t.Errorf("README.md's Layout table names %q, not a path or pattern: %v", p, err)
+			continue
+		}
+		if !slices.ContainsFunc(dirs, lp.match) {
+			t.Errorf("README.md's Layout table names %s, which is no directory of the module", p)
+		}
+		patterns = append(patterns, lp)
+	}
 	for _, pkg := range pkgs {
-		if !slices.ContainsFunc(named, func(p string) bool { ok, _ := path.Match(p, pkg); return ok }) {
+		if !slices.ContainsFunc(patterns, func(lp layoutPattern) bool { return lp.match(pkg) }) {
 			t.Errorf("package directory %s is not in README.md's Layout table", pkg)
 		}
 	}
-	for _, p := range named {
-		if _, err := path.Match(p, ""); err != nil {
-			t.Errorf("README.md's Layout table names %q, not a valid path or glob: %v", p, err)
-			continue
-		}
-		matches, err := filepath.Glob(filepath.Join(moduleRoot, filepath.FromSlash(p)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dirs := slices.DeleteFunc(matches, func(m string) bool { st, err := os.Stat(m); return err != nil || !st.IsDir() })
-		if len(dirs) == 0 {
-			t.Errorf("README.md's Layout table names %s, which is no directory of the module", p)
-		}
+}
+
+func TestLayoutPatterns(t *testing.T) {
+	tests := []struct {
+		pattern, dir string
+		want         bool
+	}{
+		{"store", "store", true},
+		{"store", "store/storetest", false},
+		{"providers/*", "providers/card", true},
+		{"providers/*", "providers/card/cardfake", false},
+		{"providers/<provider>/<provider>fake", "providers/card/cardfake", true},
+		{"providers/<provider>/<provider>fake", "providers/card/finnotechfake", false},
+		{"providers/<provider>/internal/wire", "providers/finnotech/internal/wire", true},
+		{"providers/<provider>", "providers", false},
+		{"cmd/blockd", "cmd/blockd-chaos", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pattern+" "+tt.dir, func(t *testing.T) {
+			lp, err := compileLayoutPattern(tt.pattern)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := lp.match(tt.dir); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -121,7 +214,8 @@ func TestEverySandboxPackageIsFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	sandboxes := []string{"providers/sandboxfault"}
-	for _, pkg := range packageDirs(t) {
+	_, pkgs := moduleDirs(t)
+	for _, pkg := range pkgs {
 		if ok, _ := path.Match("providers/*/*fake", pkg); ok {
 			sandboxes = append(sandboxes, pkg)
 		}

@@ -19,7 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/blockd/blockd/consumer/processor"
-	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/schemas"
 	"github.com/blockd/blockd/store"
 	"github.com/blockd/blockd/store/storetest"
@@ -31,7 +31,7 @@ type harness struct {
 	t        *testing.T
 	brokers  []string
 	cfg      config
-	sandbox  *finnotech.Sandbox
+	sandbox  *finnotechfake.Sandbox
 	writer   *kafka.Writer
 	results  *collector
 	dlq      *collector
@@ -52,7 +52,7 @@ func newHarness(t *testing.T, hooks processor.Hooks, overrides ...string) *harne
 		t.Fatalf("starting kfake: %v", err)
 	}
 	t.Cleanup(cluster.Close)
-	sandbox := finnotech.NewSandbox(finnotech.SandboxConfig{Tokens: []string{sandboxToken}, ClientID: sandboxFinnotechClient, ClientSecret: sandboxFinnotechSecret})
+	sandbox := finnotechfake.New(finnotechfake.Config{Tokens: []string{sandboxToken}, ClientID: sandboxFinnotechClient, ClientSecret: sandboxFinnotechSecret})
 	h := &harness{t: t, sandbox: sandbox}
 	sandboxServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := h.inFlight.Add(1)
@@ -265,6 +265,9 @@ func blockJSON(trackID string, amount int64) string {
 }
 
 func TestPipelineBlockUnblockIdempotencyAndBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("block, unblock, duplicates and bad input through Kafka: long integration run; run without -short")
+	}
 	h := newHarness(t, processor.Hooks{})
 	const account = "acct-42" // upstream keys commands by the account they touch
 
@@ -426,6 +429,9 @@ func TestPipelineBlockUnblockIdempotencyAndBadInput(t *testing.T) {
 }
 
 func TestCrashBetweenCallAndOutcomeIsDetectedThenResolvedWithoutResending(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash, takeover and resolution through Kafka: long integration run; run without -short")
+	}
 	errCrash := errors.New("simulated crash")
 	// A long lease keeps the sweeper (every lease/3) away while the test
 	// looks at the in-doubt command.
@@ -505,6 +511,9 @@ func TestOnePartitionStillRunsDistinctKeysConcurrently(t *testing.T) {
 }
 
 func TestInstancesShareTheWorkAndRebalanceNeverCallsTwice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two instances and a consumer-group rebalance: long integration run; run without -short")
+	}
 	h := newHarness(t, processor.Hooks{}, "BLOCKD_TOPIC_PARTITIONS", "6")
 	h.providerDelay.Store(int64(20 * time.Millisecond))
 	second := h.cfg

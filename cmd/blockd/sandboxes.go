@@ -10,9 +10,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/blockd/blockd/providers/arhivaar"
-	"github.com/blockd/blockd/providers/card"
-	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
+	"github.com/blockd/blockd/providers/card/cardfake"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 )
 
 // The credentials the embedded sandboxes accept, and the service uses
@@ -24,13 +24,15 @@ const (
 	sandboxFinnotechNID    = "0012345678"
 	sandboxCardClient      = "sandbox-client"
 	sandboxCardSecret      = "sandbox-secret"
+	sandboxArhivaarAccKey  = arhivaarfake.DefaultAccKey
+	sandboxArhivaarSecret  = arhivaarfake.DefaultSecret
 )
 
 // sandboxes are the three provider simulators, each on its own listener.
 type sandboxes struct {
-	finnotech *finnotech.Sandbox
-	arhivaar  *arhivaar.Sandbox
-	card      *card.Sandbox
+	finnotech *finnotechfake.Sandbox
+	arhivaar  *arhivaarfake.Sandbox
+	card      *cardfake.Sandbox
 	urls      map[string]string // provider name → base URL
 	servers   []*http.Server
 }
@@ -39,12 +41,12 @@ type sandboxes struct {
 // pick a free one) with the fault settings of cfg.
 func startSandboxes(cfg config, addrs map[string]string, log zerolog.Logger) (*sandboxes, error) {
 	s := &sandboxes{
-		finnotech: finnotech.NewSandbox(finnotech.SandboxConfig{Tokens: []string{sandboxFinnotechToken},
+		finnotech: finnotechfake.New(finnotechfake.Config{Tokens: []string{sandboxFinnotechToken},
 			ClientID: sandboxFinnotechClient, ClientSecret: sandboxFinnotechSecret, Latency: cfg.SandboxLatency,
 			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
-		arhivaar: arhivaar.NewSandbox(arhivaar.SandboxConfig{Latency: cfg.SandboxLatency,
+		arhivaar: arhivaarfake.New(arhivaarfake.Config{Latency: cfg.SandboxLatency,
 			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
-		card: card.NewSandbox(card.SandboxConfig{ClientID: sandboxCardClient, ClientSecret: sandboxCardSecret, Latency: cfg.SandboxLatency,
+		card: cardfake.New(cardfake.Config{ClientID: sandboxCardClient, ClientSecret: sandboxCardSecret, Latency: cfg.SandboxLatency,
 			ErrorRate: cfg.SandboxErrorRate, TimeoutRate: cfg.SandboxTimeoutRate, ApplyThenDropRate: cfg.SandboxDropRate, Seed: time.Now().UnixNano()}),
 		urls: make(map[string]string),
 	}
@@ -83,7 +85,7 @@ func runSandboxes(ctx context.Context, cfg config, log zerolog.Logger) error {
 		return err
 	}
 	defer s.close()
-	log.Info().Str("finnotechToken", "Bearer "+sandboxFinnotechToken).Str("arhivaarAccKey", arhivaar.DefaultSandboxAccKey).
+	log.Info().Str("finnotechToken", "Bearer "+sandboxFinnotechToken).Str("arhivaarAccKey", sandboxArhivaarAccKey).
 		Str("cardClientId", sandboxCardClient).Msg("sandboxes ready; GET /_sandbox/ledger on each shows its ledger")
 	<-ctx.Done()
 	return nil

@@ -190,7 +190,7 @@ func newProviders(ctx context.Context, cfg config, st *store.Store, log zerolog.
 			seed = schemas.StoredToken{Value: sandboxFinnotechToken, RefreshToken: "refresh-" + sandboxFinnotechToken, Bank: "062"}
 		}
 		if cfg.ArhivaarURL == "" {
-			accKey, arhivaarSecret = arhivaar.DefaultSandboxAccKey, arhivaar.DefaultSandboxSecret
+			accKey, arhivaarSecret = sandboxArhivaarAccKey, sandboxArhivaarSecret
 		}
 		if cfg.CardURL == "" {
 			cardClient, cardSecret = sandboxCardClient, sandboxCardSecret
@@ -206,10 +206,17 @@ func newProviders(ctx context.Context, cfg config, st *store.Store, log zerolog.
 	httpClient := &http.Client{Timeout: cfg.CallTimeout, Transport: &http.Transport{
 		MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: cfg.CallTimeout}}
 	tokens := finnotech.NewTokens(urls["finnotech"], httpClient, fn)
+	fc := finnotech.ClientConfig{BaseURL: urls["finnotech"], HTTPClient: httpClient, Tokens: tokens}
+	ac := arhivaar.ClientConfig{BaseURL: urls["arhivaar"], AccKey: accKey, Secret: arhivaarSecret, HTTPClient: httpClient}
+	cc := card.ClientConfig{BaseURL: urls["card"], ClientID: cardClient, ClientSecret: cardSecret, HTTPClient: httpClient}
+	if err := errors.Join(fc.Validate(), ac.Validate(), cc.Validate()); err != nil {
+		closeFn()
+		return nil, nil, fmt.Errorf("configuring provider clients: %w", err)
+	}
 	return map[schemas.Provider]processor.Provider{
-		schemas.ProviderFinnotech: finnotech.NewAdapter(finnotech.NewClient(urls["finnotech"], httpClient, tokens)),
-		schemas.ProviderArhivaar:  arhivaar.NewAdapter(arhivaar.NewClient(urls["arhivaar"], accKey, arhivaarSecret, httpClient)),
-		schemas.ProviderCard:      card.NewAdapter(card.NewClient(urls["card"], cardClient, cardSecret, httpClient)),
+		schemas.ProviderFinnotech: finnotech.NewAdapter(finnotech.NewClient(fc)),
+		schemas.ProviderArhivaar:  arhivaar.NewAdapter(arhivaar.NewClient(ac)),
+		schemas.ProviderCard:      card.NewAdapter(card.NewClient(cc)),
 	}, closeFn, nil
 }
 

@@ -30,16 +30,16 @@ type Store interface {
 	Receive(ctx context.Context, cmd schemas.Command, src schemas.SourceMeta, owner string, lease time.Duration, local func(trackID string) bool) (schemas.Receipt, error)
 	BeginCall(ctx context.Context, c schemas.CallStart, lease time.Duration) (int, error)
 	Complete(ctx context.Context, c schemas.Completion) error
-	RetryLater(ctx context.Context, trackID, claim, providerTrackID, errorCode string, httpStatus int) error
-	MarkInDoubt(ctx context.Context, trackID, claim, reason string) error
-	Reissue(ctx context.Context, trackID, claim string) error
-	PostponeInDoubt(ctx context.Context, trackID, claim string, retryIn time.Duration) error
+	RecordAttemptNotApplied(ctx context.Context, p schemas.RecordAttemptNotAppliedParams) error
+	MarkInDoubt(ctx context.Context, p schemas.MarkInDoubtParams) error
+	RecordInDoubtNotApplied(ctx context.Context, p schemas.RecordInDoubtNotAppliedParams) error
+	ReleaseInDoubtClaim(ctx context.Context, p schemas.ReleaseClaimParams) error
 	ClaimInDoubt(ctx context.Context, owner string, lease time.Duration, limit int) ([]schemas.InDoubtClaim, error)
 	Enqueue(ctx context.Context, msgs []schemas.Outbound) error
 	Lookup(ctx context.Context, trackID string) (schemas.Lookup, error)
-	EarlierOpen(ctx context.Context, provider schemas.Provider, accountID, trackID string) (string, error)
+	EarlierOpen(ctx context.Context, p schemas.EarlierOpenParams) (string, error)
 	RenewLeases(ctx context.Context, owner string, lease time.Duration, trackIDs []string) (int64, error)
-	Park(ctx context.Context, trackID, claim string, retryIn time.Duration) error
+	ReleaseReceivedClaim(ctx context.Context, p schemas.ReleaseClaimParams) error
 	TakeOverAbandoned(ctx context.Context, owner string, lease time.Duration, limit int) ([]schemas.Claimed, int, error)
 }
 
@@ -208,9 +208,6 @@ func (p *Processor) activeTrackIDs() []string {
 	return out
 }
 
-// Owner is the id this instance holds leases under.
-func (p *Processor) Owner() string { return p.cfg.Owner }
-
 // errAbandoned is returned when a hook abandoned a command mid-flight.
 var errAbandoned = errors.New("command abandoned by test hook")
 
@@ -271,18 +268,18 @@ func (p *Processor) ProcessClaimed(ctx context.Context, c schemas.Claimed) error
 	defer release()
 	log := p.log.With().Str("trackId", c.Command.TrackID).Str("type", string(c.Command.Kind)).Logger()
 	log.Info().Msg("carrying on a command abandoned by its owner")
-	return p.parkIfDown(ctx, c.Command.TrackID, c.Claim, p.execute(ctx, log, c.Command, c.Claim, c.ReceivedAt, c.Attempts, ""))
+	return p.releaseIfDeferred(ctx, c.Command.TrackID, c.Claim, p.execute(ctx, log, c.Command, c.Claim, c.ReceivedAt, c.Attempts, ""))
 }
 
-// parkIfDown turns a wait (a provider down, a reference not ready) met by
-// work the sweeper started into a parked command: stored, unclaimed, taken
-// over again after the wait.
-func (p *Processor) parkIfDown(ctx context.Context, trackID, claim string, err error) error {
+// releaseIfDeferred turns a wait (a provider down, a reference not ready)
+// met by work the sweeper started into a released claim: the command stays
+// RECEIVED, unclaimed, and is taken over again after the wait.
+func (p *Processor) releaseIfDeferred(ctx context.Context, trackID, claim string, err error) error {
 	var d interface{ Deferred() time.Duration }
 	if !errors.As(err, &d) {
 		return err
 	}
-	return p.store.Park(ctx, trackID, claim, d.Deferred())
+	return p.store.ReleaseReceivedClaim(ctx, schemas.ReleaseClaimParams{TrackID: trackID, Claim: claim, RetryIn: d.Deferred()})
 }
 
 // execute carries out a claimed command that has sent no provider call.
@@ -401,7 +398,8 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 			if pe != nil {
 				code, status = pe.Code, pe.HTTPStatus
 			}
-			err = p.store.RetryLater(recordCtx, cmd.TrackID, claim, req.ProviderTrackID, code, status)
+			err = p.store.RecordAttemptNotApplied(recordCtx, schemas.RecordAttemptNotAppliedParams{TrackID: cmd.TrackID, Claim: claim,
+				ProviderTrackID: req.ProviderTrackID, ErrorCode: code, HTTPStatus: status})
 		}
 		cancelRecord()
 		if errors.Is(err, schemas.ErrNotClaimed) {
@@ -437,7 +435,7 @@ const dbTimeout = 15 * time.Second
 func (p *Processor) doubt(ctx context.Context, log zerolog.Logger, prov Provider, cmd schemas.Command, claim string, req providers.Request, callErr error) (verdict, json.RawMessage, error) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
-	if err := p.store.MarkInDoubt(wctx, cmd.TrackID, claim, "call outcome unknown: "+callErr.Error()); err != nil {
+	if err := p.store.MarkInDoubt(wctx, schemas.MarkInDoubtParams{TrackID: cmd.TrackID, Claim: claim, Reason: "call outcome unknown: " + callErr.Error()}); err != nil {
 		if errors.Is(err, schemas.ErrNotClaimed) {
 			return verdictUnresolved, nil, nil
 		}
@@ -449,14 +447,14 @@ func (p *Processor) doubt(ctx context.Context, log zerolog.Logger, prov Provider
 	defer cancel()
 	switch v {
 	case verdictNotApplied:
-		if err := p.store.Reissue(wctx, cmd.TrackID, claim); err != nil {
+		if err := p.store.RecordInDoubtNotApplied(wctx, schemas.RecordInDoubtNotAppliedParams{TrackID: cmd.TrackID, Claim: claim}); err != nil {
 			if errors.Is(err, schemas.ErrNotClaimed) {
 				return verdictUnresolved, nil, nil
 			}
 			return verdictUnresolved, nil, fmt.Errorf("recording confirmed failure of %s: %w", cmd.TrackID, err)
 		}
 	case verdictUnresolved:
-		if err := p.store.PostponeInDoubt(wctx, cmd.TrackID, claim, p.cfg.ResolveRetry); err != nil {
+		if err := p.store.ReleaseInDoubtClaim(wctx, schemas.ReleaseClaimParams{TrackID: cmd.TrackID, Claim: claim, RetryIn: p.cfg.ResolveRetry}); err != nil {
 			return v, nil, err
 		}
 		log.Warn().Msg("provider could not say yet what happened; command stays IN_DOUBT and is asked about again")
@@ -521,7 +519,7 @@ func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, cmd s
 }
 
 func (p *Processor) markInDoubt(ctx context.Context, log zerolog.Logger, trackID, claim, reason string) error {
-	err := p.store.MarkInDoubt(ctx, trackID, claim, reason)
+	err := p.store.MarkInDoubt(ctx, schemas.MarkInDoubtParams{TrackID: trackID, Claim: claim, Reason: reason})
 	if errors.Is(err, schemas.ErrNotClaimed) {
 		return nil
 	}

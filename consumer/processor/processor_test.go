@@ -15,9 +15,11 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/blockd/blockd/consumer/processor"
-	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/providers/arhivaar"
+	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
 	"github.com/blockd/blockd/providers/card"
+	"github.com/blockd/blockd/providers/card/cardfake"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 	"github.com/blockd/blockd/store"
 	"github.com/blockd/blockd/store/storetest"
@@ -29,8 +31,8 @@ type env struct {
 	t        *testing.T
 	store    *store.Store
 	proc     *processor.Processor
-	card     *card.Sandbox
-	arhivaar *arhivaar.Sandbox
+	card     *cardfake.Sandbox
+	arhivaar *arhivaarfake.Sandbox
 	offset   int64
 }
 
@@ -45,10 +47,10 @@ func newEnv(t *testing.T, cfg processor.Config, arhivaarURL string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cardSB := card.NewSandbox(card.SandboxConfig{})
+	cardSB := cardfake.New(cardfake.Config{})
 	cardSrv := httptest.NewServer(cardSB)
 	t.Cleanup(cardSrv.Close)
-	arhSB := arhivaar.NewSandbox(arhivaar.SandboxConfig{})
+	arhSB := arhivaarfake.New(arhivaarfake.Config{})
 	arhSrv := httptest.NewServer(arhSB)
 	t.Cleanup(arhSrv.Close)
 	if arhivaarURL == "" {
@@ -65,8 +67,8 @@ func newEnv(t *testing.T, cfg processor.Config, arhivaarURL string) *env {
 	}
 	httpClient := &http.Client{}
 	provs := map[schemas.Provider]processor.Provider{
-		schemas.ProviderCard:     card.NewAdapter(card.NewClient(cardSrv.URL, "sandbox-client", "sandbox-secret", httpClient)),
-		schemas.ProviderArhivaar: arhivaar.NewAdapter(arhivaar.NewClient(arhivaarURL, arhivaar.DefaultSandboxAccKey, arhivaar.DefaultSandboxSecret, httpClient)),
+		schemas.ProviderCard:     card.NewAdapter(card.NewClient(card.ClientConfig{BaseURL: cardSrv.URL, ClientID: "sandbox-client", ClientSecret: "sandbox-secret", HTTPClient: httpClient})),
+		schemas.ProviderArhivaar: arhivaar.NewAdapter(arhivaar.NewClient(arhivaar.ClientConfig{BaseURL: arhivaarURL, AccKey: arhivaarfake.DefaultAccKey, Secret: arhivaarfake.DefaultSecret, HTTPClient: httpClient})),
 	}
 	p := processor.New(cfg, st, v, provs, processor.Hooks{}, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
 	return &env{t: t, store: st, proc: p, card: cardSB, arhivaar: arhSB}
@@ -122,7 +124,7 @@ func cardBlock(trackID, account string) string {
 func TestRetryableFailureIsRetriedWithANewAttempt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, processor.Config{}, "")
-	e.card.InjectNext(providers.FaultRetryable)
+	e.card.InjectNext(sandboxfault.FaultRetryable)
 	e.handle(blockTopic, cardBlock("r1", "0001000010000000001"))
 	r := e.onlyResult("r1")
 	if r.Status != schemas.StatusDone || r.Attempts != 2 {
@@ -150,7 +152,7 @@ func TestRetriesAreBoundedAndEndRetryable(t *testing.T) {
 func TestAppliedCallWithLostAnswerIsResolvedNotResent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, processor.Config{}, "")
-	e.card.InjectNext(providers.FaultApplyThenDrop)
+	e.card.InjectNext(sandboxfault.FaultApplyThenDrop)
 	e.handle(blockTopic, cardBlock("u1", "0001000010000000002"))
 	r := e.onlyResult("u1")
 	if r.Status != schemas.StatusDone || r.Attempts != 1 {
@@ -167,7 +169,7 @@ func TestAppliedCallWithLostAnswerIsResolvedNotResent(t *testing.T) {
 func TestTimedOutCallConfirmedAbsentIsReissued(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, processor.Config{CallTimeout: 300 * time.Millisecond}, "")
-	e.card.InjectNext(providers.FaultTimeout)
+	e.card.InjectNext(sandboxfault.FaultTimeout)
 	e.handle(blockTopic, cardBlock("u2", "0001000010000000003"))
 	r := e.onlyResult("u2")
 	if r.Status != schemas.StatusDone || r.Attempts != 2 {
@@ -300,7 +302,7 @@ func TestAccountCommandWaitsForAnEarlierOneInDoubt(t *testing.T) {
 	if _, err := e.store.BeginCall(ctx, schemas.CallStart{TrackID: "o1", Claim: rec.Claim, ProviderTrackID: "o1-a1"}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.MarkInDoubt(ctx, "o1", rec.Claim, "test"); err != nil {
+	if err := e.store.MarkInDoubt(ctx, schemas.MarkInDoubtParams{TrackID: "o1", Claim: rec.Claim, Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	e.handle("blockd.cmd.unblock", `{"trackId":"o2","provider":"arhivaar","accountId":"ab20","note":"n"}`)

@@ -38,11 +38,11 @@ func (p *Processor) resolve(ctx context.Context, log zerolog.Logger, prov Provid
 		switch {
 		case err != nil:
 			log.Warn().Err(err).Msg("asking the provider about an unknown outcome")
-		case res.Applied:
-			log.Info().Msg("provider confirmed the call was applied")
+		case res.Verdict == providers.Applied:
+			log.Info().Str("evidence", res.Evidence).Msg("provider confirmed the call was applied")
 			return verdictApplied, res.Result
-		case !res.Pending:
-			log.Info().Msg("provider confirmed the call was not applied")
+		case res.Verdict == providers.NotApplied:
+			log.Info().Str("evidence", res.Evidence).Msg("provider confirmed the call was not applied")
 			return verdictNotApplied, nil
 		}
 		if time.Now().Add(delay).After(deadline) || ctx.Err() != nil {
@@ -73,21 +73,22 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 	release := p.enter(cmd.TrackID)
 	defer release()
 	log := p.log.With().Str("trackId", cmd.TrackID).Str("type", string(cmd.Kind)).Str("provider", string(cmd.Provider)).Logger()
+	askAgainLater := schemas.ReleaseClaimParams{TrackID: cmd.TrackID, Claim: c.Claim, RetryIn: p.cfg.ResolveRetry}
 	prov, ok := p.providers[cmd.Provider]
 	if !ok {
-		return p.store.PostponeInDoubt(ctx, cmd.TrackID, c.Claim, p.cfg.ResolveRetry)
+		return p.store.ReleaseInDoubtClaim(ctx, askAgainLater)
 	}
 	req := providers.Request{Command: cmd, ProviderTrackID: c.ProviderTrackID}
 	start := schemas.CallStart{TrackID: cmd.TrackID, Claim: c.Claim}
 	if rejection, err := p.applyRules(ctx, log, cmd, &req, &start, c.InDoubtSince.Add(p.cfg.ResolveDeadline)); err != nil || rejection != nil {
 		var w *waiting
 		if errors.As(err, &w) {
-			return p.store.PostponeInDoubt(ctx, cmd.TrackID, c.Claim, p.cfg.ResolveRetry)
+			return p.store.ReleaseInDoubtClaim(ctx, askAgainLater)
 		}
 		// The command's own reservation makes the rules pass; anything else
 		// is an inconsistency to look at, not to guess about.
 		log.Error().Err(err).Interface("rejection", rejection).Msg("rebuilding an in-doubt call failed")
-		return p.store.PostponeInDoubt(ctx, cmd.TrackID, c.Claim, p.cfg.ResolveRetry)
+		return p.store.ReleaseInDoubtClaim(ctx, askAgainLater)
 	}
 	finish := func(status schemas.Status, einfo *schemas.ErrorInfo) error {
 		res := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, status, nil, einfo, c.Attempts, c.ReceivedAt, uuid.NewString())
@@ -100,7 +101,7 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 	case v == verdictApplied:
 		return p.recordOutcome(ctx, log, cmd, c.Claim, req, c.Attempts, c.ReceivedAt, c.Traceparent, out, nil)
 	case v == verdictNotApplied:
-		if err := p.store.Reissue(ctx, cmd.TrackID, c.Claim); err != nil {
+		if err := p.store.RecordInDoubtNotApplied(ctx, schemas.RecordInDoubtNotAppliedParams{TrackID: cmd.TrackID, Claim: c.Claim}); err != nil {
 			if errors.Is(err, schemas.ErrNotClaimed) {
 				return nil
 			}
@@ -111,7 +112,7 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 		}
 		req.ProviderTrackID = uuid.NewString()
 		start.ProviderTrackID = req.ProviderTrackID
-		return p.parkIfDown(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, cmd, c.Claim, req, start, c.ReceivedAt, c.Traceparent, finish))
+		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, cmd, c.Claim, req, start, c.ReceivedAt, c.Traceparent, finish))
 	case time.Since(c.InDoubtSince) > p.cfg.ResolveDeadline:
 		log.Error().Msg("no provable outcome by the deadline: answering OUTCOME_UNKNOWN; an operator must reconcile")
 		res := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusFailed, nil, &schemas.ErrorInfo{
@@ -126,6 +127,6 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 		}
 		return err
 	default:
-		return p.store.PostponeInDoubt(ctx, cmd.TrackID, c.Claim, p.cfg.ResolveRetry)
+		return p.store.ReleaseInDoubtClaim(ctx, askAgainLater)
 	}
 }

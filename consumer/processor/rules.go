@@ -86,7 +86,7 @@ func (p *Processor) applyRules(ctx context.Context, log zerolog.Logger, cmd sche
 // read) could let the older one land last, or be judged by the newer one's
 // effect.
 func (p *Processor) awaitAccountTurn(ctx context.Context, cmd schemas.Command, waitUntil time.Time) (*schemas.ErrorInfo, error) {
-	earlier, err := p.store.EarlierOpen(ctx, cmd.Provider, cmd.AccountID, cmd.TrackID)
+	earlier, err := p.store.EarlierOpen(ctx, schemas.EarlierOpenParams{Provider: cmd.Provider, AccountID: cmd.AccountID, TrackID: cmd.TrackID})
 	if err != nil || earlier == "" {
 		return nil, err
 	}

@@ -61,9 +61,9 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (providers
 	out, err := a.Execute(ctx, req)
 	switch {
 	case err == nil:
-		return providers.Resolution{Applied: true, Result: out}, nil
+		return providers.Resolution{Verdict: providers.Applied, Result: out, Evidence: "the same state set again: OK"}, nil
 	case providers.ClassOf(err) == providers.Permanent:
-		return providers.Resolution{}, nil
+		return providers.Resolution{Verdict: providers.NotApplied, Evidence: "the same state set again: refused"}, nil
 	default:
 		return providers.Resolution{}, fmt.Errorf("re-sending to learn the outcome: %w", err)
 	}

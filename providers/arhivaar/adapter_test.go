@@ -1,4 +1,4 @@
-package arhivaar
+package arhivaar_test
 
 import (
 	"context"
@@ -7,11 +7,13 @@ import (
 	"testing"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/arhivaar"
+	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
 	"github.com/blockd/blockd/schemas"
 )
 
 func TestAdapterBlockThenUnblock(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, arhivaarfake.Config{})
 	a := NewAdapter(f.client)
 	id := newAccountID(t)
 	tests := []struct {
@@ -19,18 +21,18 @@ func TestAdapterBlockThenUnblock(t *testing.T) {
 		cmd     schemas.Command
 		want    Result
 		wantRaw string
-		wantAcc Account
+		wantAcc arhivaarfake.Account
 	}{
 		{"block",
 			schemas.Command{Kind: schemas.KindBlock, TrackID: "arh-blk-0001", Provider: schemas.ProviderArhivaar, AccountID: id, Note: "Maksmata arve."},
 			Result{AccountID: id, Blocked: true, Note: "Maksmata arve."},
 			`{"accountId":"` + id + `","blocked":true,"note":"Maksmata arve."}`,
-			Account{Blocked: true, Note: "Maksmata arve.", Changes: 1, Calls: 1}},
+			arhivaarfake.Account{Blocked: true, Note: "Maksmata arve.", Changes: 1, Calls: 1}},
 		{"unblock",
 			schemas.Command{Kind: schemas.KindUnblock, TrackID: "arh-ubl-0001", Provider: schemas.ProviderArhivaar, AccountID: id, Note: "Arve makstud."},
 			Result{AccountID: id, Blocked: false, Note: "Arve makstud."},
 			`{"accountId":"` + id + `","blocked":false,"note":"Arve makstud."}`,
-			Account{Blocked: false, Note: "Arve makstud.", Changes: 2, Calls: 2}},
+			arhivaarfake.Account{Blocked: false, Note: "Arve makstud.", Changes: 2, Calls: 2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,7 +55,7 @@ func TestAdapterBlockThenUnblock(t *testing.T) {
 }
 
 func TestAdapterErrors(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, arhivaarfake.Config{})
 	a := NewAdapter(f.client)
 	tests := []struct {
 		name       string

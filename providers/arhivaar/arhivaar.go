@@ -1,5 +1,5 @@
-// Package arhivaar is blockd's Arhivaar partner API client, adapter and
-// sandbox for account block / activate.
+// Package arhivaar is blockd's Arhivaar partner API client and adapter for
+// account block / activate.
 //
 // Arhivaar has one call that blockd uses: POST
 // {base}/partner-api/account/block.html with the form fields id, block
@@ -18,9 +18,10 @@
 // now be in the state that was asked for, and Arhivaar has no call that
 // tells it.
 //
-// The Adapter maps a providers.Request onto the Client. The Sandbox is an
-// in-memory HTTP simulator of the same call, with fault injection, that the
-// tests and local runs use in place of Arhivaar.
+// The Adapter maps a providers.Request onto the Client. Package
+// arhivaarfake, beside this one, simulates Arhivaar for tests and
+// development; the path, fields, signature, replies and codes the two share
+// are written once, in internal/wire.
 //
 // The seed documents the path, the fields and their order, the replies and
 // the codes INVALID_ID, INVALID_BLOCK and INVALID_NOTE. The signature
@@ -29,27 +30,28 @@
 // "ASSUMPTION (DECISIONS.md)" where they are used.
 package arhivaar
 
-import "github.com/blockd/blockd/schemas"
+import (
+	"github.com/blockd/blockd/providers/arhivaar/internal/wire"
+	"github.com/blockd/blockd/schemas"
+)
 
 // provider names Arhivaar in every *providers.Error of this package.
 const provider = schemas.ProviderArhivaar
 
-// Codes Arhivaar puts in responseDescription; they are passed on as
-// providers.Error.Code. Each is Permanent: sending the same call again
-// cannot help.
+// Codes Arhivaar puts in responseDescription (see internal/wire); they are
+// passed on as providers.Error.Code. Each is Permanent: sending the same
+// call again cannot help.
 const (
 	// CodeInvalidID: id is missing or not a valid encoded account id.
-	CodeInvalidID = "INVALID_ID"
+	CodeInvalidID = wire.CodeInvalidID
 	// CodeInvalidBlock: block is missing or neither true nor false.
-	CodeInvalidBlock = "INVALID_BLOCK"
+	CodeInvalidBlock = wire.CodeInvalidBlock
 	// CodeInvalidNote: note is missing, empty or longer than 1000
 	// characters.
-	CodeInvalidNote = "INVALID_NOTE"
-	// CodeInvalidSignature: acc_key is unknown or sig does not match.
-	//
-	// ASSUMPTION (DECISIONS.md): the seed documents no code for a bad
-	// signature; blockd and its sandbox use this one.
-	CodeInvalidSignature = "INVALID_SIGNATURE"
+	CodeInvalidNote = wire.CodeInvalidNote
+	// CodeInvalidSignature: acc_key is unknown or sig does not match (an
+	// assumption, see internal/wire).
+	CodeInvalidSignature = wire.CodeInvalidSignature
 )
 
 // Codes this package puts in providers.Error.Code where Arhivaar sends none.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/arhivaar/internal/wire"
 )
 
 // documented returns what a code Arhivaar may answer with means, or ""
@@ -51,10 +52,10 @@ func documented(code string) string {
 // say that the server failed or timed out while it may have been working
 // on the call.
 func classify(status int, body []byte) *providers.Error {
-	var r reply
+	var r wire.Reply
 	readable := json.Unmarshal(body, &r) == nil &&
-		(r.Response == responseOK || r.Response == responseError)
-	isError := readable && r.Response == responseError
+		(r.Response == wire.ResponseOK || r.Response == wire.ResponseError)
+	isError := readable && r.Response == wire.ResponseError
 	code := ""
 	if isError {
 		code = r.ResponseDescription
@@ -74,7 +75,7 @@ func classify(status int, body []byte) *providers.Error {
 	case isError && documented(code) != "":
 		return fail(providers.Permanent, code, documented(code))
 
-	case ok && readable && r.Response == responseOK:
+	case ok && readable && r.Response == wire.ResponseOK:
 		return nil
 
 	// ASSUMPTION (DECISIONS.md): Arhivaar refuses a call it throttles

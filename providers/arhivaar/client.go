@@ -2,12 +2,14 @@ package arhivaar
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/arhivaar/internal/wire"
 )
 
 // maxBody is the largest answer the Client reads; a longer one is
@@ -34,15 +36,44 @@ type Client struct {
 	http    *http.Client
 }
 
-// NewClient returns a Client for the Arhivaar API at baseURL (for example
-// https://api.arhivaar.ee, or a Sandbox's URL) that signs with the
-// partner's accKey and secret. httpClient nil means http.DefaultClient; give
-// it a Timeout or pass contexts with deadlines.
-func NewClient(baseURL, accKey, secret string, httpClient *http.Client) *Client {
-	if httpClient == nil {
-		httpClient = http.DefaultClient
+// ClientConfig says where Arhivaar is and which partner the Client signs
+// as.
+type ClientConfig struct {
+	// BaseURL is Arhivaar's base URL, for example https://api.arhivaar.ee.
+	// Required.
+	BaseURL string
+	// AccKey is the partner's acc_key, sent with every call. Required.
+	AccKey string
+	// Secret is the partner secret every call is signed with; it is never
+	// sent. Required.
+	Secret string
+	// HTTPClient sends the calls. Default http.DefaultClient; give it a
+	// Timeout or pass contexts with deadlines.
+	HTTPClient *http.Client
+}
+
+// Validate reports a config a Client cannot work with.
+func (c ClientConfig) Validate() error {
+	var errs []error
+	if c.BaseURL == "" {
+		errs = append(errs, errors.New("arhivaar client: BaseURL is required"))
 	}
-	return &Client{baseURL: strings.TrimRight(baseURL, "/"), accKey: accKey, secret: secret, http: httpClient}
+	if c.AccKey == "" {
+		errs = append(errs, errors.New("arhivaar client: AccKey is required"))
+	}
+	if c.Secret == "" {
+		errs = append(errs, errors.New("arhivaar client: Secret is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// NewClient returns a Client for the Arhivaar API cfg names. It does not
+// check cfg; call Validate first.
+func NewClient(cfg ClientConfig) *Client {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	return &Client{baseURL: strings.TrimRight(cfg.BaseURL, "/"), accKey: cfg.AccKey, secret: cfg.Secret, http: cfg.HTTPClient}
 }
 
 // SetBlocked blocks (block true) or activates (block false) the account
@@ -66,14 +97,14 @@ func (c *Client) send(ctx context.Context, id string, block bool, note string) e
 		return &providers.Error{Provider: provider, Class: providers.Retryable,
 			Message: "context done before sending", Err: err}
 	}
-	body := signedBody(unsignedBody(id, block, note, c.accKey), c.secret)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+blockPath, strings.NewReader(body))
+	body := wire.SignedBody(wire.UnsignedBody(id, block, note, c.accKey), c.secret)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+wire.BlockPath, strings.NewReader(body))
 	if err != nil {
 		// The error names the URL only; the body is not in it.
 		return &providers.Error{Provider: provider, Class: providers.Permanent, Code: CodeBadRequest,
 			Message: "building request", Err: err}
 	}
-	req.Header.Set("Content-Type", formContentType)
+	req.Header.Set("Content-Type", wire.FormContentType)
 	req.Header.Set("Accept", "application/json")
 
 	resp, err := c.http.Do(req)

@@ -1,4 +1,4 @@
-package arhivaar
+package arhivaar_test
 
 import (
 	"context"
@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/arhivaar"
+	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
+	"github.com/blockd/blockd/providers/arhivaar/internal/wire"
 )
 
 // The seed's sample requests (arhivaar-account-block.seed.txt).
@@ -42,7 +45,7 @@ func TestBodyMatchesSeedSamples(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			unsigned := unsignedBody(seedID, tc.block, tc.note, seedAccKey)
+			unsigned := wire.UnsignedBody(seedID, tc.block, tc.note, seedAccKey)
 			if got, want := unsigned+"&sig="+tc.seedSig, tc.want; got != want {
 				t.Errorf("got body\n%s\nwant\n%s", got, want)
 			}
@@ -117,7 +120,7 @@ func TestClientSendsTheSeedShape(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, requests := captureServer(t, http.StatusOK, `{"response":"OK"}`)
-			c := NewClient(srv.URL+"/", seedAccKey, secret, srv.Client())
+			c := NewClient(ClientConfig{BaseURL: srv.URL + "/", AccKey: seedAccKey, Secret: secret, HTTPClient: srv.Client()})
 			if err := c.SetBlocked(context.Background(), seedID, tc.block, tc.note); err != nil {
 				t.Fatalf("SetBlocked: %v", err)
 			}
@@ -166,7 +169,7 @@ func TestBodyEncoding(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := unsignedBody(tc.id, true, tc.note, tc.accKey); got != tc.want {
+			if got := wire.UnsignedBody(tc.id, true, tc.note, tc.accKey); got != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})
@@ -174,26 +177,26 @@ func TestBodyEncoding(t *testing.T) {
 }
 
 func TestSetBlocked(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, arhivaarfake.Config{})
 	ctx := context.Background()
 	id := newAccountID(t)
 
 	if err := f.client.SetBlocked(ctx, id, true, "Maksmata arve."); err != nil {
 		t.Fatalf("SetBlocked(true): %v", err)
 	}
-	if got, _ := f.sandbox.Account(id); got != (Account{Blocked: true, Note: "Maksmata arve.", Changes: 1, Calls: 1}) {
+	if got, _ := f.sandbox.Account(id); got != (arhivaarfake.Account{Blocked: true, Note: "Maksmata arve.", Changes: 1, Calls: 1}) {
 		t.Errorf("got account %+v after block, want blocked once", got)
 	}
 	if err := f.client.SetBlocked(ctx, id, false, "Arve makstud & kõik korras"); err != nil {
 		t.Fatalf("SetBlocked(false): %v", err)
 	}
-	if got, _ := f.sandbox.Account(id); got != (Account{Blocked: false, Note: "Arve makstud & kõik korras", Changes: 2, Calls: 2}) {
+	if got, _ := f.sandbox.Account(id); got != (arhivaarfake.Account{Blocked: false, Note: "Arve makstud & kõik korras", Changes: 2, Calls: 2}) {
 		t.Errorf("got account %+v after activate, want active, 2 changes", got)
 	}
 }
 
 func TestSetBlockedRefused(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, arhivaarfake.Config{})
 	tests := []struct {
 		name     string
 		id, note string
@@ -225,21 +228,21 @@ func TestWrongCredentials(t *testing.T) {
 	tests := []struct {
 		name, accKey, secret string
 	}{
-		{"wrong secret", DefaultSandboxAccKey, "not-the-sandbox-secret"},
-		{"wrong acc_key", "not-the-acc-key", DefaultSandboxSecret},
-		{"no secret", DefaultSandboxAccKey, ""},
+		{"wrong secret", arhivaarfake.DefaultAccKey, "not-the-sandbox-secret"},
+		{"wrong acc_key", "not-the-acc-key", arhivaarfake.DefaultSecret},
+		{"no secret", arhivaarfake.DefaultAccKey, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, SandboxConfig{})
-			c := NewClient(f.server.URL, tc.accKey, tc.secret, f.server.Client())
+			f := newFixture(t, arhivaarfake.Config{})
+			c := NewClient(ClientConfig{BaseURL: f.server.URL, AccKey: tc.accKey, Secret: tc.secret, HTTPClient: f.server.Client()})
 			id := newAccountID(t)
 			err := c.SetBlocked(context.Background(), id, true, "Maksmata arve.")
 			wantError(t, err, providers.Permanent, CodeInvalidSignature, http.StatusOK)
 			if _, ok := f.sandbox.Account(id); ok || f.sandbox.Applied() != 0 {
 				t.Error("a call with a bad signature changed the ledger")
 			}
-			sig := sign(tc.secret, unsignedBody(id, true, "Maksmata arve.", tc.accKey))
+			sig := wire.Sign(tc.secret, wire.UnsignedBody(id, true, "Maksmata arve.", tc.accKey))
 			for _, secret := range []string{tc.secret, sig, escapeSig(sig), id} {
 				if secret != "" && strings.Contains(err.Error(), secret) {
 					t.Errorf("error %q holds %q", err, secret)
@@ -262,14 +265,14 @@ func TestSetBlockedAnswers(t *testing.T) {
 		{"error with 200", 200, `{"response":"ERROR","responseDescription":"INVALID_NOTE"}`, providers.Permanent, CodeInvalidNote, 200},
 		{"unknown code", 200, `{"response":"ERROR","responseDescription":"ACCOUNT_CLOSED"}`, providers.Permanent, "ACCOUNT_CLOSED", 200},
 		{"HTML page with 200", 200, "<html>sig=abc</html>", providers.Unknown, CodeUnreadableResponse, 200},
-		{"too long an answer", 200, `{"response":"OK"}` + strings.Repeat(" ", maxBody), providers.Unknown, CodeUnreadableResponse, 200},
+		{"too long an answer", 200, `{"response":"OK"}` + strings.Repeat(" ", MaxBody), providers.Unknown, CodeUnreadableResponse, 200},
 		{"503", 503, "", providers.Retryable, "", 503},
 		{"504", 504, "", providers.Unknown, "", 504},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, _ := captureServer(t, tc.status, tc.body)
-			c := NewClient(srv.URL, "k", "s", srv.Client())
+			c := NewClient(ClientConfig{BaseURL: srv.URL, AccKey: "k", Secret: "s", HTTPClient: srv.Client()})
 			err := c.SetBlocked(context.Background(), "abcd", true, "n")
 			wantError(t, err, tc.wantClass, tc.wantCode, tc.wantStatus)
 			if !strings.HasPrefix(err.Error(), "blocking account: ") {
@@ -287,11 +290,11 @@ func TestTransportErrors(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL
 		srv.Close()
-		err := NewClient(url, "k", "s", nil).SetBlocked(context.Background(), "abcd", true, "n")
+		err := NewClient(ClientConfig{BaseURL: url, AccKey: "k", Secret: "s"}).SetBlocked(context.Background(), "abcd", true, "n")
 		wantError(t, err, providers.Retryable, "", 0)
 	})
 	t.Run("context done before sending is retryable", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{})
+		f := newFixture(t, arhivaarfake.Config{})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		err := f.client.SetBlocked(ctx, newAccountID(t), true, "n")
@@ -301,22 +304,22 @@ func TestTransportErrors(t *testing.T) {
 		}
 	})
 	t.Run("timeout is outcome unknown", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{TimeoutRate: 1})
+		f := newFixture(t, arhivaarfake.Config{TimeoutRate: 1})
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
 		err := f.client.SetBlocked(ctx, newAccountID(t), true, "n")
 		wantError(t, err, providers.Unknown, "", 0)
 	})
 	t.Run("client timeout is outcome unknown", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{TimeoutRate: 1})
+		f := newFixture(t, arhivaarfake.Config{TimeoutRate: 1})
 		hc := f.server.Client()
 		hc.Timeout = 100 * time.Millisecond
-		c := NewClient(f.server.URL, DefaultSandboxAccKey, DefaultSandboxSecret, hc)
+		c := NewClient(ClientConfig{BaseURL: f.server.URL, AccKey: arhivaarfake.DefaultAccKey, Secret: arhivaarfake.DefaultSecret, HTTPClient: hc})
 		err := c.SetBlocked(context.Background(), newAccountID(t), true, "n")
 		wantError(t, err, providers.Unknown, "", 0)
 	})
 	t.Run("answer lost after applying is outcome unknown", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{ApplyThenDropRate: 1})
+		f := newFixture(t, arhivaarfake.Config{ApplyThenDropRate: 1})
 		id := newAccountID(t)
 		err := f.client.SetBlocked(context.Background(), id, true, "n")
 		wantError(t, err, providers.Unknown, "", 0)
@@ -325,7 +328,27 @@ func TestTransportErrors(t *testing.T) {
 		}
 	})
 	t.Run("bad base URL is permanent and not sent", func(t *testing.T) {
-		err := NewClient("http://[::1", "k", "s", nil).SetBlocked(context.Background(), "abcd", true, "n")
+		err := NewClient(ClientConfig{BaseURL: "http://[::1", AccKey: "k", Secret: "s"}).SetBlocked(context.Background(), "abcd", true, "n")
 		wantError(t, err, providers.Permanent, CodeBadRequest, 0)
 	})
+}
+
+func TestClientConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     ClientConfig
+		wantErr bool
+	}{
+		{"good", ClientConfig{BaseURL: "https://api.arhivaar.ee", AccKey: "k", Secret: "s"}, false},
+		{"no base URL", ClientConfig{AccKey: "k", Secret: "s"}, true},
+		{"no acc_key", ClientConfig{BaseURL: "http://x", Secret: "s"}, true},
+		{"no secret", ClientConfig{BaseURL: "http://x", AccKey: "k"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err != nil) != tc.wantErr {
+				t.Errorf("got Validate() = %v, want an error: %v", err, tc.wantErr)
+			}
+		})
+	}
 }

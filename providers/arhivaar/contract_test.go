@@ -1,17 +1,19 @@
-package arhivaar
+package arhivaar_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/arhivaar"
+	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
 	"github.com/blockd/blockd/providers/providertest"
 	"github.com/blockd/blockd/schemas"
 )
 
 func TestContract(t *testing.T) {
 	providertest.Run(t, func(t *testing.T) providertest.Env {
-		f := newFixture(t, SandboxConfig{})
+		f := newFixture(t, arhivaarfake.Config{})
 		block := func(id, note string) func() providers.Request {
 			return func() providers.Request {
 				return providers.Request{Command: schemas.Command{

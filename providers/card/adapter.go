@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/card/internal/wire"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -56,14 +57,14 @@ func (a *Adapter) Execute(ctx context.Context, req providers.Request) (json.RawM
 				Message: "block command without a block code"}
 		}
 	case schemas.KindUnblock:
-		code = removeCode
+		code = wire.RemoveCode
 	default:
 		return nil, &providers.Error{Provider: provider, Class: providers.Permanent, Code: CodeUnsupported,
 			Message: fmt.Sprintf("card adapter does not carry out %q commands", cmd.Kind)}
 	}
 
 	acct, err := a.client.SetBlockCode(ctx, cmd.AccountID, cmd.BlockCodeSlot, code, cmd.BusinessUnit,
-		truncate(req.ProviderTrackID, maxCorrelationID))
+		truncate(req.ProviderTrackID, wire.MaxCorrelationID))
 	if err != nil {
 		return nil, err
 	}
@@ -86,13 +87,13 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (providers
 		want = cmd.BlockCode
 	}
 	if acct.BlockCode(cmd.BlockCodeSlot) != want {
-		return providers.Resolution{}, nil
+		return providers.Resolution{Verdict: providers.NotApplied, Evidence: "account details: the slot does not hold what the command asked"}, nil
 	}
 	out, err := encodeResult(cmd, acct)
 	if err != nil {
 		return providers.Resolution{}, err
 	}
-	return providers.Resolution{Applied: true, Result: out}, nil
+	return providers.Resolution{Verdict: providers.Applied, Result: out, Evidence: "account details: the slot holds what the command asked"}, nil
 }
 
 func encodeResult(cmd schemas.Command, acct Account) (json.RawMessage, error) {

@@ -1,4 +1,4 @@
-package card
+package card_test
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/card"
+	"github.com/blockd/blockd/providers/card/cardfake"
+	"github.com/blockd/blockd/providers/card/internal/wire"
 	"github.com/blockd/blockd/providers/providertest"
 	"github.com/blockd/blockd/schemas"
 )
@@ -26,32 +29,32 @@ func cardRequest(k schemas.Kind, accountID string, slot int, code string, busine
 
 func TestContract(t *testing.T) {
 	providertest.Run(t, func(t *testing.T) providertest.Env {
-		sb := NewSandbox(SandboxConfig{})
+		sb := cardfake.New(cardfake.Config{})
 		srv := httptest.NewServer(sb)
 		t.Cleanup(srv.Close)
-		a := NewAdapter(NewClient(srv.URL, defaultClientID, defaultClientSecret, srv.Client()))
+		a := NewAdapter(NewClient(ClientConfig{BaseURL: srv.URL, ClientID: cardfake.DefaultClientID, ClientSecret: cardfake.DefaultClientSecret, HTTPClient: srv.Client()}))
 		return providertest.Env{
 			Adapter: a,
 			Valid: func() providers.Request {
 				return cardRequest(schemas.KindBlock, newAccountID(t), 1, "B", 0)
 			},
 			Invalid: []providertest.Case{
-				{Name: "accountId of 18 characters", Code: appInvalidAccount, Req: func() providers.Request {
+				{Name: "accountId of 18 characters", Code: wire.AppInvalidAccount, Req: func() providers.Request {
 					return cardRequest(schemas.KindBlock, newAccountID(t)[:18], 1, "B", 0)
 				}},
-				{Name: "lowercase block code", Code: appInvalidBlockCode1, Req: func() providers.Request {
+				{Name: "lowercase block code", Code: wire.AppInvalidBlockCode1, Req: func() providers.Request {
 					return cardRequest(schemas.KindBlock, newAccountID(t), 1, "a", 0)
 				}},
-				{Name: "lowercase block code in slot 2", Code: appInvalidBlockCode2, Req: func() providers.Request {
+				{Name: "lowercase block code in slot 2", Code: wire.AppInvalidBlockCode2, Req: func() providers.Request {
 					return cardRequest(schemas.KindBlock, newAccountID(t), 2, "x", 0)
 				}},
 				// The gateway refuses an out-of-range businessUnit with 240010
 				// "Constraint(s) Violated"; invalid-params has no VisionPLUS code.
-				{Name: "businessUnit 999", Code: codeConstraintViolated, Req: func() providers.Request {
+				{Name: "businessUnit 999", Code: wire.CodeConstraintViolated, Req: func() providers.Request {
 					return cardRequest(schemas.KindBlock, newAccountID(t), 1, "B", 999)
 				}},
 			},
-			Permanent: providertest.Case{Name: "account starting with 999", Code: appRecordNotFound, Req: func() providers.Request {
+			Permanent: providertest.Case{Name: "account starting with 999", Code: wire.AppRecordNotFound, Req: func() providers.Request {
 				return cardRequest(schemas.KindBlock, "999"+newAccountID(t)[3:], 1, "B", 0)
 			}},
 			Inject:       sb.InjectNext,
@@ -62,7 +65,7 @@ func TestContract(t *testing.T) {
 }
 
 func TestAdapterBlockThenUnblock(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, cardfake.Config{})
 	a := NewAdapter(f.client)
 	ctx := context.Background()
 	id := "0001000010000510481"
@@ -122,7 +125,7 @@ func TestAdapterBlockThenUnblock(t *testing.T) {
 }
 
 func TestAdapterErrors(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, cardfake.Config{})
 	a := NewAdapter(f.client)
 	id := newAccountID(t)
 	tests := []struct {
@@ -138,7 +141,7 @@ func TestAdapterErrors(t *testing.T) {
 		{"block with a space", cardRequest(schemas.KindBlock, id, 1, " ", 0), providers.Permanent, CodeBadRequest, 0},
 		{"no slot", cardRequest(schemas.KindBlock, id, 0, "B", 0), providers.Permanent, CodeBadRequest, 0},
 		{"unblock of a missing account", cardRequest(schemas.KindUnblock, "9990000000000000000", 1, "", 0),
-			providers.Permanent, appRecordNotFound, http.StatusNotFound},
+			providers.Permanent, wire.AppRecordNotFound, http.StatusNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,7 +160,7 @@ func TestAdapterErrors(t *testing.T) {
 func TestAdapterReplayOfASuccessfulBlock(t *testing.T) {
 	// Sending a block that already succeeded again is refused as a kept
 	// code (equal priority is not greater); Details shows it is in place.
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, cardfake.Config{})
 	a := NewAdapter(f.client)
 	ctx := context.Background()
 	req := cardRequest(schemas.KindBlock, newAccountID(t), 1, "B", 0)
@@ -165,7 +168,7 @@ func TestAdapterReplayOfASuccessfulBlock(t *testing.T) {
 		t.Fatalf("Execute: %v", err)
 	}
 	_, err := a.Execute(ctx, req)
-	wantError(t, err, providers.Permanent, appBlockCode1Kept, http.StatusUnprocessableEntity)
+	wantError(t, err, providers.Permanent, wire.AppBlockCode1Kept, http.StatusUnprocessableEntity)
 	if !IsCodeKept(err) {
 		t.Errorf("IsCodeKept(%v) = false, want true", err)
 	}

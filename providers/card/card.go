@@ -1,5 +1,5 @@
 // Package card is the card platform's (Fiserv FirstVision / VisionPLUS)
-// account blockUnblock client, adapter and sandbox.
+// account blockUnblock client and adapter.
 //
 // The Client speaks the platform's JSON API: a client-credentials Bearer
 // token from POST /v1/api/oauth/token, cached by a TokenSource and fetched
@@ -26,9 +26,10 @@
 // retries: a Retryable failure may be sent again, an Unknown one is resolved
 // by Details, never by sending it again blindly.
 //
-// The Adapter maps a providers.Request onto the Client. The Sandbox is an
-// in-memory HTTP simulator of the same API, with fault injection, that the
-// tests and local runs use in place of the platform.
+// The Adapter maps a providers.Request onto the Client. Package cardfake,
+// beside this one, simulates the platform for tests and development; the
+// paths, bodies, error entry and codes the two share are written once, in
+// internal/wire.
 //
 // The blockUnblock call and its codes are documented
 // (card-account-block-unblock.seed.txt); the rest follows the platform's

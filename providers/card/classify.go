@@ -1,59 +1,15 @@
 package card
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/blockd/blockd/providers"
-)
-
-// Gateway errorCode values: the platform's common error codes, to which the
-// seed refers (NOTES.md 6.2).
-//
-// ASSUMPTION (DECISIONS.md): the retry class of each code is blockd's
-// reading of NOTES.md 6.2; the platform states none.
-const (
-	codeAuthNotInitialized  = "240001"
-	codeAuthHeaderMissing   = "240002"
-	codeBearerMissing       = "240003"
-	codeBearerInvalid       = "240004"
-	codePayloadInvalid      = "240005"
-	codePayloadEmpty        = "240006"
-	codeNotReadable         = "240007"
-	codeArgsInvalid         = "240008"
-	codeFieldMissing        = "240009"
-	codeConstraintViolated  = "240010"
-	codeHeaderMissing       = "240011"
-	codeUnauthorized        = "240101" // token expired, or bad client credentials
-	codeNoSuchAPI           = "240401"
-	codeMethodNotAllowed    = "240501"
-	codeUnsupportedMedia    = "241501"
-	codeNoContentType       = "241502"
-	codeJSONOnly            = "241503"
-	codeOctetStreamOnly     = "241504"
-	codeInternalError       = "250001"
-	codeServiceUnavailable  = "250301"
-	codeBadRequest          = "340001"
-	codeRecordNotFound      = "440401"
-	codeBusinessRuleRefusal = "442201"
-	// ASSUMPTION (DECISIONS.md): a VisionPLUS validation refusal (HTTP 400,
-	// source VPL) carries errorCode 440001, by the pattern
-	// <layer><HTTP status><sequence> of 440401 and 442201.
-	codeVPLBadRequest = "440001"
-)
-
-// VisionPLUS codes of the blockUnblock call (the seed), the prefix of an
-// invalid-params entry.
-const (
-	appRecordNotFound    = "V5BS0010SF" // Update Request - Record not found
-	appRecordAddPending  = "V5BS0011SF" // Update Request - Record add pending
-	appInvalidBU         = "V5BS4001EA" // Invalid business unit
-	appBUPurged          = "V5BS4001SC" // Business unit is in purged status
-	appInvalidAccount    = "V5BS4002SA" // Invalid account number
-	appInvalidBlockCode1 = "V5BS0125SV" // Account - Invalid block code 1
-	appInvalidBlockCode2 = "V5BS0127SV" // Account - Invalid block code 2
-	appBlockCode1Kept    = "V5BS0125SC" // Block Code 1 cannot be replaced with one of the lower priority
-	appBlockCode2Kept    = "V5BS0127SC" // Block Code 2 cannot be replaced with one of the lower priority
+	"github.com/blockd/blockd/providers/card/internal/wire"
 )
 
 // classify is the one table that decides what a failed card platform call
@@ -87,21 +43,21 @@ func classify(status int, errorCode, appCode string) (providers.Class, string) {
 	// ASSUMPTION (DECISIONS.md): every bearer refusal, like the documented
 	// 401 240101 "The token is expired", is answered before the call is
 	// applied; a new token may succeed.
-	case errorCode == codeAuthHeaderMissing || errorCode == codeBearerMissing ||
-		errorCode == codeBearerInvalid || errorCode == codeUnauthorized ||
+	case errorCode == wire.CodeAuthHeaderMissing || errorCode == wire.CodeBearerMissing ||
+		errorCode == wire.CodeBearerInvalid || errorCode == wire.CodeUnauthorized ||
 		status == http.StatusUnauthorized:
 		return providers.Retryable, CodeTokenExpired
 
-	case appCode == appRecordAddPending:
+	case appCode == wire.AppRecordAddPending:
 		return providers.Retryable, code
-	case appCode == appRecordNotFound, appCode == appInvalidBU, appCode == appBUPurged,
-		appCode == appInvalidAccount, appCode == appInvalidBlockCode1, appCode == appInvalidBlockCode2,
-		appCode == appBlockCode1Kept, appCode == appBlockCode2Kept:
+	case appCode == wire.AppRecordNotFound, appCode == wire.AppInvalidBU, appCode == wire.AppBUPurged,
+		appCode == wire.AppInvalidAccount, appCode == wire.AppInvalidBlockCode1, appCode == wire.AppInvalidBlockCode2,
+		appCode == wire.AppBlockCode1Kept, appCode == wire.AppBlockCode2Kept:
 		return providers.Permanent, code
 
-	case errorCode == codeServiceUnavailable:
+	case errorCode == wire.CodeServiceUnavailable:
 		return providers.Retryable, code
-	case errorCode == codeInternalError:
+	case errorCode == wire.CodeInternalError:
 		return providers.Unknown, code
 	case isPermanentErrorCode(errorCode):
 		return providers.Permanent, code
@@ -126,12 +82,12 @@ func classify(status int, errorCode, appCode string) (providers.Class, string) {
 // found, business rule.
 func isPermanentErrorCode(errorCode string) bool {
 	switch errorCode {
-	case codeAuthNotInitialized,
-		codePayloadInvalid, codePayloadEmpty, codeNotReadable, codeArgsInvalid,
-		codeFieldMissing, codeConstraintViolated, codeHeaderMissing, codeBadRequest,
-		codeNoSuchAPI, codeMethodNotAllowed,
-		codeUnsupportedMedia, codeNoContentType, codeJSONOnly, codeOctetStreamOnly,
-		codeVPLBadRequest, codeRecordNotFound, codeBusinessRuleRefusal:
+	case wire.CodeAuthNotInitialized,
+		wire.CodePayloadInvalid, wire.CodePayloadEmpty, wire.CodeNotReadable, wire.CodeArgsInvalid,
+		wire.CodeFieldMissing, wire.CodeConstraintViolated, wire.CodeHeaderMissing, wire.CodeBadRequest,
+		wire.CodeNoSuchAPI, wire.CodeMethodNotAllowed,
+		wire.CodeUnsupportedMedia, wire.CodeNoContentType, wire.CodeJSONOnly, wire.CodeOctetStreamOnly,
+		wire.CodeVPLBadRequest, wire.CodeRecordNotFound, wire.CodeBusinessRuleRefusal:
 		return true
 	}
 	return false
@@ -155,8 +111,75 @@ func IsCodeKept(err error) bool {
 		return false
 	}
 	switch pe.Code {
-	case appBlockCode1Kept, appBlockCode2Kept, CodeBlockCodeNotApplied:
+	case wire.AppBlockCode1Kept, wire.AppBlockCode2Kept, CodeBlockCodeNotApplied:
 		return true
 	}
 	return false
+}
+
+// parseErrors reads an error answer: the documented array, or a single
+// entry not wrapped in one.
+func parseErrors(data []byte) ([]wire.ErrorEntry, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '{' {
+		var e wire.ErrorEntry
+		if err := json.Unmarshal(data, &e); err != nil {
+			return nil, fmt.Errorf("decoding error entry: %w", err)
+		}
+		return []wire.ErrorEntry{e}, nil
+	}
+	var es []wire.ErrorEntry
+	if err := json.Unmarshal(data, &es); err != nil {
+		return nil, fmt.Errorf("decoding error array: %w", err)
+	}
+	return es, nil
+}
+
+// describe returns the gateway errorCode, the VisionPLUS code and the
+// message of an error answer. The VisionPLUS code is the prefix of the
+// first invalid-params entry that has one; the message is that entry's
+// text, else the first invalid-params entry, the detail or the title.
+func describe(es []wire.ErrorEntry) (errorCode, appCode, msg string) {
+	if len(es) == 0 {
+		return "", "", ""
+	}
+	e := es[0]
+	errorCode = strings.TrimSpace(string(e.ErrorCode))
+	for _, p := range e.InvalidParams {
+		if code, text, ok := parseInvalidParam(p); ok {
+			return errorCode, code, text
+		}
+	}
+	switch {
+	case len(e.InvalidParams) > 0 && strings.TrimSpace(e.InvalidParams[0]) != "":
+		msg = strings.TrimSpace(e.InvalidParams[0])
+	case e.Detail != "" && e.Title != "":
+		msg = e.Title + ": " + e.Detail
+	default:
+		msg = e.Title + e.Detail
+	}
+	return errorCode, "", msg
+}
+
+// parseInvalidParam splits an invalid-params entry into its VisionPLUS code
+// and text, as ^([A-Z0-9]{10})\s*:\s*(.*)$ would: "V5BS0010SF: Record not
+// found" and "V7RS4003EQ : text" both have one, "businessUnit: The maximum
+// value for this field is 999" does not.
+func parseInvalidParam(p string) (code, text string, ok bool) {
+	p = strings.TrimSpace(p)
+	if len(p) < 11 {
+		return "", "", false
+	}
+	for i := range 10 {
+		c := p[i]
+		upperOrDigit := c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !upperOrDigit {
+			return "", "", false
+		}
+	}
+	rest := strings.TrimLeft(p[10:], " \t\r\n\f\v")
+	if !strings.HasPrefix(rest, ":") {
+		return "", "", false
+	}
+	return p[:10], strings.TrimSpace(rest[1:]), true
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/card/internal/wire"
 )
 
 // TestClassify covers every code of NOTES.md section 6.
@@ -119,7 +120,7 @@ func TestParseInvalidParam(t *testing.T) {
 
 func TestIsTokenExpiredAndIsCodeKept(t *testing.T) {
 	expired := &providers.Error{Provider: provider, Class: providers.Retryable, Code: CodeTokenExpired}
-	kept := &providers.Error{Provider: provider, Class: providers.Permanent, Code: appBlockCode2Kept}
+	kept := &providers.Error{Provider: provider, Class: providers.Permanent, Code: wire.AppBlockCode2Kept}
 	notApplied := &providers.Error{Provider: provider, Class: providers.Permanent, Code: CodeBlockCodeNotApplied}
 	tests := []struct {
 		name        string
@@ -130,9 +131,9 @@ func TestIsTokenExpiredAndIsCodeKept(t *testing.T) {
 		{"token expired", expired, true, false},
 		{"wrapped token expired", fmt.Errorf("setting block code: %w", expired), true, false},
 		{"V5BS0127SC", kept, false, true},
-		{"V5BS0125SC wrapped", fmt.Errorf("x: %w", &providers.Error{Provider: provider, Code: appBlockCode1Kept}), false, true},
+		{"V5BS0125SC wrapped", fmt.Errorf("x: %w", &providers.Error{Provider: provider, Code: wire.AppBlockCode1Kept}), false, true},
 		{"not applied", notApplied, false, true},
-		{"other code", &providers.Error{Provider: provider, Code: appRecordNotFound}, false, false},
+		{"other code", &providers.Error{Provider: provider, Code: wire.AppRecordNotFound}, false, false},
 		{"other provider", &providers.Error{Provider: "finnotech", Code: CodeTokenExpired}, false, false},
 		{"plain error", errors.New(CodeTokenExpired), false, false},
 		{"nil", nil, false, false},

@@ -11,9 +11,16 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/card/internal/wire"
 )
+
+// maxBody is the largest answer the Client reads; a longer one is
+// unreadable.
+const maxBody = 1 << 20
 
 // Client calls the card platform's account services. It is safe for
 // concurrent use.
@@ -36,20 +43,49 @@ type Client struct {
 	tokens  *TokenSource
 }
 
-// NewClient returns a Client for the platform at baseURL (for example
-// https://stg34.visionplus.io/sandbox, or a Sandbox's URL), authenticating
-// with the client credentials clientID and clientSecret. httpClient nil
-// means http.DefaultClient; give it a Timeout or pass contexts with
-// deadlines.
-func NewClient(baseURL, clientID, clientSecret string, httpClient *http.Client) *Client {
-	if httpClient == nil {
-		httpClient = http.DefaultClient
+// ClientConfig says where the card platform is and which client
+// credentials blockd signs in with. NewClient and NewTokenSource take it.
+type ClientConfig struct {
+	// BaseURL is the platform's base URL, for example
+	// https://stg34.visionplus.io/sandbox. Required.
+	BaseURL string
+	// ClientID and ClientSecret are the client credentials the token
+	// endpoint is asked with. Required.
+	ClientID     string
+	ClientSecret string
+	// HTTPClient sends the calls and the token requests. Default
+	// http.DefaultClient; give it a Timeout or pass contexts with deadlines.
+	HTTPClient *http.Client
+	// Now is the clock that decides when a cached token is replaced.
+	// Default time.Now.
+	Now func() time.Time
+}
+
+// Validate reports a config a Client cannot work with.
+func (c ClientConfig) Validate() error {
+	var errs []error
+	if c.BaseURL == "" {
+		errs = append(errs, errors.New("card client: BaseURL is required"))
 	}
-	baseURL = strings.TrimRight(baseURL, "/")
+	if c.ClientID == "" {
+		errs = append(errs, errors.New("card client: ClientID is required"))
+	}
+	if c.ClientSecret == "" {
+		errs = append(errs, errors.New("card client: ClientSecret is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// NewClient returns a Client for the platform cfg names. It does not
+// check cfg; call Validate first.
+func NewClient(cfg ClientConfig) *Client {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
 	return &Client{
-		baseURL: baseURL,
-		http:    httpClient,
-		tokens:  NewTokenSource(baseURL, clientID, clientSecret, httpClient),
+		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		http:    cfg.HTTPClient,
+		tokens:  NewTokenSource(cfg),
 	}
 }
 
@@ -69,7 +105,7 @@ func (c *Client) Tokens() *TokenSource {
 // priority was kept), it returns that account together with a Permanent
 // error with Code CodeBlockCodeNotApplied.
 func (c *Client) SetBlockCode(ctx context.Context, accountID string, slot int, code string, businessUnit int, correlationID string) (Account, error) {
-	var body blockUnblockBody
+	var body wire.BlockUnblockBody
 	switch slot {
 	case 1:
 		body.BlockCode1 = &code
@@ -95,7 +131,7 @@ func (c *Client) SetBlockCode(ctx context.Context, accountID string, slot int, c
 		query = url.Values{"businessUnit": {strconv.Itoa(businessUnit)}}
 	}
 
-	acct, err := c.call(ctx, http.MethodPut, blockUnblockPath, accountID, query, b, truncate(correlationID, maxCorrelationID))
+	acct, err := c.call(ctx, http.MethodPut, wire.BlockUnblockPath, accountID, query, b, truncate(correlationID, wire.MaxCorrelationID))
 	if err != nil {
 		return Account{}, fmt.Errorf("setting block code: %w", err)
 	}
@@ -122,7 +158,7 @@ func (c *Client) Details(ctx context.Context, accountID string) (Account, error)
 		return Account{}, fmt.Errorf("asking account details: %w", &providers.Error{Provider: provider, Class: providers.Permanent,
 			Code: CodeBadRequest, Message: "no account id"})
 	}
-	acct, err := c.call(ctx, http.MethodGet, detailsPath, accountID, nil, nil, "")
+	acct, err := c.call(ctx, http.MethodGet, wire.DetailsPath, accountID, nil, nil, "")
 	if err != nil {
 		return Account{}, fmt.Errorf("asking account details: %w", err)
 	}
@@ -172,7 +208,7 @@ func (c *Client) call(ctx context.Context, method, pathFmt, accountID string, qu
 	}
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		var ab accountBody
+		var ab wire.AccountBody
 		decodeErr := readErr
 		if decodeErr == nil {
 			decodeErr = json.Unmarshal(data, &ab)
@@ -183,7 +219,7 @@ func (c *Client) call(ctx context.Context, method, pathFmt, accountID string, qu
 			return Account{}, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
 				Message: "reading answer", HTTPStatus: resp.StatusCode, Err: decodeErr}
 		}
-		return ab.account(), nil
+		return accountOf(ab), nil
 	}
 
 	// A failure. When the body cannot be read, the HTTP status alone
@@ -215,4 +251,35 @@ func maskURL(err error, accountID string) error {
 		ue.URL = strings.ReplaceAll(ue.URL, url.PathEscape(accountID), maskAccount(accountID))
 	}
 	return err
+}
+
+// accountOf is the account an answer holds; an empty slot, a space on the
+// wire, is "".
+func accountOf(b wire.AccountBody) Account {
+	return Account{
+		AccountID:      b.AccountID,
+		BlockCode1:     strings.TrimSpace(b.BlockCode1),
+		BlockCode1Date: strings.TrimSpace(b.BlockCode1Date),
+		BlockCode2:     strings.TrimSpace(b.BlockCode2),
+		BlockCode2Date: strings.TrimSpace(b.BlockCode2Date),
+		BusinessUnit:   int(b.BusinessUnit),
+	}
+}
+
+// truncate cuts s to at most n characters.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+// maskAccount shows only the first and last four characters of an account
+// id, for errors that may be logged.
+func maskAccount(id string) string {
+	r := []rune(id)
+	if len(r) <= 8 {
+		return strings.Repeat("*", len(r))
+	}
+	return string(r[:4]) + strings.Repeat("*", len(r)-8) + string(r[len(r)-4:])
 }

@@ -1,4 +1,4 @@
-package card
+package card_test
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/card"
+	"github.com/blockd/blockd/providers/card/cardfake"
+	"github.com/blockd/blockd/providers/card/internal/wire"
 )
 
 // bodyKeys returns the keys of a JSON object body, sorted.
@@ -42,7 +45,7 @@ func TestSetBlockCodeBodyHoldsOnlyTheChangedSlot(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, SandboxConfig{})
+			f := newFixture(t, cardfake.Config{})
 			id := newAccountID(t)
 			other := 3 - tc.slot
 			// Put a code into the other slot, which the call must not touch.
@@ -72,7 +75,7 @@ func TestSetBlockCodeBodyHoldsOnlyTheChangedSlot(t *testing.T) {
 }
 
 func TestSetBlockCodeRequest(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, cardfake.Config{})
 	id := newAccountID(t)
 	f.sandbox.SeedAccount(id, 100)
 	long := strings.Repeat("c", 50)
@@ -108,7 +111,7 @@ func TestSetBlockCodeRequest(t *testing.T) {
 }
 
 func TestSetBlockCodeAnswer(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, cardfake.Config{})
 	id := newAccountID(t)
 	f.sandbox.SeedAccount(id, 100)
 	acct, err := f.client.SetBlockCode(context.Background(), id, 2, "X", 100, "c")
@@ -128,7 +131,7 @@ func TestSetBlockCodeAnswer(t *testing.T) {
 }
 
 func TestSetBlockCodeNotSent(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, cardfake.Config{})
 	tests := []struct {
 		name      string
 		accountID string
@@ -150,7 +153,7 @@ func TestSetBlockCodeNotSent(t *testing.T) {
 }
 
 func TestDetails(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, cardfake.Config{})
 	ctx := context.Background()
 	id := newAccountID(t)
 	f.sandbox.SeedAccount(id, 200)
@@ -170,7 +173,7 @@ func TestDetails(t *testing.T) {
 	}
 
 	_, err = f.client.Details(ctx, "9990000000000000001")
-	wantError(t, err, providers.Permanent, appRecordNotFound, http.StatusNotFound)
+	wantError(t, err, providers.Permanent, wire.AppRecordNotFound, http.StatusNotFound)
 	if err == nil || !strings.HasPrefix(err.Error(), "asking account details: ") {
 		t.Errorf("got error %v, want it to start with %q", err, "asking account details: ")
 	}
@@ -218,7 +221,7 @@ func TestCannedAnswers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newCannedServer(t, tc.status, tc.body)
-			c := NewClient(srv.URL, "id", "secret", srv.Client())
+			c := NewClient(ClientConfig{BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret", HTTPClient: srv.Client()})
 			if _, err := c.Tokens().Token(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -246,7 +249,7 @@ func TestCannedAnswers(t *testing.T) {
 
 func TestCodeKeptAnswerReturnsTheAccount(t *testing.T) {
 	srv := newCannedServer(t, 200, `{"accountId":"0001000010000510481","blockCode1":"Z","blockCode1Date":"01/01/2021","blockCode2":" ","blockCode2Date":"","businessUnit":100}`)
-	c := NewClient(srv.URL, "id", "secret", srv.Client())
+	c := NewClient(ClientConfig{BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret", HTTPClient: srv.Client()})
 	acct, err := c.SetBlockCode(context.Background(), "0001000010000510481", 1, "B", 0, "c")
 	if !IsCodeKept(err) {
 		t.Fatalf("IsCodeKept(%v) = false, want true", err)
@@ -260,7 +263,7 @@ func TestCodeKeptAnswerReturnsTheAccount(t *testing.T) {
 func TestTransportErrors(t *testing.T) {
 	t.Run("connection refused is retryable", func(t *testing.T) {
 		srv := newCannedServer(t, 200, `{}`)
-		c := NewClient(srv.URL, "id", "secret", srv.Client())
+		c := NewClient(ClientConfig{BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret", HTTPClient: srv.Client()})
 		if _, err := c.Tokens().Token(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -272,7 +275,7 @@ func TestTransportErrors(t *testing.T) {
 		}
 	})
 	t.Run("timeout after sending is unknown", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{TimeoutRate: 1})
+		f := newFixture(t, cardfake.Config{TimeoutRate: 1})
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		// Fetch the token first so the deadline falls on the blockUnblock call.
@@ -292,4 +295,24 @@ func TestTransportErrors(t *testing.T) {
 			t.Errorf("got %d applied, want 0", n)
 		}
 	})
+}
+
+func TestClientConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     ClientConfig
+		wantErr bool
+	}{
+		{"good", ClientConfig{BaseURL: "https://stg34.visionplus.io/sandbox", ClientID: "id", ClientSecret: "s"}, false},
+		{"no base URL", ClientConfig{ClientID: "id", ClientSecret: "s"}, true},
+		{"no client id", ClientConfig{BaseURL: "http://x", ClientSecret: "s"}, true},
+		{"no client secret", ClientConfig{BaseURL: "http://x", ClientID: "id"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err != nil) != tc.wantErr {
+				t.Errorf("got Validate() = %v, want an error: %v", err, tc.wantErr)
+			}
+		})
+	}
 }

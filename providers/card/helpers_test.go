@@ -1,4 +1,4 @@
-package card
+package card_test
 
 import (
 	"bytes"
@@ -13,32 +13,16 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/card"
+	"github.com/blockd/blockd/providers/card/cardfake"
+	"github.com/blockd/blockd/providers/card/internal/wire"
 	"github.com/blockd/blockd/providers/providertest"
+	"github.com/blockd/blockd/schemas"
 )
 
 // sandboxDay is the sandbox clock of the tests: the seed's 19/08/2021.
 func sandboxDay() time.Time {
 	return time.Date(2021, 8, 19, 10, 30, 0, 0, time.UTC)
-}
-
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // recorded is one request the recorder saw.
@@ -83,7 +67,7 @@ func (rec *recorder) last(tb testing.TB, suffix string) recorded {
 // fixture is a Client talking to a Sandbox over real HTTP, through a
 // recorder.
 type fixture struct {
-	sandbox *Sandbox
+	sandbox *cardfake.Sandbox
 	server  *httptest.Server
 	rec     *recorder
 	client  *Client
@@ -91,17 +75,17 @@ type fixture struct {
 
 // newFixture starts a sandbox configured by cfg (its clock defaulting to
 // sandboxDay) and a client with the sandbox's default credentials.
-func newFixture(tb testing.TB, cfg SandboxConfig) *fixture {
+func newFixture(tb testing.TB, cfg cardfake.Config) *fixture {
 	tb.Helper()
 	if cfg.Now == nil {
 		cfg.Now = sandboxDay
 	}
-	sb := NewSandbox(cfg)
+	sb := cardfake.New(cfg)
 	rec := &recorder{next: sb}
 	srv := httptest.NewServer(rec)
 	tb.Cleanup(srv.Close)
-	c := NewClient(srv.URL, defaultClientID, defaultClientSecret, srv.Client())
-	c.tokens.now = cfg.Now
+	c := NewClient(ClientConfig{BaseURL: srv.URL, ClientID: cardfake.DefaultClientID, ClientSecret: cardfake.DefaultClientSecret,
+		HTTPClient: srv.Client(), Now: cfg.Now})
 	return &fixture{sandbox: sb, server: srv, rec: rec, client: c}
 }
 
@@ -114,8 +98,8 @@ func newAccountID(tb testing.TB) string {
 		tb.Fatalf("drawing an account id: %v", err)
 	}
 	id := "0001" + leftPad(n.String(), 15)
-	if len(id) != accountIDLen {
-		tb.Fatalf("account id %q has %d characters, want %d", id, len(id), accountIDLen)
+	if len(id) != wire.AccountIDLen {
+		tb.Fatalf("account id %q has %d characters, want %d", id, len(id), wire.AccountIDLen)
 	}
 	return id
 }
@@ -135,7 +119,7 @@ func providerError(tb testing.TB, err error) *providers.Error {
 // and HTTP status given.
 func wantError(tb testing.TB, err error, class providers.Class, code string, httpStatus int) *providers.Error {
 	tb.Helper()
-	return providertest.WantError(tb, err, provider, class, code, httpStatus)
+	return providertest.WantError(tb, err, schemas.ProviderCard, class, code, httpStatus)
 }
 
 // cannedServer serves the token endpoint with a fixed token and answers
@@ -150,7 +134,7 @@ const cannedToken = "canned-token-value"
 func newCannedServer(tb testing.TB, status int, body string) *cannedServer {
 	tb.Helper()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == tokenPath {
+		if r.URL.Path == wire.TokenPath {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"access_token":"`+cannedToken+`","token_type":"Bearer","expires_in":7199}`)
 			return
@@ -171,7 +155,7 @@ func (rec *recorder) tokenFetches() int {
 	defer rec.mu.Unlock()
 	n := 0
 	for _, r := range rec.reqs {
-		if r.path == tokenPath {
+		if r.path == wire.TokenPath {
 			n++
 		}
 	}

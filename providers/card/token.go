@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/card/internal/wire"
 )
 
 const (
@@ -45,19 +46,22 @@ type TokenSource struct {
 	refreshAt time.Time
 }
 
-// NewTokenSource returns a TokenSource that asks the platform at baseURL
-// for tokens with the client credentials clientID and clientSecret.
-// httpClient nil means http.DefaultClient.
-func NewTokenSource(baseURL, clientID, clientSecret string, httpClient *http.Client) *TokenSource {
-	if httpClient == nil {
-		httpClient = http.DefaultClient
+// NewTokenSource returns a TokenSource that asks the platform cfg names
+// for tokens with cfg's client credentials. It does not check cfg; call
+// Validate first.
+func NewTokenSource(cfg ClientConfig) *TokenSource {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &TokenSource{
-		url:          strings.TrimRight(baseURL, "/") + tokenPath,
-		clientID:     clientID,
-		clientSecret: clientSecret,
-		http:         httpClient,
-		now:          time.Now,
+		url:          strings.TrimRight(cfg.BaseURL, "/") + wire.TokenPath,
+		clientID:     cfg.ClientID,
+		clientSecret: cfg.ClientSecret,
+		http:         cfg.HTTPClient,
+		now:          cfg.Now,
 	}
 }
 
@@ -118,9 +122,9 @@ func (ts *TokenSource) cached() (string, bool) {
 // fetch asks the platform for a new token and caches it. Its errors never
 // hold the client secret or a token.
 func (ts *TokenSource) fetch(ctx context.Context) (string, error) {
-	body, err := json.Marshal(tokenRequest{
-		GrantType:    grantType,
-		Scope:        tokenScope,
+	body, err := json.Marshal(wire.TokenRequest{
+		GrantType:    wire.GrantType,
+		Scope:        wire.TokenScope,
 		ClientID:     ts.clientID,
 		ClientSecret: ts.clientSecret,
 	})
@@ -166,7 +170,7 @@ func (ts *TokenSource) fetch(ctx context.Context) (string, error) {
 		})
 	}
 
-	var tr tokenResponse
+	var tr wire.TokenResponse
 	if err := json.Unmarshal(data, &tr); err != nil {
 		return "", fmt.Errorf("decoding token answer: %w", err)
 	}

@@ -1,4 +1,4 @@
-package card
+package card_test
 
 import (
 	"context"
@@ -10,14 +10,18 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/card"
+	"github.com/blockd/blockd/providers/card/cardfake"
+	"github.com/blockd/blockd/providers/card/internal/wire"
+	"github.com/blockd/blockd/providers/providertest"
 )
 
 func TestTokenRequest(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, cardfake.Config{})
 	if _, err := f.client.Tokens().Token(context.Background()); err != nil {
 		t.Fatalf("Token: %v", err)
 	}
-	r := f.rec.last(t, tokenPath)
+	r := f.rec.last(t, wire.TokenPath)
 	if r.method != http.MethodPost {
 		t.Errorf("got method %s, want POST", r.method)
 	}
@@ -29,7 +33,7 @@ func TestTokenRequest(t *testing.T) {
 		t.Fatalf("decoding token request %s: %v", r.body, err)
 	}
 	want := map[string]string{"grant_type": "client_credentials", "scope": "accounts",
-		"client_id": defaultClientID, "client_secret": defaultClientSecret}
+		"client_id": cardfake.DefaultClientID, "client_secret": cardfake.DefaultClientSecret}
 	if len(got) != len(want) {
 		t.Errorf("got token request %v, want %v", got, want)
 	}
@@ -41,7 +45,7 @@ func TestTokenRequest(t *testing.T) {
 }
 
 func TestTokenCached(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, cardfake.Config{})
 	ctx := context.Background()
 	for i := range 3 {
 		if _, err := f.client.SetBlockCode(ctx, newAccountID(t), 1, "B", 0, "c"); err != nil {
@@ -55,7 +59,7 @@ func TestTokenCached(t *testing.T) {
 
 func TestTokenSingleFlight(t *testing.T) {
 	// Latency keeps the first fetch in flight while the others arrive.
-	f := newFixture(t, SandboxConfig{Latency: 50 * time.Millisecond})
+	f := newFixture(t, cardfake.Config{Latency: 50 * time.Millisecond})
 	const n = 32
 	var wg sync.WaitGroup
 	toks := make([]string, n)
@@ -83,7 +87,7 @@ func TestTokenSingleFlight(t *testing.T) {
 }
 
 func TestTokenSingleFlightCallerLeaves(t *testing.T) {
-	f := newFixture(t, SandboxConfig{Latency: 200 * time.Millisecond})
+	f := newFixture(t, cardfake.Config{Latency: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := f.client.Tokens().Token(ctx); err == nil {
@@ -100,8 +104,8 @@ func TestTokenSingleFlightCallerLeaves(t *testing.T) {
 }
 
 func TestTokenRefreshBeforeExpiry(t *testing.T) {
-	clock := newFakeClock(sandboxDay())
-	f := newFixture(t, SandboxConfig{Now: clock.Now})
+	clock := providertest.NewClock(sandboxDay())
+	f := newFixture(t, cardfake.Config{Now: clock.Now})
 	ctx := context.Background()
 	call := func(t *testing.T) {
 		t.Helper()
@@ -135,8 +139,8 @@ func TestTokenRefreshBeforeExpiry(t *testing.T) {
 func TestTokenShortLifetime(t *testing.T) {
 	// A token living 10s is replaced at half its life, not 60s before
 	// its end (which would be before it was issued).
-	clock := newFakeClock(sandboxDay())
-	f := newFixture(t, SandboxConfig{Now: clock.Now, TokenLifetime: 10 * time.Second})
+	clock := providertest.NewClock(sandboxDay())
+	f := newFixture(t, cardfake.Config{Now: clock.Now, TokenLifetime: 10 * time.Second})
 	ctx := context.Background()
 	tok1, err := f.client.Tokens().Token(ctx)
 	if err != nil {
@@ -159,9 +163,9 @@ func TestTokenExpiredInSandbox(t *testing.T) {
 	// A client whose clock lags the sandbox's sends a token the sandbox
 	// thinks expired: the call is refused, the token dropped, and the next
 	// call works with a new one.
-	sandboxClock := newFakeClock(sandboxDay())
-	f := newFixture(t, SandboxConfig{Now: sandboxClock.Now})
-	f.client.tokens.now = sandboxDay
+	sandboxClock := providertest.NewClock(sandboxDay())
+	f := newFixture(t, cardfake.Config{Now: sandboxClock.Now})
+	SetTokenClock(f.client, sandboxDay)
 	ctx := context.Background()
 	if _, err := f.client.SetBlockCode(ctx, newAccountID(t), 1, "B", 0, "c"); err != nil {
 		t.Fatalf("SetBlockCode: %v", err)
@@ -181,7 +185,7 @@ func TestTokenExpiredInSandbox(t *testing.T) {
 }
 
 func TestTokenInvalidate(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, cardfake.Config{})
 	ctx := context.Background()
 	tok1, err := f.client.Tokens().Token(ctx)
 	if err != nil {
@@ -196,7 +200,7 @@ func TestTokenInvalidate(t *testing.T) {
 		t.Error("got the same token after Invalidate, want a new one")
 	}
 	// Dropping a token that is no longer cached keeps the new one.
-	f.client.tokens.invalidate(tok1)
+	f.client.Tokens().InvalidateToken(tok1)
 	if tok3, _ := f.client.Tokens().Token(ctx); tok3 != tok2 {
 		t.Error("invalidating an old token dropped the new one")
 	}
@@ -207,13 +211,13 @@ func TestTokenInvalidate(t *testing.T) {
 
 func TestTokenBadCredentials(t *testing.T) {
 	const secret = "not-the-sandbox-secret"
-	f := newFixture(t, SandboxConfig{})
-	c := NewClient(f.server.URL, defaultClientID, secret, f.server.Client())
+	f := newFixture(t, cardfake.Config{})
+	c := NewClient(ClientConfig{BaseURL: f.server.URL, ClientID: cardfake.DefaultClientID, ClientSecret: secret, HTTPClient: f.server.Client()})
 	_, err := c.SetBlockCode(context.Background(), newAccountID(t), 1, "B", 0, "c")
 	pe := wantError(t, err, providers.Retryable, CodeNoToken, 0)
 	inner := providerError(t, pe.Err)
-	if inner.Code != codeUnauthorized || inner.HTTPStatus != http.StatusUnauthorized {
-		t.Errorf("got token error %s (HTTP %d), want %s (HTTP 401)", inner.Code, inner.HTTPStatus, codeUnauthorized)
+	if inner.Code != wire.CodeUnauthorized || inner.HTTPStatus != http.StatusUnauthorized {
+		t.Errorf("got token error %s (HTTP %d), want %s (HTTP 401)", inner.Code, inner.HTTPStatus, wire.CodeUnauthorized)
 	}
 	if strings.Contains(err.Error(), secret) {
 		t.Errorf("error %q holds the client secret", err)
@@ -239,7 +243,7 @@ func TestTokenEndpointAnswers(t *testing.T) {
 			srv := newCannedServer(t, tc.status, tc.body)
 			// The canned server answers the token path itself; put the canned
 			// answer under another base path so the token request gets it.
-			ts := NewTokenSource(srv.URL+"/other", "id", "secret", srv.Client())
+			ts := NewTokenSource(ClientConfig{BaseURL: srv.URL + "/other", ClientID: "id", ClientSecret: "secret", HTTPClient: srv.Client()})
 			if _, err := ts.Token(context.Background()); err == nil {
 				t.Fatal("got no error, want one")
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -145,7 +146,7 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (Resolutio
 	var clientID string
 	switch req.Command.Kind {
 	case schemas.KindInquiry:
-		return Resolution{}, nil
+		return Resolution{Verdict: providers.NotApplied, Evidence: "an inquiry only reads"}, nil
 	case schemas.KindBlock:
 		clientID = req.Command.ClientID
 	case schemas.KindUnblock:
@@ -172,16 +173,16 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (Resolutio
 		if err != nil {
 			return Resolution{}, fmt.Errorf("resolving call: %w", err)
 		}
-		return Resolution{Applied: true, Result: out}, nil
+		return Resolution{Verdict: providers.Applied, Result: out, Evidence: "wages DONE"}, nil
 	case CallPending:
-		return Resolution{Pending: true}, nil
+		return Resolution{Verdict: providers.Unproven, Evidence: "wages PENDING"}, nil
 	case CallFailed:
-		return Resolution{}, nil
+		return Resolution{Verdict: providers.NotApplied, Evidence: "wages FAILED"}, nil
 	case CallUnknown:
 		if req.Command.Kind == schemas.KindTransfer {
 			return a.resolveTransfer(ctx, req, clientID)
 		}
-		return Resolution{}, nil
+		return Resolution{Verdict: providers.NotApplied, Evidence: "wages UNKNOWN"}, nil
 	default:
 		return Resolution{}, fmt.Errorf("resolving call: %w", &providers.Error{Provider: provider, Class: providers.Unknown,
 			Code: CodeUnreadableResponse, Message: fmt.Sprintf("wages answered status %q", st.Status), HTTPStatus: http.StatusOK})
@@ -194,10 +195,10 @@ func (a *Adapter) resolveTransfer(ctx context.Context, req providers.Request, cl
 	inq, err := a.client.UnblockTransferInquiry(ctx, clientID, uuid.NewString(), req.ProviderTrackID)
 	var pe *providers.Error
 	switch {
-	case errors.As(err, &pe) && pe.Class == providers.Permanent && pe.Code == codeValidation &&
-		containsAny(normalize(pe.Message), msgTransactionNotFound):
+	case errors.As(err, &pe) && pe.Class == providers.Permanent && pe.Code == wire.CodeValidation &&
+		containsAny(normalize(pe.Message), wire.MsgTransactionNotFound):
 		// Finnotech does not know the transfer either.
-		return Resolution{}, nil
+		return Resolution{Verdict: providers.NotApplied, Evidence: "transfer inquiry: transaction not found"}, nil
 	case err != nil:
 		return Resolution{}, fmt.Errorf("resolving transfer: %w", err)
 	}
@@ -212,11 +213,11 @@ func (a *Adapter) resolveTransfer(ctx context.Context, req providers.Request, cl
 		if err != nil {
 			return Resolution{}, err
 		}
-		return Resolution{Applied: true, Result: out}, nil
+		return Resolution{Verdict: providers.Applied, Result: out, Evidence: "transfer inquiry DONE"}, nil
 	case CallPending:
-		return Resolution{Pending: true}, nil
+		return Resolution{Verdict: providers.Unproven, Evidence: "transfer inquiry PENDING"}, nil
 	default:
-		return Resolution{}, nil
+		return Resolution{Verdict: providers.NotApplied, Evidence: "transfer inquiry " + string(inq.Status)}, nil
 	}
 }
 
@@ -233,23 +234,23 @@ func (a *Adapter) resultFromWages(req providers.Request, response json.RawMessag
 	}
 	switch req.Command.Kind {
 	case schemas.KindBlock:
-		var r blockResult
+		var r wire.BlockResult
 		if err := json.Unmarshal(response, &r); err != nil {
 			return nil, unreadable(err)
 		}
-		return encodeResult(blockResultOf(req, r.response(req.ProviderTrackID)))
+		return encodeResult(blockResultOf(req, blockResponse(r, req.ProviderTrackID)))
 	case schemas.KindUnblock:
-		var r unblockResult
+		var r wire.UnblockResult
 		if err := json.Unmarshal(response, &r); err != nil {
 			return nil, unreadable(err)
 		}
-		return encodeResult(unblockResultOf(req, r.response(req.ProviderTrackID)))
+		return encodeResult(unblockResultOf(req, unblockResponse(r, req.ProviderTrackID)))
 	default: // schemas.KindTransfer
-		var r transferResult
+		var r wire.TransferResult
 		if err := json.Unmarshal(response, &r); err != nil {
 			return nil, unreadable(err)
 		}
-		return encodeResult(transferResultOf(req, r.response(req.ProviderTrackID)))
+		return encodeResult(transferResultOf(req, transferResponse(r, req.ProviderTrackID)))
 	}
 }
 

@@ -1,4 +1,4 @@
-package finnotech
+package finnotech_test
 
 import (
 	"context"
@@ -7,11 +7,13 @@ import (
 	"testing"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/schemas"
 )
 
 func TestAdapterBlockThenUnblock(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	a := NewAdapter(f.client)
 	ctx := context.Background()
 
@@ -26,7 +28,7 @@ func TestAdapterBlockThenUnblock(t *testing.T) {
 	if err := json.Unmarshal(raw, &br); err != nil {
 		t.Fatalf("decoding block result %s: %v", raw, err)
 	}
-	wantBlock := schemas.FinnotechBlockResult{Amount: 250_000, Description: "ضمانت", Deposit: depositOf("app-1"),
+	wantBlock := schemas.FinnotechBlockResult{Amount: 250_000, Description: "ضمانت", Deposit: finnotechfake.DepositOf("app-1"),
 		BlockDate: "951210", Days: 30, ProviderTrackID: blockCall}
 	if br != wantBlock {
 		t.Errorf("block result = %+v, want %+v", br, wantBlock)
@@ -55,13 +57,13 @@ func TestAdapterBlockThenUnblock(t *testing.T) {
 	if ur != wantUnblock {
 		t.Errorf("unblock result = %+v, want %+v", ur, wantUnblock)
 	}
-	if h, _ := f.sandbox.Hold(blockCall); h.State != HoldUnblocked || h.UnblockTrackID != unblockCall {
+	if h, _ := f.sandbox.Hold(blockCall); h.State != finnotechfake.HoldUnblocked || h.UnblockTrackID != unblockCall {
 		t.Errorf("hold = %+v, want UNBLOCKED by %s", h, unblockCall)
 	}
 }
 
 func TestAdapterErrors(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	a := NewAdapter(f.client)
 	tests := []struct {
 		name       string
@@ -108,10 +110,10 @@ func TestAdapterErrors(t *testing.T) {
 			wantError(t, err, tc.wantClass, tc.wantCode, tc.wantStatus)
 		})
 	}
-	if n := f.sandbox.Requests(OpUnblock); n != 1 {
+	if n := f.sandbox.Requests(finnotechfake.OpUnblock); n != 1 {
 		t.Errorf("Requests(unblock) = %d, want 1 (an unblock without its block is never sent)", n)
 	}
-	for _, op := range []string{OpTransfer, OpTransferInquiry, OpFacility} {
+	for _, op := range []string{finnotechfake.OpTransfer, finnotechfake.OpTransferInquiry, finnotechfake.OpFacility} {
 		if n := f.sandbox.Requests(op); n != 0 {
 			t.Errorf("Requests(%s) = %d, want 0 (nothing to send)", op, n)
 		}

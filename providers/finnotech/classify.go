@@ -6,27 +6,7 @@ import (
 	"strings"
 
 	"github.com/blockd/blockd/providers"
-)
-
-// Error codes and business texts Finnotech sends (NOTES.md 1.3).
-const (
-	codeValidation   = "VALIDATION_ERROR"
-	codeUnauthorized = "UNAUTHORIZED"
-	// msgInvalidToken is the official SDK's dead-token signal, sent with
-	// VALIDATION_ERROR.
-	msgInvalidToken = "invalid token"
-
-	msgDuplicateTrackID      = "شماره پیگیری تکراری است"                               // duplicate tracking number
-	msgUserBlocked           = "نام کاربر مسدود است"                                   // user blocked
-	msgUserInactive          = "کاربر غیر فعال است"                                    // user inactive
-	msgInvalidAccount        = "حساب نامعتبر است"                                      // invalid account
-	msgInvalidAmount         = "مبلغ نامعتبر است"                                      // invalid amount
-	msgInsufficientBalance   = "موجودی حساب کافی نیست"                                 // insufficient balance
-	msgAmountOverLimit       = "مبلغ بیشتر از حد مجاز است"                             // amount over limit
-	msgTransactionNotFound   = "تراکنش یافت نشد"                                       // transaction not found
-	msgInvalidTrackID        = "شماره پیگیری نامعتبر است"                              // invalid tracking number
-	msgProviderNotResponding = "سرویس دهنده جوابگو نیست"                               // provider not responding
-	msgNotInWhitelist        = "شماره حساب ارسالی با شماره حساب وایت لیست تطابق ندارد" // account not in whitelist
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
 )
 
 // classify is the one table that decides what a failed Finnotech call
@@ -52,27 +32,27 @@ func classify(status int, code, msg string) (providers.Class, string) {
 	// ASSUMPTION (DECISIONS.md / NOTES.md 1.2): all three dead-token signals
 	// mean the same; the call was refused before it was applied.
 	case status == http.StatusUnauthorized || status == http.StatusForbidden ||
-		code == codeUnauthorized ||
-		code == codeValidation && strings.Contains(strings.ToLower(text), msgInvalidToken):
+		code == wire.CodeUnauthorized ||
+		code == wire.CodeValidation && strings.Contains(strings.ToLower(text), wire.MsgInvalidToken):
 		return providers.Retryable, CodeTokenExpired
 
-	case strings.Contains(text, normalize(msgDuplicateTrackID)):
+	case strings.Contains(text, normalize(wire.MsgDuplicateTrackID)):
 		return providers.Permanent, CodeDuplicateTrackID
 
 	// ASSUMPTION (DECISIONS.md): the bank behind Finnotech did not answer and
 	// Finnotech applied nothing, so a new call may succeed.
-	case strings.Contains(text, normalize(msgProviderNotResponding)):
+	case strings.Contains(text, normalize(wire.MsgProviderNotResponding)):
 		return providers.Retryable, code
 
 	// A transfer refused for insufficient balance may be sent again for
 	// 1000 rial less (finnotech-oak-block.seed.txt); the caller needs to
 	// tell it from other refusals.
-	case strings.Contains(text, normalize(msgInsufficientBalance)):
+	case strings.Contains(text, normalize(wire.MsgInsufficientBalance)):
 		return providers.Permanent, CodeInsufficientBalance
 
-	case containsAny(text, msgUserBlocked, msgUserInactive, msgInvalidAccount,
-		msgInvalidAmount, msgAmountOverLimit,
-		msgTransactionNotFound, msgInvalidTrackID, msgNotInWhitelist):
+	case containsAny(text, wire.MsgUserBlocked, wire.MsgUserInactive, wire.MsgInvalidAccount,
+		wire.MsgInvalidAmount, wire.MsgAmountOverLimit,
+		wire.MsgTransactionNotFound, wire.MsgInvalidTrackID, wire.MsgNotInWhitelist):
 		return providers.Permanent, code
 
 	case status == http.StatusTooManyRequests:

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
 )
 
 func TestClassify(t *testing.T) {
@@ -17,7 +18,7 @@ func TestClassify(t *testing.T) {
 		wantCode  string
 	}{
 		// Dead token.
-		{"403 unauthorized", 403, "UNAUTHORIZED", msgBadToken, providers.Retryable, CodeTokenExpired},
+		{"403 unauthorized", 403, "UNAUTHORIZED", wire.MsgBadToken, providers.Retryable, CodeTokenExpired},
 		{"401 without body", 401, "", "", providers.Retryable, CodeTokenExpired},
 		{"403 without body", 403, "", "", providers.Retryable, CodeTokenExpired},
 		{"unauthorized code on 400", 400, "UNAUTHORIZED", "x", providers.Retryable, CodeTokenExpired},
@@ -30,28 +31,28 @@ func TestClassify(t *testing.T) {
 		{"invalid token text under another code", 400, "SERVICE_CALL_ERROR", "invalid token", providers.Permanent, "SERVICE_CALL_ERROR"},
 
 		// Business texts.
-		{"duplicate tracking number", 400, "VALIDATION_ERROR", msgDuplicateTrackID, providers.Permanent, CodeDuplicateTrackID},
-		{"duplicate inside a longer text", 400, "VALIDATION_ERROR", "خطا: " + msgDuplicateTrackID + ".", providers.Permanent, CodeDuplicateTrackID},
+		{"duplicate tracking number", 400, "VALIDATION_ERROR", wire.MsgDuplicateTrackID, providers.Permanent, CodeDuplicateTrackID},
+		{"duplicate inside a longer text", 400, "VALIDATION_ERROR", "خطا: " + wire.MsgDuplicateTrackID + ".", providers.Permanent, CodeDuplicateTrackID},
 		{"duplicate with arabic yeh", 400, "VALIDATION_ERROR", "شماره پيگيري تكراري است", providers.Permanent, CodeDuplicateTrackID},
-		{"provider not responding", 400, "SERVICE_CALL_ERROR", msgProviderNotResponding, providers.Retryable, "SERVICE_CALL_ERROR"},
+		{"provider not responding", 400, "SERVICE_CALL_ERROR", wire.MsgProviderNotResponding, providers.Retryable, "SERVICE_CALL_ERROR"},
 		{"provider not responding with zwnj", 400, "SERVICE_CALL_ERROR", "سرویس\u200cدهنده جوابگو نیست", providers.Retryable, "SERVICE_CALL_ERROR"},
-		{"provider not responding on 503", 503, "SERVICE_CALL_ERROR", msgProviderNotResponding, providers.Retryable, "SERVICE_CALL_ERROR"},
-		{"user blocked", 400, "VALIDATION_ERROR", msgUserBlocked, providers.Permanent, "VALIDATION_ERROR"},
-		{"user inactive", 400, "VALIDATION_ERROR", msgUserInactive, providers.Permanent, "VALIDATION_ERROR"},
-		{"invalid account", 400, "VALIDATION_ERROR", msgInvalidAccount, providers.Permanent, "VALIDATION_ERROR"},
-		{"invalid amount", 400, "VALIDATION_ERROR", msgInvalidAmount, providers.Permanent, "VALIDATION_ERROR"},
-		{"insufficient balance", 400, "SERVICE_CALL_ERROR", msgInsufficientBalance, providers.Permanent, CodeInsufficientBalance},
-		{"insufficient balance as validation error", 400, "VALIDATION_ERROR", msgInsufficientBalance, providers.Permanent, CodeInsufficientBalance},
+		{"provider not responding on 503", 503, "SERVICE_CALL_ERROR", wire.MsgProviderNotResponding, providers.Retryable, "SERVICE_CALL_ERROR"},
+		{"user blocked", 400, "VALIDATION_ERROR", wire.MsgUserBlocked, providers.Permanent, "VALIDATION_ERROR"},
+		{"user inactive", 400, "VALIDATION_ERROR", wire.MsgUserInactive, providers.Permanent, "VALIDATION_ERROR"},
+		{"invalid account", 400, "VALIDATION_ERROR", wire.MsgInvalidAccount, providers.Permanent, "VALIDATION_ERROR"},
+		{"invalid amount", 400, "VALIDATION_ERROR", wire.MsgInvalidAmount, providers.Permanent, "VALIDATION_ERROR"},
+		{"insufficient balance", 400, "SERVICE_CALL_ERROR", wire.MsgInsufficientBalance, providers.Permanent, CodeInsufficientBalance},
+		{"insufficient balance as validation error", 400, "VALIDATION_ERROR", wire.MsgInsufficientBalance, providers.Permanent, CodeInsufficientBalance},
 		{"insufficient balance with arabic yeh", 400, "SERVICE_CALL_ERROR", "موجودي حساب كافي نيست", providers.Permanent, CodeInsufficientBalance},
-		{"insufficient balance inside a longer text", 400, "SERVICE_CALL_ERROR", "خطا: " + msgInsufficientBalance, providers.Permanent, CodeInsufficientBalance},
-		{"amount over limit", 400, "VALIDATION_ERROR", msgAmountOverLimit, providers.Permanent, "VALIDATION_ERROR"},
-		{"transaction not found", 400, "VALIDATION_ERROR", msgTransactionNotFound, providers.Permanent, "VALIDATION_ERROR"},
-		{"invalid tracking number", 400, "VALIDATION_ERROR", msgInvalidTrackID, providers.Permanent, "VALIDATION_ERROR"},
-		{"not in whitelist", 400, "VALIDATION_ERROR", msgNotInWhitelist, providers.Permanent, "VALIDATION_ERROR"},
-		{"insufficient balance on 500", 500, "SERVICE_CALL_ERROR", msgInsufficientBalance, providers.Permanent, CodeInsufficientBalance},
-		{"business refusal on 500", 500, "SERVICE_CALL_ERROR", msgInvalidAmount, providers.Permanent, "SERVICE_CALL_ERROR"},
-		{"already transferred (sandbox)", 400, "VALIDATION_ERROR", msgAlreadyTransferred, providers.Permanent, "VALIDATION_ERROR"},
-		{"token of another kind (sandbox)", 403, "UNAUTHORIZED", msgTokenNotForService, providers.Retryable, CodeTokenExpired},
+		{"insufficient balance inside a longer text", 400, "SERVICE_CALL_ERROR", "خطا: " + wire.MsgInsufficientBalance, providers.Permanent, CodeInsufficientBalance},
+		{"amount over limit", 400, "VALIDATION_ERROR", wire.MsgAmountOverLimit, providers.Permanent, "VALIDATION_ERROR"},
+		{"transaction not found", 400, "VALIDATION_ERROR", wire.MsgTransactionNotFound, providers.Permanent, "VALIDATION_ERROR"},
+		{"invalid tracking number", 400, "VALIDATION_ERROR", wire.MsgInvalidTrackID, providers.Permanent, "VALIDATION_ERROR"},
+		{"not in whitelist", 400, "VALIDATION_ERROR", wire.MsgNotInWhitelist, providers.Permanent, "VALIDATION_ERROR"},
+		{"insufficient balance on 500", 500, "SERVICE_CALL_ERROR", wire.MsgInsufficientBalance, providers.Permanent, CodeInsufficientBalance},
+		{"business refusal on 500", 500, "SERVICE_CALL_ERROR", wire.MsgInvalidAmount, providers.Permanent, "SERVICE_CALL_ERROR"},
+		{"already transferred (sandbox)", 400, "VALIDATION_ERROR", wire.MsgAlreadyTransferred, providers.Permanent, "VALIDATION_ERROR"},
+		{"token of another kind (sandbox)", 403, "UNAUTHORIZED", wire.MsgTokenNotForService, providers.Retryable, CodeTokenExpired},
 
 		// HTTP status alone.
 		{"429", 429, "", "", providers.Retryable, ""},
@@ -63,7 +64,7 @@ func TestClassify(t *testing.T) {
 		{"other 5xx", 599, "", "", providers.Unknown, ""},
 		{"404", 404, "", "", providers.Permanent, ""},
 		{"422", 422, "X", "y", providers.Permanent, "X"},
-		{"200 with FAILED envelope", 200, "SERVICE_CALL_ERROR", "Minimum amount is 10000 Rials.", providers.Permanent, "SERVICE_CALL_ERROR"},
+		{"200 with FAILED wire.Envelope", 200, "SERVICE_CALL_ERROR", "Minimum amount is 10000 Rials.", providers.Permanent, "SERVICE_CALL_ERROR"},
 		{"302", 302, "", "", providers.Unknown, ""},
 	}
 	for _, tc := range tests {

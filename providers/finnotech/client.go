@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
 )
 
 // maxBody is the largest answer the Client reads; a longer one is
@@ -40,29 +41,52 @@ type Client struct {
 	tokens  TokenSource
 }
 
-// NewClient returns a Client for the Finnotech API at baseURL (for example
-// https://apibeta.finnotech.ir, or a Sandbox's URL). httpClient nil means
-// http.DefaultClient; give it a Timeout or pass contexts with deadlines.
-// tokens must not be nil.
-func NewClient(baseURL string, httpClient *http.Client, tokens TokenSource) *Client {
-	if httpClient == nil {
-		httpClient = http.DefaultClient
+// ClientConfig says where Finnotech is and where the Client's tokens come
+// from.
+type ClientConfig struct {
+	// BaseURL is Finnotech's base URL, for example
+	// https://apibeta.finnotech.ir. Required.
+	BaseURL string
+	// HTTPClient sends the calls. Default http.DefaultClient; give it a
+	// Timeout or pass contexts with deadlines.
+	HTTPClient *http.Client
+	// Tokens hands out the Bearer tokens (Tokens in production). Required.
+	Tokens TokenSource
+}
+
+// Validate reports a config a Client cannot work with.
+func (c ClientConfig) Validate() error {
+	var errs []error
+	if c.BaseURL == "" {
+		errs = append(errs, errors.New("finnotech client: BaseURL is required"))
 	}
-	return &Client{baseURL: strings.TrimRight(baseURL, "/"), http: httpClient, tokens: tokens}
+	if c.Tokens == nil {
+		errs = append(errs, errors.New("finnotech client: Tokens is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// NewClient returns a Client for the Finnotech API cfg names. It does not
+// check cfg; call Validate first.
+func NewClient(cfg ClientConfig) *Client {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	return &Client{baseURL: strings.TrimRight(cfg.BaseURL, "/"), http: cfg.HTTPClient, tokens: cfg.Tokens}
 }
 
 // Block holds req.Amount rials on the account of clientID's token for
 // req.Days days. trackID must be new: Finnotech refuses a reused one.
 func (c *Client) Block(ctx context.Context, clientID, trackID string, req BlockRequest) (BlockResponse, error) {
-	body := blockBody{Amount: req.Amount, Description: req.Description, Days: strconv.Itoa(req.Days)}
-	env, err := call[blockResult](ctx, c, http.MethodPost, blockPath, clientID, trackID, body)
+	body := wire.BlockBody{Amount: req.Amount, Description: req.Description, Days: strconv.Itoa(req.Days)}
+	env, err := call[wire.BlockResult](ctx, c, http.MethodPost, wire.BlockPath, clientID, trackID, body)
 	if err != nil {
 		return BlockResponse{}, fmt.Errorf("sending block: %w", err)
 	}
-	return env.Result.response(env.TrackID), nil
+	return blockResponse(env.Result, env.TrackID), nil
 }
 
-func (r blockResult) response(trackID string) BlockResponse {
+func blockResponse(r wire.BlockResult, trackID string) BlockResponse {
 	return BlockResponse{
 		Amount:      int64(r.Amount),
 		Description: r.Description,
@@ -76,15 +100,15 @@ func (r blockResult) response(trackID string) BlockResponse {
 // Unblock releases the block req.BlockTrackID; req.Amount must equal the
 // blocked amount. trackID must be new.
 func (c *Client) Unblock(ctx context.Context, clientID, trackID string, req UnblockRequest) (UnblockResponse, error) {
-	body := unblockBody(req)
-	env, err := call[unblockResult](ctx, c, http.MethodPost, unblockPath, clientID, trackID, body)
+	body := wire.UnblockBody(req)
+	env, err := call[wire.UnblockResult](ctx, c, http.MethodPost, wire.UnblockPath, clientID, trackID, body)
 	if err != nil {
 		return UnblockResponse{}, fmt.Errorf("sending unblock: %w", err)
 	}
-	return env.Result.response(env.TrackID), nil
+	return unblockResponse(env.Result, env.TrackID), nil
 }
 
-func (r unblockResult) response(trackID string) UnblockResponse {
+func unblockResponse(r wire.UnblockResult, trackID string) UnblockResponse {
 	return UnblockResponse{
 		Amount:      int64(r.Amount),
 		Deposit:     r.Deposit,
@@ -99,15 +123,15 @@ func (r unblockResult) response(trackID string) UnblockResponse {
 // must be new. An insufficient balance fails Permanent with Code
 // CodeInsufficientBalance (see IsInsufficientBalance).
 func (c *Client) UnblockTransfer(ctx context.Context, clientID, trackID string, req UnblockTransferRequest) (UnblockTransferResponse, error) {
-	body := transferBody(req)
-	env, err := call[transferResult](ctx, c, http.MethodPost, transferPath, clientID, trackID, body)
+	body := wire.TransferBody(req)
+	env, err := call[wire.TransferResult](ctx, c, http.MethodPost, wire.TransferPath, clientID, trackID, body)
 	if err != nil {
 		return UnblockTransferResponse{}, fmt.Errorf("sending unblock-transfer: %w", err)
 	}
-	return env.Result.response(env.TrackID), nil
+	return transferResponse(env.Result, env.TrackID), nil
 }
 
-func (r transferResult) response(trackID string) UnblockTransferResponse {
+func transferResponse(r wire.TransferResult, trackID string) UnblockTransferResponse {
 	return UnblockTransferResponse{
 		Amount:       int64(r.Amount),
 		Source:       r.Source,
@@ -123,9 +147,9 @@ func (r transferResult) response(trackID string) UnblockTransferResponse {
 // نشد", transaction not found).
 func (c *Client) UnblockTransferInquiry(ctx context.Context, clientID, trackID, inquiryTrackID string) (TransferInquiryResponse, error) {
 	q := url.Values{"trackId": {trackID}, "inquiryTrackId": {inquiryTrackID}}
-	env, err := send[transferInquiryResult](ctx, c, request{
+	env, err := send[wire.TransferInquiryResult](ctx, c, request{
 		method: http.MethodGet,
-		path:   fmt.Sprintf(transferInquiryPath, url.PathEscape(clientID)),
+		path:   fmt.Sprintf(wire.TransferInquiryPath, url.PathEscape(clientID)),
 		query:  q,
 		token:  func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) },
 		invalidate: func() {
@@ -167,7 +191,7 @@ func (c *Client) FacilityInquiry(ctx context.Context, clientID, trackID, nationa
 	}
 	r := request{
 		method: http.MethodGet,
-		path:   fmt.Sprintf(facilityPath, url.PathEscape(clientID), nationalID),
+		path:   fmt.Sprintf(wire.FacilityPath, url.PathEscape(clientID), nationalID),
 		query:  url.Values{"trackId": {trackID}},
 		redact: nationalID,
 	}
@@ -178,11 +202,11 @@ func (c *Client) FacilityInquiry(ctx context.Context, clientID, trackID, nationa
 		r.token = func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) }
 		r.invalidate = func() { c.tokens.Invalidate(clientID) }
 	}
-	env, err := send[facilityResult](ctx, c, r)
+	env, err := send[wire.FacilityResult](ctx, c, r)
 	if err != nil {
 		return FacilityResponse{}, fmt.Errorf("inquiring facilities: %w", err)
 	}
-	return FacilityResponse{Result: env.Result.normalize(nationalID), Message: env.Result.Message, TrackID: env.TrackID}, nil
+	return FacilityResponse{Result: normalizeFacilities(env.Result, nationalID), Message: env.Result.Message, TrackID: env.TrackID}, nil
 }
 
 // CallStatus asks the wages service for the last status of the call sent
@@ -202,7 +226,7 @@ func (c *Client) CallStatus(ctx context.Context, clientID, callTrackID string) (
 // with scope boomrang:wages:get), and answers for one trackId with
 // {"result":{"trackId","status","service","response"},"status":"DONE"}.
 func (c *Client) CallStatusDetail(ctx context.Context, clientID, callTrackID string) (CallStatusResult, error) {
-	env, err := call[wagesResult](ctx, c, http.MethodGet, wagesPath, clientID, callTrackID, nil)
+	env, err := call[wire.WagesResult](ctx, c, http.MethodGet, wire.WagesPath, clientID, callTrackID, nil)
 	if err != nil {
 		return CallStatusResult{}, fmt.Errorf("asking call status: %w", err)
 	}
@@ -243,7 +267,7 @@ type request struct {
 // call sends one request to the path pathFmt (holding one %s for the
 // clientId) with trackID as its query parameter and the clientId's token,
 // and returns the envelope of a successful answer. body nil sends no body.
-func call[T any](ctx context.Context, c *Client, method, pathFmt, clientID, trackID string, body any) (envelope[T], error) {
+func call[T any](ctx context.Context, c *Client, method, pathFmt, clientID, trackID string, body any) (wire.Envelope[T], error) {
 	return send[T](ctx, c, request{
 		method:     method,
 		path:       fmt.Sprintf(pathFmt, url.PathEscape(clientID)),
@@ -256,8 +280,8 @@ func call[T any](ctx context.Context, c *Client, method, pathFmt, clientID, trac
 
 // send sends r and returns the envelope of a successful answer, or a
 // *providers.Error classified by classify.
-func send[T any](ctx context.Context, c *Client, r request) (envelope[T], error) {
-	var env envelope[T]
+func send[T any](ctx context.Context, c *Client, r request) (wire.Envelope[T], error) {
+	var env wire.Envelope[T]
 	tok, err := r.token(ctx)
 	if err != nil {
 		return env, tokenError(err)
@@ -304,9 +328,9 @@ func send[T any](ctx context.Context, c *Client, r request) (envelope[T], error)
 		// applied.
 		return env, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
 			Message: "reading answer", HTTPStatus: resp.StatusCode, Err: redactURL(decodeErr, r.redact)}
-	case ok && env.Status == statusDone && env.Error == nil:
+	case ok && env.Status == wire.StatusDone && env.Error == nil:
 		return env, nil
-	case ok && env.Status != statusFailed && env.Error == nil:
+	case ok && env.Status != wire.StatusFailed && env.Error == nil:
 		return env, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
 			Message: fmt.Sprintf("answer has status %q", env.Status), HTTPStatus: resp.StatusCode}
 	}

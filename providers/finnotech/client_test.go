@@ -1,4 +1,4 @@
-package finnotech
+package finnotech_test
 
 import (
 	"context"
@@ -13,11 +13,14 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
 	"github.com/blockd/blockd/providers/jalali"
 )
 
 func TestBlock(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	trackID := newTrackID(t)
 	resp, err := f.client.Block(context.Background(), "app-1", trackID, BlockRequest{Amount: 150_000, Description: "مسدودی توسط نظام وظیفه", Days: 12})
 	if err != nil {
@@ -26,7 +29,7 @@ func TestBlock(t *testing.T) {
 	want := BlockResponse{
 		Amount:      150_000,
 		Description: "مسدودی توسط نظام وظیفه",
-		Deposit:     depositOf("app-1"),
+		Deposit:     finnotechfake.DepositOf("app-1"),
 		BlockDate:   "951210",
 		Days:        12,
 		TrackID:     trackID,
@@ -53,21 +56,21 @@ func TestBlock(t *testing.T) {
 	if !ok {
 		t.Fatal("sandbox has no hold for the block")
 	}
-	wantHold := Hold{BlockTrackID: trackID, ClientID: "app-1", Deposit: resp.Deposit, Amount: 150_000,
-		Description: resp.Description, Days: 12, BlockDate: "951210", State: HoldBlocked}
+	wantHold := finnotechfake.Hold{BlockTrackID: trackID, ClientID: "app-1", Deposit: resp.Deposit, Amount: 150_000,
+		Description: resp.Description, Days: 12, BlockDate: "951210", State: finnotechfake.HoldBlocked}
 	if h != wantHold {
 		t.Errorf("hold = %+v, want %+v", h, wantHold)
 	}
 	if st := f.callStatus(t, "app-1", trackID); st != CallDone {
 		t.Errorf("CallStatus = %s, want DONE", st)
 	}
-	if n := f.sandbox.CallCount(OpBlock); n != 1 {
+	if n := f.sandbox.CallCount(finnotechfake.OpBlock); n != 1 {
 		t.Errorf("CallCount(block) = %d, want 1", n)
 	}
 }
 
 func TestUnblock(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	blockID, b := f.block(t, "app-1", 5000)
 
 	unblockID := newTrackID(t)
@@ -82,7 +85,7 @@ func TestUnblock(t *testing.T) {
 	}
 
 	h, _ := f.sandbox.Hold(blockID)
-	if h.State != HoldUnblocked || h.UnblockTrackID != unblockID || h.UnblockDate != "951210" {
+	if h.State != finnotechfake.HoldUnblocked || h.UnblockTrackID != unblockID || h.UnblockDate != "951210" {
 		t.Errorf("hold after unblock = %+v, want UNBLOCKED by %s on 951210", h, unblockID)
 	}
 	if st := f.callStatus(t, "app-1", unblockID); st != CallDone {
@@ -92,16 +95,16 @@ func TestUnblock(t *testing.T) {
 	// The hold is released: a second unblock, with a new trackId, finds nothing.
 	_, err = f.client.Unblock(context.Background(), "app-1", newTrackID(t), req)
 	pe := wantError(t, err, providers.Permanent, "VALIDATION_ERROR", http.StatusBadRequest)
-	if pe.Message != msgTransactionNotFound {
-		t.Errorf("Message = %q, want %q", pe.Message, msgTransactionNotFound)
+	if pe.Message != wire.MsgTransactionNotFound {
+		t.Errorf("Message = %q, want %q", pe.Message, wire.MsgTransactionNotFound)
 	}
-	if n := f.sandbox.CallCount(OpUnblock); n != 1 {
+	if n := f.sandbox.CallCount(finnotechfake.OpUnblock); n != 1 {
 		t.Errorf("CallCount(unblock) = %d, want 1", n)
 	}
 }
 
 func TestUnblockRefused(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	blockID, b := f.block(t, "app-1", 5000)
 	good := UnblockRequest{Amount: 5000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test"}
 
@@ -111,13 +114,13 @@ func TestUnblockRefused(t *testing.T) {
 		edit     func(*UnblockRequest)
 		wantMsg  string
 	}{
-		{"amount mismatch", "app-1", func(r *UnblockRequest) { r.Amount = 4999 }, msgInvalidAmount},
-		{"unknown block", "app-1", func(r *UnblockRequest) { r.BlockTrackID = "no-such-block" }, msgTransactionNotFound},
-		{"wrong deposit", "app-1", func(r *UnblockRequest) { r.Deposit = "0201000000000" }, msgTransactionNotFound},
-		{"wrong block date", "app-1", func(r *UnblockRequest) { r.BlockDate = "951211" }, msgTransactionNotFound},
-		{"another client", "app-2", func(*UnblockRequest) {}, msgTransactionNotFound},
-		{"zero amount", "app-1", func(r *UnblockRequest) { r.Amount = 0 }, msgBadAmount},
-		{"no block trackId", "app-1", func(r *UnblockRequest) { r.BlockTrackID = "" }, msgNoBlockTrackID},
+		{"amount mismatch", "app-1", func(r *UnblockRequest) { r.Amount = 4999 }, wire.MsgInvalidAmount},
+		{"unknown block", "app-1", func(r *UnblockRequest) { r.BlockTrackID = "no-such-block" }, wire.MsgTransactionNotFound},
+		{"wrong deposit", "app-1", func(r *UnblockRequest) { r.Deposit = "0201000000000" }, wire.MsgTransactionNotFound},
+		{"wrong block date", "app-1", func(r *UnblockRequest) { r.BlockDate = "951211" }, wire.MsgTransactionNotFound},
+		{"another client", "app-2", func(*UnblockRequest) {}, wire.MsgTransactionNotFound},
+		{"zero amount", "app-1", func(r *UnblockRequest) { r.Amount = 0 }, wire.MsgBadAmount},
+		{"no block trackId", "app-1", func(r *UnblockRequest) { r.BlockTrackID = "" }, wire.MsgNoBlockTrackID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,7 +132,7 @@ func TestUnblockRefused(t *testing.T) {
 			if pe.Message != tc.wantMsg {
 				t.Errorf("Message = %q, want %q", pe.Message, tc.wantMsg)
 			}
-			if h, _ := f.sandbox.Hold(blockID); h.State != HoldBlocked {
+			if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldBlocked {
 				t.Errorf("hold state = %s, want BLOCKED", h.State)
 			}
 			if st := f.callStatus(t, tc.clientID, trackID); st != CallFailed {
@@ -137,13 +140,13 @@ func TestUnblockRefused(t *testing.T) {
 			}
 		})
 	}
-	if n := f.sandbox.CallCount(OpUnblock); n != 0 {
+	if n := f.sandbox.CallCount(finnotechfake.OpUnblock); n != 0 {
 		t.Errorf("CallCount(unblock) = %d, want 0", n)
 	}
 }
 
 func TestDuplicateTrackID(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	ctx := context.Background()
 	good := BlockRequest{Amount: 1000, Description: "test", Days: 12}
 
@@ -173,25 +176,25 @@ func TestDuplicateTrackID(t *testing.T) {
 		trackID, b := f.block(t, "app-1", 1000)
 		_, err := f.client.Unblock(ctx, "app-1", trackID, UnblockRequest{Amount: 1000, BlockTrackID: trackID, Deposit: b.Deposit, BlockDate: b.BlockDate})
 		wantError(t, err, providers.Permanent, CodeDuplicateTrackID, http.StatusBadRequest)
-		if h, _ := f.sandbox.Hold(trackID); h.State != HoldBlocked {
+		if h, _ := f.sandbox.Hold(trackID); h.State != finnotechfake.HoldBlocked {
 			t.Errorf("hold state = %s, want BLOCKED", h.State)
 		}
 	})
-	if got, want := f.sandbox.CallCount(OpBlock), 2; got != want {
+	if got, want := f.sandbox.CallCount(finnotechfake.OpBlock), 2; got != want {
 		t.Errorf("CallCount(block) = %d, want %d", got, want)
 	}
 }
 
 func TestInvalidToken(t *testing.T) {
 	const secret = "expired-secret-token"
-	f := newFixture(t, SandboxConfig{Tokens: []string{"good-token"}}, secret)
+	f := newFixture(t, finnotechfake.Config{Tokens: []string{"good-token"}}, secret)
 	_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1000, Description: "test", Days: 12})
 	pe := wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
 	if !IsTokenExpired(err) {
 		t.Errorf("IsTokenExpired(%v) = false, want true", err)
 	}
-	if pe.Message != msgBadToken {
-		t.Errorf("Message = %q, want %q", pe.Message, msgBadToken)
+	if pe.Message != wire.MsgBadToken {
+		t.Errorf("Message = %q, want %q", pe.Message, wire.MsgBadToken)
 	}
 	if got := f.tokens.Invalidated(); !slices.Equal(got, []string{"app-1"}) {
 		t.Errorf("invalidated %q, want [app-1]", got)
@@ -205,17 +208,17 @@ func TestInvalidToken(t *testing.T) {
 }
 
 func TestBlockRejectedBySandbox(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	tests := []struct {
 		name    string
 		req     BlockRequest
 		wantMsg string
 	}{
-		{"91 days", BlockRequest{Amount: 1000, Description: "test", Days: 91}, msgBadDays},
-		{"0 days", BlockRequest{Amount: 1000, Description: "test", Days: 0}, msgBadDays},
-		{"zero amount", BlockRequest{Amount: 0, Description: "test", Days: 12}, msgBadAmount},
-		{"negative amount", BlockRequest{Amount: -1, Description: "test", Days: 12}, msgBadAmount},
-		{"no description", BlockRequest{Amount: 1000, Days: 12}, msgNoDescription},
+		{"91 days", BlockRequest{Amount: 1000, Description: "test", Days: 91}, wire.MsgBadDays},
+		{"0 days", BlockRequest{Amount: 1000, Description: "test", Days: 0}, wire.MsgBadDays},
+		{"zero amount", BlockRequest{Amount: 0, Description: "test", Days: 12}, wire.MsgBadAmount},
+		{"negative amount", BlockRequest{Amount: -1, Description: "test", Days: 12}, wire.MsgBadAmount},
+		{"no description", BlockRequest{Amount: 1000, Days: 12}, wire.MsgNoDescription},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -243,7 +246,7 @@ func TestFaults(t *testing.T) {
 	good := BlockRequest{Amount: 1000, Description: "test", Days: 12}
 
 	t.Run("error answers 503, classified unknown", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{ErrorRate: 1}, "tok")
+		f := newFixture(t, finnotechfake.Config{ErrorRate: 1}, "tok")
 		trackID := newTrackID(t)
 		_, err := f.client.Block(context.Background(), "app-1", trackID, good)
 		// The sandbox applied nothing, but a client cannot know that from a 503.
@@ -257,24 +260,24 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("apply then drop: unknown, but applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{ApplyThenDropRate: 1}, "tok")
+		f := newFixture(t, finnotechfake.Config{ApplyThenDropRate: 1}, "tok")
 		trackID := newTrackID(t)
 		_, err := f.client.Block(context.Background(), "app-1", trackID, good)
 		wantError(t, err, providers.Unknown, "", 0)
 		h, ok := f.sandbox.Hold(trackID)
-		if !ok || h.State != HoldBlocked || h.Amount != 1000 {
+		if !ok || h.State != finnotechfake.HoldBlocked || h.Amount != 1000 {
 			t.Errorf("hold = %+v, %v; want the block applied", h, ok)
 		}
 		if st := f.callStatus(t, "app-1", trackID); st != CallDone {
 			t.Errorf("CallStatus = %s, want DONE", st)
 		}
-		if n := f.sandbox.CallCount(OpBlock); n != 1 {
+		if n := f.sandbox.CallCount(finnotechfake.OpBlock); n != 1 {
 			t.Errorf("CallCount(block) = %d, want 1", n)
 		}
 	})
 
 	t.Run("timeout: unknown, not applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{TimeoutRate: 1}, "tok")
+		f := newFixture(t, finnotechfake.Config{TimeoutRate: 1}, "tok")
 		trackID := newTrackID(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
@@ -289,13 +292,13 @@ func TestFaults(t *testing.T) {
 		eventually(t, "the timed-out call to be recorded FAILED", func() bool {
 			return f.callStatus(t, "app-1", trackID) == CallFailed
 		})
-		if n := f.sandbox.CallCount(OpBlock); n != 0 {
+		if n := f.sandbox.CallCount(finnotechfake.OpBlock); n != 0 {
 			t.Errorf("CallCount(block) = %d, want 0", n)
 		}
 	})
 
 	t.Run("faults changed at runtime", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{ErrorRate: 1}, "tok")
+		f := newFixture(t, finnotechfake.Config{ErrorRate: 1}, "tok")
 		if _, err := f.client.Block(context.Background(), "app-1", newTrackID(t), good); providers.ClassOf(err) != providers.Unknown {
 			t.Fatalf("Block with ErrorRate 1: got %v, want an unknown outcome", err)
 		}
@@ -305,7 +308,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestCallStatusPending(t *testing.T) {
-	f := newFixture(t, SandboxConfig{TimeoutRate: 1, TimeoutDelay: time.Hour}, "tok")
+	f := newFixture(t, finnotechfake.Config{TimeoutRate: 1, TimeoutDelay: time.Hour}, "tok")
 	trackID := newTrackID(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -332,7 +335,7 @@ func TestCallStatusPending(t *testing.T) {
 }
 
 func TestCallStatusUnknown(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	f.block(t, "app-1", 1000)
 	if st := f.callStatus(t, "app-1", newTrackID(t)); st != CallUnknown {
 		t.Errorf("CallStatus of a never-sent trackId = %s, want UNKNOWN", st)
@@ -344,16 +347,16 @@ func TestTransportErrors(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL
 		srv.Close()
-		c := NewClient(url, nil, StaticToken("tok"))
+		c := NewClient(ClientConfig{BaseURL: url, Tokens: finnotechfake.StaticToken("tok")})
 		_, err := c.Block(context.Background(), "app-1", "t1", BlockRequest{Amount: 1, Description: "x", Days: 1})
 		wantError(t, err, providers.Retryable, "", 0)
 	})
 	t.Run("no token: retryable, nothing sent", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "")
+		f := newFixture(t, finnotechfake.Config{}, "")
 		f.tokens.err = errors.New("token store down")
 		_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "x", Days: 1})
 		wantError(t, err, providers.Retryable, CodeNoToken, 0)
-		if n := f.sandbox.Requests(OpBlock); n != 0 {
+		if n := f.sandbox.Requests(finnotechfake.OpBlock); n != 0 {
 			t.Errorf("Requests(block) = %d, want 0", n)
 		}
 	})
@@ -395,7 +398,7 @@ func newCannedServer(tb testing.TB, status int, body string) *cannedServer {
 func TestRequestShape(t *testing.T) {
 	ok := `{"result":{"amount":1,"description":"d","deposit":"0201698541000","blockDate":"951210","days":"12"},"status":"DONE","trackId":"block-1"}`
 	cs := newCannedServer(t, 200, ok)
-	c := NewClient(cs.URL+"/", cs.Client(), StaticToken("tok-1"))
+	c := NewClient(ClientConfig{BaseURL: cs.URL + "/", HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok-1")})
 	if _, err := c.Block(context.Background(), "app 1", "block-1", BlockRequest{Amount: 1, Description: "مسدودی", Days: 12}); err != nil {
 		t.Fatalf("Block: %v", err)
 	}
@@ -442,7 +445,7 @@ func TestLenientDecoding(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body := `{"result":{"amount":` + tc.amount + `,"description":"d","deposit":"0201698541000","blockDate":"951210","days":` + tc.days + `},"status":"DONE","trackId":"t"}`
 			cs := newCannedServer(t, 200, body)
-			c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			resp, err := c.Block(context.Background(), "app-1", "t", BlockRequest{Amount: 1, Description: "d", Days: 12})
 			if err != nil {
 				t.Fatalf("Block: %v", err)
@@ -453,7 +456,7 @@ func TestLenientDecoding(t *testing.T) {
 
 			ub := `{"result":{"amount":` + tc.amount + `,"deposit":"0201698541000","unblockDate":"951211"},"status":"DONE","trackId":"u"}`
 			cs = newCannedServer(t, 200, ub)
-			c = NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			c = NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			uresp, err := c.Unblock(context.Background(), "app-1", "u", UnblockRequest{Amount: 1, BlockTrackID: "t"})
 			if err != nil {
 				t.Fatalf("Unblock: %v", err)
@@ -482,7 +485,7 @@ func TestCannedAnswers(t *testing.T) {
 		{"429", 429, `{"status":"FAILED","trackId":"t","error":{"code":"TOO_MANY_REQUESTS","message":"slow down"}}`, providers.Retryable, "TOO_MANY_REQUESTS", false},
 		{"500 html", 500, `<html>oops</html>`, providers.Unknown, "", false},
 		{"502 empty", 502, ``, providers.Unknown, "", false},
-		{"504 envelope", 504, `{"status":"FAILED","error":{"code":"GATEWAY_TIMEOUT","message":"x"}}`, providers.Unknown, "GATEWAY_TIMEOUT", false},
+		{"504 wire.Envelope", 504, `{"status":"FAILED","error":{"code":"GATEWAY_TIMEOUT","message":"x"}}`, providers.Unknown, "GATEWAY_TIMEOUT", false},
 		{"400 unreadable", 400, `not json`, providers.Permanent, "", false},
 		{"200 unreadable", 200, `{"result":`, providers.Unknown, CodeUnreadableResponse, false},
 		{"200 fractional amount", 200, `{"result":{"amount":1.5},"status":"DONE"}`, providers.Unknown, CodeUnreadableResponse, false},
@@ -493,7 +496,7 @@ func TestCannedAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newCannedServer(t, tc.status, tc.body)
 			tokens := &recordingTokens{tok: "tok"}
-			c := NewClient(cs.URL, cs.Client(), tokens)
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: tokens})
 			_, err := c.Block(context.Background(), "app-1", "t", BlockRequest{Amount: 1, Description: "d", Days: 1})
 			wantError(t, err, tc.wantClass, tc.wantCode, tc.status)
 			if got := len(tokens.Invalidated()) > 0; got != tc.wantInvalidat {
@@ -520,7 +523,7 @@ func TestCallStatusAnswers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newCannedServer(t, 200, tc.body)
-			c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			got, err := c.CallStatus(context.Background(), "app-1", "t")
 			if tc.wantErr {
 				wantError(t, err, tc.wantClass, CodeUnreadableResponse, http.StatusOK)
@@ -542,9 +545,29 @@ func TestCallStatusAnswers(t *testing.T) {
 // TestErrorsAreWrapped checks the gerund context on a client error.
 func TestErrorsAreWrapped(t *testing.T) {
 	cs := newCannedServer(t, 503, ``)
-	c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 	_, err := c.Block(context.Background(), "app-1", "t", BlockRequest{Amount: 1, Description: "d", Days: 1})
 	if err == nil || !strings.HasPrefix(err.Error(), "sending block: ") {
 		t.Errorf("error = %v, want it to start with %q", err, "sending block: ")
+	}
+}
+
+func TestClientConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     ClientConfig
+		wantErr bool
+	}{
+		{"good", ClientConfig{BaseURL: "https://apibeta.finnotech.ir", Tokens: finnotechfake.StaticToken("tok")}, false},
+		{"no HTTP client is fine", ClientConfig{BaseURL: "http://x", Tokens: finnotechfake.StaticToken("tok"), HTTPClient: nil}, false},
+		{"no base URL", ClientConfig{Tokens: finnotechfake.StaticToken("tok")}, true},
+		{"no tokens", ClientConfig{BaseURL: "http://x"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err != nil) != tc.wantErr {
+				t.Errorf("got Validate() = %v, want an error: %v", err, tc.wantErr)
+			}
+		})
 	}
 }

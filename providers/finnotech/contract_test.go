@@ -1,4 +1,4 @@
-package finnotech
+package finnotech_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
 	"github.com/blockd/blockd/providers/providertest"
 	"github.com/blockd/blockd/schemas"
 )
@@ -51,11 +54,11 @@ func (m *mintingTokens) Issued() int {
 // token it did not revoke.
 func TestContract(t *testing.T) {
 	providertest.Run(t, func(t *testing.T) providertest.Env {
-		sb := NewSandbox(SandboxConfig{Now: sandboxDay})
+		sb := finnotechfake.New(finnotechfake.Config{Now: sandboxDay})
 		srv := httptest.NewServer(sb)
 		t.Cleanup(srv.Close)
 		tokens := &mintingTokens{cached: map[string]string{}}
-		env := contractEnv(t, sb, NewAdapter(NewClient(srv.URL, srv.Client(), tokens)))
+		env := contractEnv(t, sb, NewAdapter(NewClient(ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: tokens})))
 		env.TokensIssued = tokens.Issued
 		return env
 	})
@@ -67,7 +70,7 @@ func TestContract(t *testing.T) {
 // only because Tokens refreshes it at the sandbox's token endpoint.
 func TestContractWithTokens(t *testing.T) {
 	providertest.Run(t, func(t *testing.T) providertest.Env {
-		f := newTokenFixture(t, SandboxConfig{Now: sandboxDay}, TokensConfig{})
+		f := newTokenFixture(t, finnotechfake.Config{Now: sandboxDay}, TokensConfig{})
 		env := contractEnv(t, f.sandbox, NewAdapter(f.client))
 		env.TokensIssued = f.sandbox.TokensIssued
 		return env
@@ -76,7 +79,7 @@ func TestContractWithTokens(t *testing.T) {
 
 // contractEnv is the contract's environment for an adapter a on sandbox
 // sb; the caller sets TokensIssued.
-func contractEnv(t *testing.T, sb *Sandbox, a *Adapter) providertest.Env {
+func contractEnv(t *testing.T, sb *finnotechfake.Sandbox, a *Adapter) providertest.Env {
 	block := func(edit func(*schemas.Command)) func() providers.Request {
 		return func() providers.Request {
 			cmd := schemas.Command{Kind: schemas.KindBlock, TrackID: newTrackID(t), Provider: schemas.ProviderFinnotech,
@@ -91,11 +94,11 @@ func contractEnv(t *testing.T, sb *Sandbox, a *Adapter) providertest.Env {
 		Adapter: a,
 		Valid:   block(nil),
 		Invalid: []providertest.Case{
-			{Name: "days over 90", Req: block(func(c *schemas.Command) { c.Days = 91 }), Code: codeValidation},
-			{Name: "no days", Req: block(func(c *schemas.Command) { c.Days = 0 }), Code: codeValidation},
-			{Name: "zero amount", Req: block(func(c *schemas.Command) { c.Amount = 0 }), Code: codeValidation},
-			{Name: "no description", Req: block(func(c *schemas.Command) { c.Description = "" }), Code: codeValidation},
-			{Name: "trackId over 40 characters", Code: codeValidation, Req: func() providers.Request {
+			{Name: "days over 90", Req: block(func(c *schemas.Command) { c.Days = 91 }), Code: wire.CodeValidation},
+			{Name: "no days", Req: block(func(c *schemas.Command) { c.Days = 0 }), Code: wire.CodeValidation},
+			{Name: "zero amount", Req: block(func(c *schemas.Command) { c.Amount = 0 }), Code: wire.CodeValidation},
+			{Name: "no description", Req: block(func(c *schemas.Command) { c.Description = "" }), Code: wire.CodeValidation},
+			{Name: "trackId over 40 characters", Code: wire.CodeValidation, Req: func() providers.Request {
 				r := block(nil)()
 				r.ProviderTrackID = strings.Repeat("x", 41)
 				return r
@@ -103,17 +106,19 @@ func contractEnv(t *testing.T, sb *Sandbox, a *Adapter) providertest.Env {
 		},
 		Permanent: providertest.Case{
 			Name: "unblock of a block Finnotech does not hold",
-			Code: codeValidation,
+			Code: wire.CodeValidation,
 			Req: func() providers.Request {
 				return providers.Request{
 					Command:         schemas.Command{Kind: schemas.KindUnblock, TrackID: newTrackID(t), Provider: schemas.ProviderFinnotech},
 					ProviderTrackID: newTrackID(t),
 					Block: &schemas.BlockRef{TrackID: "never-blocked", Provider: schemas.ProviderFinnotech, ClientID: "app-1",
-						Amount: 10_000, Deposit: depositOf("app-1"), BlockDate: "951210", ProviderTrackID: "never-blocked"},
+						Amount: 10_000, Deposit: finnotechfake.DepositOf("app-1"), BlockDate: "951210", ProviderTrackID: "never-blocked"},
 				}
 			},
 		},
-		Inject:  sb.InjectNext,
-		Applied: func() int { return sb.CallCount(OpBlock) + sb.CallCount(OpUnblock) + sb.CallCount(OpTransfer) },
+		Inject: sb.InjectNext,
+		Applied: func() int {
+			return sb.CallCount(finnotechfake.OpBlock) + sb.CallCount(finnotechfake.OpUnblock) + sb.CallCount(finnotechfake.OpTransfer)
+		},
 	}
 }

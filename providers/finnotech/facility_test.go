@@ -1,4 +1,4 @@
-package finnotech
+package finnotech_test
 
 import (
 	"context"
@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
-	"github.com/blockd/blockd/providers/jalali"
+	. "github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
+	"github.com/blockd/blockd/providers/providertest"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -52,7 +55,7 @@ func (c *ccTokens) InvalidateClientCredential(scopes ...string) {
 func TestFacilitySeedAnswer(t *testing.T) {
 	cs := newCannedServer(t, 200, seedFacilityAnswer)
 	tokens := &ccTokens{recordingTokens: recordingTokens{tok: "ac-token"}, cc: "cc-token"}
-	c := NewClient(cs.URL, cs.Client(), tokens)
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: tokens})
 	got, err := c.FacilityInquiry(context.Background(), "app-1", "getfacility213454", nationalID)
 	if err != nil {
 		t.Fatalf("FacilityInquiry: %v", err)
@@ -83,7 +86,7 @@ func TestFacilitySeedAnswer(t *testing.T) {
 		},
 		TrackID: "getfacility213454",
 	}
-	assertJSONEqual(t, got, want)
+	providertest.JSONEqual(t, got, want)
 
 	r, _ := cs.last()
 	if r.Method != http.MethodGet || r.URL.Path != "/credit/v2/clients/app-1/users/"+nationalID+"/facilityInquiry" ||
@@ -102,7 +105,7 @@ func TestFacilityNoFacility(t *testing.T) {
 	tests := []struct {
 		name, body, wantMessage string
 	}{
-		{"seed answer 120", seedNoFacilityAnswer, msgNoFacility},
+		{"seed answer 120", seedNoFacilityAnswer, wire.MsgNoFacility},
 		{"120 as a string", `{"result":{"result":"120","nid":"007133196"},"status":"DONE","trackId":"t"}`, ""},
 		{"no facilityList", `{"result":{"nid":"007133196","name":"x","facilityTotalAmount":"0"},"status":"DONE","trackId":"t"}`, ""},
 		{"empty facilityList", `{"result":{"nid":"007133196","facilityList":[]},"status":"DONE","trackId":"t"}`, ""},
@@ -111,7 +114,7 @@ func TestFacilityNoFacility(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newCannedServer(t, 200, tc.body)
-			c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			got, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 			if err != nil {
 				t.Fatalf("FacilityInquiry: %v", err)
@@ -175,7 +178,7 @@ func TestFacilityLenientDecoding(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body := strings.Replace(item(tc.item), "%TOTAL%", tc.total, 1)
 			cs := newCannedServer(t, 200, body)
-			c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			got, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 			if err != nil {
 				t.Fatalf("FacilityInquiry: %v", err)
@@ -202,7 +205,7 @@ func TestFacilityUnreadable(t *testing.T) {
 		`{"result":{"facilityList":[{"FacilityBankCode":true}]},"status":"DONE"}`,
 	} {
 		cs := newCannedServer(t, 200, body)
-		c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+		c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 		_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 		wantError(t, err, providers.Unknown, CodeUnreadableResponse, http.StatusOK)
 		if err != nil && strings.Contains(err.Error(), nationalID) {
@@ -214,7 +217,7 @@ func TestFacilityUnreadable(t *testing.T) {
 func TestFacilityDeadClientCredential(t *testing.T) {
 	cs := newCannedServer(t, 403, `{"status":"FAILED","trackId":"t","error":{"code":"UNAUTHORIZED","message":"x"}}`)
 	tokens := &ccTokens{recordingTokens: recordingTokens{tok: "ac"}, cc: "cc"}
-	c := NewClient(cs.URL, cs.Client(), tokens)
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: tokens})
 	_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
 	if len(tokens.ccInvalidated) != 1 || tokens.ccInvalidated[0][0] != ScopeFacilityInquiry {
@@ -227,7 +230,7 @@ func TestFacilityDeadClientCredential(t *testing.T) {
 
 func TestFacilityFallsBackToToken(t *testing.T) {
 	cs := newCannedServer(t, 200, seedNoFacilityAnswer)
-	c := NewClient(cs.URL, cs.Client(), StaticToken("static"))
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("static")})
 	if _, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID); err != nil {
 		t.Fatalf("FacilityInquiry: %v", err)
 	}
@@ -238,12 +241,12 @@ func TestFacilityFallsBackToToken(t *testing.T) {
 
 func TestFacilityNationalIDNeverInErrors(t *testing.T) {
 	t.Run("not digits: nothing sent", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		for _, nid := range []string{"", "00713319/1", "..", "0071331951 "} {
 			_, err := f.client.FacilityInquiry(context.Background(), "app-1", newTrackID(t), nid)
 			wantError(t, err, providers.Permanent, CodeBadRequest, 0)
 		}
-		if n := f.sandbox.Requests(OpFacility); n != 0 {
+		if n := f.sandbox.Requests(finnotechfake.OpFacility); n != 0 {
 			t.Errorf("Requests(facility) = %d, want 0", n)
 		}
 	})
@@ -251,7 +254,7 @@ func TestFacilityNationalIDNeverInErrors(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL
 		srv.Close()
-		c := NewClient(url, nil, StaticToken("tok"))
+		c := NewClient(ClientConfig{BaseURL: url, Tokens: finnotechfake.StaticToken("tok")})
 		_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 		wantError(t, err, providers.Retryable, "", 0)
 		if strings.Contains(err.Error(), nationalID) {
@@ -264,7 +267,7 @@ func TestFacilityNationalIDNeverInErrors(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 		t.Cleanup(hang.Close)
-		c := NewClient(hang.URL, hang.Client(), StaticToken("tok"))
+		c := NewClient(ClientConfig{BaseURL: hang.URL, HTTPClient: hang.Client(), Tokens: finnotechfake.StaticToken("tok")})
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		_, err := c.FacilityInquiry(ctx, "app-1", "t", nationalID)
@@ -274,154 +277,13 @@ func TestFacilityNationalIDNeverInErrors(t *testing.T) {
 		}
 	})
 	t.Run("refused by the sandbox", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		_, err := f.client.FacilityInquiry(context.Background(), "app-1", newTrackID(t), "007133195")
-		pe := wantError(t, err, providers.Permanent, codeValidation, http.StatusBadRequest)
-		if pe.Message != msgBadNationalID || strings.Contains(err.Error(), "007133195") {
-			t.Errorf("error %q, want %q without the national id", err, msgBadNationalID)
+		pe := wantError(t, err, providers.Permanent, wire.CodeValidation, http.StatusBadRequest)
+		if pe.Message != wire.MsgBadNationalID || strings.Contains(err.Error(), "007133195") {
+			t.Errorf("error %q, want %q without the national id", err, wire.MsgBadNationalID)
 		}
 	})
-}
-
-func TestSandboxFacility(t *testing.T) {
-	f := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
-	ctx := context.Background()
-	inquire := func(t *testing.T, nid string) FacilityResponse {
-		t.Helper()
-		got, err := f.client.FacilityInquiry(ctx, "app-1", newTrackID(t), nid)
-		if err != nil {
-			t.Fatalf("FacilityInquiry(%s): %v", nid, err)
-		}
-		return got
-	}
-
-	seen := map[int]bool{}
-	for i := range 30 {
-		nid := strconv.Itoa(1_000_000_001 + 7*i) // 10 digits, ending in 1..9 or 0
-		got := inquire(t, nid).Result
-		if nid[9] == '0' {
-			if !got.NoFacility || got.Facilities == nil || len(got.Facilities) != 0 {
-				t.Errorf("nid ending in 0: result %+v, want no facility", got)
-			}
-			continue
-		}
-		n := len(got.Facilities)
-		seen[n] = true
-		if got.NoFacility || n < 1 || n > 3 {
-			t.Fatalf("nid %s: %d facilities (NoFacility %v), want 1-3", nid, n, got.NoFacility)
-		}
-		var total, debt int64
-		for _, fc := range got.Facilities {
-			total += fc.AmountOriginal
-			debt += fc.DebtorTotalAmount
-			if fc.AmountOriginal <= 0 || fc.BenefitAmount <= 0 || fc.Currency != "IRR" || fc.Status != sandboxFacilityStatus ||
-				len(fc.BranchCode) != 5 || fc.RequestNo == "" {
-				t.Errorf("nid %s: facility %+v, want positive amounts, IRR, a 5-digit branch code", nid, fc)
-			}
-			for _, d := range []struct{ raw, greg string }{{fc.SetDate, fc.SetDateGregorian}, {fc.EndDate, fc.EndDateGregorian}} {
-				jd, err := jalali.Parse(d.raw)
-				if err != nil || d.greg != jd.Time().Format(time.DateOnly) || len(d.greg) != 10 {
-					t.Errorf("nid %s: date %q converted to %q, want its Gregorian day (%v)", nid, d.raw, d.greg, err)
-				}
-			}
-			if fc.EndDate <= fc.SetDate {
-				t.Errorf("nid %s: end %s not after set %s", nid, fc.EndDate, fc.SetDate)
-			}
-		}
-		if got.TotalAmount != total || got.DebtTotalAmount != debt {
-			t.Errorf("nid %s: totals %d/%d, want the sums %d/%d", nid, got.TotalAmount, got.DebtTotalAmount, total, debt)
-		}
-		if got.NationalID != nid {
-			t.Errorf("NationalID = %q, want %q", got.NationalID, nid)
-		}
-	}
-	if !seen[1] || !seen[2] || !seen[3] {
-		t.Errorf("facility counts seen %v, want 1, 2 and 3", seen)
-	}
-
-	// The same nid gets the same answer; 11-digit legal ids are accepted.
-	a, b := inquire(t, nationalID), inquire(t, nationalID)
-	assertJSONEqual(t, a.Result, b.Result)
-	if got := inquire(t, "10101010101").Result; got.NoFacility {
-		t.Errorf("11-digit id: %+v, want facilities", got)
-	}
-	if got := inquire(t, "0071331960").Result; !got.NoFacility {
-		t.Errorf("nid ending in 0: %+v, want no facility", got)
-	}
-	for _, nid := range []string{"007133195", "007133195123", "1"} {
-		_, err := f.client.FacilityInquiry(ctx, "app-1", newTrackID(t), nid)
-		wantError(t, err, providers.Permanent, codeValidation, http.StatusBadRequest)
-	}
-	if got := f.sandbox.TokensIssued(); got != 1 {
-		t.Errorf("TokensIssued = %d, want 1 (one client-credential token, cached)", got)
-	}
-}
-
-func TestSandboxFacilityAnswerShape(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
-	status, env := f.rawCall(t, http.MethodGet, "/credit/v2/clients/app-1/users/"+nationalID+"/facilityInquiry?trackId=f-1", "Bearer tok", "", "")
-	if status != 200 || env.Status != statusDone {
-		t.Fatalf("HTTP %d %+v, want 200 DONE", status, env)
-	}
-	var raw struct {
-		FacilityTotalAmount json.RawMessage `json:"facilityTotalAmount"`
-		FacilityList        []struct {
-			BranchCode            json.RawMessage `json:"branchCode"`
-			FacilityAmountOrginal json.RawMessage `json:"FacilityAmountOrginal"`
-			AmountOrginal         json.RawMessage `json:"amountOrginal"`
-		} `json:"facilityList"`
-	}
-	if err := json.Unmarshal(env.Result, &raw); err != nil {
-		t.Fatalf("decoding %s: %v", env.Result, err)
-	}
-	if raw.FacilityTotalAmount[0] != '"' || len(raw.FacilityList) == 0 {
-		t.Fatalf("answer %s, want string amounts and facilities", env.Result)
-	}
-	for _, it := range raw.FacilityList {
-		if it.BranchCode[0] == '"' || it.FacilityAmountOrginal[0] != '"' || it.AmountOrginal[0] != '"' {
-			t.Errorf("facility %s %s %s: want branchCode a number and amounts strings", it.BranchCode, it.FacilityAmountOrginal, it.AmountOrginal)
-		}
-	}
-
-	// Without a trackId, the sandbox makes one up.
-	status, env = f.rawCall(t, http.MethodGet, "/credit/v2/clients/app-1/users/0071331960/facilityInquiry", "Bearer tok", "", "")
-	if status != 200 || len(env.TrackID) != 36 || !strings.Contains(string(env.Result), `"result":120`) {
-		t.Errorf("HTTP %d, trackId %q, result %s; want 200, a UUID and result 120", status, env.TrackID, env.Result)
-	}
-}
-
-func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
-	f := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
-	ctx := context.Background()
-
-	// The authorization-code token of the oak calls is refused.
-	ac := NewClient(f.server.URL, f.server.Client(), StaticToken(seedToken))
-	_, err := ac.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
-	pe := wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
-	if pe.Message != msgTokenNotForService {
-		t.Errorf("Message = %q, want %q", pe.Message, msgTokenNotForService)
-	}
-
-	// A client-credential token without the scope is refused.
-	other, err := f.tokens.ClientCredential(ctx, "oak:iban-inquiry:get")
-	if err != nil {
-		t.Fatalf("ClientCredential: %v", err)
-	}
-	_, err = NewClient(f.server.URL, f.server.Client(), StaticToken(other)).FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
-	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
-
-	// And a client-credential token is refused by the oak calls.
-	right, err := f.tokens.ClientCredential(ctx, ScopeFacilityInquiry)
-	if err != nil {
-		t.Fatalf("ClientCredential: %v", err)
-	}
-	_, err = NewClient(f.server.URL, f.server.Client(), StaticToken(right)).Block(ctx, "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1})
-	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
-
-	// Tokens picks the right one.
-	if _, err := f.client.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID); err != nil {
-		t.Errorf("FacilityInquiry through Tokens: %v", err)
-	}
 }
 
 // TestFacilityClientCredentialExpiry: the sandbox refuses an expired
@@ -429,7 +291,7 @@ func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
 // dropped and the next attempt gets a new one.
 func TestFacilityClientCredentialExpiry(t *testing.T) {
 	sandboxClock := newTestClock()
-	f := newTokenFixture(t, SandboxConfig{Now: sandboxClock.Now, CCTokenLifetime: time.Hour}, TokensConfig{})
+	f := newTokenFixture(t, finnotechfake.Config{Now: sandboxClock.Now, CCTokenLifetime: time.Hour}, TokensConfig{})
 	ctx := context.Background()
 	if _, err := f.client.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID); err != nil {
 		t.Fatalf("FacilityInquiry: %v", err)
@@ -446,7 +308,7 @@ func TestFacilityClientCredentialExpiry(t *testing.T) {
 }
 
 func TestAdapterFacility(t *testing.T) {
-	f := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
+	f := newTokenFixture(t, finnotechfake.Config{}, TokensConfig{})
 	a := NewAdapter(f.client)
 	for _, nid := range []string{nationalID, "0071331960"} {
 		cmd := schemas.Command{Kind: schemas.KindInquiry, TrackID: "fac-1", Provider: schemas.ProviderFinnotech,
@@ -463,25 +325,9 @@ func TestAdapterFacility(t *testing.T) {
 		if err != nil {
 			t.Fatalf("FacilityInquiry: %v", err)
 		}
-		assertJSONEqual(t, got, direct.Result)
+		providertest.JSONEqual(t, got, direct.Result)
 		if nid == "0071331960" && !strings.Contains(string(raw), `"facilities":[]`) {
 			t.Errorf("result %s, want facilities []", raw)
 		}
-	}
-}
-
-// assertJSONEqual compares got and want by their JSON.
-func assertJSONEqual(tb testing.TB, got, want any) {
-	tb.Helper()
-	g, err := json.Marshal(got)
-	if err != nil {
-		tb.Fatalf("encoding got: %v", err)
-	}
-	w, err := json.Marshal(want)
-	if err != nil {
-		tb.Fatalf("encoding want: %v", err)
-	}
-	if string(g) != string(w) {
-		tb.Errorf("got  %s\nwant %s", g, w)
 	}
 }

@@ -1,4 +1,4 @@
-// Package finnotech is blockd's Finnotech client, adapter and sandbox. It
+// Package finnotech is blockd's Finnotech client and adapter. It
 // carries out oak amount blocks, unblocks and unblock-transfers, asks
 // Finnotech about an unblock-transfer and about a person's credit facilities,
 // and asks a call's status through the wages service to resolve a call whose
@@ -20,11 +20,12 @@
 // Tokens: the oak calls use the authorization-code token of the clientId,
 // the facility inquiry a client-credential token (NOTES.md 1.2). Tokens
 // keeps both, renewing them before they expire and after Finnotech refuses
-// them; StaticToken is a fixed token for tests and local runs.
+// them.
 //
-// The Adapter maps a providers.Request onto the Client. The Sandbox is an
-// in-memory HTTP simulator of the same API, token endpoint included, with
-// fault injection, that the tests and local runs use in place of Finnotech.
+// The Adapter maps a providers.Request onto the Client. Package
+// finnotechfake, beside this one, simulates Finnotech for tests and
+// development; the paths, bodies, codes and texts the two share are
+// written once, in internal/wire.
 //
 // Only the block call, the facility inquiry and the token endpoint are
 // documented (the seeds and NOTES.md); the other shapes are blockd's
@@ -103,17 +104,6 @@ type ClientCredentialSource interface {
 // ScopeFacilityInquiry is the scope of the facility inquiry
 // (finnotech-credit-facility-inquiry.seed.txt).
 const ScopeFacilityInquiry = "credit:facility-inquiry:get"
-
-// StaticToken returns a TokenSource that always hands out tok; Invalidate
-// does nothing.
-func StaticToken(tok string) TokenSource {
-	return staticToken(tok)
-}
-
-type staticToken string
-
-func (s staticToken) Token(context.Context, string) (string, error) { return string(s), nil }
-func (staticToken) Invalidate(string)                               {}
 
 // CallStatus is the last status Finnotech holds for a call, by its trackId.
 // The unblock-transfer inquiry answers with the same DONE, FAILED and

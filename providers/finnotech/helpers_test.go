@@ -1,4 +1,4 @@
-package finnotech
+package finnotech_test
 
 import (
 	"context"
@@ -9,8 +9,11 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/providers/jalali"
 	"github.com/blockd/blockd/providers/providertest"
+	"github.com/blockd/blockd/schemas"
 )
 
 // sandboxDay is the sandbox clock of the tests: 1395/12/10 in Tehran, the
@@ -46,7 +49,7 @@ func (r *recordingTokens) Invalidated() []string {
 
 // fixture is a Client talking to a Sandbox over real HTTP.
 type fixture struct {
-	sandbox *Sandbox
+	sandbox *finnotechfake.Sandbox
 	server  *httptest.Server
 	tokens  *recordingTokens
 	client  *Client
@@ -54,16 +57,16 @@ type fixture struct {
 
 // newFixture starts a sandbox configured by cfg (its clock defaulting to
 // sandboxDay) and a client with token tok.
-func newFixture(tb testing.TB, cfg SandboxConfig, tok string) *fixture {
+func newFixture(tb testing.TB, cfg finnotechfake.Config, tok string) *fixture {
 	tb.Helper()
 	if cfg.Now == nil {
 		cfg.Now = sandboxDay
 	}
-	sb := NewSandbox(cfg)
+	sb := finnotechfake.New(cfg)
 	srv := httptest.NewServer(sb)
 	tb.Cleanup(srv.Close)
 	tokens := &recordingTokens{tok: tok}
-	return &fixture{sandbox: sb, server: srv, tokens: tokens, client: NewClient(srv.URL, srv.Client(), tokens)}
+	return &fixture{sandbox: sb, server: srv, tokens: tokens, client: NewClient(ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: tokens})}
 }
 
 // newTrackID returns a fresh trackId (26 letters and digits).
@@ -97,7 +100,7 @@ func (f *fixture) callStatus(tb testing.TB, clientID, trackID string) CallStatus
 // and HTTP status given.
 func wantError(tb testing.TB, err error, class providers.Class, code string, httpStatus int) *providers.Error {
 	tb.Helper()
-	return providertest.WantError(tb, err, provider, class, code, httpStatus)
+	return providertest.WantError(tb, err, schemas.ProviderFinnotech, class, code, httpStatus)
 }
 
 // eventually polls cond until it holds; it fails after a generous bound,
@@ -133,34 +136,17 @@ func (f *fixture) unblocked(tb testing.TB, clientID string, amount int64) (block
 	return blockID, f.unblock(tb, clientID, blockID, b)
 }
 
-// testClock is a clock the test moves by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock { return &testClock{now: sandboxDay()} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newTestClock returns a clock at sandboxDay that the test moves by hand.
+func newTestClock() *providertest.Clock { return providertest.NewClock(sandboxDay()) }
 
 // tokenFixture is a Client on Tokens and a memory store, talking to a
 // Sandbox that accepts only the configured token "seed" and the tokens it
 // issues. The store holds "seed" for app-1, issued at the clock's start
 // and valid for 10 days, with its refresh token.
 type tokenFixture struct {
-	sandbox *Sandbox
+	sandbox *finnotechfake.Sandbox
 	server  *httptest.Server
-	clock   *testClock
+	clock   *providertest.Clock
 	store   *MemoryTokenStore
 	tokens  *Tokens
 	client  *Client
@@ -168,7 +154,7 @@ type tokenFixture struct {
 
 const seedToken = "seed"
 
-func newTokenFixture(tb testing.TB, cfg SandboxConfig, tcfg TokensConfig) *tokenFixture {
+func newTokenFixture(tb testing.TB, cfg finnotechfake.Config, tcfg TokensConfig) *tokenFixture {
 	tb.Helper()
 	clock := newTestClock()
 	if cfg.Now == nil {
@@ -177,7 +163,7 @@ func newTokenFixture(tb testing.TB, cfg SandboxConfig, tcfg TokensConfig) *token
 	if cfg.Tokens == nil {
 		cfg.Tokens = []string{seedToken}
 	}
-	sb := NewSandbox(cfg)
+	sb := finnotechfake.New(cfg)
 	srv := httptest.NewServer(sb)
 	tb.Cleanup(srv.Close)
 	if tcfg.Store == nil {
@@ -185,7 +171,7 @@ func newTokenFixture(tb testing.TB, cfg SandboxConfig, tcfg TokensConfig) *token
 			Bank: "062", IssuedAt: clock.Now(), ExpiresAt: clock.Now().Add(10 * 24 * time.Hour)}})
 	}
 	if tcfg.ClientID == "" {
-		tcfg.ClientID, tcfg.ClientSecret = defaultSandboxClientID, defaultSandboxClientSecret
+		tcfg.ClientID, tcfg.ClientSecret = finnotechfake.DefaultClientID, finnotechfake.DefaultClientSecret
 	}
 	if tcfg.NID == "" {
 		tcfg.NID = "0012345678"
@@ -196,7 +182,7 @@ func newTokenFixture(tb testing.TB, cfg SandboxConfig, tcfg TokensConfig) *token
 	tokens := NewTokens(srv.URL, srv.Client(), tcfg)
 	store, _ := tcfg.Store.(*MemoryTokenStore)
 	return &tokenFixture{sandbox: sb, server: srv, clock: clock, store: store, tokens: tokens,
-		client: NewClient(srv.URL, srv.Client(), tokens)}
+		client: NewClient(ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: tokens})}
 }
 
 // token gets the token of clientID and fails the test on an error.

@@ -1,4 +1,4 @@
-package finnotech
+package finnotech_test
 
 import (
 	"context"
@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -35,15 +39,15 @@ func resolve(t *testing.T, a *Adapter, req providers.Request) Resolution {
 
 func TestResolveBlock(t *testing.T) {
 	t.Run("applied then dropped: applied, with the hold's deposit and blockDate", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 1_500_000)
-		f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+		f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 		if _, err := a.Execute(context.Background(), req); providers.ClassOf(err) != providers.Unknown {
 			t.Fatalf("Execute with the answer dropped: %v, want an unknown outcome", err)
 		}
 		res := resolve(t, a, req)
-		if !res.Applied || res.Pending {
+		if res.Verdict != providers.Applied {
 			t.Fatalf("Resolve = %+v, want applied", res)
 		}
 		var got schemas.FinnotechBlockResult
@@ -62,44 +66,44 @@ func TestResolveBlock(t *testing.T) {
 	})
 
 	t.Run("same JSON as Execute", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 7000)
 		out, err := a.Execute(context.Background(), req)
 		if err != nil {
 			t.Fatalf("Execute: %v", err)
 		}
-		if res := resolve(t, a, req); !res.Applied || string(res.Result) != string(out) {
+		if res := resolve(t, a, req); res.Verdict != providers.Applied || string(res.Result) != string(out) {
 			t.Errorf("Resolve = %+v (%s), want applied with %s", res, res.Result, out)
 		}
 	})
 
 	t.Run("never sent: not applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
-		if res := resolve(t, a, blockRequest(t, 1000)); res.Applied || res.Pending || res.Result != nil {
+		if res := resolve(t, a, blockRequest(t, 1000)); res.Verdict != providers.NotApplied || res.Result != nil {
 			t.Errorf("Resolve = %+v, want not applied", res)
 		}
 	})
 
 	t.Run("refused: not applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 1000)
 		req.Command.Days = 91
 		if _, err := a.Execute(context.Background(), req); err == nil {
 			t.Fatal("Execute of 91 days: got no error")
 		}
-		if res := resolve(t, a, req); res.Applied || res.Pending {
+		if res := resolve(t, a, req); res.Verdict != providers.NotApplied {
 			t.Errorf("Resolve = %+v, want not applied", res)
 		}
 	})
 
 	t.Run("timed out: not applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 1000)
-		f.sandbox.InjectNext(providers.FaultTimeout)
+		f.sandbox.InjectNext(sandboxfault.FaultTimeout)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		if _, err := a.Execute(ctx, req); providers.ClassOf(err) != providers.Unknown {
@@ -108,9 +112,9 @@ func TestResolveBlock(t *testing.T) {
 		var res Resolution
 		eventually(t, "the timed-out call to settle", func() bool {
 			res = resolve(t, a, req)
-			return !res.Pending
+			return res.Verdict != providers.Unproven
 		})
-		if res.Applied {
+		if res.Verdict == providers.Applied {
 			t.Errorf("Resolve = %+v, want not applied", res)
 		}
 		if _, ok := f.sandbox.Hold(req.ProviderTrackID); ok {
@@ -119,10 +123,10 @@ func TestResolveBlock(t *testing.T) {
 	})
 
 	t.Run("pending", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{TimeoutDelay: time.Hour}, "tok")
+		f := newFixture(t, finnotechfake.Config{TimeoutDelay: time.Hour}, "tok")
 		a := NewAdapter(f.client)
 		req := blockRequest(t, 1000)
-		f.sandbox.InjectNext(providers.FaultTimeout)
+		f.sandbox.InjectNext(sandboxfault.FaultTimeout)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		done := make(chan error, 1)
@@ -131,7 +135,7 @@ func TestResolveBlock(t *testing.T) {
 			done <- err
 		}()
 		eventually(t, "the sandbox to see the call", func() bool { return f.callStatus(t, "app-1", req.ProviderTrackID) != CallUnknown })
-		if res := resolve(t, a, req); !res.Pending || res.Applied {
+		if res := resolve(t, a, req); res.Verdict != providers.Unproven {
 			t.Errorf("Resolve of a hanging call = %+v, want pending", res)
 		}
 		cancel()
@@ -142,7 +146,7 @@ func TestResolveBlock(t *testing.T) {
 }
 
 func TestResolveUnblock(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	a := NewAdapter(f.client)
 	blockID, b := f.block(t, "app-1", 5000)
 	req := providers.Request{
@@ -151,13 +155,13 @@ func TestResolveUnblock(t *testing.T) {
 		Block: &schemas.BlockRef{TrackID: "blk-1", Provider: schemas.ProviderFinnotech, ClientID: "app-1", Amount: 5000,
 			Description: "test", Days: 12, Deposit: b.Deposit, BlockDate: b.BlockDate, ProviderTrackID: blockID},
 	}
-	f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+	f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 	if _, err := a.Execute(context.Background(), req); providers.ClassOf(err) != providers.Unknown {
 		t.Fatalf("Execute with the answer dropped: %v", err)
 	}
 	res := resolve(t, a, req)
 	var got schemas.FinnotechUnblockResult
-	if err := json.Unmarshal(res.Result, &got); err != nil || !res.Applied {
+	if err := json.Unmarshal(res.Result, &got); err != nil || res.Verdict != providers.Applied {
 		t.Fatalf("Resolve = %+v (%v), want applied", res, err)
 	}
 	want := schemas.FinnotechUnblockResult{Amount: 5000, Deposit: b.Deposit, UnblockDate: "951210", BlockTrackID: "blk-1",
@@ -188,17 +192,17 @@ func transferRequest(t *testing.T, blockID string, b BlockResponse, unblockID st
 
 func TestResolveTransfer(t *testing.T) {
 	t.Run("applied then dropped: applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		blockID, b := f.block(t, "app-1", 5000)
 		req := transferRequest(t, blockID, b, f.unblock(t, "app-1", blockID, b), 4000)
-		f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+		f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 		if _, err := a.Execute(context.Background(), req); providers.ClassOf(err) != providers.Unknown {
 			t.Fatalf("Execute with the answer dropped: %v", err)
 		}
 		res := resolve(t, a, req)
 		var got schemas.FinnotechTransferResult
-		if err := json.Unmarshal(res.Result, &got); err != nil || !res.Applied {
+		if err := json.Unmarshal(res.Result, &got); err != nil || res.Verdict != providers.Applied {
 			t.Fatalf("Resolve = %+v (%v), want applied", res, err)
 		}
 		want := schemas.FinnotechTransferResult{Amount: 4000, Source: b.Deposit, Destination: destination, TransferDate: "951210",
@@ -208,26 +212,26 @@ func TestResolveTransfer(t *testing.T) {
 		}
 	})
 	t.Run("never sent: not applied, asked twice", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		a := NewAdapter(f.client)
 		blockID, b := f.block(t, "app-1", 5000)
 		req := transferRequest(t, blockID, b, f.unblock(t, "app-1", blockID, b), 4000)
-		if res := resolve(t, a, req); res.Applied || res.Pending {
+		if res := resolve(t, a, req); res.Verdict != providers.NotApplied {
 			t.Errorf("Resolve = %+v, want not applied", res)
 		}
-		if w, i := f.sandbox.Requests(OpWages), f.sandbox.Requests(OpTransferInquiry); w != 1 || i != 1 {
+		if w, i := f.sandbox.Requests(finnotechfake.OpWages), f.sandbox.Requests(finnotechfake.OpTransferInquiry); w != 1 || i != 1 {
 			t.Errorf("wages asked %d times, inquiry %d; want 1 and 1", w, i)
 		}
 	})
 	t.Run("insufficient balance: not applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{InsufficientBalanceDeposits: []string{DepositOf("app-1")}}, "tok")
+		f := newFixture(t, finnotechfake.Config{InsufficientBalanceDeposits: []string{finnotechfake.DepositOf("app-1")}}, "tok")
 		a := NewAdapter(f.client)
 		blockID, b := f.block(t, "app-1", 5000)
 		req := transferRequest(t, blockID, b, f.unblock(t, "app-1", blockID, b), 5000)
 		if _, err := a.Execute(context.Background(), req); !IsInsufficientBalance(err) {
 			t.Fatalf("Execute: %v, want insufficient balance", err)
 		}
-		if res := resolve(t, a, req); res.Applied || res.Pending {
+		if res := resolve(t, a, req); res.Verdict != providers.NotApplied {
 			t.Errorf("Resolve = %+v, want not applied", res)
 		}
 	})
@@ -244,12 +248,12 @@ func TestResolveTransferByInquiry(t *testing.T) {
 		wantErr       bool
 	}{
 		{"done", 200, `{"result":{"status":"DONE","amount":"4000","source":"0201698541000","destination":"0201000000001","transferDate":"030105"},"status":"DONE","trackId":"i"}`,
-			Resolution{Applied: true, Result: json.RawMessage(`{"amount":4000,"source":"0201698541000","destination":"0201000000001","transferDate":"030105","unblockTrackId":"ubl-1","providerTrackId":"xfr-call"}`)}, false},
+			Resolution{Verdict: providers.Applied, Result: json.RawMessage(`{"amount":4000,"source":"0201698541000","destination":"0201000000001","transferDate":"030105","unblockTrackId":"ubl-1","providerTrackId":"xfr-call"}`)}, false},
 		{"done without source", 200, `{"result":{"status":"DONE","amount":4000,"destination":"0201000000001","transferDate":"030105"},"status":"DONE","trackId":"i"}`,
-			Resolution{Applied: true, Result: json.RawMessage(`{"amount":4000,"source":"0201000000999","destination":"0201000000001","transferDate":"030105","unblockTrackId":"ubl-1","providerTrackId":"xfr-call"}`)}, false},
-		{"failed", 200, `{"result":{"status":"FAILED","amount":4000},"status":"DONE","trackId":"i"}`, Resolution{}, false},
-		{"pending", 200, `{"result":{"status":"PENDING"},"status":"DONE","trackId":"i"}`, Resolution{Pending: true}, false},
-		{"not found", 400, `{"status":"FAILED","trackId":"i","error":{"code":"VALIDATION_ERROR","message":"تراکنش یافت نشد"}}`, Resolution{}, false},
+			Resolution{Verdict: providers.Applied, Result: json.RawMessage(`{"amount":4000,"source":"0201000000999","destination":"0201000000001","transferDate":"030105","unblockTrackId":"ubl-1","providerTrackId":"xfr-call"}`)}, false},
+		{"failed", 200, `{"result":{"status":"FAILED","amount":4000},"status":"DONE","trackId":"i"}`, Resolution{Verdict: providers.NotApplied}, false},
+		{"pending", 200, `{"result":{"status":"PENDING"},"status":"DONE","trackId":"i"}`, Resolution{Verdict: providers.Unproven}, false},
+		{"not found", 400, `{"status":"FAILED","trackId":"i","error":{"code":"VALIDATION_ERROR","message":"تراکنش یافت نشد"}}`, Resolution{Verdict: providers.NotApplied}, false},
 		{"inquiry unavailable", 503, ``, Resolution{}, true},
 	}
 	for _, tc := range tests {
@@ -269,7 +273,7 @@ func TestResolveTransferByInquiry(t *testing.T) {
 				}
 			}))
 			t.Cleanup(srv.Close)
-			a := NewAdapter(NewClient(srv.URL, srv.Client(), StaticToken("tok")))
+			a := NewAdapter(NewClient(ClientConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Tokens: finnotechfake.StaticToken("tok")}))
 			req := providers.Request{
 				Command:         schemas.Command{Kind: schemas.KindTransfer, TrackID: "xfr-1", Amount: 4000, Destination: destination},
 				ProviderTrackID: "xfr-call",
@@ -286,7 +290,7 @@ func TestResolveTransferByInquiry(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
-			if got.Applied != tc.want.Applied || got.Pending != tc.want.Pending || string(got.Result) != string(tc.want.Result) {
+			if got.Verdict != tc.want.Verdict || string(got.Result) != string(tc.want.Result) {
 				t.Errorf("Resolve = %+v (%s), want %+v (%s)", got, got.Result, tc.want, tc.want.Result)
 			}
 			if inquired != "xfr-call" {
@@ -311,7 +315,7 @@ func TestResolveAnswers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newCannedServer(t, 200, tc.body)
-			a := NewAdapter(NewClient(cs.URL, cs.Client(), StaticToken("tok")))
+			a := NewAdapter(NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")}))
 			res, err := a.Resolve(context.Background(), req)
 			if err == nil || providers.ClassOf(err) != tc.wantClass {
 				t.Errorf("Resolve = %+v, %v; want a %s error", res, err, tc.wantClass)
@@ -321,31 +325,31 @@ func TestResolveAnswers(t *testing.T) {
 }
 
 func TestResolveInquiryIsNeverInDoubt(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	a := NewAdapter(f.client)
 	for _, inq := range []string{InquiryTransfer, InquiryFacility} {
 		res := resolve(t, a, providers.Request{Command: schemas.Command{Kind: schemas.KindInquiry, Inquiry: inq}, ProviderTrackID: newTrackID(t)})
-		if res.Applied || res.Pending {
+		if res.Verdict != providers.NotApplied {
 			t.Errorf("Resolve(%s inquiry) = %+v, want not applied", inq, res)
 		}
 	}
-	if n := f.sandbox.Requests(OpWages); n != 0 {
+	if n := f.sandbox.Requests(finnotechfake.OpWages); n != 0 {
 		t.Errorf("Requests(wages) = %d, want 0", n)
 	}
 }
 
 func TestCallStatusDetail(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	blockID, b := f.block(t, "app-1", 9000)
 	got, err := f.client.CallStatusDetail(context.Background(), "app-1", blockID)
 	if err != nil {
 		t.Fatalf("CallStatusDetail: %v", err)
 	}
-	if got.Status != CallDone || got.Service != OpBlock {
+	if got.Status != CallDone || got.Service != finnotechfake.OpBlock {
 		t.Errorf("status %s, service %q; want DONE block", got.Status, got.Service)
 	}
-	var r blockResult
-	if err := json.Unmarshal(got.Response, &r); err != nil || r.response(blockID) != b {
+	var r wire.BlockResult
+	if err := json.Unmarshal(got.Response, &r); err != nil || BlockResponseOf(r, blockID) != b {
 		t.Errorf("response %s (%v), want the block's answer %+v", got.Response, err, b)
 	}
 

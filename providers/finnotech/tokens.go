@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
 )
 
 // Token is an authorization-code (oak) token of one Finnotech clientId, as
@@ -314,24 +315,24 @@ func (t *Tokens) putAC(clientID string, e acEntry) {
 
 // refresh renews cur with its refresh token.
 func (t *Tokens) refresh(ctx context.Context, cur Token) (Token, error) {
-	res, issued, err := t.request(ctx, tokenBody{
-		GrantType:    grantRefreshToken,
-		TokenType:    tokenTypeCode,
+	res, issued, err := t.request(ctx, wire.TokenBody{
+		GrantType:    wire.GrantRefreshToken,
+		TokenType:    wire.TokenTypeCode,
 		Bank:         cur.Bank,
 		RefreshToken: cur.RefreshToken,
 	})
 	if err != nil {
 		return Token{}, fmt.Errorf("refreshing token: %w", err)
 	}
-	return res.token(issued, cur), nil
+	return tokenOf(res, issued, cur), nil
 }
 
 // Exchange trades the authorization code a customer's consent returned
 // (NOTES.md 1.2) for a token of clientID, and saves it in the store.
 // redirectURI must be the one of the authorize step.
 func (t *Tokens) Exchange(ctx context.Context, clientID, code, bank, redirectURI string) error {
-	res, issued, err := t.request(ctx, tokenBody{
-		GrantType:   grantAuthorizationCode,
+	res, issued, err := t.request(ctx, wire.TokenBody{
+		GrantType:   wire.GrantAuthorizationCode,
 		Code:        code,
 		Bank:        bank,
 		RedirectURI: redirectURI,
@@ -339,7 +340,7 @@ func (t *Tokens) Exchange(ctx context.Context, clientID, code, bank, redirectURI
 	if err != nil {
 		return fmt.Errorf("exchanging authorization code: %w", err)
 	}
-	tok := res.token(issued, Token{Bank: bank})
+	tok := tokenOf(res, issued, Token{Bank: bank})
 	if err := t.store.Save(ctx, clientID, tok); err != nil {
 		return fmt.Errorf("saving token: %w", err)
 	}
@@ -367,14 +368,14 @@ func (t *Tokens) ClientCredential(ctx context.Context, scopes ...string) (string
 		if ok && t.fresh(e.expires, e.issued) {
 			return e.value, nil
 		}
-		res, issued, err := t.request(ctx, tokenBody{GrantType: grantClientCredentials, NID: t.cfg.NID, Scopes: key})
+		res, issued, err := t.request(ctx, wire.TokenBody{GrantType: wire.GrantClientCredentials, NID: t.cfg.NID, Scopes: key})
 		if err != nil {
 			if ok && t.alive(e.expires) {
 				return e.value, nil
 			}
 			return "", fmt.Errorf("getting client-credential token: %w", err)
 		}
-		tok := res.token(issued, Token{})
+		tok := tokenOf(res, issued, Token{})
 		t.mu.Lock()
 		t.cc[key] = ccEntry{value: tok.Value, expires: tok.ExpiresAt, issued: tok.IssuedAt}
 		t.mu.Unlock()
@@ -453,14 +454,14 @@ func (t *Tokens) flight(ctx context.Context, key string, fn func(context.Context
 // Failures are *providers.Error with Code CodeNoToken: Permanent when
 // Finnotech refused the request (a dead refresh token, a bad secret),
 // Retryable otherwise.
-func (t *Tokens) request(ctx context.Context, body tokenBody) (tokenResult, time.Time, error) {
+func (t *Tokens) request(ctx context.Context, body wire.TokenBody) (wire.TokenResult, time.Time, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return tokenResult{}, time.Time{}, fmt.Errorf("encoding token request: %w", err)
+		return wire.TokenResult{}, time.Time{}, fmt.Errorf("encoding token request: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.baseURL+tokenPath, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.baseURL+wire.TokenPath, bytes.NewReader(b))
 	if err != nil {
-		return tokenResult{}, time.Time{}, &providers.Error{Provider: provider, Class: providers.Permanent, Code: CodeNoToken,
+		return wire.TokenResult{}, time.Time{}, &providers.Error{Provider: provider, Class: providers.Permanent, Code: CodeNoToken,
 			Message: "building token request", Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
@@ -471,21 +472,21 @@ func (t *Tokens) request(ctx context.Context, body tokenBody) (tokenResult, time
 	resp, err := t.http.Do(req)
 	if err != nil {
 		// The URL the error quotes holds no secret.
-		return tokenResult{}, time.Time{}, &providers.Error{Provider: provider, Class: providers.Retryable, Code: CodeNoToken,
+		return wire.TokenResult{}, time.Time{}, &providers.Error{Provider: provider, Class: providers.Retryable, Code: CodeNoToken,
 			Message: "requesting token", Err: err}
 	}
 	defer resp.Body.Close()
-	var env envelope[tokenResult]
+	var env wire.Envelope[wire.TokenResult]
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err == nil {
 		err = json.Unmarshal(data, &env)
 	}
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	switch {
-	case ok && err == nil && env.Status == statusDone && env.Result.Value != "":
+	case ok && err == nil && env.Status == wire.StatusDone && env.Result.Value != "":
 		return env.Result, issued, nil
 	case ok:
-		return tokenResult{}, time.Time{}, &providers.Error{Provider: provider, Class: providers.Retryable, Code: CodeNoToken,
+		return wire.TokenResult{}, time.Time{}, &providers.Error{Provider: provider, Class: providers.Retryable, Code: CodeNoToken,
 			Message: "token answer has no token", HTTPStatus: resp.StatusCode}
 	}
 	msg := http.StatusText(resp.StatusCode)
@@ -496,13 +497,13 @@ func (t *Tokens) request(ctx context.Context, body tokenBody) (tokenResult, time
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500 {
 		class = providers.Retryable
 	}
-	return tokenResult{}, time.Time{}, &providers.Error{Provider: provider, Class: class, Code: CodeNoToken,
+	return wire.TokenResult{}, time.Time{}, &providers.Error{Provider: provider, Class: class, Code: CodeNoToken,
 		Message: "token endpoint refused: " + msg, HTTPStatus: resp.StatusCode}
 }
 
-// token turns a token answer into a Token; the refresh token and bank of
+// tokenOf turns a token answer into a Token; the refresh token and bank of
 // prev stay when the answer has none.
-func (r tokenResult) token(issued time.Time, prev Token) Token {
+func tokenOf(r wire.TokenResult, issued time.Time, prev Token) Token {
 	t := Token{
 		Value:        r.Value,
 		RefreshToken: r.RefreshToken,

@@ -1,9 +1,8 @@
-package finnotech
+package finnotech_test
 
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,10 +12,13 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
+	"github.com/blockd/blockd/providers/sandboxfault"
 )
 
 func TestTokensRefreshBeforeExpiry(t *testing.T) {
-	f := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
+	f := newTokenFixture(t, finnotechfake.Config{}, TokensConfig{})
 	if got := f.token(t, "app-1"); got != seedToken {
 		t.Fatalf("Token = %q, want the stored token", got)
 	}
@@ -76,7 +78,7 @@ func TestTokensMargin(t *testing.T) {
 			if tc.issued {
 				tok.IssuedAt = clock.Now()
 			}
-			f := newTokenFixture(t, SandboxConfig{Now: clock.Now}, TokensConfig{Margin: tc.margin, Now: clock.Now,
+			f := newTokenFixture(t, finnotechfake.Config{Now: clock.Now}, TokensConfig{Margin: tc.margin, Now: clock.Now,
 				Store: NewMemoryTokenStore(map[string]Token{"app-1": tok})})
 			clock.Advance(tc.fresh)
 			if got := f.token(t, "app-1"); got != seedToken {
@@ -91,7 +93,7 @@ func TestTokensMargin(t *testing.T) {
 }
 
 func TestTokensRefreshAfterInvalidate(t *testing.T) {
-	f := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
+	f := newTokenFixture(t, finnotechfake.Config{}, TokensConfig{})
 	if got := f.token(t, "app-1"); got != seedToken {
 		t.Fatalf("Token = %q, want the stored token", got)
 	}
@@ -121,7 +123,7 @@ func TestTokensRefreshAfterInvalidate(t *testing.T) {
 		}
 	})
 	t.Run("invalidated before ever loaded", func(t *testing.T) {
-		g := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
+		g := newTokenFixture(t, finnotechfake.Config{}, TokensConfig{})
 		g.tokens.Invalidate("app-1")
 		if got := g.token(t, "app-1"); got == seedToken {
 			t.Error("Token = the stored token, want it renewed")
@@ -133,15 +135,15 @@ func TestTokensRefreshAfterInvalidate(t *testing.T) {
 // the sandbox really revoked it, and the next call works on a refreshed
 // one.
 func TestTokensDeadTokenSignal(t *testing.T) {
-	f := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
+	f := newTokenFixture(t, finnotechfake.Config{}, TokensConfig{})
 	ctx := context.Background()
 	good := BlockRequest{Amount: 1, Description: "d", Days: 1}
-	f.sandbox.InjectNext(providers.FaultTokenExpired)
+	f.sandbox.InjectNext(sandboxfault.FaultTokenExpired)
 	_, err := f.client.Block(ctx, "app-1", newTrackID(t), good)
 	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
 
 	// The revoked token stays refused.
-	_, err = NewClient(f.server.URL, f.server.Client(), StaticToken(seedToken)).Block(ctx, "app-1", newTrackID(t), good)
+	_, err = NewClient(ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: finnotechfake.StaticToken(seedToken)}).Block(ctx, "app-1", newTrackID(t), good)
 	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
 
 	if _, err := f.client.Block(ctx, "app-1", newTrackID(t), good); err != nil {
@@ -153,7 +155,7 @@ func TestTokensDeadTokenSignal(t *testing.T) {
 }
 
 func TestTokensSingleFlight(t *testing.T) {
-	f := newTokenFixture(t, SandboxConfig{Latency: 50 * time.Millisecond}, TokensConfig{})
+	f := newTokenFixture(t, finnotechfake.Config{Latency: 50 * time.Millisecond}, TokensConfig{})
 	f.tokens.Invalidate("app-1")
 	const n = 20
 	got := make([]string, n)
@@ -173,7 +175,7 @@ func TestTokensSingleFlight(t *testing.T) {
 			t.Fatalf("caller %d: %q, %v; want the one renewed token", i, got[i], errs[i])
 		}
 	}
-	if r, c := f.sandbox.Requests(OpToken), f.sandbox.TokensIssued(); r != 1 || c != 1 {
+	if r, c := f.sandbox.Requests(finnotechfake.OpToken), f.sandbox.TokensIssued(); r != 1 || c != 1 {
 		t.Errorf("token requests %d, issued %d; want 1 and 1", r, c)
 	}
 }
@@ -181,7 +183,7 @@ func TestTokensSingleFlight(t *testing.T) {
 // TestTokensRefreshSurvivesCaller: the caller that started a refresh goes
 // away; the refresh still finishes and is kept.
 func TestTokensRefreshSurvivesCaller(t *testing.T) {
-	f := newTokenFixture(t, SandboxConfig{Latency: 100 * time.Millisecond}, TokensConfig{})
+	f := newTokenFixture(t, finnotechfake.Config{Latency: 100 * time.Millisecond}, TokensConfig{})
 	f.tokens.Invalidate("app-1")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
@@ -223,7 +225,7 @@ func TestTokensNoToken(t *testing.T) {
 			if tc.tok != nil {
 				seed["app-1"] = *tc.tok
 			}
-			f := newTokenFixture(t, SandboxConfig{Now: clock.Now}, TokensConfig{Now: clock.Now, Store: NewMemoryTokenStore(seed)})
+			f := newTokenFixture(t, finnotechfake.Config{Now: clock.Now}, TokensConfig{Now: clock.Now, Store: NewMemoryTokenStore(seed)})
 			if tc.invalidate {
 				f.tokens.Invalidate("app-1")
 			}
@@ -239,7 +241,7 @@ func TestTokensNoToken(t *testing.T) {
 			// A call is not sent, and fails for good.
 			_, err = f.client.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1})
 			wantError(t, err, providers.Permanent, CodeNoToken, 0)
-			if n := f.sandbox.Requests(OpBlock); n != 0 {
+			if n := f.sandbox.Requests(finnotechfake.OpBlock); n != 0 {
 				t.Errorf("Requests(block) = %d, want 0", n)
 			}
 			if strings.Contains(err.Error(), "bad") || strings.Contains(err.Error(), "refresh-") {
@@ -295,7 +297,7 @@ func TestTokensStoreErrors(t *testing.T) {
 	clock := newTestClock()
 	store := &flakyStore{MemoryTokenStore: NewMemoryTokenStore(map[string]Token{"app-1": {Value: seedToken,
 		RefreshToken: "refresh-" + seedToken, Bank: "062", IssuedAt: clock.Now(), ExpiresAt: clock.Now().Add(48 * time.Hour)}})}
-	f := newTokenFixture(t, SandboxConfig{Now: clock.Now}, TokensConfig{Now: clock.Now, Store: store})
+	f := newTokenFixture(t, finnotechfake.Config{Now: clock.Now}, TokensConfig{Now: clock.Now, Store: store})
 	f.store = store.MemoryTokenStore
 	ctx := context.Background()
 	good := BlockRequest{Amount: 1, Description: "d", Days: 1}
@@ -332,7 +334,7 @@ func TestTokensStoreErrors(t *testing.T) {
 }
 
 func TestClientCredentialCaching(t *testing.T) {
-	f := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
+	f := newTokenFixture(t, finnotechfake.Config{}, TokensConfig{})
 	ctx := context.Background()
 	cc := func(scopes ...string) string {
 		t.Helper()
@@ -385,7 +387,7 @@ func TestClientCredentialCaching(t *testing.T) {
 }
 
 func TestClientCredentialSingleFlight(t *testing.T) {
-	f := newTokenFixture(t, SandboxConfig{Latency: 50 * time.Millisecond}, TokensConfig{})
+	f := newTokenFixture(t, finnotechfake.Config{Latency: 50 * time.Millisecond}, TokensConfig{})
 	var wg sync.WaitGroup
 	got := make([]string, 10)
 	for i := range got {
@@ -532,13 +534,13 @@ func TestTokensConfigValidate(t *testing.T) {
 }
 
 func TestTokensExchange(t *testing.T) {
-	f := newTokenFixture(t, SandboxConfig{}, TokensConfig{})
+	f := newTokenFixture(t, finnotechfake.Config{}, TokensConfig{})
 	ctx := context.Background()
 	if err := f.tokens.Exchange(ctx, "app-2", "code-abc", "062", "https://blockd.example/cb"); err != nil {
 		t.Fatalf("Exchange: %v", err)
 	}
 	st := f.stored(t, "app-2")
-	if st.Value == "" || st.RefreshToken == "" || st.Bank != "062" || !st.ExpiresAt.Equal(f.clock.Now().Add(defaultTokenLifetime)) {
+	if st.Value == "" || st.RefreshToken == "" || st.Bank != "062" || !st.ExpiresAt.Equal(f.clock.Now().Add(finnotechfake.DefaultTokenLifetime)) {
 		t.Errorf("stored %v, want a 10-day token at bank 062", st)
 	}
 	if _, err := f.client.Block(ctx, "app-2", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1}); err != nil {
@@ -546,113 +548,4 @@ func TestTokensExchange(t *testing.T) {
 	}
 	err := f.tokens.Exchange(ctx, "app-3", "not-a-code", "062", "u")
 	wantError(t, err, providers.Permanent, CodeNoToken, http.StatusBadRequest)
-}
-
-func TestSandboxTokenEndpoint(t *testing.T) {
-	clock := newTestClock()
-	f := newFixture(t, SandboxConfig{Tokens: []string{seedToken}, Now: clock.Now, TokenLifetime: time.Hour}, "")
-	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(defaultSandboxClientID+":"+defaultSandboxClientSecret))
-	post := func(t *testing.T, auth, body string) (int, envelope[json.RawMessage], sandboxTokenResult) {
-		t.Helper()
-		status, env := f.rawCall(t, http.MethodPost, "/dev/v2/oauth2/token", auth, "application/json", body)
-		var res sandboxTokenResult
-		if status == 200 {
-			if err := json.Unmarshal(env.Result, &res); err != nil {
-				t.Fatalf("decoding %s: %v", env.Result, err)
-			}
-		}
-		return status, env, res
-	}
-
-	tests := []struct {
-		name, auth, body string
-		wantStatus       int
-		wantMsg          string
-	}{
-		{"no auth", "", `{"grant_type":"client_credentials","nid":"0012345678","scopes":"a"}`, 401, msgBadClient},
-		{"wrong secret", "Basic " + base64.StdEncoding.EncodeToString([]byte(defaultSandboxClientID+":x")), `{"grant_type":"client_credentials","nid":"0012345678","scopes":"a"}`, 401, msgBadClient},
-		{"bearer instead of basic", "Bearer " + seedToken, `{"grant_type":"client_credentials","nid":"0012345678","scopes":"a"}`, 401, msgBadClient},
-		{"unknown grant", basic, `{"grant_type":"password"}`, 400, msgBadGrant},
-		{"not json", basic, `grant_type=client_credentials`, 400, msgBadBody},
-		{"client credentials, bad nid", basic, `{"grant_type":"client_credentials","nid":"123","scopes":"a"}`, 400, msgBadNID},
-		{"client credentials, no scopes", basic, `{"grant_type":"client_credentials","nid":"0012345678","scopes":" , "}`, 400, msgNoScopes},
-		{"authorization code, bad code", basic, `{"grant_type":"authorization_code","code":"abc","bank":"062"}`, 400, msgBadCode},
-		{"authorization code, no bank", basic, `{"grant_type":"authorization_code","code":"code-1"}`, 400, msgNoBank},
-		{"refresh, bad token type", basic, `{"grant_type":"refresh_token","token_type":"X","bank":"062","refresh_token":"refresh-seed"}`, 400, msgBadTokenType},
-		{"refresh, unknown refresh token", basic, `{"grant_type":"refresh_token","token_type":"CODE","bank":"062","refresh_token":"nope"}`, 400, msgBadRefreshToken},
-		{"refresh, no bank", basic, `{"grant_type":"refresh_token","token_type":"CODE","refresh_token":"refresh-seed"}`, 400, msgNoBank},
-		{"refresh of a code token as client credential", basic, `{"grant_type":"refresh_token","token_type":"CLIENT-CREDENTIAL","refresh_token":"refresh-seed"}`, 400, msgBadRefreshToken},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			status, env, _ := post(t, tc.auth, tc.body)
-			if status != tc.wantStatus || env.Error == nil || env.Error.Message != tc.wantMsg {
-				t.Errorf("HTTP %d %+v, want %d %q", status, env.Error, tc.wantStatus, tc.wantMsg)
-			}
-		})
-	}
-	if n := f.sandbox.TokensIssued(); n != 0 {
-		t.Fatalf("TokensIssued = %d after refusals, want 0", n)
-	}
-
-	status, _, cc := post(t, basic, `{"grant_type":"client_credentials","nid":"0012345678","scopes":"a:b,c:d"}`)
-	if status != 200 || cc.Type != tokenTypeCC || cc.LifeTime != defaultCCTokenLifetime.Milliseconds() ||
-		len(cc.Scopes) != 2 || cc.Value == "" || cc.RefreshToken == "" || cc.CreationDate != "13951210103000" {
-		t.Errorf("client credentials: HTTP %d %+v, want a 1-day CLIENT-CREDENTIAL token created 13951210103000", status, cc)
-	}
-	status, _, ac := post(t, basic, `{"grant_type":"authorization_code","code":"code-1","bank":"062","redirect_uri":"u"}`)
-	if status != 200 || ac.Type != tokenTypeCode || ac.Bank != "062" || ac.LifeTime != time.Hour.Milliseconds() {
-		t.Errorf("authorization code: HTTP %d %+v, want a 1-hour CODE token at 062", status, ac)
-	}
-
-	// A refresh token works once; the new token works.
-	refresh := `{"grant_type":"refresh_token","token_type":"CODE","bank":"062","refresh_token":"` + ac.RefreshToken + `"}`
-	status, _, renewed := post(t, basic, refresh)
-	if status != 200 || renewed.Value == ac.Value || renewed.Bank != "062" {
-		t.Fatalf("refresh: HTTP %d %+v", status, renewed)
-	}
-	if status, env, _ := post(t, basic, refresh); status != 400 || env.Error.Message != msgBadRefreshToken {
-		t.Errorf("second use of a refresh token: HTTP %d %+v, want 400 %q", status, env.Error, msgBadRefreshToken)
-	}
-	status, _, _ = post(t, basic, `{"grant_type":"refresh_token","token_type":"CODE","bank":"017","refresh_token":"`+renewed.RefreshToken+`"}`)
-	if status != 400 {
-		t.Errorf("refresh at another bank: HTTP %d, want 400", status)
-	}
-	status, _, fromSeed := post(t, basic, `{"grant_type":"refresh_token","token_type":"CODE","bank":"062","refresh_token":"refresh-seed"}`)
-	if status != 200 || fromSeed.Bank != "062" {
-		t.Errorf("refresh of the configured token: HTTP %d %+v", status, fromSeed)
-	}
-	status, _, _ = post(t, basic, `{"grant_type":"refresh_token","token_type":"CLIENT-CREDENTIAL","refresh_token":"`+cc.RefreshToken+`"}`)
-	if status != 200 {
-		t.Errorf("refresh of a client-credential token: HTTP %d", status)
-	}
-	if got, want := f.sandbox.TokensIssued(), 5; got != want {
-		t.Errorf("TokensIssued = %d, want %d", got, want)
-	}
-	if got := f.sandbox.CallCount(OpToken); got != 5 {
-		t.Errorf("CallCount(token) = %d, want 5", got)
-	}
-	if got, want := f.sandbox.Requests(OpToken), len(tests)+7; got != want {
-		t.Errorf("Requests(token) = %d, want %d", got, want)
-	}
-
-	// Issued tokens expire by the sandbox clock; the configured one never.
-	block := func(tok string) int {
-		status, _ := f.rawCall(t, http.MethodPost, "/oak/v2/clients/app-1/block?trackId="+newTrackID(t), "Bearer "+tok,
-			"application/json", `{"amount":1,"description":"d","days":"1"}`)
-		return status
-	}
-	if got := block(renewed.Value); got != 200 {
-		t.Errorf("block with an issued token: HTTP %d, want 200", got)
-	}
-	clock.Advance(time.Hour)
-	if got := block(renewed.Value); got != 403 {
-		t.Errorf("block with an expired token: HTTP %d, want 403", got)
-	}
-	if got := block(seedToken); got != 200 {
-		t.Errorf("block with the configured token: HTTP %d, want 200", got)
-	}
-	if got := block("unknown"); got != 403 {
-		t.Errorf("block with an unknown token in strict mode: HTTP %d, want 403", got)
-	}
 }

@@ -1,4 +1,4 @@
-package finnotech
+package finnotech_test
 
 import (
 	"context"
@@ -8,13 +8,17 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	. "github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 )
 
 const destination = "0201000000001"
 
 func TestUnblockTransfer(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	ctx := context.Background()
 	blockID, unblockID := f.unblocked(t, "app-1", 5000)
 
@@ -24,15 +28,15 @@ func TestUnblockTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("UnblockTransfer: %v", err)
 	}
-	want := UnblockTransferResponse{Amount: 4000, Source: depositOf("app-1"), Destination: destination,
+	want := UnblockTransferResponse{Amount: 4000, Source: finnotechfake.DepositOf("app-1"), Destination: destination,
 		TransferDate: "951210", TrackID: trackID}
 	if resp != want {
 		t.Errorf("UnblockTransfer = %+v, want %+v", resp, want)
 	}
 
 	h, _ := f.sandbox.Hold(blockID)
-	wantHold := Hold{BlockTrackID: blockID, ClientID: "app-1", Deposit: depositOf("app-1"), Amount: 5000,
-		Description: "test", Days: 12, BlockDate: "951210", State: HoldTransferred, UnblockTrackID: unblockID,
+	wantHold := finnotechfake.Hold{BlockTrackID: blockID, ClientID: "app-1", Deposit: finnotechfake.DepositOf("app-1"), Amount: 5000,
+		Description: "test", Days: 12, BlockDate: "951210", State: finnotechfake.HoldTransferred, UnblockTrackID: unblockID,
 		UnblockDate: "951210", TransferTrackID: trackID, TransferAmount: 4000, TransferDestination: destination,
 		TransferDate: "951210"}
 	if h != wantHold {
@@ -41,7 +45,7 @@ func TestUnblockTransfer(t *testing.T) {
 	if st := f.callStatus(t, "app-1", trackID); st != CallDone {
 		t.Errorf("CallStatus = %s, want DONE", st)
 	}
-	if n := f.sandbox.CallCount(OpTransfer); n != 1 {
+	if n := f.sandbox.CallCount(finnotechfake.OpTransfer); n != 1 {
 		t.Errorf("CallCount(transfer) = %d, want 1", n)
 	}
 
@@ -50,9 +54,9 @@ func TestUnblockTransfer(t *testing.T) {
 	second := newTrackID(t)
 	_, err = f.client.UnblockTransfer(ctx, "app-1", second, UnblockTransferRequest{Amount: 1000,
 		UnblockTrackID: unblockID, Destination: destination})
-	pe := wantError(t, err, providers.Permanent, codeValidation, http.StatusBadRequest)
-	if pe.Message != msgAlreadyTransferred {
-		t.Errorf("second transfer: Message = %q, want %q", pe.Message, msgAlreadyTransferred)
+	pe := wantError(t, err, providers.Permanent, wire.CodeValidation, http.StatusBadRequest)
+	if pe.Message != wire.MsgAlreadyTransferred {
+		t.Errorf("second transfer: Message = %q, want %q", pe.Message, wire.MsgAlreadyTransferred)
 	}
 	if st := f.callStatus(t, "app-1", second); st != CallFailed {
 		t.Errorf("CallStatus(second transfer) = %s, want FAILED", st)
@@ -60,28 +64,28 @@ func TestUnblockTransfer(t *testing.T) {
 	if h2, _ := f.sandbox.Hold(blockID); h2 != wantHold {
 		t.Errorf("hold after the second transfer = %+v, want it unchanged", h2)
 	}
-	if n := f.sandbox.CallCount(OpTransfer); n != 1 {
+	if n := f.sandbox.CallCount(finnotechfake.OpTransfer); n != 1 {
 		t.Errorf("CallCount(transfer) = %d, want 1", n)
 	}
 }
 
 func TestUnblockTransferRefused(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	tests := []struct {
 		name     string
 		clientID string
 		edit     func(r *UnblockTransferRequest, blockID string)
 		wantMsg  string
 	}{
-		{"amount over the unblocked amount", "app-1", func(r *UnblockTransferRequest, _ string) { r.Amount = 5001 }, msgInvalidAmount},
-		{"transfer without unblock (a block's trackId)", "app-1", func(r *UnblockTransferRequest, blockID string) { r.UnblockTrackID = blockID }, msgTransactionNotFound},
-		{"unknown unblock", "app-1", func(r *UnblockTransferRequest, _ string) { r.UnblockTrackID = "no-such-unblock" }, msgTransactionNotFound},
-		{"another client", "app-2", func(*UnblockTransferRequest, string) {}, msgTransactionNotFound},
-		{"no destination", "app-1", func(r *UnblockTransferRequest, _ string) { r.Destination = " " }, msgNoDestination},
-		{"no unblock trackId", "app-1", func(r *UnblockTransferRequest, _ string) { r.UnblockTrackID = "" }, msgNoUnblockTrackID},
-		{"zero amount", "app-1", func(r *UnblockTransferRequest, _ string) { r.Amount = 0 }, msgBadAmount},
-		{"negative amount", "app-1", func(r *UnblockTransferRequest, _ string) { r.Amount = -1 }, msgBadAmount},
-		{"to the source deposit", "app-1", func(r *UnblockTransferRequest, _ string) { r.Destination = depositOf("app-1") }, msgSameAccounts},
+		{"amount over the unblocked amount", "app-1", func(r *UnblockTransferRequest, _ string) { r.Amount = 5001 }, wire.MsgInvalidAmount},
+		{"transfer without unblock (a block's trackId)", "app-1", func(r *UnblockTransferRequest, blockID string) { r.UnblockTrackID = blockID }, wire.MsgTransactionNotFound},
+		{"unknown unblock", "app-1", func(r *UnblockTransferRequest, _ string) { r.UnblockTrackID = "no-such-unblock" }, wire.MsgTransactionNotFound},
+		{"another client", "app-2", func(*UnblockTransferRequest, string) {}, wire.MsgTransactionNotFound},
+		{"no destination", "app-1", func(r *UnblockTransferRequest, _ string) { r.Destination = " " }, wire.MsgNoDestination},
+		{"no unblock trackId", "app-1", func(r *UnblockTransferRequest, _ string) { r.UnblockTrackID = "" }, wire.MsgNoUnblockTrackID},
+		{"zero amount", "app-1", func(r *UnblockTransferRequest, _ string) { r.Amount = 0 }, wire.MsgBadAmount},
+		{"negative amount", "app-1", func(r *UnblockTransferRequest, _ string) { r.Amount = -1 }, wire.MsgBadAmount},
+		{"to the source deposit", "app-1", func(r *UnblockTransferRequest, _ string) { r.Destination = finnotechfake.DepositOf("app-1") }, wire.MsgSameAccounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,11 +94,11 @@ func TestUnblockTransferRefused(t *testing.T) {
 			tc.edit(&req, blockID)
 			trackID := newTrackID(t)
 			_, err := f.client.UnblockTransfer(context.Background(), tc.clientID, trackID, req)
-			pe := wantError(t, err, providers.Permanent, codeValidation, http.StatusBadRequest)
+			pe := wantError(t, err, providers.Permanent, wire.CodeValidation, http.StatusBadRequest)
 			if pe.Message != tc.wantMsg {
 				t.Errorf("Message = %q, want %q", pe.Message, tc.wantMsg)
 			}
-			if h, _ := f.sandbox.Hold(blockID); h.State != HoldUnblocked || h.TransferTrackID != "" {
+			if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldUnblocked || h.TransferTrackID != "" {
 				t.Errorf("hold = %+v, want UNBLOCKED without transfer", h)
 			}
 			if st := f.callStatus(t, tc.clientID, trackID); st != CallFailed {
@@ -106,18 +110,18 @@ func TestUnblockTransferRefused(t *testing.T) {
 		blockID, _ := f.block(t, "app-1", 5000)
 		_, err := f.client.UnblockTransfer(context.Background(), "app-1", newTrackID(t),
 			UnblockTransferRequest{Amount: 5000, UnblockTrackID: blockID, Destination: destination})
-		wantError(t, err, providers.Permanent, codeValidation, http.StatusBadRequest)
-		if h, _ := f.sandbox.Hold(blockID); h.State != HoldBlocked {
+		wantError(t, err, providers.Permanent, wire.CodeValidation, http.StatusBadRequest)
+		if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldBlocked {
 			t.Errorf("hold state = %s, want BLOCKED", h.State)
 		}
 	})
-	if n := f.sandbox.CallCount(OpTransfer); n != 0 {
+	if n := f.sandbox.CallCount(finnotechfake.OpTransfer); n != 0 {
 		t.Errorf("CallCount(transfer) = %d, want 0", n)
 	}
 }
 
 func TestUnblockTransferInsufficientBalance(t *testing.T) {
-	f := newFixture(t, SandboxConfig{InsufficientBalanceDeposits: []string{DepositOf("app-low")}}, "tok")
+	f := newFixture(t, finnotechfake.Config{InsufficientBalanceDeposits: []string{finnotechfake.DepositOf("app-low")}}, "tok")
 	ctx := context.Background()
 	blockID, unblockID := f.unblocked(t, "app-low", 50_000)
 
@@ -126,14 +130,14 @@ func TestUnblockTransferInsufficientBalance(t *testing.T) {
 		_, err := f.client.UnblockTransfer(ctx, "app-low", trackID, UnblockTransferRequest{Amount: amount,
 			UnblockTrackID: unblockID, Destination: destination})
 		pe := wantError(t, err, providers.Permanent, CodeInsufficientBalance, http.StatusBadRequest)
-		if !IsInsufficientBalance(err) || pe.Message != msgInsufficientBalance {
-			t.Errorf("amount %d: IsInsufficientBalance = %v, Message %q; want true, %q", amount, IsInsufficientBalance(err), pe.Message, msgInsufficientBalance)
+		if !IsInsufficientBalance(err) || pe.Message != wire.MsgInsufficientBalance {
+			t.Errorf("amount %d: IsInsufficientBalance = %v, Message %q; want true, %q", amount, IsInsufficientBalance(err), pe.Message, wire.MsgInsufficientBalance)
 		}
 		if st := f.callStatus(t, "app-low", trackID); st != CallFailed {
 			t.Errorf("amount %d: CallStatus = %s, want FAILED", amount, st)
 		}
 	}
-	if h, _ := f.sandbox.Hold(blockID); h.State != HoldUnblocked {
+	if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldUnblocked {
 		t.Fatalf("hold state = %s, want UNBLOCKED after the refusals", h.State)
 	}
 
@@ -157,43 +161,43 @@ func TestUnblockTransferInsufficientBalance(t *testing.T) {
 
 func TestUnblockTransferFaults(t *testing.T) {
 	t.Run("retryable: not applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		blockID, unblockID := f.unblocked(t, "app-1", 5000)
-		f.sandbox.InjectNext(providers.FaultRetryable)
+		f.sandbox.InjectNext(sandboxfault.FaultRetryable)
 		_, err := f.client.UnblockTransfer(context.Background(), "app-1", newTrackID(t),
 			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination})
-		wantError(t, err, providers.Retryable, codeServiceCall, http.StatusBadRequest)
-		if h, _ := f.sandbox.Hold(blockID); h.State != HoldUnblocked {
+		wantError(t, err, providers.Retryable, wire.CodeServiceCall, http.StatusBadRequest)
+		if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldUnblocked {
 			t.Errorf("hold state = %s, want UNBLOCKED", h.State)
 		}
 	})
 	t.Run("apply then drop: unknown, applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		blockID, unblockID := f.unblocked(t, "app-1", 5000)
-		f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+		f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 		trackID := newTrackID(t)
 		_, err := f.client.UnblockTransfer(context.Background(), "app-1", trackID,
 			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination})
 		wantError(t, err, providers.Unknown, "", 0)
-		if h, _ := f.sandbox.Hold(blockID); h.State != HoldTransferred || h.TransferTrackID != trackID {
+		if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldTransferred || h.TransferTrackID != trackID {
 			t.Errorf("hold = %+v, want TRANSFERRED by %s", h, trackID)
 		}
 	})
 	t.Run("token expired: not applied", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{}, "tok")
+		f := newFixture(t, finnotechfake.Config{}, "tok")
 		blockID, unblockID := f.unblocked(t, "app-1", 5000)
-		f.sandbox.InjectNext(providers.FaultTokenExpired)
+		f.sandbox.InjectNext(sandboxfault.FaultTokenExpired)
 		_, err := f.client.UnblockTransfer(context.Background(), "app-1", newTrackID(t),
 			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination})
 		wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
-		if h, _ := f.sandbox.Hold(blockID); h.State != HoldUnblocked {
+		if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldUnblocked {
 			t.Errorf("hold state = %s, want UNBLOCKED", h.State)
 		}
 	})
 }
 
 func TestUnblockTransferInquiry(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	ctx := context.Background()
 	inquire := func(t *testing.T, clientID, transferID string) (TransferInquiryResponse, error) {
 		t.Helper()
@@ -218,7 +222,7 @@ func TestUnblockTransferInquiry(t *testing.T) {
 		if err != nil {
 			t.Fatalf("UnblockTransferInquiry: %v", err)
 		}
-		want := TransferInquiryResponse{Status: CallDone, Amount: 4500, Source: depositOf("app-1"),
+		want := TransferInquiryResponse{Status: CallDone, Amount: 4500, Source: finnotechfake.DepositOf("app-1"),
 			Destination: destination, TransferDate: "951210", TrackID: got.TrackID}
 		if got != want || got.TrackID == "" {
 			t.Errorf("inquiry = %+v, want %+v", got, want)
@@ -242,9 +246,9 @@ func TestUnblockTransferInquiry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := inquire(t, tc.clientID, tc.transferID)
-			pe := wantError(t, err, providers.Permanent, codeValidation, http.StatusBadRequest)
-			if pe.Message != msgTransactionNotFound {
-				t.Errorf("Message = %q, want %q", pe.Message, msgTransactionNotFound)
+			pe := wantError(t, err, providers.Permanent, wire.CodeValidation, http.StatusBadRequest)
+			if pe.Message != wire.MsgTransactionNotFound {
+				t.Errorf("Message = %q, want %q", pe.Message, wire.MsgTransactionNotFound)
 			}
 		})
 	}
@@ -256,18 +260,18 @@ func TestUnblockTransferInquiry(t *testing.T) {
 		_, err := f.client.UnblockTransferInquiry(ctx, "app-1", id, done)
 		wantError(t, err, providers.Permanent, CodeDuplicateTrackID, http.StatusBadRequest)
 	})
-	if got, want := f.sandbox.CallCount(OpTransferInquiry), 3; got != want {
+	if got, want := f.sandbox.CallCount(finnotechfake.OpTransferInquiry), 3; got != want {
 		t.Errorf("CallCount(transferInquiry) = %d, want %d", got, want)
 	}
-	if got, want := f.sandbox.Requests(OpTransferInquiry), 7; got != want {
+	if got, want := f.sandbox.Requests(finnotechfake.OpTransferInquiry), 7; got != want {
 		t.Errorf("Requests(transferInquiry) = %d, want %d", got, want)
 	}
 }
 
 func TestUnblockTransferInquiryPending(t *testing.T) {
-	f := newFixture(t, SandboxConfig{TimeoutDelay: time.Hour}, "tok")
+	f := newFixture(t, finnotechfake.Config{TimeoutDelay: time.Hour}, "tok")
 	_, unblockID := f.unblocked(t, "app-1", 5000)
-	f.sandbox.InjectNext(providers.FaultTimeout)
+	f.sandbox.InjectNext(sandboxfault.FaultTimeout)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	trackID := newTrackID(t)
@@ -289,7 +293,7 @@ func TestUnblockTransferInquiryPending(t *testing.T) {
 func TestTransferRequestShape(t *testing.T) {
 	ok := `{"result":{"amount":"1500000","source":"0201698541000","destination":"0201000000001","transferDate":"030105"},"status":"DONE","trackId":"xfr-1"}`
 	cs := newCannedServer(t, 200, ok)
-	c := NewClient(cs.URL, cs.Client(), StaticToken("tok-1"))
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok-1")})
 	resp, err := c.UnblockTransfer(context.Background(), "app-1", "xfr-1", UnblockTransferRequest{Amount: 1_500_000,
 		UnblockTrackID: "ubl-1", Destination: destination, Description: "court order"})
 	if err != nil {
@@ -312,7 +316,7 @@ func TestTransferRequestShape(t *testing.T) {
 
 	inq := `{"result":{"status":"DONE","amount":1500000,"destination":"0201000000001","transferDate":"030105"},"status":"DONE","trackId":"inq-1"}`
 	cs = newCannedServer(t, 200, inq)
-	c = NewClient(cs.URL, cs.Client(), StaticToken("tok-1"))
+	c = NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok-1")})
 	got, err := c.UnblockTransferInquiry(context.Background(), "app-1", "inq-1", "xfr-1")
 	if err != nil {
 		t.Fatalf("UnblockTransferInquiry: %v", err)
@@ -346,7 +350,7 @@ func TestTransferInquiryAnswers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newCannedServer(t, 200, tc.body)
-			c := NewClient(cs.URL, cs.Client(), StaticToken("tok"))
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			got, err := c.UnblockTransferInquiry(context.Background(), "app-1", "i", "x")
 			if tc.wantCode != "" {
 				wantError(t, err, tc.wantClass, tc.wantCode, http.StatusOK)
@@ -360,7 +364,7 @@ func TestTransferInquiryAnswers(t *testing.T) {
 }
 
 func TestAdapterTransferAndInquiry(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, finnotechfake.Config{}, "tok")
 	a := NewAdapter(f.client)
 	ctx := context.Background()
 	blockID, b := f.block(t, "app-1", 1_500_000)
@@ -389,7 +393,7 @@ func TestAdapterTransferAndInquiry(t *testing.T) {
 	if tr != want {
 		t.Errorf("transfer result = %+v, want %+v", tr, want)
 	}
-	if h, _ := f.sandbox.Hold(blockID); h.State != HoldTransferred || h.TransferTrackID != call {
+	if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldTransferred || h.TransferTrackID != call {
 		t.Errorf("hold = %+v, want TRANSFERRED by %s", h, call)
 	}
 
@@ -413,5 +417,5 @@ func TestAdapterTransferAndInquiry(t *testing.T) {
 	// A transfer inquiry about a call Finnotech never saw is refused.
 	_, err = a.Execute(ctx, providers.Request{Command: inqCmd, ProviderTrackID: newTrackID(t),
 		InquiredTrackID: newTrackID(t), InquiredClientID: "app-1"})
-	wantError(t, err, providers.Permanent, codeValidation, http.StatusBadRequest)
+	wantError(t, err, providers.Permanent, wire.CodeValidation, http.StatusBadRequest)
 }

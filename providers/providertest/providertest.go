@@ -2,32 +2,36 @@
 // against its own sandbox: success, each validation refusal, a permanent
 // error, a retryable error, a timeout (outcome unknown), a call applied
 // whose answer is lost (outcome unknown), and token expiry with refresh.
-// Each provider package calls Run from its tests with an Env built on its
-// sandbox (the pattern of watermill's pubsub/tests.TestPubSub).
+// Each provider package calls Run from its tests with an Env built on the
+// sandbox of its fake (finnotechfake, arhivaarfake, cardfake; the pattern
+// of watermill's pubsub/tests.TestPubSub). It also holds the helpers those
+// tests share: error checks, a hand-moved Clock and JSONEqual.
 package providertest
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 )
 
 // Fault is what a sandbox does to the next call it receives.
-type Fault = providers.Fault
+type Fault = sandboxfault.Fault
 
 // The faults, re-exported for brevity in provider tests.
 const (
-	FaultRetryable     = providers.FaultRetryable
-	FaultTimeout       = providers.FaultTimeout
-	FaultApplyThenDrop = providers.FaultApplyThenDrop
-	FaultTokenExpired  = providers.FaultTokenExpired
+	FaultRetryable     = sandboxfault.FaultRetryable
+	FaultTimeout       = sandboxfault.FaultTimeout
+	FaultApplyThenDrop = sandboxfault.FaultApplyThenDrop
+	FaultTokenExpired  = sandboxfault.FaultTokenExpired
 )
 
 // Adapter is the provider adapter under test.
@@ -221,4 +225,46 @@ func WantError(tb testing.TB, err error, provider schemas.Provider, class provid
 			pe.Class, pe.Code, pe.HTTPStatus, class, code, httpStatus, err)
 	}
 	return pe
+}
+
+// Clock is a clock a test moves by hand; its Now method fits the Now
+// fields of the clients' and the fakes' configs. It is safe for concurrent
+// use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock showing t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the time the clock shows.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock d forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// JSONEqual fails the test when got and want do not encode to the same
+// JSON.
+func JSONEqual(tb testing.TB, got, want any) {
+	tb.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		tb.Fatalf("encoding got: %v", err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		tb.Fatalf("encoding want: %v", err)
+	}
+	if string(g) != string(w) {
+		tb.Errorf("got  %s\nwant %s", g, w)
+	}
 }

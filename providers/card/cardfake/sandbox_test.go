@@ -1,4 +1,4 @@
-package card
+package cardfake
 
 import (
 	"context"
@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/card"
+	"github.com/blockd/blockd/providers/card/internal/wire"
+	"github.com/blockd/blockd/providers/providertest"
+	"github.com/blockd/blockd/providers/sandboxfault"
 )
 
 // step is one SetBlockCode call and what it must give.
@@ -30,11 +34,11 @@ func TestSandboxPriorities(t *testing.T) {
 	}{
 		{"empty slot takes any code", nil, []step{{1, "A", ""}}, "A", ""},
 		{"higher replaces", nil, []step{{1, "B", ""}, {1, "Z", ""}}, "Z", ""},
-		{"equal does not replace", nil, []step{{1, "B", ""}, {1, "C", appBlockCode1Kept}}, "B", ""},
-		{"the same code does not replace", nil, []step{{1, "B", ""}, {1, "B", appBlockCode1Kept}}, "B", ""},
-		{"lower does not replace", nil, []step{{1, "B", ""}, {1, "A", appBlockCode1Kept}}, "B", ""},
-		{"slot 2: lower does not replace", nil, []step{{2, "Z", ""}, {2, "B", appBlockCode2Kept}}, "", "Z"},
-		{"slot 2: equal does not replace", nil, []step{{2, "X", ""}, {2, "Y", appBlockCode2Kept}}, "", "X"},
+		{"equal does not replace", nil, []step{{1, "B", ""}, {1, "C", wire.AppBlockCode1Kept}}, "B", ""},
+		{"the same code does not replace", nil, []step{{1, "B", ""}, {1, "B", wire.AppBlockCode1Kept}}, "B", ""},
+		{"lower does not replace", nil, []step{{1, "B", ""}, {1, "A", wire.AppBlockCode1Kept}}, "B", ""},
+		{"slot 2: lower does not replace", nil, []step{{2, "Z", ""}, {2, "B", wire.AppBlockCode2Kept}}, "", "Z"},
+		{"slot 2: equal does not replace", nil, []step{{2, "X", ""}, {2, "Y", wire.AppBlockCode2Kept}}, "", "X"},
 		{"slot 2: higher replaces", nil, []step{{2, "A", ""}, {2, "B", ""}}, "", "B"},
 		{"unblock without priority check", nil, []step{{1, "Z", ""}, {1, " ", ""}}, "", ""},
 		{"unblock of an empty slot", nil, []step{{2, " ", ""}}, "", ""},
@@ -45,7 +49,7 @@ func TestSandboxPriorities(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, SandboxConfig{Priorities: tc.priorities})
+			f := newFixture(t, Config{Priorities: tc.priorities})
 			id := newAccountID(t)
 			wantApplied := 0
 			for i, s := range tc.steps {
@@ -59,7 +63,7 @@ func TestSandboxPriorities(t *testing.T) {
 					continue
 				}
 				wantError(t, err, providers.Permanent, s.wantCode, http.StatusUnprocessableEntity)
-				if !IsCodeKept(err) {
+				if !card.IsCodeKept(err) {
 					t.Errorf("IsCodeKept(%v) = false, want true", err)
 				}
 				if after, _ := f.sandbox.Account(id); after != before {
@@ -79,15 +83,15 @@ func TestSandboxPriorities(t *testing.T) {
 
 func TestSandboxBothSlotsAtOnce(t *testing.T) {
 	// A body with both slots changes both, or neither when one is refused.
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, Config{})
 	id := newAccountID(t)
 	tok := token(t, f)
 	if st, _ := f.raw(t, http.MethodPut, "/v1/accounts/"+id+"/blockUnblock", tok, `{"blockCode1":"B","blockCode2":"C"}`); st != 200 {
 		t.Fatalf("got HTTP %d, want 200", st)
 	}
 	st, es := f.raw(t, http.MethodPut, "/v1/accounts/"+id+"/blockUnblock", tok, `{"blockCode1":"Z","blockCode2":"A"}`)
-	if st != 422 || len(es) != 1 || !strings.HasPrefix(es[0].InvalidParams[0], appBlockCode2Kept) {
-		t.Fatalf("got HTTP %d %+v, want 422 %s", st, es, appBlockCode2Kept)
+	if st != 422 || len(es) != 1 || !strings.HasPrefix(es[0].InvalidParams[0], wire.AppBlockCode2Kept) {
+		t.Fatalf("got HTTP %d %+v, want 422 %s", st, es, wire.AppBlockCode2Kept)
 	}
 	if a, _ := f.sandbox.Account(id); a.BlockCode1 != "B" || a.BlockCode2 != "C" {
 		t.Errorf("got slots %q, %q, want B, C kept", a.BlockCode1, a.BlockCode2)
@@ -95,8 +99,8 @@ func TestSandboxBothSlotsAtOnce(t *testing.T) {
 }
 
 func TestSandboxDates(t *testing.T) {
-	clock := newFakeClock(time.Date(2021, 8, 19, 9, 0, 0, 0, time.UTC))
-	f := newFixture(t, SandboxConfig{Now: clock.Now, DateFormat: "01/02/2006"})
+	clock := providertest.NewClock(time.Date(2021, 8, 19, 9, 0, 0, 0, time.UTC))
+	f := newFixture(t, Config{Now: clock.Now, DateFormat: "01/02/2006"})
 	id := newAccountID(t)
 	ctx := context.Background()
 	if _, err := f.client.SetBlockCode(ctx, id, 1, "B", 0, "c"); err != nil {
@@ -132,12 +136,12 @@ func token(tb testing.TB, f *fixture) string {
 
 // raw sends one request to the fixture's sandbox with a JSON body and
 // returns the status and the error array, if the answer is one.
-func (f *fixture) raw(tb testing.TB, method, path, tok, body string) (int, []apiError) {
+func (f *fixture) raw(tb testing.TB, method, path, tok, body string) (int, []wire.APIError) {
 	tb.Helper()
 	return f.rawWith(tb, method, path, tok, "application/json", body)
 }
 
-func (f *fixture) rawWith(tb testing.TB, method, path, tok, contentType, body string) (int, []apiError) {
+func (f *fixture) rawWith(tb testing.TB, method, path, tok, contentType, body string) (int, []wire.APIError) {
 	tb.Helper()
 	req, err := http.NewRequest(method, f.server.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -155,7 +159,7 @@ func (f *fixture) rawWith(tb testing.TB, method, path, tok, contentType, body st
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	var es []apiError
+	var es []wire.APIError
 	if resp.StatusCode >= 300 {
 		if err := json.Unmarshal(b, &es); err != nil {
 			tb.Fatalf("decoding error answer %s: %v", b, err)
@@ -165,7 +169,7 @@ func (f *fixture) rawWith(tb testing.TB, method, path, tok, contentType, body st
 }
 
 func TestSandboxValidation(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, Config{})
 	seeded := newAccountID(t)
 	f.sandbox.SeedAccount(seeded, 100)
 	tok := token(t, f)
@@ -184,33 +188,33 @@ func TestSandboxValidation(t *testing.T) {
 		{"good", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":"B"}`, 200, "", ""},
 		{"good with its business unit", "PUT", path(seeded) + "?businessUnit=100", tok, jsonCT, `{"blockCode2":"B"}`, 200, "", ""},
 		{"content type with charset", "PUT", path(newAccountID(t)), tok, "application/json; charset=utf-8", `{"blockCode1":"B"}`, 200, "", ""},
-		{"no token", "PUT", path(newAccountID(t)), "", jsonCT, `{"blockCode1":"B"}`, 401, codeUnauthorized, ""},
-		{"unknown token", "PUT", path(newAccountID(t)), "made-up", jsonCT, `{"blockCode1":"B"}`, 401, codeUnauthorized, ""},
-		{"no content type", "PUT", path(newAccountID(t)), tok, "", `{"blockCode1":"B"}`, 415, codeNoContentType, ""},
-		{"form content type", "PUT", path(newAccountID(t)), tok, "application/x-www-form-urlencoded", `blockCode1=B`, 415, codeJSONOnly, ""},
-		{"empty body", "PUT", path(newAccountID(t)), tok, jsonCT, ``, 400, codePayloadEmpty, ""},
-		{"not json", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":`, 400, codeNotReadable, ""},
-		{"code not a string", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":1}`, 400, codeNotReadable, ""},
-		{"neither slot", "PUT", path(newAccountID(t)), tok, jsonCT, `{}`, 400, codeFieldMissing, "blockCode1"},
-		{"both slots null", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":null,"blockCode2":null}`, 400, codeFieldMissing, "blockCode1"},
-		{"account id 18 characters", "PUT", path("000100001000051048"), tok, jsonCT, `{"blockCode1":"B"}`, 400, codeVPLBadRequest, appInvalidAccount},
-		{"account id 20 characters", "PUT", path("00010000100005104811"), tok, jsonCT, `{"blockCode1":"B"}`, 400, codeVPLBadRequest, appInvalidAccount},
-		{"lowercase code 1", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":"a"}`, 400, codeVPLBadRequest, appInvalidBlockCode1},
-		{"empty code 1", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":""}`, 400, codeVPLBadRequest, appInvalidBlockCode1},
-		{"two letters in slot 1", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":"AB"}`, 400, codeVPLBadRequest, appInvalidBlockCode1},
-		{"digit in slot 2", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode2":"1"}`, 400, codeVPLBadRequest, appInvalidBlockCode2},
-		{"two spaces in slot 2", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode2":"  "}`, 400, codeVPLBadRequest, appInvalidBlockCode2},
-		{"account starting with 999", "PUT", path("9990000010000510481"), tok, jsonCT, `{"blockCode1":"B"}`, 404, codeRecordNotFound, appRecordNotFound},
-		{"account not digits", "PUT", path("ABCD000010000510481"), tok, jsonCT, `{"blockCode1":"B"}`, 404, codeRecordNotFound, appRecordNotFound},
-		{"business unit 0", "PUT", path(seeded) + "?businessUnit=0", tok, jsonCT, `{"blockCode1":"B"}`, 400, codeConstraintViolated, "businessUnit: The minimum"},
-		{"business unit 999", "PUT", path(seeded) + "?businessUnit=999", tok, jsonCT, `{"blockCode1":"B"}`, 400, codeConstraintViolated, "businessUnit: The maximum"},
-		{"business unit not a number", "PUT", path(seeded) + "?businessUnit=abc", tok, jsonCT, `{"blockCode1":"B"}`, 400, codeArgsInvalid, "businessUnit"},
-		{"another business unit", "PUT", path(seeded) + "?businessUnit=200", tok, jsonCT, `{"blockCode1":"B"}`, 400, codeVPLBadRequest, appInvalidBU},
-		{"wrong method", "POST", path(seeded), tok, jsonCT, `{"blockCode1":"B"}`, 404, codeNoSuchAPI, ""},
-		{"wrong path", "PUT", "/v1/accounts/" + seeded + "/block", tok, jsonCT, `{"blockCode1":"B"}`, 404, codeNoSuchAPI, ""},
-		{"details of a 999 account", "GET", "/v1/accounts/9990000010000510481/details", tok, "", ``, 404, codeRecordNotFound, appRecordNotFound},
-		{"details of a short id", "GET", "/v1/accounts/123/details", tok, "", ``, 400, codeVPLBadRequest, appInvalidAccount},
-		{"details without token", "GET", "/v1/accounts/" + seeded + "/details", "", "", ``, 401, codeUnauthorized, ""},
+		{"no token", "PUT", path(newAccountID(t)), "", jsonCT, `{"blockCode1":"B"}`, 401, wire.CodeUnauthorized, ""},
+		{"unknown token", "PUT", path(newAccountID(t)), "made-up", jsonCT, `{"blockCode1":"B"}`, 401, wire.CodeUnauthorized, ""},
+		{"no content type", "PUT", path(newAccountID(t)), tok, "", `{"blockCode1":"B"}`, 415, wire.CodeNoContentType, ""},
+		{"form content type", "PUT", path(newAccountID(t)), tok, "application/x-www-form-urlencoded", `blockCode1=B`, 415, wire.CodeJSONOnly, ""},
+		{"empty body", "PUT", path(newAccountID(t)), tok, jsonCT, ``, 400, wire.CodePayloadEmpty, ""},
+		{"not json", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":`, 400, wire.CodeNotReadable, ""},
+		{"code not a string", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":1}`, 400, wire.CodeNotReadable, ""},
+		{"neither slot", "PUT", path(newAccountID(t)), tok, jsonCT, `{}`, 400, wire.CodeFieldMissing, "blockCode1"},
+		{"both slots null", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":null,"blockCode2":null}`, 400, wire.CodeFieldMissing, "blockCode1"},
+		{"account id 18 characters", "PUT", path("000100001000051048"), tok, jsonCT, `{"blockCode1":"B"}`, 400, wire.CodeVPLBadRequest, wire.AppInvalidAccount},
+		{"account id 20 characters", "PUT", path("00010000100005104811"), tok, jsonCT, `{"blockCode1":"B"}`, 400, wire.CodeVPLBadRequest, wire.AppInvalidAccount},
+		{"lowercase code 1", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":"a"}`, 400, wire.CodeVPLBadRequest, wire.AppInvalidBlockCode1},
+		{"empty code 1", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":""}`, 400, wire.CodeVPLBadRequest, wire.AppInvalidBlockCode1},
+		{"two letters in slot 1", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode1":"AB"}`, 400, wire.CodeVPLBadRequest, wire.AppInvalidBlockCode1},
+		{"digit in slot 2", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode2":"1"}`, 400, wire.CodeVPLBadRequest, wire.AppInvalidBlockCode2},
+		{"two spaces in slot 2", "PUT", path(newAccountID(t)), tok, jsonCT, `{"blockCode2":"  "}`, 400, wire.CodeVPLBadRequest, wire.AppInvalidBlockCode2},
+		{"account starting with 999", "PUT", path("9990000010000510481"), tok, jsonCT, `{"blockCode1":"B"}`, 404, wire.CodeRecordNotFound, wire.AppRecordNotFound},
+		{"account not digits", "PUT", path("ABCD000010000510481"), tok, jsonCT, `{"blockCode1":"B"}`, 404, wire.CodeRecordNotFound, wire.AppRecordNotFound},
+		{"business unit 0", "PUT", path(seeded) + "?businessUnit=0", tok, jsonCT, `{"blockCode1":"B"}`, 400, wire.CodeConstraintViolated, "businessUnit: The minimum"},
+		{"business unit 999", "PUT", path(seeded) + "?businessUnit=999", tok, jsonCT, `{"blockCode1":"B"}`, 400, wire.CodeConstraintViolated, "businessUnit: The maximum"},
+		{"business unit not a number", "PUT", path(seeded) + "?businessUnit=abc", tok, jsonCT, `{"blockCode1":"B"}`, 400, wire.CodeArgsInvalid, "businessUnit"},
+		{"another business unit", "PUT", path(seeded) + "?businessUnit=200", tok, jsonCT, `{"blockCode1":"B"}`, 400, wire.CodeVPLBadRequest, wire.AppInvalidBU},
+		{"wrong method", "POST", path(seeded), tok, jsonCT, `{"blockCode1":"B"}`, 404, wire.CodeNoSuchAPI, ""},
+		{"wrong path", "PUT", "/v1/accounts/" + seeded + "/block", tok, jsonCT, `{"blockCode1":"B"}`, 404, wire.CodeNoSuchAPI, ""},
+		{"details of a 999 account", "GET", "/v1/accounts/9990000010000510481/details", tok, "", ``, 404, wire.CodeRecordNotFound, wire.AppRecordNotFound},
+		{"details of a short id", "GET", "/v1/accounts/123/details", tok, "", ``, 400, wire.CodeVPLBadRequest, wire.AppInvalidAccount},
+		{"details without token", "GET", "/v1/accounts/" + seeded + "/details", "", "", ``, 401, wire.CodeUnauthorized, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -246,7 +250,7 @@ func TestSandboxValidation(t *testing.T) {
 }
 
 func TestSandboxTokenEndpoint(t *testing.T) {
-	f := newFixture(t, SandboxConfig{ClientID: "me", ClientSecret: "s3cret", TokenLifetime: time.Hour})
+	f := newFixture(t, Config{ClientID: "me", ClientSecret: "s3cret", TokenLifetime: time.Hour})
 	tests := []struct {
 		name        string
 		contentType string
@@ -256,17 +260,17 @@ func TestSandboxTokenEndpoint(t *testing.T) {
 	}{
 		{"good", "application/json", `{"grant_type":"client_credentials","scope":"accounts","client_id":"me","client_secret":"s3cret"}`, 200, ""},
 		{"scope all", "application/json", `{"grant_type":"client_credentials","scope":"all","client_id":"me","client_secret":"s3cret"}`, 200, ""},
-		{"wrong secret", "application/json", `{"grant_type":"client_credentials","scope":"accounts","client_id":"me","client_secret":"nope"}`, 401, codeUnauthorized},
-		{"wrong client", "application/json", `{"grant_type":"client_credentials","scope":"accounts","client_id":"you","client_secret":"s3cret"}`, 401, codeUnauthorized},
-		{"wrong scope", "application/json", `{"grant_type":"client_credentials","scope":"cards","client_id":"me","client_secret":"s3cret"}`, 401, codeUnauthorized},
-		{"wrong grant type", "application/json", `{"grant_type":"password","scope":"accounts","client_id":"me","client_secret":"s3cret"}`, 401, codeUnauthorized},
-		{"not json", "application/json", `grant_type=client_credentials`, 400, codeNotReadable},
-		{"form", "application/x-www-form-urlencoded", `grant_type=client_credentials`, 415, codeJSONOnly},
+		{"wrong secret", "application/json", `{"grant_type":"client_credentials","scope":"accounts","client_id":"me","client_secret":"nope"}`, 401, wire.CodeUnauthorized},
+		{"wrong client", "application/json", `{"grant_type":"client_credentials","scope":"accounts","client_id":"you","client_secret":"s3cret"}`, 401, wire.CodeUnauthorized},
+		{"wrong scope", "application/json", `{"grant_type":"client_credentials","scope":"cards","client_id":"me","client_secret":"s3cret"}`, 401, wire.CodeUnauthorized},
+		{"wrong grant type", "application/json", `{"grant_type":"password","scope":"accounts","client_id":"me","client_secret":"s3cret"}`, 401, wire.CodeUnauthorized},
+		{"not json", "application/json", `grant_type=client_credentials`, 400, wire.CodeNotReadable},
+		{"form", "application/x-www-form-urlencoded", `grant_type=client_credentials`, 415, wire.CodeJSONOnly},
 	}
 	issued := 0
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, f.server.URL+tokenPath, strings.NewReader(tc.body))
+			req, _ := http.NewRequest(http.MethodPost, f.server.URL+wire.TokenPath, strings.NewReader(tc.body))
 			req.Header.Set("Content-Type", tc.contentType)
 			resp, err := f.server.Client().Do(req)
 			if err != nil {
@@ -279,7 +283,7 @@ func TestSandboxTokenEndpoint(t *testing.T) {
 			}
 			if tc.wantStatus == 200 {
 				issued++
-				var tr tokenResponse
+				var tr wire.TokenResponse
 				if err := json.Unmarshal(b, &tr); err != nil {
 					t.Fatal(err)
 				}
@@ -288,7 +292,7 @@ func TestSandboxTokenEndpoint(t *testing.T) {
 				}
 				return
 			}
-			var es []apiError
+			var es []wire.APIError
 			if err := json.Unmarshal(b, &es); err != nil || len(es) != 1 {
 				t.Fatalf("decoding %s: %v", b, err)
 			}
@@ -308,10 +312,10 @@ func TestSandboxTokenEndpoint(t *testing.T) {
 func TestSandboxInjectNext(t *testing.T) {
 	ctx := context.Background()
 	t.Run("retryable", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{})
-		f.sandbox.InjectNext(providers.FaultRetryable)
+		f := newFixture(t, Config{})
+		f.sandbox.InjectNext(sandboxfault.FaultRetryable)
 		_, err := f.client.SetBlockCode(ctx, newAccountID(t), 1, "B", 0, "c")
-		wantError(t, err, providers.Retryable, codeServiceUnavailable, http.StatusServiceUnavailable)
+		wantError(t, err, providers.Retryable, wire.CodeServiceUnavailable, http.StatusServiceUnavailable)
 		if _, err := f.client.SetBlockCode(ctx, newAccountID(t), 1, "B", 0, "c"); err != nil {
 			t.Fatalf("the call after the injected fault: %v", err)
 		}
@@ -320,11 +324,11 @@ func TestSandboxInjectNext(t *testing.T) {
 		}
 	})
 	t.Run("token expired revokes the token", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{})
+		f := newFixture(t, Config{})
 		tok := token(t, f)
-		f.sandbox.InjectNext(providers.FaultTokenExpired)
+		f.sandbox.InjectNext(sandboxfault.FaultTokenExpired)
 		_, err := f.client.SetBlockCode(ctx, newAccountID(t), 1, "B", 0, "c")
-		wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusUnauthorized)
+		wantError(t, err, providers.Retryable, card.CodeTokenExpired, http.StatusUnauthorized)
 		if strings.Contains(err.Error(), tok) {
 			t.Errorf("error %q holds the token", err)
 		}
@@ -337,9 +341,9 @@ func TestSandboxInjectNext(t *testing.T) {
 		}
 	})
 	t.Run("apply then drop", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{})
+		f := newFixture(t, Config{})
 		id := newAccountID(t)
-		f.sandbox.InjectNext(providers.FaultApplyThenDrop)
+		f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 		_, err := f.client.SetBlockCode(ctx, id, 2, "X", 0, "c")
 		wantError(t, err, providers.Unknown, "", 0)
 		a, err := f.client.Details(ctx, id)
@@ -351,8 +355,8 @@ func TestSandboxInjectNext(t *testing.T) {
 		}
 	})
 	t.Run("timeout with a short delay answers 504", func(t *testing.T) {
-		f := newFixture(t, SandboxConfig{TimeoutDelay: time.Millisecond})
-		f.sandbox.InjectNext(providers.FaultTimeout)
+		f := newFixture(t, Config{TimeoutDelay: time.Millisecond})
+		f.sandbox.InjectNext(sandboxfault.FaultTimeout)
 		_, err := f.client.SetBlockCode(ctx, newAccountID(t), 1, "B", 0, "c")
 		wantError(t, err, providers.Unknown, "", http.StatusGatewayTimeout)
 		if got := f.sandbox.Applied(); got != 0 {
@@ -363,9 +367,9 @@ func TestSandboxInjectNext(t *testing.T) {
 
 func TestSandboxFaultRates(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, SandboxConfig{ErrorRate: 1})
+	f := newFixture(t, Config{ErrorRate: 1})
 	_, err := f.client.SetBlockCode(ctx, newAccountID(t), 1, "B", 0, "c")
-	wantError(t, err, providers.Retryable, codeServiceUnavailable, http.StatusServiceUnavailable)
+	wantError(t, err, providers.Retryable, wire.CodeServiceUnavailable, http.StatusServiceUnavailable)
 
 	f.sandbox.SetFaults(0, 0, 1)
 	_, err = f.client.SetBlockCode(ctx, newAccountID(t), 1, "B", 0, "c")
@@ -384,7 +388,7 @@ func TestSandboxFaultRates(t *testing.T) {
 }
 
 func TestSandboxLedger(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, Config{})
 	ctx := context.Background()
 	a, b := "0001000000000000002", "0001000000000000001"
 	if _, err := f.client.SetBlockCode(ctx, a, 1, "B", 0, "c"); err != nil {
@@ -399,15 +403,15 @@ func TestSandboxLedger(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	var l struct {
-		Accounts     []Account `json:"accounts"`
-		Applied      int       `json:"applied"`
-		Requests     int       `json:"requests"`
-		TokensIssued int       `json:"tokensIssued"`
+		Accounts     []card.Account `json:"accounts"`
+		Applied      int            `json:"applied"`
+		Requests     int            `json:"requests"`
+		TokensIssued int            `json:"tokensIssued"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
 		t.Fatal(err)
 	}
-	want := []Account{
+	want := []card.Account{
 		{AccountID: b, BlockCode2: "Z", BlockCode2Date: "19/08/2021", BusinessUnit: 100},
 		{AccountID: a, BlockCode1: "B", BlockCode1Date: "19/08/2021", BusinessUnit: 100},
 	}
@@ -420,7 +424,7 @@ func TestSandboxLedger(t *testing.T) {
 }
 
 func TestSandboxWireEmptySlotIsASpace(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, Config{})
 	id := newAccountID(t)
 	if _, err := f.client.SetBlockCode(context.Background(), id, 1, "B", 0, "c"); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,18 @@
-package finnotech
+// Package finnotechfake simulates Finnotech for tests and development: a
+// Sandbox is an in-memory HTTP server of the services the finnotech Client
+// calls, token endpoint included, with fault injection, that the tests, the
+// zero-config run (`blockd serve` without BLOCKD_FINNOTECH_URL), `blockd
+// sandbox` and the chaos run use in place of Finnotech. It is never used in
+// production.
+//
+// It speaks the contract in providers/finnotech/internal/wire, the one the
+// Client speaks, and uses nothing else of package finnotech but its
+// exported API.
+package finnotechfake
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -13,6 +24,8 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
 	"github.com/blockd/blockd/providers/jalali"
 	"github.com/blockd/blockd/providers/sandboxfault"
 )
@@ -37,22 +50,27 @@ const (
 	HoldTransferred = "TRANSFERRED"
 )
 
-// Defaults of SandboxConfig.
+// Defaults of Config.
 const (
-	defaultSandboxClientID     = "blockd-sandbox"
-	defaultSandboxClientSecret = "sandbox-secret"
-	// defaultTokenLifetime is the lifetime of the documented example
+	// DefaultClientID and DefaultClientSecret are the token endpoint's
+	// credentials when Config leaves them empty.
+	DefaultClientID     = "blockd-sandbox"
+	DefaultClientSecret = "sandbox-secret"
+	// DefaultTokenLifetime is the lifetime of the documented example
 	// (NOTES.md 1.2: lifeTime 864000000 ms).
-	defaultTokenLifetime   = 10 * 24 * time.Hour
-	defaultCCTokenLifetime = 24 * time.Hour
+	DefaultTokenLifetime = 10 * 24 * time.Hour
+	// DefaultCCTokenLifetime is the lifetime of client-credential tokens.
+	DefaultCCTokenLifetime = 24 * time.Hour
 	// bankFloor is the least balance the sandbox's banks keep on a deposit
-	// (see SandboxConfig.InsufficientBalanceDeposits).
+	// (see Config.InsufficientBalanceDeposits).
 	bankFloor = 1000
+	// maxBody is the largest request body the sandbox reads.
+	maxBody = 1 << 20
 )
 
-// SandboxConfig configures a Sandbox. The zero value is a fast, faultless
+// Config configures a Sandbox. The zero value is a fast, faultless
 // sandbox that accepts any token.
-type SandboxConfig struct {
+type Config struct {
 	// Latency is added to every API call (not to /_sandbox/ledger), while
 	// the call shows as PENDING. A client that gives up meanwhile does not
 	// stop the call. Default 0.
@@ -131,14 +149,12 @@ type Hold struct {
 // call status. It serves GET /_sandbox/ledger for a look at the ledger. It
 // is safe for concurrent use and logs nothing.
 type Sandbox struct {
-	latency      time.Duration
-	strictTokens bool // SandboxConfig.Tokens was set
+	strictTokens bool // Config.Tokens was set
 	clientID     string
 	clientSecret string
 	acLifetime   time.Duration
 	ccLifetime   time.Duration
 	lowBalance   map[string]bool
-	timeoutDelay time.Duration
 	now          func() time.Time
 	mux          *http.ServeMux
 
@@ -161,7 +177,7 @@ type Sandbox struct {
 type sandboxCall struct {
 	op       string
 	clientID string
-	status   CallStatus
+	status   finnotech.CallStatus
 	// response is the result of a DONE money call, for wages.
 	response json.RawMessage
 	// The request and result of an unblock-transfer, for its inquiry.
@@ -171,30 +187,26 @@ type sandboxCall struct {
 	transferDate string
 }
 
-// NewSandbox returns a Sandbox configured by cfg.
-func NewSandbox(cfg SandboxConfig) *Sandbox {
+// New returns a Sandbox configured by cfg.
+func New(cfg Config) *Sandbox {
 	s := &Sandbox{
-		latency:      cfg.Latency,
 		strictTokens: len(cfg.Tokens) > 0,
-		clientID:     cmp.Or(cfg.ClientID, defaultSandboxClientID),
-		clientSecret: cmp.Or(cfg.ClientSecret, defaultSandboxClientSecret),
-		acLifetime:   cmp.Or(max(cfg.TokenLifetime, 0), defaultTokenLifetime),
-		ccLifetime:   cmp.Or(max(cfg.CCTokenLifetime, 0), defaultCCTokenLifetime),
+		clientID:     cmp.Or(cfg.ClientID, DefaultClientID),
+		clientSecret: cmp.Or(cfg.ClientSecret, DefaultClientSecret),
+		acLifetime:   cmp.Or(max(cfg.TokenLifetime, 0), DefaultTokenLifetime),
+		ccLifetime:   cmp.Or(max(cfg.CCTokenLifetime, 0), DefaultCCTokenLifetime),
 		lowBalance:   make(map[string]bool),
-		timeoutDelay: cfg.TimeoutDelay,
 		now:          cfg.Now,
-		faults:       sandboxfault.New(cfg.Seed, cfg.ErrorRate, cfg.TimeoutRate, cfg.ApplyThenDropRate),
-		holds:        make(map[string]*Hold),
-		byUnblock:    make(map[string]string),
-		calls:        make(map[string]*sandboxCall),
-		applied:      make(map[string]int),
-		requests:     make(map[string]int),
-		tokens:       make(map[string]*sandboxToken),
-		refreshes:    make(map[string]*sandboxToken),
-		revoked:      make(map[string]bool),
-	}
-	if s.timeoutDelay <= 0 {
-		s.timeoutDelay = 30 * time.Second
+		faults: sandboxfault.New(sandboxfault.Config{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutRate: cfg.TimeoutRate,
+			ApplyThenDropRate: cfg.ApplyThenDropRate, TimeoutDelay: cfg.TimeoutDelay, Seed: cfg.Seed}),
+		holds:     make(map[string]*Hold),
+		byUnblock: make(map[string]string),
+		calls:     make(map[string]*sandboxCall),
+		applied:   make(map[string]int),
+		requests:  make(map[string]int),
+		tokens:    make(map[string]*sandboxToken),
+		refreshes: make(map[string]*sandboxToken),
+		revoked:   make(map[string]bool),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -206,20 +218,20 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 		// ASSUMPTION (DECISIONS.md): a configured token stands for one an
 		// operator obtained by consent; it never expires and may be used at
 		// any bank.
-		t := &sandboxToken{kind: tokenTypeCode, scopes: codeScopes(), refresh: "refresh-" + tok}
+		t := &sandboxToken{kind: wire.TokenTypeCode, scopes: codeScopes(), refresh: "refresh-" + tok}
 		s.tokens[tok] = t
 		s.refreshes[t.refresh] = t
 	}
 
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("POST "+fmt.Sprintf(blockPath, "{clientId}"), s.money(OpBlock))
-	s.mux.HandleFunc("POST "+fmt.Sprintf(unblockPath, "{clientId}"), s.money(OpUnblock))
-	s.mux.HandleFunc("POST "+fmt.Sprintf(transferPath, "{clientId}"), s.money(OpTransfer))
-	s.mux.HandleFunc("GET "+fmt.Sprintf(transferInquiryPath, "{clientId}"), s.transferInquiry)
-	s.mux.HandleFunc("GET "+fmt.Sprintf(facilityPath, "{clientId}", "{nid}"), s.facility)
-	s.mux.HandleFunc("GET "+fmt.Sprintf(wagesPath, "{clientId}"), s.wages)
-	s.mux.HandleFunc("POST "+tokenPath, s.token)
-	s.mux.HandleFunc("GET /_sandbox/ledger", s.ledger)
+	s.mux.HandleFunc("POST "+fmt.Sprintf(wire.BlockPath, "{clientId}"), s.money(OpBlock))
+	s.mux.HandleFunc("POST "+fmt.Sprintf(wire.UnblockPath, "{clientId}"), s.money(OpUnblock))
+	s.mux.HandleFunc("POST "+fmt.Sprintf(wire.TransferPath, "{clientId}"), s.money(OpTransfer))
+	s.mux.HandleFunc("GET "+fmt.Sprintf(wire.TransferInquiryPath, "{clientId}"), s.transferInquiry)
+	s.mux.HandleFunc("GET "+fmt.Sprintf(wire.FacilityPath, "{clientId}", "{nid}"), s.facility)
+	s.mux.HandleFunc("GET "+fmt.Sprintf(wire.WagesPath, "{clientId}"), s.wages)
+	s.mux.HandleFunc("POST "+wire.TokenPath, s.token)
+	s.mux.Handle("GET "+sandboxfault.LedgerPath, sandboxfault.Ledger(s.ledger))
 	return s
 }
 
@@ -248,7 +260,7 @@ func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
 //   - FaultTokenExpired: revoke the call's token, so that only a new one
 //     (a refresh) works from then on, and answer 403 UNAUTHORIZED, not
 //     applied.
-func (s *Sandbox) InjectNext(f providers.Fault) {
+func (s *Sandbox) InjectNext(f sandboxfault.Fault) {
 	s.faults.InjectNext(f)
 }
 
@@ -290,12 +302,6 @@ func (s *Sandbox) TokensIssued() int {
 	return s.tokensIssued
 }
 
-// DepositOf returns the one deposit number the sandbox gives clientID: the
-// source of its blocks and transfers.
-func DepositOf(clientID string) string {
-	return depositOf(clientID)
-}
-
 // Requests returns how many op requests (any Op* constant) arrived,
 // whatever became of them.
 func (s *Sandbox) Requests(op string) int {
@@ -304,45 +310,9 @@ func (s *Sandbox) Requests(op string) int {
 	return s.requests[op]
 }
 
-// Sandbox answers. The Persian texts are Finnotech's (NOTES.md 1.3).
-const (
-	msgBadToken       = "خطای دریافتی از سرور احراز هویت: توکن ارسالی نامعتبر است" // auth server: the token sent is invalid
-	msgBadTrackID     = "invalid trackId"
-	msgBadContentType = "content type must be application/json"
-	msgBadBody        = "invalid json body"
-	msgBadAmount      = "invalid amount"
-	msgBadDays        = "invalid days"
-	msgNoDescription  = "description is required"
-	msgNoBlockTrackID = "blockTrackId is required"
-	// The unblock-transfer's refusals. ASSUMPTION (DECISIONS.md): their
-	// texts, the seed states only the rules; msgSameAccounts is
-	// transferTo's documented text (NOTES.md 1.3).
-	msgNoUnblockTrackID   = "unblockTrackId is required"
-	msgNoDestination      = "destination is required"
-	msgAlreadyTransferred = "a successful unblock-transfer was already made for this unblock"
-	msgSameAccounts       = "Source And destination accounts are the same!"
-	// codeServiceCall is Finnotech's code for an error of the bank behind
-	// it (NOTES.md 1.3).
-	codeServiceCall = "SERVICE_CALL_ERROR"
-	// The refusals of the inquiries and the token endpoint, in the
-	// sandbox's own words.
-	msgNoInquiryTrackID   = "inquiryTrackId is required"
-	msgBadNationalID      = "national id must be 10 or 11 digits"
-	msgTokenNotForService = "token does not give access to this service"
-	msgBadClient          = "invalid client credentials"
-	msgBadGrant           = "invalid grant_type"
-	msgBadCode            = "invalid code"
-	msgNoBank             = "bank is required"
-	msgBadRefreshToken    = "invalid refresh token"
-	msgBadNID             = "nid must be 10 digits"
-	msgNoScopes           = "scopes is required"
-	msgBadTokenType       = "invalid token_type"
-	// msgNoFacility is the seed's "no facility" text.
-	msgNoFacility = "هیچ تسهیلات و تعهدی یافت نشد" // no facility or obligation found
-)
-
-// moneyBody is a block, unblock or unblock-transfer body; amount and days
-// are read leniently.
+// moneyBody is a block, unblock or unblock-transfer body (wire.BlockBody,
+// wire.UnblockBody, wire.TransferBody) read at once; amount and days are
+// kept raw, so that each is refused with its own message.
 type moneyBody struct {
 	Amount         json.RawMessage `json:"amount"`
 	Description    string          `json:"description"`
@@ -369,7 +339,7 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 		// Reading the whole body first also lets net/http notice, and
 		// cancel r.Context(), when the client goes away.
 		body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody))
-		authMsg := s.authorize(r, tokenTypeCode, "")
+		authMsg := s.authorize(r, wire.TokenTypeCode, "")
 		validTrackID := isValidTrackID(req.trackID)
 
 		// Reserve the trackId at once, so that a second call with it is a
@@ -379,52 +349,47 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 		_, duplicate := s.calls[req.trackID]
 		reserved := validTrackID && !duplicate
 		if reserved {
-			s.calls[req.trackID] = &sandboxCall{op: op, clientID: req.clientID, status: CallPending}
+			s.calls[req.trackID] = &sandboxCall{op: op, clientID: req.clientID, status: finnotech.CallPending}
 		}
 		s.mu.Unlock()
 
-		time.Sleep(s.latency)
+		s.faults.Delay()
 
 		switch {
 		case authMsg != "":
-			s.finish(req.trackID, reserved, CallFailed)
-			writeFailure(w, http.StatusForbidden, req.trackID, codeUnauthorized, authMsg)
+			s.finish(req.trackID, reserved, finnotech.CallFailed)
+			writeFailure(w, http.StatusForbidden, req.trackID, wire.CodeUnauthorized, authMsg)
 			return
 		case !validTrackID:
-			writeFailure(w, http.StatusBadRequest, req.trackID, codeValidation, msgBadTrackID)
+			writeFailure(w, http.StatusBadRequest, req.trackID, wire.CodeValidation, wire.MsgBadTrackID)
 			return
 		case duplicate:
 			// Nothing applied, and the earlier call's record is left as it is.
-			writeFailure(w, http.StatusBadRequest, req.trackID, codeValidation, msgDuplicateTrackID)
+			writeFailure(w, http.StatusBadRequest, req.trackID, wire.CodeValidation, wire.MsgDuplicateTrackID)
 			return
 		}
 
 		f := s.nextFault()
 		switch f {
 		case faultUnavailable:
-			s.finish(req.trackID, true, CallFailed)
+			s.finish(req.trackID, true, finnotech.CallFailed)
 			writeFailure(w, http.StatusServiceUnavailable, req.trackID, "SERVICE_UNAVAILABLE", "service unavailable")
 			return
 		case faultNotResponding:
 			// ASSUMPTION (DECISIONS.md): Finnotech's "try again later" is the
 			// documented business text "provider not responding" on HTTP 400.
-			s.finish(req.trackID, true, CallFailed)
-			writeFailure(w, http.StatusBadRequest, req.trackID, codeServiceCall, msgProviderNotResponding)
+			s.finish(req.trackID, true, finnotech.CallFailed)
+			writeFailure(w, http.StatusBadRequest, req.trackID, wire.CodeServiceCall, wire.MsgProviderNotResponding)
 			return
 		case faultTokenExpired:
 			s.revoke(bearerToken(r))
-			s.finish(req.trackID, true, CallFailed)
-			writeFailure(w, http.StatusForbidden, req.trackID, codeUnauthorized, msgBadToken)
+			s.finish(req.trackID, true, finnotech.CallFailed)
+			writeFailure(w, http.StatusForbidden, req.trackID, wire.CodeUnauthorized, wire.MsgBadToken)
 			return
 		case faultTimeout:
 			// The call shows PENDING while it hangs.
-			t := time.NewTimer(s.timeoutDelay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-			}
-			t.Stop()
-			s.finish(req.trackID, true, CallFailed)
+			s.faults.Hang(r.Context())
+			s.finish(req.trackID, true, finnotech.CallFailed)
 			writeFailure(w, http.StatusGatewayTimeout, req.trackID, "GATEWAY_TIMEOUT", "gateway timeout")
 			return
 		}
@@ -439,7 +404,7 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 			writeFailure(w, status, req.trackID, code, msg)
 			return
 		}
-		writeJSON(w, status, envelope[any]{Result: result, Status: statusDone, TrackID: req.trackID})
+		writeJSON(w, status, wire.Envelope[any]{Result: result, Status: wire.StatusDone, TrackID: req.trackID})
 	}
 }
 
@@ -449,8 +414,8 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 // FAILED.
 func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr error) (status int, result any, code, msg string) {
 	if msg := req.parse(r.Header.Get("Content-Type"), body, readErr); msg != "" {
-		s.finish(req.trackID, true, CallFailed)
-		return http.StatusBadRequest, nil, codeValidation, msg
+		s.finish(req.trackID, true, finnotech.CallFailed)
+		return http.StatusBadRequest, nil, wire.CodeValidation, msg
 	}
 	today := jalali.FormatYYMMDD(s.now().In(jalali.Tehran()))
 
@@ -458,7 +423,7 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 	defer s.mu.Unlock()
 	c := s.calls[req.trackID]
 	refuse := func(code, msg string) (int, any, string, string) {
-		c.status = CallFailed
+		c.status = finnotech.CallFailed
 		return http.StatusBadRequest, nil, code, msg
 	}
 	switch req.op {
@@ -466,7 +431,7 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		h := &Hold{
 			BlockTrackID: req.trackID,
 			ClientID:     req.clientID,
-			Deposit:      depositOf(req.clientID),
+			Deposit:      DepositOf(req.clientID),
 			Amount:       req.amount,
 			Description:  req.body.Description,
 			Days:         req.days,
@@ -475,8 +440,8 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		}
 		s.holds[h.BlockTrackID] = h
 		s.order = append(s.order, h.BlockTrackID)
-		result = sandboxBlockResult{Amount: h.Amount, Description: h.Description, Deposit: h.Deposit,
-			BlockDate: h.BlockDate, Days: fmt.Sprint(h.Days)}
+		result = wire.BlockResult{Amount: providers.FlexInt(h.Amount), Description: h.Description, Deposit: h.Deposit,
+			BlockDate: h.BlockDate, Days: wire.NumericString(h.Days)}
 
 	case OpUnblock:
 		// ASSUMPTION (DECISIONS.md): an unblock names its block by the block
@@ -485,16 +450,16 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		h, ok := s.holds[req.body.BlockTrackID]
 		if !ok || h.ClientID != req.clientID || h.State != HoldBlocked ||
 			h.Deposit != req.body.Deposit || h.BlockDate != req.body.BlockDate {
-			return refuse(codeValidation, msgTransactionNotFound)
+			return refuse(wire.CodeValidation, wire.MsgTransactionNotFound)
 		}
 		if h.Amount != req.amount {
-			return refuse(codeValidation, msgInvalidAmount)
+			return refuse(wire.CodeValidation, wire.MsgInvalidAmount)
 		}
 		h.State = HoldUnblocked
 		h.UnblockTrackID = req.trackID
 		h.UnblockDate = today
 		s.byUnblock[req.trackID] = h.BlockTrackID
-		result = sandboxUnblockResult{Amount: h.Amount, Deposit: h.Deposit, UnblockDate: today}
+		result = wire.UnblockResult{Amount: providers.FlexInt(h.Amount), Deposit: h.Deposit, UnblockDate: today}
 
 	case OpTransfer:
 		// ASSUMPTION (DECISIONS.md): a transfer names the unblock it follows
@@ -505,15 +470,15 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		h, ok := s.holds[s.byUnblock[req.body.UnblockTrackID]]
 		switch {
 		case !ok || h.ClientID != req.clientID:
-			return refuse(codeValidation, msgTransactionNotFound)
+			return refuse(wire.CodeValidation, wire.MsgTransactionNotFound)
 		case h.State == HoldTransferred:
-			return refuse(codeValidation, msgAlreadyTransferred)
+			return refuse(wire.CodeValidation, wire.MsgAlreadyTransferred)
 		case req.amount > h.Amount:
-			return refuse(codeValidation, msgInvalidAmount)
+			return refuse(wire.CodeValidation, wire.MsgInvalidAmount)
 		case req.body.Destination == h.Deposit:
-			return refuse(codeValidation, msgSameAccounts)
+			return refuse(wire.CodeValidation, wire.MsgSameAccounts)
 		case s.lowBalance[h.Deposit] && req.amount > h.Amount-bankFloor:
-			return refuse(codeServiceCall, msgInsufficientBalance)
+			return refuse(wire.CodeServiceCall, wire.MsgInsufficientBalance)
 		}
 		h.State = HoldTransferred
 		h.TransferTrackID = req.trackID
@@ -521,10 +486,10 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		h.TransferDestination = req.body.Destination
 		h.TransferDate = today
 		c.source, c.transferDate = h.Deposit, today
-		result = sandboxTransferResult{Amount: req.amount, Source: h.Deposit, Destination: req.body.Destination,
+		result = wire.TransferResult{Amount: providers.FlexInt(req.amount), Source: h.Deposit, Destination: req.body.Destination,
 			TransferDate: today}
 	}
-	c.status = CallDone
+	c.status = finnotech.CallDone
 	// ASSUMPTION (DECISIONS.md, extended): wages carries the result of a
 	// DONE call under "response".
 	c.response, _ = json.Marshal(result)
@@ -540,7 +505,7 @@ func (req *moneyRequest) parse(contentType string, body []byte, readErr error) s
 	}
 	var amount providers.FlexInt
 	if len(req.body.Amount) == 0 || json.Unmarshal(req.body.Amount, &amount) != nil || amount <= 0 {
-		return msgBadAmount
+		return wire.MsgBadAmount
 	}
 	req.amount = int64(amount)
 
@@ -548,46 +513,25 @@ func (req *moneyRequest) parse(contentType string, body []byte, readErr error) s
 	case OpBlock:
 		var days providers.FlexInt
 		if len(req.body.Days) == 0 || json.Unmarshal(req.body.Days, &days) != nil || days < 1 || days > 90 {
-			return msgBadDays
+			return wire.MsgBadDays
 		}
 		req.days = int(days)
 		if strings.TrimSpace(req.body.Description) == "" {
-			return msgNoDescription
+			return wire.MsgNoDescription
 		}
 	case OpUnblock:
 		if req.body.BlockTrackID == "" {
-			return msgNoBlockTrackID
+			return wire.MsgNoBlockTrackID
 		}
 	case OpTransfer:
 		if req.body.UnblockTrackID == "" {
-			return msgNoUnblockTrackID
+			return wire.MsgNoUnblockTrackID
 		}
 		if strings.TrimSpace(req.body.Destination) == "" {
-			return msgNoDestination
+			return wire.MsgNoDestination
 		}
 	}
 	return ""
-}
-
-type sandboxBlockResult struct {
-	Amount      int64  `json:"amount"`
-	Description string `json:"description"`
-	Deposit     string `json:"deposit"`
-	BlockDate   string `json:"blockDate"`
-	Days        string `json:"days"`
-}
-
-type sandboxUnblockResult struct {
-	Amount      int64  `json:"amount"`
-	Deposit     string `json:"deposit"`
-	UnblockDate string `json:"unblockDate"`
-}
-
-type sandboxTransferResult struct {
-	Amount       int64  `json:"amount"`
-	Source       string `json:"source"`
-	Destination  string `json:"destination"`
-	TransferDate string `json:"transferDate"`
 }
 
 // wages answers the last status of the call sent with trackId.
@@ -597,42 +541,41 @@ func (s *Sandbox) wages(w http.ResponseWriter, r *http.Request) {
 	s.requests[OpWages]++
 	s.mu.Unlock()
 
-	time.Sleep(s.latency)
+	s.faults.Delay()
 	if msg := s.authorize(r, "", ""); msg != "" {
-		writeFailure(w, http.StatusForbidden, trackID, codeUnauthorized, msg)
+		writeFailure(w, http.StatusForbidden, trackID, wire.CodeUnauthorized, msg)
 		return
 	}
 	if !isValidTrackID(trackID) {
-		writeFailure(w, http.StatusBadRequest, trackID, codeValidation, msgBadTrackID)
+		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgBadTrackID)
 		return
 	}
 
 	s.mu.Lock()
-	res := wagesResult{TrackID: trackID, Status: string(CallUnknown)}
+	res := wire.WagesResult{TrackID: trackID, Status: string(finnotech.CallUnknown)}
 	if c, ok := s.calls[trackID]; ok {
 		res.Status, res.Service = string(c.status), c.op
-		if c.status == CallDone {
+		if c.status == finnotech.CallDone {
 			res.Response = c.response
 		}
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, envelope[wagesResult]{Result: res, Status: statusDone, TrackID: trackID})
+	writeJSON(w, http.StatusOK, wire.Envelope[wire.WagesResult]{Result: res, Status: wire.StatusDone, TrackID: trackID})
 }
 
-// ledger serves GET /_sandbox/ledger: the holds (with their transfers),
-// the applied calls by operation, the requests received by operation, and
-// the number of tokens issued.
-func (s *Sandbox) ledger(w http.ResponseWriter, _ *http.Request) {
+// ledger is what GET /_sandbox/ledger shows: the holds (with their
+// transfers), the applied calls by operation, the requests received by
+// operation, and the number of tokens issued.
+func (s *Sandbox) ledger() any {
 	holds := s.Holds()
 	s.mu.Lock()
-	v := struct {
+	defer s.mu.Unlock()
+	return struct {
 		Holds        []Hold         `json:"holds"`
 		Calls        map[string]int `json:"calls"`
 		Requests     map[string]int `json:"requests"`
 		TokensIssued int            `json:"tokensIssued"`
 	}{holds, maps.Clone(s.applied), maps.Clone(s.requests), s.tokensIssued}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, v)
 }
 
 // reserve records a new call with trackID as PENDING; false when trackID
@@ -643,12 +586,12 @@ func (s *Sandbox) reserve(op, clientID, trackID string) bool {
 	if _, dup := s.calls[trackID]; dup {
 		return false
 	}
-	s.calls[trackID] = &sandboxCall{op: op, clientID: clientID, status: CallPending}
+	s.calls[trackID] = &sandboxCall{op: op, clientID: clientID, status: finnotech.CallPending}
 	return true
 }
 
 // finish records the final status of a reserved call.
-func (s *Sandbox) finish(trackID string, reserved bool, st CallStatus) {
+func (s *Sandbox) finish(trackID string, reserved bool, st finnotech.CallStatus) {
 	if !reserved {
 		return
 	}
@@ -680,16 +623,16 @@ const (
 func (s *Sandbox) nextFault() fault {
 	f, injected := s.faults.Next()
 	switch f {
-	case providers.FaultRetryable:
+	case sandboxfault.FaultRetryable:
 		if injected {
 			return faultNotResponding
 		}
 		return faultUnavailable
-	case providers.FaultTokenExpired:
+	case sandboxfault.FaultTokenExpired:
 		return faultTokenExpired
-	case providers.FaultTimeout:
+	case sandboxfault.FaultTimeout:
 		return faultTimeout
-	case providers.FaultApplyThenDrop:
+	case sandboxfault.FaultApplyThenDrop:
 		return faultDrop
 	default:
 		return faultNone
@@ -711,16 +654,17 @@ func isValidTrackID(id string) bool {
 	return true
 }
 
-// depositOf is the one deposit number of a clientId in the sandbox: "0201"
-// and nine digits of an FNV-1a hash, like the seed's "0201698541000".
-func depositOf(clientID string) string {
+// DepositOf returns the one deposit number the sandbox gives clientID: the
+// source of its blocks and transfers, "0201" and nine digits of an FNV-1a
+// hash, like the seed's "0201698541000".
+func DepositOf(clientID string) string {
 	h := fnv.New64a()
 	h.Write([]byte(clientID))
 	return fmt.Sprintf("0201%09d", h.Sum64()%1_000_000_000)
 }
 
 func writeFailure(w http.ResponseWriter, status int, trackID, code, msg string) {
-	writeJSON(w, status, envelope[any]{Status: statusFailed, TrackID: trackID, Error: &apiError{Code: code, Message: msg}})
+	writeJSON(w, status, wire.Envelope[any]{Status: wire.StatusFailed, TrackID: trackID, Error: &wire.APIError{Code: code, Message: msg}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -728,3 +672,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// StaticToken returns a finnotech.TokenSource that always hands out tok,
+// for tests that need no token endpoint; Invalidate does nothing.
+func StaticToken(tok string) finnotech.TokenSource {
+	return staticToken(tok)
+}
+
+type staticToken string
+
+func (s staticToken) Token(context.Context, string) (string, error) { return string(s), nil }
+func (staticToken) Invalidate(string)                               {}

@@ -1,4 +1,14 @@
-package card
+// Package cardfake simulates the card platform for tests and development:
+// a Sandbox is an in-memory HTTP server of the services the card Client
+// calls (the token endpoint, blockUnblock and the details inquiry), with
+// fault injection, that the tests, the zero-config run (`blockd serve`
+// without BLOCKD_CARD_URL), `blockd sandbox` and the chaos run use in
+// place of the platform. It is never used in production.
+//
+// It speaks the contract in providers/card/internal/wire, the one the
+// Client speaks, and uses nothing else of package card but its exported
+// API.
+package cardfake
 
 import (
 	"bytes"
@@ -18,12 +28,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/card"
+	"github.com/blockd/blockd/providers/card/internal/wire"
 	"github.com/blockd/blockd/providers/sandboxfault"
 )
 
-// SandboxConfig configures a Sandbox. The zero value is a fast, faultless
+// Config configures a Sandbox. The zero value is a fast, faultless
 // sandbox with the default credentials and priorities.
-type SandboxConfig struct {
+type Config struct {
 	// ClientID and ClientSecret are the only client credentials the token
 	// endpoint accepts. Default "sandbox-client" and "sandbox-secret".
 	ClientID     string
@@ -65,11 +77,12 @@ type SandboxConfig struct {
 
 // Sandbox defaults.
 const (
-	defaultClientID      = "sandbox-client"
-	defaultClientSecret  = "sandbox-secret"
+	// DefaultClientID and DefaultClientSecret are the client credentials
+	// the token endpoint accepts when Config leaves them empty.
+	DefaultClientID      = "sandbox-client"
+	DefaultClientSecret  = "sandbox-secret"
 	defaultTokenLifetime = 7199 * time.Second
 	defaultDateFormat    = "02/01/2006"
-	defaultTimeoutDelay  = 30 * time.Second
 	defaultPriority      = 10
 	// ASSUMPTION (DECISIONS.md): an account the sandbox creates on first
 	// use belongs to business unit 100 (the seed's example) unless the call
@@ -77,6 +90,8 @@ const (
 	defaultBusinessUnit = 100
 	maxBusinessUnit     = 998
 	maxPriority         = 99
+	// maxBody is the largest request body the sandbox reads.
+	maxBody = 1 << 20
 )
 
 // Sandbox is an in-memory simulator of the card platform services the
@@ -95,8 +110,6 @@ type Sandbox struct {
 	tokenLifetime time.Duration
 	priorities    [26]int
 	dateFormat    string
-	latency       time.Duration
-	timeoutDelay  time.Duration
 	now           func() time.Time
 	mux           *http.ServeMux
 
@@ -104,31 +117,27 @@ type Sandbox struct {
 
 	mu       sync.Mutex
 	tokens   map[string]time.Time
-	accounts map[string]*Account
+	accounts map[string]*card.Account
 	applied  int
 	requests int
 	issued   int
 }
 
-// NewSandbox returns a Sandbox configured by cfg.
-func NewSandbox(cfg SandboxConfig) *Sandbox {
+// New returns a Sandbox configured by cfg.
+func New(cfg Config) *Sandbox {
 	s := &Sandbox{
-		clientID:      cmp.Or(cfg.ClientID, defaultClientID),
-		clientSecret:  cmp.Or(cfg.ClientSecret, defaultClientSecret),
+		clientID:      cmp.Or(cfg.ClientID, DefaultClientID),
+		clientSecret:  cmp.Or(cfg.ClientSecret, DefaultClientSecret),
 		tokenLifetime: cfg.TokenLifetime,
 		dateFormat:    cmp.Or(cfg.DateFormat, defaultDateFormat),
-		latency:       cfg.Latency,
-		timeoutDelay:  cfg.TimeoutDelay,
 		now:           cfg.Now,
-		faults:        sandboxfault.New(cfg.Seed, cfg.ErrorRate, cfg.TimeoutRate, cfg.ApplyThenDropRate),
-		tokens:        make(map[string]time.Time),
-		accounts:      make(map[string]*Account),
+		faults: sandboxfault.New(sandboxfault.Config{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutRate: cfg.TimeoutRate,
+			ApplyThenDropRate: cfg.ApplyThenDropRate, TimeoutDelay: cfg.TimeoutDelay, Seed: cfg.Seed}),
+		tokens:   make(map[string]time.Time),
+		accounts: make(map[string]*card.Account),
 	}
 	if s.tokenLifetime <= 0 {
 		s.tokenLifetime = defaultTokenLifetime
-	}
-	if s.timeoutDelay <= 0 {
-		s.timeoutDelay = defaultTimeoutDelay
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -147,10 +156,10 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 	}
 
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("POST "+tokenPath, s.token)
-	s.mux.HandleFunc("PUT "+fmt.Sprintf(blockUnblockPath, "{accountId}"), s.blockUnblock)
-	s.mux.HandleFunc("GET "+fmt.Sprintf(detailsPath, "{accountId}"), s.details)
-	s.mux.HandleFunc("GET /_sandbox/ledger", s.ledger)
+	s.mux.HandleFunc("POST "+wire.TokenPath, s.token)
+	s.mux.HandleFunc("PUT "+fmt.Sprintf(wire.BlockUnblockPath, "{accountId}"), s.blockUnblock)
+	s.mux.HandleFunc("GET "+fmt.Sprintf(wire.DetailsPath, "{accountId}"), s.details)
+	s.mux.Handle("GET "+sandboxfault.LedgerPath, sandboxfault.Ledger(s.ledger))
 	s.mux.HandleFunc("/", s.noSuchAPI)
 	return s
 }
@@ -172,7 +181,7 @@ func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
 // FaultTimeout hangs without applying; FaultApplyThenDrop applies the call
 // and closes the connection unanswered; FaultTokenExpired revokes the
 // call's token and answers 401 errorCode 240101 without applying.
-func (s *Sandbox) InjectNext(f providers.Fault) {
+func (s *Sandbox) InjectNext(f sandboxfault.Fault) {
 	s.faults.InjectNext(f)
 }
 
@@ -182,16 +191,16 @@ func (s *Sandbox) InjectNext(f providers.Fault) {
 func (s *Sandbox) SeedAccount(id string, businessUnit int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.accounts[id] = &Account{AccountID: id, BusinessUnit: businessUnit}
+	s.accounts[id] = &card.Account{AccountID: id, BusinessUnit: businessUnit}
 }
 
 // Account returns the account id as the sandbox holds it.
-func (s *Sandbox) Account(id string) (Account, bool) {
+func (s *Sandbox) Account(id string) (card.Account, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, ok := s.accounts[id]
 	if !ok {
-		return Account{}, false
+		return card.Account{}, false
 	}
 	return *a, true
 }
@@ -229,22 +238,22 @@ const (
 
 // token serves POST /v1/api/oauth/token.
 func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
-	time.Sleep(s.latency)
+	s.faults.Delay()
 	if e := checkJSON(r); e != nil {
 		writeErrors(w, r, e)
 		return
 	}
-	var req tokenRequest
+	var req wire.TokenRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil {
-		writeErrors(w, r, gatewayError(http.StatusBadRequest, codeNotReadable, "Message not readable"))
+		writeErrors(w, r, gatewayError(http.StatusBadRequest, wire.CodeNotReadable, "Message not readable"))
 		return
 	}
 	// ASSUMPTION (DECISIONS.md): the sandbox issues opaque tokens, not the
 	// platform's RS256 JWTs; scope "all" covers "accounts".
-	if req.GrantType != grantType || (req.Scope != tokenScope && req.Scope != "all") ||
+	if req.GrantType != wire.GrantType || (req.Scope != wire.TokenScope && req.Scope != "all") ||
 		subtle.ConstantTimeCompare([]byte(req.ClientID), []byte(s.clientID)) != 1 ||
 		subtle.ConstantTimeCompare([]byte(req.ClientSecret), []byte(s.clientSecret)) != 1 {
-		e := &apiError{ErrorCode: codeUnauthorized, Source: sourceAuth, Status: http.StatusUnauthorized,
+		e := &wire.APIError{ErrorCode: wire.CodeUnauthorized, Source: sourceAuth, Status: http.StatusUnauthorized,
 			Title: "Unauthorized", Detail: "Invalid client credentials, scope or grant_type"}
 		writeErrors(w, r, e)
 		return
@@ -261,7 +270,7 @@ func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
 	s.tokens[tok] = now.Add(s.tokenLifetime)
 	s.issued++
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer",
+	writeJSON(w, http.StatusOK, wire.TokenResponse{AccessToken: tok, TokenType: "Bearer",
 		ExpiresIn: providers.FlexInt(s.tokenLifetime / time.Second)})
 }
 
@@ -270,7 +279,7 @@ func (s *Sandbox) blockUnblock(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
 	f, _ := s.faults.Next()
-	if f == providers.FaultTokenExpired {
+	if f == sandboxfault.FaultTokenExpired {
 		delete(s.tokens, bearer(r))
 	}
 	s.mu.Unlock()
@@ -279,23 +288,18 @@ func (s *Sandbox) blockUnblock(w http.ResponseWriter, r *http.Request) {
 	// this also lets the server notice a client that goes away.
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody))
 
-	time.Sleep(s.latency)
+	s.faults.Delay()
 
-	if f == providers.FaultTokenExpired || !s.authorized(r) {
+	if f == sandboxfault.FaultTokenExpired || !s.authorized(r) {
 		writeErrors(w, r, unauthorized())
 		return
 	}
 	switch f {
-	case providers.FaultRetryable:
-		writeErrors(w, r, gatewayError(http.StatusServiceUnavailable, codeServiceUnavailable, "Service Unavailable"))
+	case sandboxfault.FaultRetryable:
+		writeErrors(w, r, gatewayError(http.StatusServiceUnavailable, wire.CodeServiceUnavailable, "Service Unavailable"))
 		return
-	case providers.FaultTimeout:
-		t := time.NewTimer(s.timeoutDelay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-		}
-		t.Stop()
+	case sandboxfault.FaultTimeout:
+		s.faults.Hang(r.Context())
 		// ASSUMPTION (DECISIONS.md): a gateway timeout comes from a proxy,
 		// as plain text rather than the platform's error array.
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -305,7 +309,7 @@ func (s *Sandbox) blockUnblock(w http.ResponseWriter, r *http.Request) {
 	}
 
 	acct, e := s.update(r, body, readErr)
-	if f == providers.FaultApplyThenDrop {
+	if f == sandboxfault.FaultApplyThenDrop {
 		// Applied (or refused); the answer is lost.
 		sandboxfault.DropConnection(w)
 		return
@@ -320,21 +324,21 @@ func (s *Sandbox) blockUnblock(w http.ResponseWriter, r *http.Request) {
 // update checks a blockUnblock call with its body and carries it out. It
 // returns the account after the change, or the error to answer with, in
 // which case nothing changed.
-func (s *Sandbox) update(r *http.Request, body []byte, readErr error) (Account, *apiError) {
+func (s *Sandbox) update(r *http.Request, body []byte, readErr error) (card.Account, *wire.APIError) {
 	id := r.PathValue("accountId")
 	bu, e := businessUnitParam(r)
 	if e != nil {
-		return Account{}, e
+		return card.Account{}, e
 	}
 	if e := checkJSON(r); e != nil {
-		return Account{}, e
+		return card.Account{}, e
 	}
 	if readErr != nil || len(bytes.TrimSpace(body)) == 0 {
-		return Account{}, gatewayError(http.StatusBadRequest, codePayloadEmpty, "Payload is empty")
+		return card.Account{}, gatewayError(http.StatusBadRequest, wire.CodePayloadEmpty, "Payload is empty")
 	}
-	var req blockUnblockBody
+	var req wire.BlockUnblockBody
 	if err := json.Unmarshal(body, &req); err != nil {
-		return Account{}, gatewayError(http.StatusBadRequest, codeNotReadable, "Message not readable")
+		return card.Account{}, gatewayError(http.StatusBadRequest, wire.CodeNotReadable, "Message not readable")
 	}
 	// The seed: at least one of blockCode1 and blockCode2.
 	// ASSUMPTION (DECISIONS.md): the gateway refuses a body with neither as
@@ -342,34 +346,34 @@ func (s *Sandbox) update(r *http.Request, body []byte, readErr error) (Account, 
 	// comes back from VisionPLUS as 400 with the seed's code (V5BS4002SA,
 	// V5BS0125SV, V5BS0127SV) rather than as a gateway constraint error.
 	if req.BlockCode1 == nil && req.BlockCode2 == nil {
-		return Account{}, gatewayError(http.StatusBadRequest, codeFieldMissing, "Required field(s) missing",
+		return card.Account{}, gatewayError(http.StatusBadRequest, wire.CodeFieldMissing, "Required field(s) missing",
 			"blockCode1: one of blockCode1 and blockCode2 is required")
 	}
-	if utf8.RuneCountInString(id) != accountIDLen {
-		return Account{}, vplError(http.StatusBadRequest, appInvalidAccount, "Invalid account number")
+	if utf8.RuneCountInString(id) != wire.AccountIDLen {
+		return card.Account{}, vplError(http.StatusBadRequest, wire.AppInvalidAccount, "Invalid account number")
 	}
 	if req.BlockCode1 != nil && !validBlockCode(*req.BlockCode1) {
-		return Account{}, vplError(http.StatusBadRequest, appInvalidBlockCode1, "Account - Invalid block code 1")
+		return card.Account{}, vplError(http.StatusBadRequest, wire.AppInvalidBlockCode1, "Account - Invalid block code 1")
 	}
 	if req.BlockCode2 != nil && !validBlockCode(*req.BlockCode2) {
-		return Account{}, vplError(http.StatusBadRequest, appInvalidBlockCode2, "Account - Invalid block code 2")
+		return card.Account{}, vplError(http.StatusBadRequest, wire.AppInvalidBlockCode2, "Account - Invalid block code 2")
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, e := s.lookup(id, bu)
 	if e != nil {
-		return Account{}, e
+		return card.Account{}, e
 	}
 	if bu != 0 && bu != a.BusinessUnit {
-		return Account{}, vplError(http.StatusBadRequest, appInvalidBU, "Invalid business unit")
+		return card.Account{}, vplError(http.StatusBadRequest, wire.AppInvalidBU, "Invalid business unit")
 	}
 	// Check both slots before changing either: a refusal changes nothing.
 	if req.BlockCode1 != nil && !s.replaces(*req.BlockCode1, a.BlockCode1) {
-		return Account{}, vplError(http.StatusUnprocessableEntity, appBlockCode1Kept, "Block Code 1 cannot be replaced with one of the lower priority")
+		return card.Account{}, vplError(http.StatusUnprocessableEntity, wire.AppBlockCode1Kept, "Block Code 1 cannot be replaced with one of the lower priority")
 	}
 	if req.BlockCode2 != nil && !s.replaces(*req.BlockCode2, a.BlockCode2) {
-		return Account{}, vplError(http.StatusUnprocessableEntity, appBlockCode2Kept, "Block Code 2 cannot be replaced with one of the lower priority")
+		return card.Account{}, vplError(http.StatusUnprocessableEntity, wire.AppBlockCode2Kept, "Block Code 2 cannot be replaced with one of the lower priority")
 	}
 	today := s.now().Format(s.dateFormat)
 	if req.BlockCode1 != nil {
@@ -386,7 +390,7 @@ func (s *Sandbox) update(r *http.Request, body []byte, readErr error) (Account, 
 // a space always may (no priority check on unblock), a letter when the
 // slot is empty or its priority is strictly greater than existing's.
 func (s *Sandbox) replaces(code, existing string) bool {
-	if code == removeCode || existing == "" {
+	if code == wire.RemoveCode || existing == "" {
 		return true
 	}
 	return s.priority(code) > s.priority(existing)
@@ -401,35 +405,35 @@ func (s *Sandbox) priority(code string) int {
 
 // lookup returns the account id, creating it in businessUnit bu (or the
 // default) when it may exist but does not yet. s.mu is held.
-func (s *Sandbox) lookup(id string, bu int) (*Account, *apiError) {
+func (s *Sandbox) lookup(id string, bu int) (*card.Account, *wire.APIError) {
 	if a, ok := s.accounts[id]; ok {
 		return a, nil
 	}
 	// ASSUMPTION (DECISIONS.md): every 19-digit account exists in the
 	// sandbox except those starting with 999, so tests need not seed.
 	if !allDigits(id) || strings.HasPrefix(id, "999") {
-		return nil, vplError(http.StatusNotFound, appRecordNotFound, "Update Request - Record not found")
+		return nil, vplError(http.StatusNotFound, wire.AppRecordNotFound, "Update Request - Record not found")
 	}
-	a := &Account{AccountID: id, BusinessUnit: cmp.Or(bu, defaultBusinessUnit)}
+	a := &card.Account{AccountID: id, BusinessUnit: cmp.Or(bu, defaultBusinessUnit)}
 	s.accounts[id] = a
 	return a, nil
 }
 
 // details serves GET /v1/accounts/{accountId}/details.
 func (s *Sandbox) details(w http.ResponseWriter, r *http.Request) {
-	time.Sleep(s.latency)
+	s.faults.Delay()
 	if !s.authorized(r) {
 		writeErrors(w, r, unauthorized())
 		return
 	}
 	id := r.PathValue("accountId")
-	if utf8.RuneCountInString(id) != accountIDLen {
-		writeErrors(w, r, vplError(http.StatusBadRequest, appInvalidAccount, "Invalid account number"))
+	if utf8.RuneCountInString(id) != wire.AccountIDLen {
+		writeErrors(w, r, vplError(http.StatusBadRequest, wire.AppInvalidAccount, "Invalid account number"))
 		return
 	}
 	s.mu.Lock()
 	a, e := s.lookup(id, 0)
-	var acct Account
+	var acct card.Account
 	if e == nil {
 		acct = *a
 	}
@@ -443,27 +447,27 @@ func (s *Sandbox) details(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wireAccount(acct))
 }
 
-// ledger serves GET /_sandbox/ledger: the accounts by id and the counters.
-func (s *Sandbox) ledger(w http.ResponseWriter, _ *http.Request) {
+// ledger is what GET /_sandbox/ledger shows: the accounts, by id, and the
+// counters.
+func (s *Sandbox) ledger() any {
 	s.mu.Lock()
-	accounts := make([]Account, 0, len(s.accounts))
+	defer s.mu.Unlock()
+	accounts := make([]card.Account, 0, len(s.accounts))
 	for _, a := range s.accounts {
 		accounts = append(accounts, *a)
 	}
-	v := struct {
-		Accounts     []Account `json:"accounts"`
-		Applied      int       `json:"applied"`
-		Requests     int       `json:"requests"`
-		TokensIssued int       `json:"tokensIssued"`
+	slices.SortFunc(accounts, func(a, b card.Account) int { return strings.Compare(a.AccountID, b.AccountID) })
+	return struct {
+		Accounts     []card.Account `json:"accounts"`
+		Applied      int            `json:"applied"`
+		Requests     int            `json:"requests"`
+		TokensIssued int            `json:"tokensIssued"`
 	}{accounts, s.applied, s.requests, s.issued}
-	s.mu.Unlock()
-	slices.SortFunc(v.Accounts, func(a, b Account) int { return strings.Compare(a.AccountID, b.AccountID) })
-	writeJSON(w, http.StatusOK, v)
 }
 
 // noSuchAPI answers any other path or method.
 func (s *Sandbox) noSuchAPI(w http.ResponseWriter, r *http.Request) {
-	writeErrors(w, r, gatewayError(http.StatusNotFound, codeNoSuchAPI, "No API exist for this instance"))
+	writeErrors(w, r, gatewayError(http.StatusNotFound, wire.CodeNoSuchAPI, "No API exist for this instance"))
 }
 
 // authorized reports whether r carries a token the sandbox issued and that
@@ -490,7 +494,7 @@ func bearer(r *http.Request) string {
 
 // businessUnitParam reads the optional businessUnit query parameter; 0
 // when it is absent.
-func businessUnitParam(r *http.Request) (int, *apiError) {
+func businessUnitParam(r *http.Request) (int, *wire.APIError) {
 	q := r.URL.Query()
 	if !q.Has("businessUnit") {
 		return 0, nil
@@ -498,37 +502,37 @@ func businessUnitParam(r *http.Request) (int, *apiError) {
 	v, err := strconv.Atoi(strings.TrimSpace(q.Get("businessUnit")))
 	switch {
 	case err != nil:
-		return 0, gatewayError(http.StatusBadRequest, codeArgsInvalid, "Method argument(s) not valid",
+		return 0, gatewayError(http.StatusBadRequest, wire.CodeArgsInvalid, "Method argument(s) not valid",
 			"businessUnit: This field must contain a numeric value")
 	// ASSUMPTION (DECISIONS.md): an out-of-range businessUnit is refused by
 	// the gateway as the platform's documents show it for other account
 	// calls: 400 errorCode 240010 "Constraint(s) Violated". The documented
 	// schema maximum is 999; the sandbox enforces the platform's 1–998.
 	case v < 1:
-		return 0, gatewayError(http.StatusBadRequest, codeConstraintViolated, "Constraint(s) Violated",
+		return 0, gatewayError(http.StatusBadRequest, wire.CodeConstraintViolated, "Constraint(s) Violated",
 			"businessUnit: The minimum value for this field is 1")
 	case v > maxBusinessUnit:
-		return 0, gatewayError(http.StatusBadRequest, codeConstraintViolated, "Constraint(s) Violated",
+		return 0, gatewayError(http.StatusBadRequest, wire.CodeConstraintViolated, "Constraint(s) Violated",
 			fmt.Sprintf("businessUnit: The maximum value for this field is %d", maxBusinessUnit))
 	}
 	return v, nil
 }
 
 // checkJSON refuses a body that is not declared JSON.
-func checkJSON(r *http.Request) *apiError {
+func checkJSON(r *http.Request) *wire.APIError {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
-		return gatewayError(http.StatusUnsupportedMediaType, codeNoContentType, "Content type is not provided")
+		return gatewayError(http.StatusUnsupportedMediaType, wire.CodeNoContentType, "Content type is not provided")
 	}
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-		return gatewayError(http.StatusUnsupportedMediaType, codeJSONOnly, "Allowed content type for this client is application/json")
+		return gatewayError(http.StatusUnsupportedMediaType, wire.CodeJSONOnly, "Allowed content type for this client is application/json")
 	}
 	return nil
 }
 
 // validBlockCode: one letter A–Z, or a space.
 func validBlockCode(c string) bool {
-	return len(c) == 1 && (c[0] >= 'A' && c[0] <= 'Z' || c == removeCode)
+	return len(c) == 1 && (c[0] >= 'A' && c[0] <= 'Z' || c == wire.RemoveCode)
 }
 
 func allDigits(s string) bool {
@@ -540,15 +544,15 @@ func allDigits(s string) bool {
 	return s != ""
 }
 
-func unauthorized() *apiError {
-	return &apiError{ErrorCode: codeUnauthorized, Source: sourceAuth, Status: http.StatusUnauthorized,
+func unauthorized() *wire.APIError {
+	return &wire.APIError{ErrorCode: wire.CodeUnauthorized, Source: sourceAuth, Status: http.StatusUnauthorized,
 		Title: "Unauthorized", Detail: "The token is expired"}
 }
 
 // gatewayError is an error of the API gateway (source APT), with the
 // details in params when there are any.
-func gatewayError(status int, errorCode, title string, params ...string) *apiError {
-	e := &apiError{ErrorCode: flexString(errorCode), Source: sourceGateway, Status: status, Title: title, Detail: title}
+func gatewayError(status int, errorCode, title string, params ...string) *wire.APIError {
+	e := &wire.APIError{ErrorCode: wire.FlexString(errorCode), Source: sourceGateway, Status: status, Title: title, Detail: title}
 	if len(params) > 0 {
 		e.Detail = detailSeeInvalidParams
 		e.InvalidParams = params
@@ -558,28 +562,46 @@ func gatewayError(status int, errorCode, title string, params ...string) *apiErr
 
 // vplError is a VisionPLUS refusal: errorCode by HTTP status, the
 // VisionPLUS code and text in invalid-params, as in the seed.
-func vplError(status int, appCode, text string) *apiError {
-	e := &apiError{Source: sourceVPL, Status: status, Detail: detailSeeInvalidParams,
+func vplError(status int, appCode, text string) *wire.APIError {
+	e := &wire.APIError{Source: sourceVPL, Status: status, Detail: detailSeeInvalidParams,
 		InvalidParams: []string{appCode + ": " + text}}
 	switch status {
 	case http.StatusNotFound:
-		e.ErrorCode, e.Title = codeRecordNotFound, "Not found"
+		e.ErrorCode, e.Title = wire.CodeRecordNotFound, "Not found"
 	case http.StatusUnprocessableEntity:
-		e.ErrorCode, e.Title = codeBusinessRuleRefusal, "Unprocessable Entity"
+		e.ErrorCode, e.Title = wire.CodeBusinessRuleRefusal, "Unprocessable Entity"
 	default:
-		e.ErrorCode, e.Title = codeVPLBadRequest, "Bad Request"
+		e.ErrorCode, e.Title = wire.CodeVPLBadRequest, "Bad Request"
 	}
 	return e
 }
 
 // writeErrors answers with the platform's error array holding e.
-func writeErrors(w http.ResponseWriter, r *http.Request, e *apiError) {
+func writeErrors(w http.ResponseWriter, r *http.Request, e *wire.APIError) {
 	e.Instance = r.URL.Path
-	writeJSON(w, e.Status, []*apiError{e})
+	writeJSON(w, e.Status, []*wire.APIError{e})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// wireAccount is a as the platform sends it: a space for an empty slot.
+func wireAccount(a card.Account) wire.AccountBody {
+	slot := func(code string) string {
+		if code == "" {
+			return wire.RemoveCode
+		}
+		return code
+	}
+	return wire.AccountBody{
+		AccountID:      a.AccountID,
+		BlockCode1:     slot(a.BlockCode1),
+		BlockCode1Date: a.BlockCode1Date,
+		BlockCode2:     slot(a.BlockCode2),
+		BlockCode2Date: a.BlockCode2Date,
+		BusinessUnit:   providers.FlexInt(a.BusinessUnit),
+	}
 }

@@ -1,4 +1,4 @@
-package finnotech
+package finnotechfake
 
 import (
 	"encoding/json"
@@ -7,19 +7,12 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/google/uuid"
-)
 
-// sandboxTransferInquiryResult is the unblock-transfer inquiry's result.
-type sandboxTransferInquiryResult struct {
-	Status       CallStatus `json:"status"`
-	Amount       int64      `json:"amount,omitempty"`
-	Source       string     `json:"source,omitempty"`
-	Destination  string     `json:"destination,omitempty"`
-	TransferDate string     `json:"transferDate,omitempty"`
-}
+	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
+)
 
 // transferInquiry serves GET .../unblockTransferInquiry: what became of the
 // unblock-transfer sent with inquiryTrackId. The inquiry's own trackId is
@@ -30,48 +23,50 @@ func (s *Sandbox) transferInquiry(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[OpTransferInquiry]++
 	s.mu.Unlock()
-	time.Sleep(s.latency)
+	s.faults.Delay()
 
-	if msg := s.authorize(r, tokenTypeCode, ""); msg != "" {
-		writeFailure(w, http.StatusForbidden, trackID, codeUnauthorized, msg)
+	if msg := s.authorize(r, wire.TokenTypeCode, ""); msg != "" {
+		writeFailure(w, http.StatusForbidden, trackID, wire.CodeUnauthorized, msg)
 		return
 	}
 	if !isValidTrackID(trackID) {
-		writeFailure(w, http.StatusBadRequest, trackID, codeValidation, msgBadTrackID)
+		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgBadTrackID)
 		return
 	}
 	if !s.reserve(OpTransferInquiry, clientID, trackID) {
-		writeFailure(w, http.StatusBadRequest, trackID, codeValidation, msgDuplicateTrackID)
+		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgDuplicateTrackID)
 		return
 	}
 	if inquired == "" {
-		s.finish(trackID, true, CallFailed)
-		writeFailure(w, http.StatusBadRequest, trackID, codeValidation, msgNoInquiryTrackID)
+		s.finish(trackID, true, finnotech.CallFailed)
+		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgNoInquiryTrackID)
 		return
 	}
 
 	s.mu.Lock()
 	c, ok := s.calls[inquired]
-	var res sandboxTransferInquiryResult
+	var res wire.TransferInquiryResult
 	if ok && c.op == OpTransfer && c.clientID == clientID {
-		res = sandboxTransferInquiryResult{Status: c.status, Amount: c.amount, Destination: c.destination}
-		if c.status == CallDone {
+		// An amount of 0 (a transfer refused before it was read) is left out.
+		res = wire.TransferInquiryResult{Status: string(c.status), Amount: wire.LenientInt{V: c.amount, Set: c.amount != 0},
+			Destination: c.destination}
+		if c.status == finnotech.CallDone {
 			res.Source, res.TransferDate = c.source, c.transferDate
 		}
 	}
 	s.mu.Unlock()
 	if res.Status == "" {
-		s.finish(trackID, true, CallFailed)
-		writeFailure(w, http.StatusBadRequest, trackID, codeValidation, msgTransactionNotFound)
+		s.finish(trackID, true, finnotech.CallFailed)
+		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgTransactionNotFound)
 		return
 	}
 	s.answered(OpTransferInquiry, trackID)
-	writeJSON(w, http.StatusOK, envelope[sandboxTransferInquiryResult]{Result: res, Status: statusDone, TrackID: trackID})
+	writeJSON(w, http.StatusOK, wire.Envelope[wire.TransferInquiryResult]{Result: res, Status: wire.StatusDone, TrackID: trackID})
 }
 
 // facility serves GET /credit/v2/clients/{clientId}/users/{nid}/facilityInquiry
 // with a client-credential token for ScopeFacilityInquiry (or, when
-// SandboxConfig.Tokens is empty, any token the sandbox did not issue). The
+// Config.Tokens is empty, any token the sandbox did not issue). The
 // national id must be 10 or 11 digits, else 400 VALIDATION_ERROR. The answer is
 // made up from the national id, the same every time: one that ends in 0
 // has no facility (the seed's result 120); any other has one to three,
@@ -83,10 +78,10 @@ func (s *Sandbox) facility(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[OpFacility]++
 	s.mu.Unlock()
-	time.Sleep(s.latency)
+	s.faults.Delay()
 
-	if msg := s.authorize(r, tokenTypeCC, ScopeFacilityInquiry); msg != "" {
-		writeFailure(w, http.StatusForbidden, trackID, codeUnauthorized, msg)
+	if msg := s.authorize(r, wire.TokenTypeCC, finnotech.ScopeFacilityInquiry); msg != "" {
+		writeFailure(w, http.StatusForbidden, trackID, wire.CodeUnauthorized, msg)
 		return
 	}
 	if trackID == "" {
@@ -94,27 +89,27 @@ func (s *Sandbox) facility(w http.ResponseWriter, r *http.Request) {
 		trackID = uuid.NewString()
 	}
 	if !isValidTrackID(trackID) {
-		writeFailure(w, http.StatusBadRequest, trackID, codeValidation, msgBadTrackID)
+		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgBadTrackID)
 		return
 	}
 	if !s.reserve(OpFacility, clientID, trackID) {
-		writeFailure(w, http.StatusBadRequest, trackID, codeValidation, msgDuplicateTrackID)
+		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgDuplicateTrackID)
 		return
 	}
 	if !isDigits(nid, 10) && !isDigits(nid, 11) {
-		s.finish(trackID, true, CallFailed)
-		writeFailure(w, http.StatusBadRequest, trackID, codeValidation, msgBadNationalID)
+		s.finish(trackID, true, finnotech.CallFailed)
+		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgBadNationalID)
 		return
 	}
 	s.answered(OpFacility, trackID)
-	writeJSON(w, http.StatusOK, envelope[any]{Result: sandboxFacilities(nid), Status: statusDone, TrackID: trackID})
+	writeJSON(w, http.StatusOK, wire.Envelope[any]{Result: sandboxFacilities(nid), Status: wire.StatusDone, TrackID: trackID})
 }
 
 // answered records a read call DONE.
 func (s *Sandbox) answered(op, trackID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls[trackID].status = CallDone
+	s.calls[trackID].status = finnotech.CallDone
 	s.applied[op]++
 }
 
@@ -129,60 +124,6 @@ const (
 	sandboxFacilityReqType = "3"
 )
 
-// sandboxNoFacility is the seed's "no facility" result.
-type sandboxNoFacility struct {
-	Result  int    `json:"result"`
-	NID     string `json:"nid"`
-	Message string `json:"message"`
-}
-
-// sandboxFacilityResult is the seed's result, field for field.
-type sandboxFacilityResult struct {
-	NID                            string                `json:"nid"`
-	Name                           string                `json:"name"`
-	FacilityTotalAmount            string                `json:"facilityTotalAmount"`
-	FacilityDebtTotalAmount        string                `json:"facilityDebtTotalAmount"`
-	FacilityPastExpiredTotalAmount string                `json:"facilityPastExpiredTotalAmount"`
-	FacilityDeferredTotalAmount    string                `json:"facilityDeferredTotalAmount"`
-	FacilitySuspiciousTotalAmount  string                `json:"facilitySuspiciousTotalAmount"`
-	Dishonored                     string                `json:"dishonored"`
-	FacilityList                   []sandboxFacilityItem `json:"facilityList"`
-}
-
-// sandboxFacilityItem is one loan as the seed shows it, except branchCode,
-// a number as in the official SDK.
-type sandboxFacilityItem struct {
-	BankCode                  string `json:"bankCode"`
-	BranchCode                int    `json:"branchCode"`
-	BranchDescription         string `json:"branchDescription"`
-	PastExpiredAmount         string `json:"pastExpiredAmount"`
-	DeferredAmount            string `json:"deferredAmount"`
-	SuspiciousAmount          string `json:"suspiciousAmount"`
-	DebtorTotalAmount         string `json:"debtorTotalAmount"`
-	Type                      string `json:"type"`
-	AmountOrginal             string `json:"amountOrginal"`
-	BenefitAmount             string `json:"benefitAmount"`
-	FacilityBankCode          string `json:"FacilityBankCode"`
-	FacilityBranchCode        string `json:"FacilityBranchCode"`
-	FacilityBranch            string `json:"FacilityBranch"`
-	FacilityRequestNo         string `json:"FacilityRequestNo"`
-	FacilityRequestType       string `json:"FacilityRequestType"`
-	FacilityCurrencyCode      string `json:"FacilityCurrencyCode"`
-	FacilityPastExpiredAmount string `json:"FacilityPastExpiredAmount"`
-	FacilityDeferredAmount    string `json:"FacilityDeferredAmount"`
-	FacilitySuspiciousAmount  string `json:"FacilitySuspiciousAmount"`
-	FacilityDebtorTotalAmount string `json:"FacilityDebtorTotalAmount"`
-	FacilityType              string `json:"FacilityType"`
-	FacilityStatus            string `json:"FacilityStatus"`
-	FacilityAmountOrginal     string `json:"FacilityAmountOrginal"`
-	FacilityBenefitAmount     string `json:"FacilityBenefitAmount"`
-	FacilitySetDate           string `json:"FacilitySetDate"`
-	FacilityEndDate           string `json:"FacilityEndDate"`
-	FacilityAmountObligation  string `json:"FacilityAmountObligation"`
-	FacilityGroup             string `json:"FacilityGroup"`
-	FacilityMoratoriumDate    string `json:"FacilityMoratoriumDate"`
-}
-
 // sandboxBanks are bank codes and names the sandbox's facilities are at.
 var sandboxBanks = [...]struct{ code, name string }{
 	{"14", "بانک مسکن"}, {"17", "بانک ملی"}, {"12", "بانک ملت"},
@@ -192,11 +133,11 @@ var sandboxBanks = [...]struct{ code, name string }{
 // sandboxFacilities makes up the facility answer of nid.
 func sandboxFacilities(nid string) any {
 	if nid[len(nid)-1] == '0' {
-		return sandboxNoFacility{Result: noFacilityResult, NID: nid, Message: msgNoFacility}
+		return wire.NoFacilityAnswer{Result: wire.NoFacilityResult, NID: nid, Message: wire.MsgNoFacility}
 	}
 	n := 1 + int(hash64(nid)%3)
-	out := sandboxFacilityResult{NID: nid, Name: sandboxFacilityName, FacilityDeferredTotalAmount: "0",
-		FacilitySuspiciousTotalAmount: "0", FacilityList: make([]sandboxFacilityItem, 0, n)}
+	out := wire.FacilityAnswer{NID: nid, Name: sandboxFacilityName, FacilityDeferredTotalAmount: "0",
+		FacilitySuspiciousTotalAmount: "0", FacilityList: make([]wire.FacilityAnswerItem, 0, n)}
 	var total, debt, pastExpired int64
 	for i := range n {
 		h := hash64(nid + ":" + strconv.Itoa(i))
@@ -215,7 +156,7 @@ func sandboxFacilities(nid string) any {
 		total, debt, pastExpired = total+original, debt+debtor, pastExpired+expired
 
 		amount := func(v int64) string { return strconv.FormatInt(v, 10) }
-		out.FacilityList = append(out.FacilityList, sandboxFacilityItem{
+		out.FacilityList = append(out.FacilityList, wire.FacilityAnswerItem{
 			BankCode:                  bank.code,
 			BranchCode:                branch,
 			BranchDescription:         fmt.Sprintf("%s - شعبه %d", bank.name, branch),
@@ -264,10 +205,10 @@ func hash64(s string) uint64 {
 // returns the VALIDATION_ERROR message, or "" when the body is good.
 func decodeJSONBody(contentType string, body []byte, readErr error, v any) string {
 	if mt, _, err := mime.ParseMediaType(contentType); err != nil || mt != "application/json" {
-		return msgBadContentType
+		return wire.MsgBadContentType
 	}
 	if readErr != nil || json.Unmarshal(body, v) != nil {
-		return msgBadBody
+		return wire.MsgBadBody
 	}
 	return ""
 }

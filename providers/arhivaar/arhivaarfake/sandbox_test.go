@@ -1,4 +1,4 @@
-package arhivaar
+package arhivaarfake
 
 import (
 	"context"
@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/arhivaar/internal/wire"
+	"github.com/blockd/blockd/providers/sandboxfault"
 )
 
 func TestSandboxValidation(t *testing.T) {
 	const (
-		key    = DefaultSandboxAccKey
-		secret = DefaultSandboxSecret
+		key    = DefaultAccKey
+		secret = DefaultSecret
 		form   = "application/x-www-form-urlencoded"
 	)
 	good := func(id, block, note string) string {
@@ -30,7 +32,7 @@ func TestSandboxValidation(t *testing.T) {
 	}{
 		{"good", form, good("6475736574794c4e2f594d3d", "true", "Maksmata arve."), 200, ""},
 		{"activate", form, good("ab", "false", "Arve makstud."), 200, ""},
-		{"seed content type", formContentType, good("ab", "true", "n"), 200, ""},
+		{"seed content type", wire.FormContentType, good("ab", "true", "n"), 200, ""},
 		{"id of 512 digits", form, good(strings.Repeat("0f", 256), "true", "n"), 200, ""},
 		{"note of 1000 characters", form, good("ab", "true", strings.Repeat("õ", 1000)), 200, ""},
 		{"note with spaces around", form, good("ab", "true", "  n  "), 200, ""},
@@ -40,44 +42,44 @@ func TestSandboxValidation(t *testing.T) {
 		{"no content type", "", good("ab", "true", "n"), 415, "UNSUPPORTED_MEDIA_TYPE"},
 		{"broken form", form, "id=%zz&sig=x", 400, "BAD_REQUEST"},
 
-		{"wrong secret", form, formBody("other", "id", "ab", "block", "true", "note", "n", "acc_key", key), 200, CodeInvalidSignature},
-		{"wrong acc_key", form, formBody(secret, "id", "ab", "block", "true", "note", "n", "acc_key", "other"), 200, CodeInvalidSignature},
-		{"no acc_key", form, formBody(secret, "id", "ab", "block", "true", "note", "n"), 200, CodeInvalidSignature},
-		{"no sig", form, formBody("", "id", "ab", "block", "true", "note", "n", "acc_key", key), 200, CodeInvalidSignature},
-		{"sig not last", form, formBody(secret, "id", "ab", "block", "true", "note", "n", "acc_key", key) + "&x=1", 200, CodeInvalidSignature},
-		{"body changed after signing", form, strings.Replace(good("ab", "true", "n"), "block=true", "block=false", 1), 200, CodeInvalidSignature},
-		{"sig not escaped", form, unescapedSigBody(secret, key), 200, CodeInvalidSignature},
-		{"bad signature before bad id", form, formBody("other", "id", "", "block", "x", "note", "", "acc_key", key), 200, CodeInvalidSignature},
+		{"wrong secret", form, formBody("other", "id", "ab", "block", "true", "note", "n", "acc_key", key), 200, wire.CodeInvalidSignature},
+		{"wrong acc_key", form, formBody(secret, "id", "ab", "block", "true", "note", "n", "acc_key", "other"), 200, wire.CodeInvalidSignature},
+		{"no acc_key", form, formBody(secret, "id", "ab", "block", "true", "note", "n"), 200, wire.CodeInvalidSignature},
+		{"no sig", form, formBody("", "id", "ab", "block", "true", "note", "n", "acc_key", key), 200, wire.CodeInvalidSignature},
+		{"sig not last", form, formBody(secret, "id", "ab", "block", "true", "note", "n", "acc_key", key) + "&x=1", 200, wire.CodeInvalidSignature},
+		{"body changed after signing", form, strings.Replace(good("ab", "true", "n"), "block=true", "block=false", 1), 200, wire.CodeInvalidSignature},
+		{"sig not escaped", form, unescapedSigBody(secret, key), 200, wire.CodeInvalidSignature},
+		{"bad signature before bad id", form, formBody("other", "id", "", "block", "x", "note", "", "acc_key", key), 200, wire.CodeInvalidSignature},
 
-		{"no id", form, formBody(secret, "block", "true", "note", "n", "acc_key", key), 200, CodeInvalidID},
-		{"empty id", form, good("", "true", "n"), 200, CodeInvalidID},
-		{"id not hex", form, good("not-hex!", "true", "n"), 200, CodeInvalidID},
-		{"id uppercase hex", form, good("6475736574794C4E", "true", "n"), 200, CodeInvalidID},
-		{"id of odd length", form, good("abc", "true", "n"), 200, CodeInvalidID},
-		{"id of one digit", form, good("a", "true", "n"), 200, CodeInvalidID},
-		{"id of 514 digits", form, good(strings.Repeat("0f", 257), "true", "n"), 200, CodeInvalidID},
-		{"id twice", form, formBody(secret, "id", "ab", "id", "cd", "block", "true", "note", "n", "acc_key", key), 200, CodeInvalidID},
-		{"bad id before bad block", form, good("xyz", "maybe", "n"), 200, CodeInvalidID},
+		{"no id", form, formBody(secret, "block", "true", "note", "n", "acc_key", key), 200, wire.CodeInvalidID},
+		{"empty id", form, good("", "true", "n"), 200, wire.CodeInvalidID},
+		{"id not hex", form, good("not-hex!", "true", "n"), 200, wire.CodeInvalidID},
+		{"id uppercase hex", form, good("6475736574794C4E", "true", "n"), 200, wire.CodeInvalidID},
+		{"id of odd length", form, good("abc", "true", "n"), 200, wire.CodeInvalidID},
+		{"id of one digit", form, good("a", "true", "n"), 200, wire.CodeInvalidID},
+		{"id of 514 digits", form, good(strings.Repeat("0f", 257), "true", "n"), 200, wire.CodeInvalidID},
+		{"id twice", form, formBody(secret, "id", "ab", "id", "cd", "block", "true", "note", "n", "acc_key", key), 200, wire.CodeInvalidID},
+		{"bad id before bad block", form, good("xyz", "maybe", "n"), 200, wire.CodeInvalidID},
 
-		{"no block", form, formBody(secret, "id", "ab", "note", "n", "acc_key", key), 200, CodeInvalidBlock},
-		{"block TRUE", form, good("ab", "TRUE", "n"), 200, CodeInvalidBlock},
-		{"block 1", form, good("ab", "1", "n"), 200, CodeInvalidBlock},
-		{"block empty", form, good("ab", "", "n"), 200, CodeInvalidBlock},
-		{"bad block before bad note", form, good("ab", "yes", ""), 200, CodeInvalidBlock},
+		{"no block", form, formBody(secret, "id", "ab", "note", "n", "acc_key", key), 200, wire.CodeInvalidBlock},
+		{"block TRUE", form, good("ab", "TRUE", "n"), 200, wire.CodeInvalidBlock},
+		{"block 1", form, good("ab", "1", "n"), 200, wire.CodeInvalidBlock},
+		{"block empty", form, good("ab", "", "n"), 200, wire.CodeInvalidBlock},
+		{"bad block before bad note", form, good("ab", "yes", ""), 200, wire.CodeInvalidBlock},
 
-		{"no note", form, formBody(secret, "id", "ab", "block", "true", "acc_key", key), 200, CodeInvalidNote},
-		{"empty note", form, good("ab", "true", ""), 200, CodeInvalidNote},
-		{"blank note", form, good("ab", "true", " \t\u00a0\n"), 200, CodeInvalidNote},
-		{"note of 1001 characters", form, good("ab", "true", strings.Repeat("a", 1001)), 200, CodeInvalidNote},
-		{"note not UTF-8", form, good("ab", "true", "\xff"), 200, CodeInvalidNote},
+		{"no note", form, formBody(secret, "id", "ab", "block", "true", "acc_key", key), 200, wire.CodeInvalidNote},
+		{"empty note", form, good("ab", "true", ""), 200, wire.CodeInvalidNote},
+		{"blank note", form, good("ab", "true", " \t\u00a0\n"), 200, wire.CodeInvalidNote},
+		{"note of 1001 characters", form, good("ab", "true", strings.Repeat("a", 1001)), 200, wire.CodeInvalidNote},
+		{"note not UTF-8", form, good("ab", "true", "\xff"), 200, wire.CodeInvalidNote},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, SandboxConfig{})
-			a := f.rawCall(t, http.MethodPost, blockPath, tc.contentType, tc.body)
-			want := reply{Response: responseOK}
+			f := newFixture(t, Config{})
+			a := f.rawCall(t, http.MethodPost, wire.BlockPath, tc.contentType, tc.body)
+			want := wire.Reply{Response: wire.ResponseOK}
 			if tc.wantCode != "" {
-				want = reply{Response: responseError, ResponseDescription: tc.wantCode}
+				want = wire.Reply{Response: wire.ResponseError, ResponseDescription: tc.wantCode}
 			}
 			if a.status != tc.wantStatus || a.reply != want {
 				t.Errorf("got HTTP %d %+v, want HTTP %d %+v", a.status, a.reply, tc.wantStatus, want)
@@ -97,8 +99,8 @@ func TestSandboxValidation(t *testing.T) {
 // it holds a '+' that decodes to a space.
 func unescapedSigBody(secret, key string) string {
 	for _, note := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"} {
-		unsigned := unsignedBody("ab", true, note, key)
-		if sig := sign(secret, unsigned); strings.Contains(sig, "+") {
+		unsigned := wire.UnsignedBody("ab", true, note, key)
+		if sig := wire.Sign(secret, unsigned); strings.Contains(sig, "+") {
 			return unsigned + "&sig=" + sig
 		}
 	}
@@ -114,12 +116,12 @@ func TestSandboxRouting(t *testing.T) {
 	}{
 		{"other path", http.MethodPost, "/partner-api/account/unblock.html", http.StatusNotFound},
 		{"root", http.MethodGet, "/", http.StatusNotFound},
-		{"GET of the call", http.MethodGet, blockPath, http.StatusMethodNotAllowed},
+		{"GET of the call", http.MethodGet, wire.BlockPath, http.StatusMethodNotAllowed},
 		{"POST of the ledger", http.MethodPost, "/_sandbox/ledger", http.StatusMethodNotAllowed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, SandboxConfig{})
+			f := newFixture(t, Config{})
 			a := f.rawCall(t, tc.method, tc.path, "", "")
 			if a.status != tc.wantStatus {
 				t.Errorf("got HTTP %d, want %d", a.status, tc.wantStatus)
@@ -129,12 +131,12 @@ func TestSandboxRouting(t *testing.T) {
 }
 
 func TestSandboxHeaders(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, Config{})
 	for _, body := range []string{
-		formBody(DefaultSandboxSecret, "id", "ab", "block", "true", "note", "n", "acc_key", DefaultSandboxAccKey),
-		formBody(DefaultSandboxSecret, "id", "", "block", "true", "note", "n", "acc_key", DefaultSandboxAccKey),
+		formBody(DefaultSecret, "id", "ab", "block", "true", "note", "n", "acc_key", DefaultAccKey),
+		formBody(DefaultSecret, "id", "", "block", "true", "note", "n", "acc_key", DefaultAccKey),
 	} {
-		a := f.rawCall(t, http.MethodPost, blockPath, formContentType, body)
+		a := f.rawCall(t, http.MethodPost, wire.BlockPath, wire.FormContentType, body)
 		if got, want := a.header.Get("Content-Type"), "application/json;charset=UTF-8"; got != want {
 			t.Errorf("got Content-Type %q, want %q", got, want)
 		}
@@ -145,7 +147,7 @@ func TestSandboxHeaders(t *testing.T) {
 }
 
 func TestSandboxLedger(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, Config{})
 	ctx := context.Background()
 	id, other := newAccountID(t), newAccountID(t)
 	steps := []struct {
@@ -214,15 +216,15 @@ func TestSandboxLedger(t *testing.T) {
 func TestSandboxFaultRates(t *testing.T) {
 	tests := []struct {
 		name        string
-		cfg         SandboxConfig
+		cfg         Config
 		wantClass   providers.Class
 		wantStatus  int
 		wantApplied int
 	}{
-		{"error", SandboxConfig{ErrorRate: 1}, providers.Retryable, http.StatusServiceUnavailable, 0},
-		{"timeout", SandboxConfig{TimeoutRate: 1, TimeoutDelay: 10 * time.Millisecond}, providers.Unknown, http.StatusGatewayTimeout, 0},
-		{"apply then drop", SandboxConfig{ApplyThenDropRate: 1}, providers.Unknown, 0, 1},
-		{"rates above 1 are clamped", SandboxConfig{ErrorRate: 7}, providers.Retryable, http.StatusServiceUnavailable, 0},
+		{"error", Config{ErrorRate: 1}, providers.Retryable, http.StatusServiceUnavailable, 0},
+		{"timeout", Config{TimeoutRate: 1, TimeoutDelay: 10 * time.Millisecond}, providers.Unknown, http.StatusGatewayTimeout, 0},
+		{"apply then drop", Config{ApplyThenDropRate: 1}, providers.Unknown, 0, 1},
+		{"rates above 1 are clamped", Config{ErrorRate: 7}, providers.Retryable, http.StatusServiceUnavailable, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -251,7 +253,7 @@ func TestSandboxFaultRates(t *testing.T) {
 
 func TestSandboxFaultSequenceFollowsSeed(t *testing.T) {
 	outcomes := func(seed int64) []bool {
-		f := newFixture(t, SandboxConfig{ErrorRate: 0.5, Seed: seed})
+		f := newFixture(t, Config{ErrorRate: 0.5, Seed: seed})
 		var out []bool
 		for range 32 {
 			out = append(out, f.client.SetBlocked(context.Background(), "ab", true, "n") == nil)
@@ -278,20 +280,20 @@ func TestSandboxFaultSequenceFollowsSeed(t *testing.T) {
 func TestSandboxInjectNext(t *testing.T) {
 	tests := []struct {
 		name        string
-		fault       providers.Fault
+		fault       sandboxfault.Fault
 		wantClass   providers.Class
 		wantCode    string
 		wantStatus  int
 		wantApplied int
 	}{
-		{"retryable", providers.FaultRetryable, providers.Retryable, "SERVICE_UNAVAILABLE", http.StatusServiceUnavailable, 0},
-		{"timeout", providers.FaultTimeout, providers.Unknown, "", 0, 0},
-		{"apply then drop", providers.FaultApplyThenDrop, providers.Unknown, "", 0, 1},
-		{"token expired", providers.FaultTokenExpired, providers.Permanent, CodeInvalidSignature, http.StatusOK, 0},
+		{"retryable", sandboxfault.FaultRetryable, providers.Retryable, "SERVICE_UNAVAILABLE", http.StatusServiceUnavailable, 0},
+		{"timeout", sandboxfault.FaultTimeout, providers.Unknown, "", 0, 0},
+		{"apply then drop", sandboxfault.FaultApplyThenDrop, providers.Unknown, "", 0, 1},
+		{"token expired", sandboxfault.FaultTokenExpired, providers.Permanent, wire.CodeInvalidSignature, http.StatusOK, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, SandboxConfig{})
+			f := newFixture(t, Config{})
 			f.sandbox.InjectNext(tc.fault)
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
@@ -309,7 +311,7 @@ func TestSandboxInjectNext(t *testing.T) {
 }
 
 func TestSandboxConcurrentUse(t *testing.T) {
-	f := newFixture(t, SandboxConfig{})
+	f := newFixture(t, Config{})
 	shared := newAccountID(t)
 	const workers, calls = 8, 25
 	var wg sync.WaitGroup

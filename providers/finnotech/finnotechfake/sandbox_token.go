@@ -1,4 +1,4 @@
-package finnotech
+package finnotechfake
 
 import (
 	"crypto/rand"
@@ -12,12 +12,14 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
 	"github.com/blockd/blockd/providers/jalali"
 )
 
 // sandboxToken is a token the sandbox knows: configured or issued.
 type sandboxToken struct {
-	kind   string // tokenTypeCode or tokenTypeCC
+	kind   string // wire.TokenTypeCode or wire.TokenTypeCC
 	scopes []string
 	bank   string    // "" for a configured token: any bank
 	expiry time.Time // zero: never
@@ -32,31 +34,31 @@ func codeScopes() []string {
 }
 
 // authorize checks the Bearer token of r, never recording it, for a
-// service that needs a token of kind (tokenTypeCode, tokenTypeCC, or ""
-// for either) with scope (or "" for any). It returns "" when the token may
+// service that needs a token of kind (wire.TokenTypeCode,
+// wire.TokenTypeCC, or "" for either) with scope (or "" for any). It returns "" when the token may
 // call the service, else the message of the refusal.
 func (s *Sandbox) authorize(r *http.Request, kind, scope string) string {
 	tok := bearerToken(r)
 	if tok == "" {
-		return msgBadToken
+		return wire.MsgBadToken
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.revoked[tok] {
-		return msgBadToken
+		return wire.MsgBadToken
 	}
 	t, known := s.lookupToken(tok)
 	switch {
 	case !known && s.strictTokens:
-		return msgBadToken
+		return wire.MsgBadToken
 	case !known:
 		// Accept-any mode: a token the sandbox never saw works everywhere.
 		return ""
 	case !t.expiry.IsZero() && !s.now().Before(t.expiry):
-		return msgBadToken
+		return wire.MsgBadToken
 	case kind != "" && t.kind != kind,
 		scope != "" && !slices.Contains(t.scopes, scope):
-		return msgTokenNotForService
+		return wire.MsgTokenNotForService
 	}
 	return ""
 }
@@ -93,17 +95,6 @@ func bearerToken(r *http.Request) string {
 	return strings.TrimSpace(tok)
 }
 
-// sandboxTokenResult is the token endpoint's result (NOTES.md 1.2).
-type sandboxTokenResult struct {
-	Value        string   `json:"value"`
-	RefreshToken string   `json:"refreshToken"`
-	LifeTime     int64    `json:"lifeTime"`
-	CreationDate string   `json:"creationDate"`
-	Scopes       []string `json:"scopes"`
-	Bank         string   `json:"bank,omitempty"`
-	Type         string   `json:"type"`
-}
-
 // token serves POST /dev/v2/oauth2/token: the client_credentials,
 // authorization_code and refresh_token grants (NOTES.md 1.2), with HTTP
 // Basic auth of the configured client.
@@ -115,36 +106,36 @@ func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[OpToken]++
 	s.mu.Unlock()
-	time.Sleep(s.latency)
+	s.faults.Delay()
 
 	trackID := uuid.NewString()
 	id, secret, ok := r.BasicAuth()
 	if !ok || subtle.ConstantTimeCompare([]byte(id), []byte(s.clientID)) != 1 ||
 		subtle.ConstantTimeCompare([]byte(secret), []byte(s.clientSecret)) != 1 {
-		writeFailure(w, http.StatusUnauthorized, trackID, codeUnauthorized, msgBadClient)
+		writeFailure(w, http.StatusUnauthorized, trackID, wire.CodeUnauthorized, wire.MsgBadClient)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	var req tokenBody
+	var req wire.TokenBody
 	if msg := decodeJSONBody(r.Header.Get("Content-Type"), body, err, &req); msg != "" {
-		writeFailure(w, http.StatusBadRequest, trackID, codeValidation, msg)
+		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, msg)
 		return
 	}
 
 	var issued *sandboxToken
 	var msg string
 	switch req.GrantType {
-	case grantClientCredentials:
+	case wire.GrantClientCredentials:
 		issued, msg = s.clientCredentials(req)
-	case grantAuthorizationCode:
+	case wire.GrantAuthorizationCode:
 		issued, msg = s.authorizationCode(req)
-	case grantRefreshToken:
+	case wire.GrantRefreshToken:
 		issued, msg = s.refreshToken(req)
 	default:
-		msg = msgBadGrant
+		msg = wire.MsgBadGrant
 	}
 	if msg != "" {
-		writeFailure(w, http.StatusBadRequest, trackID, codeValidation, msg)
+		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, msg)
 		return
 	}
 
@@ -152,7 +143,7 @@ func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
 	value, refresh := "sbx-"+rand.Text(), "sbx-refresh-"+rand.Text()
 	issued.refresh = refresh
 	lifetime := s.acLifetime
-	if issued.kind == tokenTypeCC {
+	if issued.kind == wire.TokenTypeCC {
 		lifetime = s.ccLifetime
 	}
 	issued.expiry = now.Add(lifetime)
@@ -163,10 +154,10 @@ func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
 	s.applied[OpToken]++
 	s.mu.Unlock()
 
-	writeJSON(w, http.StatusOK, envelope[sandboxTokenResult]{Status: statusDone, TrackID: trackID, Result: sandboxTokenResult{
+	writeJSON(w, http.StatusOK, wire.Envelope[wire.TokenResult]{Status: wire.StatusDone, TrackID: trackID, Result: wire.TokenResult{
 		Value:        value,
 		RefreshToken: refresh,
-		LifeTime:     lifetime.Milliseconds(),
+		LifeTime:     providers.FlexInt(lifetime.Milliseconds()),
 		CreationDate: jalaliDateTime(now),
 		Scopes:       issued.scopes,
 		Bank:         issued.bank,
@@ -174,9 +165,9 @@ func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
 	}})
 }
 
-func (s *Sandbox) clientCredentials(req tokenBody) (*sandboxToken, string) {
+func (s *Sandbox) clientCredentials(req wire.TokenBody) (*sandboxToken, string) {
 	if !isDigits(req.NID, 10) {
-		return nil, msgBadNID
+		return nil, wire.MsgBadNID
 	}
 	var scopes []string
 	for _, sc := range strings.Split(req.Scopes, ",") {
@@ -185,28 +176,28 @@ func (s *Sandbox) clientCredentials(req tokenBody) (*sandboxToken, string) {
 		}
 	}
 	if len(scopes) == 0 {
-		return nil, msgNoScopes
+		return nil, wire.MsgNoScopes
 	}
-	return &sandboxToken{kind: tokenTypeCC, scopes: scopes}, ""
+	return &sandboxToken{kind: wire.TokenTypeCC, scopes: scopes}, ""
 }
 
-func (s *Sandbox) authorizationCode(req tokenBody) (*sandboxToken, string) {
+func (s *Sandbox) authorizationCode(req wire.TokenBody) (*sandboxToken, string) {
 	if !strings.HasPrefix(req.Code, "code-") {
-		return nil, msgBadCode
+		return nil, wire.MsgBadCode
 	}
 	if req.Bank == "" {
-		return nil, msgNoBank
+		return nil, wire.MsgNoBank
 	}
-	return &sandboxToken{kind: tokenTypeCode, scopes: codeScopes(), bank: req.Bank}, ""
+	return &sandboxToken{kind: wire.TokenTypeCode, scopes: codeScopes(), bank: req.Bank}, ""
 }
 
 // refreshToken checks a refresh and uses up its refresh token.
-func (s *Sandbox) refreshToken(req tokenBody) (*sandboxToken, string) {
-	if req.TokenType != tokenTypeCode && req.TokenType != tokenTypeCC {
-		return nil, msgBadTokenType
+func (s *Sandbox) refreshToken(req wire.TokenBody) (*sandboxToken, string) {
+	if req.TokenType != wire.TokenTypeCode && req.TokenType != wire.TokenTypeCC {
+		return nil, wire.MsgBadTokenType
 	}
-	if req.TokenType == tokenTypeCode && req.Bank == "" {
-		return nil, msgNoBank
+	if req.TokenType == wire.TokenTypeCode && req.Bank == "" {
+		return nil, wire.MsgNoBank
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -217,13 +208,13 @@ func (s *Sandbox) refreshToken(req tokenBody) (*sandboxToken, string) {
 		}
 	}
 	if owner == nil || owner.kind != req.TokenType ||
-		req.TokenType == tokenTypeCode && owner.bank != "" && owner.bank != req.Bank {
-		return nil, msgBadRefreshToken
+		req.TokenType == wire.TokenTypeCode && owner.bank != "" && owner.bank != req.Bank {
+		return nil, wire.MsgBadRefreshToken
 	}
 	delete(s.refreshes, owner.refresh)
 	owner.refresh = ""
 	bank := owner.bank
-	if bank == "" && owner.kind == tokenTypeCode {
+	if bank == "" && owner.kind == wire.TokenTypeCode {
 		bank = req.Bank
 	}
 	return &sandboxToken{kind: owner.kind, scopes: slices.Clone(owner.scopes), bank: bank}, ""

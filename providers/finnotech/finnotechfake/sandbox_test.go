@@ -1,42 +1,17 @@
-package finnotech
+package finnotechfake
 
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/internal/wire"
+	"github.com/blockd/blockd/providers/sandboxfault"
 )
-
-// rawCall sends one request to the fixture's sandbox and decodes the
-// envelope of its answer.
-func (f *fixture) rawCall(tb testing.TB, method, path, auth, contentType, body string) (int, envelope[json.RawMessage]) {
-	tb.Helper()
-	req, err := http.NewRequest(method, f.server.URL+path, strings.NewReader(body))
-	if err != nil {
-		tb.Fatalf("building request: %v", err)
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := f.server.Client().Do(req)
-	if err != nil {
-		tb.Fatalf("sending %s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	var env envelope[json.RawMessage]
-	b, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(b, &env); err != nil {
-		tb.Fatalf("decoding answer %s: %v", b, err)
-	}
-	return resp.StatusCode, env
-}
 
 func TestSandboxValidation(t *testing.T) {
 	const (
@@ -60,27 +35,27 @@ func TestSandboxValidation(t *testing.T) {
 		{"content type with charset", block("ok-3"), bearer, "application/json; charset=utf-8", body, 200, "", ""},
 		{"40-character trackId", block(strings.Repeat("a", 40)), bearer, jsonCT, body, 200, "", ""},
 		{"lower-case bearer", block("ok-4"), "bearer good", jsonCT, body, 200, "", ""},
-		{"no authorization", block("a-1"), "", jsonCT, body, 403, codeUnauthorized, msgBadToken},
-		{"basic auth", block("a-2"), "Basic Z29vZA==", jsonCT, body, 403, codeUnauthorized, msgBadToken},
-		{"empty bearer", block("a-3"), "Bearer ", jsonCT, body, 403, codeUnauthorized, msgBadToken},
-		{"unknown token", block("a-4"), "Bearer other", jsonCT, body, 403, codeUnauthorized, msgBadToken},
-		{"no trackId", "/oak/v2/clients/app-1/block", bearer, jsonCT, body, 400, codeValidation, msgBadTrackID},
-		{"41-character trackId", block(strings.Repeat("a", 41)), bearer, jsonCT, body, 400, codeValidation, msgBadTrackID},
-		{"trackId with a dot", block("a.b"), bearer, jsonCT, body, 400, codeValidation, msgBadTrackID},
-		{"no content type", block("v-1"), bearer, "", body, 400, codeValidation, msgBadContentType},
-		{"form body", block("v-2"), bearer, "application/x-www-form-urlencoded", "amount=1", 400, codeValidation, msgBadContentType},
-		{"not json", block("v-3"), bearer, jsonCT, `amount=1`, 400, codeValidation, msgBadBody},
-		{"no amount", block("v-4"), bearer, jsonCT, `{"description":"d","days":"12"}`, 400, codeValidation, msgBadAmount},
-		{"fractional amount", block("v-5"), bearer, jsonCT, `{"amount":1.5,"description":"d","days":"12"}`, 400, codeValidation, msgBadAmount},
-		{"amount not a number", block("v-6"), bearer, jsonCT, `{"amount":"ten","description":"d","days":"12"}`, 400, codeValidation, msgBadAmount},
-		{"no days", block("v-7"), bearer, jsonCT, `{"amount":1,"description":"d"}`, 400, codeValidation, msgBadDays},
-		{"days 91", block("v-8"), bearer, jsonCT, `{"amount":1,"description":"d","days":"91"}`, 400, codeValidation, msgBadDays},
+		{"no authorization", block("a-1"), "", jsonCT, body, 403, wire.CodeUnauthorized, wire.MsgBadToken},
+		{"basic auth", block("a-2"), "Basic Z29vZA==", jsonCT, body, 403, wire.CodeUnauthorized, wire.MsgBadToken},
+		{"empty bearer", block("a-3"), "Bearer ", jsonCT, body, 403, wire.CodeUnauthorized, wire.MsgBadToken},
+		{"unknown token", block("a-4"), "Bearer other", jsonCT, body, 403, wire.CodeUnauthorized, wire.MsgBadToken},
+		{"no trackId", "/oak/v2/clients/app-1/block", bearer, jsonCT, body, 400, wire.CodeValidation, wire.MsgBadTrackID},
+		{"41-character trackId", block(strings.Repeat("a", 41)), bearer, jsonCT, body, 400, wire.CodeValidation, wire.MsgBadTrackID},
+		{"trackId with a dot", block("a.b"), bearer, jsonCT, body, 400, wire.CodeValidation, wire.MsgBadTrackID},
+		{"no content type", block("v-1"), bearer, "", body, 400, wire.CodeValidation, wire.MsgBadContentType},
+		{"form body", block("v-2"), bearer, "application/x-www-form-urlencoded", "amount=1", 400, wire.CodeValidation, wire.MsgBadContentType},
+		{"not json", block("v-3"), bearer, jsonCT, `amount=1`, 400, wire.CodeValidation, wire.MsgBadBody},
+		{"no amount", block("v-4"), bearer, jsonCT, `{"description":"d","days":"12"}`, 400, wire.CodeValidation, wire.MsgBadAmount},
+		{"fractional amount", block("v-5"), bearer, jsonCT, `{"amount":1.5,"description":"d","days":"12"}`, 400, wire.CodeValidation, wire.MsgBadAmount},
+		{"amount not a number", block("v-6"), bearer, jsonCT, `{"amount":"ten","description":"d","days":"12"}`, 400, wire.CodeValidation, wire.MsgBadAmount},
+		{"no days", block("v-7"), bearer, jsonCT, `{"amount":1,"description":"d"}`, 400, wire.CodeValidation, wire.MsgBadDays},
+		{"days 91", block("v-8"), bearer, jsonCT, `{"amount":1,"description":"d","days":"91"}`, 400, wire.CodeValidation, wire.MsgBadDays},
 		{"days 90", block("ok-5"), bearer, jsonCT, `{"amount":1,"description":"d","days":"90"}`, 200, "", ""},
-		{"blank description", block("v-9"), bearer, jsonCT, `{"amount":1,"description":"  ","days":"1"}`, 400, codeValidation, msgNoDescription},
-		{"duplicate trackId", block("ok-1"), bearer, jsonCT, body, 400, codeValidation, msgDuplicateTrackID},
-		{"duplicate of a refused call", block("v-8"), bearer, jsonCT, body, 400, codeValidation, msgDuplicateTrackID},
+		{"blank description", block("v-9"), bearer, jsonCT, `{"amount":1,"description":"  ","days":"1"}`, 400, wire.CodeValidation, wire.MsgNoDescription},
+		{"duplicate trackId", block("ok-1"), bearer, jsonCT, body, 400, wire.CodeValidation, wire.MsgDuplicateTrackID},
+		{"duplicate of a refused call", block("v-8"), bearer, jsonCT, body, 400, wire.CodeValidation, wire.MsgDuplicateTrackID},
 	}
-	f := newFixture(t, SandboxConfig{Tokens: []string{"good"}}, "good")
+	f := newFixture(t, Config{Tokens: []string{"good"}}, "good")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			status, env := f.rawCall(t, http.MethodPost, tc.path, tc.auth, tc.contentType, tc.body)
@@ -88,12 +63,12 @@ func TestSandboxValidation(t *testing.T) {
 				t.Errorf("HTTP %d, want %d; answer %+v", status, tc.wantStatus, env)
 			}
 			if tc.wantCode == "" {
-				if env.Status != statusDone || env.Error != nil {
+				if env.Status != wire.StatusDone || env.Error != nil {
 					t.Errorf("answer %+v, want DONE", env)
 				}
 				return
 			}
-			if env.Status != statusFailed || env.Error == nil || env.Error.Code != tc.wantCode || env.Error.Message != tc.wantMsg {
+			if env.Status != wire.StatusFailed || env.Error == nil || env.Error.Code != tc.wantCode || env.Error.Message != tc.wantMsg {
 				t.Errorf("answer %+v (error %+v), want FAILED %s %q", env, env.Error, tc.wantCode, tc.wantMsg)
 			}
 		})
@@ -107,15 +82,15 @@ func TestSandboxValidation(t *testing.T) {
 }
 
 func TestSandboxFaultTokenExpiredRevokes(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, Config{}, "tok")
 	f.block(t, "app-1", 1000)
-	f.sandbox.InjectNext(providers.FaultTokenExpired)
-	_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1})
-	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
+	f.sandbox.InjectNext(sandboxfault.FaultTokenExpired)
+	_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
+	wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
 	// Any token works in this sandbox, except the revoked one.
 	for _, call := range []func() error{
 		func() error {
-			_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1})
+			_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
 			return err
 		},
 		func() error { _, err := f.client.CallStatus(context.Background(), "app-1", "t"); return err },
@@ -124,33 +99,33 @@ func TestSandboxFaultTokenExpiredRevokes(t *testing.T) {
 			return err
 		},
 	} {
-		wantError(t, call(), providers.Retryable, CodeTokenExpired, http.StatusForbidden)
+		wantError(t, call(), providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
 	}
-	other := NewClient(f.server.URL, f.server.Client(), StaticToken("other"))
-	if _, err := other.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1}); err != nil {
+	other := finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken("other")})
+	if _, err := other.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1}); err != nil {
 		t.Errorf("Block with another token: %v", err)
 	}
 }
 
 func TestSandboxWagesNeedsAuth(t *testing.T) {
-	f := newFixture(t, SandboxConfig{Tokens: []string{"good"}}, "bad")
+	f := newFixture(t, Config{Tokens: []string{"good"}}, "bad")
 	_, err := f.client.CallStatus(context.Background(), "app-1", "t-1")
-	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
+	wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
 	if n := f.sandbox.Requests(OpWages); n != 1 {
 		t.Errorf("Requests(wages) = %d, want 1", n)
 	}
 }
 
 func TestSandboxLedger(t *testing.T) {
-	f := newFixture(t, SandboxConfig{}, "tok")
+	f := newFixture(t, Config{}, "tok")
 	blockID, b := f.block(t, "app-1", 7000)
 	f.block(t, "app-2", 8000)
 	unblockID := newTrackID(t)
-	if _, err := f.client.Unblock(context.Background(), "app-1", unblockID, UnblockRequest{Amount: 7000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate}); err != nil {
+	if _, err := f.client.Unblock(context.Background(), "app-1", unblockID, finnotech.UnblockRequest{Amount: 7000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate}); err != nil {
 		t.Fatalf("Unblock: %v", err)
 	}
 	transferID := newTrackID(t)
-	if _, err := f.client.UnblockTransfer(context.Background(), "app-1", transferID, UnblockTransferRequest{Amount: 6500, UnblockTrackID: unblockID, Destination: destination}); err != nil {
+	if _, err := f.client.UnblockTransfer(context.Background(), "app-1", transferID, finnotech.UnblockTransferRequest{Amount: 6500, UnblockTrackID: unblockID, Destination: destination}); err != nil {
 		t.Fatalf("UnblockTransfer: %v", err)
 	}
 	if _, err := f.client.UnblockTransferInquiry(context.Background(), "app-1", newTrackID(t), transferID); err != nil {
@@ -201,16 +176,16 @@ func TestSandboxLedger(t *testing.T) {
 }
 
 func TestSandboxDeposits(t *testing.T) {
-	if first, again := depositOf("app-1"), depositOf("app-1"); first != again {
-		t.Error("depositOf is not deterministic")
+	if first, again := DepositOf("app-1"), DepositOf("app-1"); first != again {
+		t.Error("DepositOf is not deterministic")
 	}
-	if depositOf("app-1") == depositOf("app-2") {
-		t.Errorf("app-1 and app-2 share deposit %s", depositOf("app-1"))
+	if DepositOf("app-1") == DepositOf("app-2") {
+		t.Errorf("app-1 and app-2 share deposit %s", DepositOf("app-1"))
 	}
 	for _, id := range []string{"", "app-1", "a-much-longer-client-id-than-usual"} {
-		d := depositOf(id)
+		d := DepositOf(id)
 		if len(d) != 13 || !strings.HasPrefix(d, "0201") || strings.Trim(d, "0123456789") != "" {
-			t.Errorf("depositOf(%q) = %q, want 0201 and 9 digits", id, d)
+			t.Errorf("DepositOf(%q) = %q, want 0201 and 9 digits", id, d)
 		}
 	}
 }
@@ -218,10 +193,10 @@ func TestSandboxDeposits(t *testing.T) {
 // TestSandboxSeededFaults: the same seed draws the same faults.
 func TestSandboxSeededFaults(t *testing.T) {
 	outcomes := func() []providers.Class {
-		f := newFixture(t, SandboxConfig{ErrorRate: 0.5, Seed: 7}, "tok")
+		f := newFixture(t, Config{ErrorRate: 0.5, Seed: 7}, "tok")
 		var out []providers.Class
 		for range 20 {
-			_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), BlockRequest{Amount: 1, Description: "d", Days: 1})
+			_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
 			class := providers.Class(-1) // success
 			if err != nil {
 				class = providers.ClassOf(err)

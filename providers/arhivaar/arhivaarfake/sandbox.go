@@ -1,4 +1,13 @@
-package arhivaar
+// Package arhivaarfake simulates Arhivaar for tests and development: a
+// Sandbox is an in-memory HTTP server of the block / activate call the
+// arhivaar Client makes, with fault injection, that the tests, the
+// zero-config run (`blockd serve` without BLOCKD_ARHIVAAR_URL), `blockd
+// sandbox` and the chaos run use in place of Arhivaar. It is never used in
+// production.
+//
+// It speaks the contract in providers/arhivaar/internal/wire, the one the
+// Client speaks, and uses nothing of package arhivaar.
+package arhivaarfake
 
 import (
 	"crypto/hmac"
@@ -14,16 +23,16 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/arhivaar/internal/wire"
 	"github.com/blockd/blockd/providers/sandboxfault"
 )
 
 // Sandbox defaults.
 const (
-	// DefaultSandboxAccKey is the acc_key a Sandbox accepts by default.
-	DefaultSandboxAccKey = "sandbox-acc-key"
-	// DefaultSandboxSecret is the secret a Sandbox checks sig with by default.
-	DefaultSandboxSecret = "sandbox-secret"
+	// DefaultAccKey is the acc_key a Sandbox accepts by default.
+	DefaultAccKey = "sandbox-acc-key"
+	// DefaultSecret is the secret a Sandbox checks sig with by default.
+	DefaultSecret = "sandbox-secret"
 )
 
 // Codes only the Sandbox answers with, for failures the seed says nothing
@@ -52,13 +61,13 @@ const (
 	maxRequestBody = 1 << 20
 )
 
-// SandboxConfig configures a Sandbox. The zero value is a fast, faultless
+// Config configures a Sandbox. The zero value is a fast, faultless
 // sandbox with the default acc_key and secret.
-type SandboxConfig struct {
-	// AccKey is the accepted acc_key. Default DefaultSandboxAccKey.
+type Config struct {
+	// AccKey is the accepted acc_key. Default DefaultAccKey.
 	AccKey string
 	// Secret is the partner secret sig is checked with. Default
-	// DefaultSandboxSecret.
+	// DefaultSecret.
 	Secret string
 	// Latency is added to every call of the API (not to /_sandbox/ledger).
 	// A client that gives up meanwhile does not stop the call. Default 0.
@@ -102,11 +111,9 @@ type Account struct {
 // Other paths answer 404, other methods 405. It serves GET /_sandbox/ledger
 // for a look at the ledger. It is safe for concurrent use and logs nothing.
 type Sandbox struct {
-	accKey       string
-	secret       string
-	latency      time.Duration
-	timeoutDelay time.Duration
-	mux          *http.ServeMux
+	accKey string
+	secret string
+	mux    *http.ServeMux
 
 	faults *sandboxfault.Faults
 
@@ -119,30 +126,26 @@ type Sandbox struct {
 	requestsFor map[string]int
 }
 
-// NewSandbox returns a Sandbox configured by cfg.
-func NewSandbox(cfg SandboxConfig) *Sandbox {
+// New returns a Sandbox configured by cfg.
+func New(cfg Config) *Sandbox {
 	s := &Sandbox{
-		accKey:       cfg.AccKey,
-		secret:       cfg.Secret,
-		latency:      cfg.Latency,
-		timeoutDelay: cfg.TimeoutDelay,
-		faults:       sandboxfault.New(cfg.Seed, cfg.ErrorRate, cfg.TimeoutRate, cfg.ApplyThenDropRate),
-		accounts:     make(map[string]*Account),
-		requestsFor:  make(map[string]int),
+		accKey: cfg.AccKey,
+		secret: cfg.Secret,
+		faults: sandboxfault.New(sandboxfault.Config{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutRate: cfg.TimeoutRate,
+			ApplyThenDropRate: cfg.ApplyThenDropRate, TimeoutDelay: cfg.TimeoutDelay, Seed: cfg.Seed}),
+		accounts:    make(map[string]*Account),
+		requestsFor: make(map[string]int),
 	}
 	if s.accKey == "" {
-		s.accKey = DefaultSandboxAccKey
+		s.accKey = DefaultAccKey
 	}
 	if s.secret == "" {
-		s.secret = DefaultSandboxSecret
-	}
-	if s.timeoutDelay <= 0 {
-		s.timeoutDelay = 30 * time.Second
+		s.secret = DefaultSecret
 	}
 
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("POST "+blockPath, s.block)
-	s.mux.HandleFunc("GET /_sandbox/ledger", s.ledger)
+	s.mux.HandleFunc("POST "+wire.BlockPath, s.block)
+	s.mux.Handle("GET "+sandboxfault.LedgerPath, sandboxfault.Ledger(s.ledger))
 	return s
 }
 
@@ -168,7 +171,7 @@ func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
 //     unanswered.
 //   - FaultTokenExpired: Arhivaar has no token; answer INVALID_SIGNATURE
 //     without applying the call, as for a bad signature.
-func (s *Sandbox) InjectNext(f providers.Fault) {
+func (s *Sandbox) InjectNext(f sandboxfault.Fault) {
 	s.faults.InjectNext(f)
 }
 
@@ -230,26 +233,21 @@ func (s *Sandbox) block(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
 	if form, err := url.ParseQuery(string(raw)); err == nil && readErr == nil {
-		if id, ok := single(form, fieldID); ok {
+		if id, ok := single(form, wire.FieldID); ok {
 			s.requestsFor[id]++
 		}
 	}
 	s.mu.Unlock()
-	time.Sleep(s.latency)
+	s.faults.Delay()
 
 	switch f := s.drawFault(); f {
 	case faultError:
 		writeReply(w, http.StatusServiceUnavailable, sandboxCodeUnavailable)
 	case faultTimeout:
-		t := time.NewTimer(s.timeoutDelay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-		}
-		t.Stop()
+		s.faults.Hang(r.Context())
 		writeReply(w, http.StatusGatewayTimeout, sandboxCodeTimeout)
 	case faultBadSignature:
-		writeReply(w, http.StatusOK, CodeInvalidSignature)
+		writeReply(w, http.StatusOK, wire.CodeInvalidSignature)
 	default:
 		status, code := s.apply(r, raw, readErr)
 		if f == faultDrop {
@@ -280,21 +278,21 @@ func (s *Sandbox) apply(r *http.Request, raw []byte, readErr error) (status int,
 		return http.StatusBadRequest, sandboxCodeUnreadableBody
 	}
 	if !s.signed(body, form) {
-		return http.StatusOK, CodeInvalidSignature
+		return http.StatusOK, wire.CodeInvalidSignature
 	}
-	id, ok := single(form, fieldID)
+	id, ok := single(form, wire.FieldID)
 	if !ok || !isValidID(id) {
-		return http.StatusOK, CodeInvalidID
+		return http.StatusOK, wire.CodeInvalidID
 	}
-	blockValue, ok := single(form, fieldBlock)
+	blockValue, ok := single(form, wire.FieldBlock)
 	// ASSUMPTION (DECISIONS.md): the seed's Boolean is exactly "true" or
 	// "false", as in its samples.
 	if !ok || blockValue != "true" && blockValue != "false" {
-		return http.StatusOK, CodeInvalidBlock
+		return http.StatusOK, wire.CodeInvalidBlock
 	}
-	note, ok := single(form, fieldNote)
+	note, ok := single(form, wire.FieldNote)
 	if !ok || !isValidNote(note) {
-		return http.StatusOK, CodeInvalidNote
+		return http.StatusOK, wire.CodeInvalidNote
 	}
 
 	blocked := blockValue == "true"
@@ -317,50 +315,49 @@ func (s *Sandbox) apply(r *http.Request, raw []byte, readErr error) (status int,
 
 // signed checks acc_key and sig without ever recording either. sig must be
 // the last field, and is checked against the body before it, exactly as
-// received (see sign).
+// received (see wire.Sign).
 //
 // ASSUMPTION (DECISIONS.md): an unknown acc_key and a wrong sig are both
 // answered INVALID_SIGNATURE with HTTP 200, like the documented codes.
 func (s *Sandbox) signed(body string, form url.Values) bool {
-	accKey, ok := single(form, fieldAccKey)
+	accKey, ok := single(form, wire.FieldAccKey)
 	if !ok || subtle.ConstantTimeCompare([]byte(accKey), []byte(s.accKey)) != 1 {
 		return false
 	}
-	sig, ok := single(form, fieldSig)
-	i := strings.LastIndex(body, sigSeparator)
-	if !ok || i < 0 || strings.Contains(body[i+len(sigSeparator):], "&") {
+	sig, ok := single(form, wire.FieldSig)
+	i := strings.LastIndex(body, wire.SigSeparator)
+	if !ok || i < 0 || strings.Contains(body[i+len(wire.SigSeparator):], "&") {
 		return false
 	}
-	return hmac.Equal([]byte(sig), []byte(sign(s.secret, body[:i])))
+	return hmac.Equal([]byte(sig), []byte(wire.Sign(s.secret, body[:i])))
 }
 
-// ledger serves GET /_sandbox/ledger: the accounts by id, the accepted
-// calls and the requests received.
-func (s *Sandbox) ledger(w http.ResponseWriter, _ *http.Request) {
+// ledger is what GET /_sandbox/ledger shows: the accounts by id, the
+// accepted calls and the requests received.
+func (s *Sandbox) ledger() any {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	accounts := make(map[string]Account, len(s.accounts))
 	for id, a := range s.accounts {
 		accounts[id] = *a
 	}
-	v := struct {
+	return struct {
 		Accounts map[string]Account `json:"accounts"`
 		Applied  int                `json:"applied"`
 		Requests int                `json:"requests"`
 	}{accounts, s.applied, s.requests}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, v)
 }
 
 // drawFault returns the fault of a call, as Arhivaar answers it.
 func (s *Sandbox) drawFault() fault {
 	switch f, _ := s.faults.Next(); f {
-	case providers.FaultRetryable:
+	case sandboxfault.FaultRetryable:
 		return faultError
-	case providers.FaultTimeout:
+	case sandboxfault.FaultTimeout:
 		return faultTimeout
-	case providers.FaultApplyThenDrop:
+	case sandboxfault.FaultApplyThenDrop:
 		return faultDrop
-	case providers.FaultTokenExpired:
+	case sandboxfault.FaultTokenExpired:
 		return faultBadSignature
 	default:
 		return faultNone
@@ -404,9 +401,9 @@ func isValidNote(note string) bool {
 // writeReply answers {"response":"OK"} when code is "", else
 // {"response":"ERROR","responseDescription":code}.
 func writeReply(w http.ResponseWriter, status int, code string) {
-	r := reply{Response: responseOK}
+	r := wire.Reply{Response: wire.ResponseOK}
 	if code != "" {
-		r = reply{Response: responseError, ResponseDescription: code}
+		r = wire.Reply{Response: wire.ResponseError, ResponseDescription: code}
 	}
 	writeJSON(w, status, r)
 }

@@ -1,9 +1,19 @@
-package finnotech
+// Package wire is Finnotech's API as blockd speaks it: the paths, the
+// envelope, the request and result bodies, the token endpoint's bodies, the
+// error codes and Finnotech's texts. The client (package finnotech) and its
+// fake (package finnotechfake) both use it, so that the two cannot drift
+// apart; being internal, nothing else can import it.
+//
+// Only the block call, the facility inquiry and the token endpoint are
+// documented (the seeds and NOTES.md); the other shapes are blockd's
+// assumptions, marked "ASSUMPTION (DECISIONS.md)" where they are defined.
+package wire
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/blockd/blockd/providers"
@@ -11,62 +21,64 @@ import (
 
 // The paths of the Finnotech services, below the base URL.
 const (
-	// blockPath is documented (finnotech-oak-block.seed.txt).
-	blockPath = "/oak/v2/clients/%s/block"
+	// BlockPath is documented (finnotech-oak-block.seed.txt).
+	BlockPath = "/oak/v2/clients/%s/block"
 	// ASSUMPTION (DECISIONS.md): unblock is POST .../unblock, like block.
-	unblockPath = "/oak/v2/clients/%s/unblock"
+	UnblockPath = "/oak/v2/clients/%s/unblock"
 	// ASSUMPTION (DECISIONS.md): unblock-transfer is POST .../unblockTransfer.
-	transferPath = "/oak/v2/clients/%s/unblockTransfer"
+	TransferPath = "/oak/v2/clients/%s/unblockTransfer"
 	// ASSUMPTION (DECISIONS.md): the unblock-transfer inquiry is
 	// GET .../unblockTransferInquiry?trackId=<new>&inquiryTrackId=<transfer's>.
-	transferInquiryPath = "/oak/v2/clients/%s/unblockTransferInquiry"
-	// wagesPath is documented (NOTES.md 1.4): the last status of a call.
-	wagesPath = "/dev/v2/clients/%s/wages"
-	// facilityPath is documented (finnotech-credit-facility-inquiry.seed.txt);
+	TransferInquiryPath = "/oak/v2/clients/%s/unblockTransferInquiry"
+	// WagesPath is documented (NOTES.md 1.4): the last status of a call.
+	WagesPath = "/dev/v2/clients/%s/wages"
+	// FacilityPath is documented (finnotech-credit-facility-inquiry.seed.txt);
 	// its two verbs are the clientId and the national id.
-	facilityPath = "/credit/v2/clients/%s/users/%s/facilityInquiry"
-	// tokenPath is documented (NOTES.md 1.2).
-	tokenPath = "/dev/v2/oauth2/token"
+	FacilityPath = "/credit/v2/clients/%s/users/%s/facilityInquiry"
+	// TokenPath is documented (NOTES.md 1.2).
+	TokenPath = "/dev/v2/oauth2/token"
 )
 
 // Envelope statuses.
 const (
-	statusDone   = "DONE"
-	statusFailed = "FAILED"
+	StatusDone   = "DONE"
+	StatusFailed = "FAILED"
 )
 
-// envelope is every Finnotech answer: result on success, error on failure.
-type envelope[T any] struct {
+// Envelope is every Finnotech answer: result on success, error on failure.
+type Envelope[T any] struct {
 	Result  T         `json:"result,omitempty"`
 	Status  string    `json:"status"`
 	TrackID string    `json:"trackId"`
-	Error   *apiError `json:"error,omitempty"`
+	Error   *APIError `json:"error,omitempty"`
 }
 
-type apiError struct {
+// APIError is the error of a failed answer.
+type APIError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
 
-// blockBody is the documented block body; days is a string in the seed.
-type blockBody struct {
+// BlockBody is the documented block body; days is a string in the seed.
+type BlockBody struct {
 	Amount      int64  `json:"amount"`
 	Description string `json:"description"`
 	Days        string `json:"days"`
 }
 
-type blockResult struct {
+// BlockResult is the result of a block call; days is a string in the seed.
+type BlockResult struct {
 	Amount      providers.FlexInt `json:"amount"`
 	Description string            `json:"description"`
 	Deposit     string            `json:"deposit"`
 	BlockDate   string            `json:"blockDate"`
-	Days        providers.FlexInt `json:"days"`
+	Days        NumericString     `json:"days"`
 }
 
-// unblockBody is the unblock body.
+// UnblockBody is the unblock body.
 // ASSUMPTION (DECISIONS.md): the fields and their names; amount equals the
 // block's, blockTrackId is the trackId the block call was sent with.
-type unblockBody struct {
+type UnblockBody struct {
 	Amount       int64  `json:"amount"`
 	BlockTrackID string `json:"blockTrackId"`
 	Deposit      string `json:"deposit"`
@@ -74,62 +86,62 @@ type unblockBody struct {
 	Description  string `json:"description"`
 }
 
-// unblockResult is the unblock result.
+// UnblockResult is the unblock result.
 // ASSUMPTION (DECISIONS.md): {"amount","deposit","unblockDate"}, the date
 // Jalali YYMMDD like blockDate.
-type unblockResult struct {
+type UnblockResult struct {
 	Amount      providers.FlexInt `json:"amount"`
 	Deposit     string            `json:"deposit"`
 	UnblockDate string            `json:"unblockDate"`
 }
 
-// transferBody is the unblock-transfer body.
+// TransferBody is the unblock-transfer body.
 // ASSUMPTION (DECISIONS.md): the fields and their names; unblockTrackId is
 // the trackId the successful unblock call was sent with.
-type transferBody struct {
+type TransferBody struct {
 	Amount         int64  `json:"amount"`
 	UnblockTrackID string `json:"unblockTrackId"`
 	Destination    string `json:"destination"`
 	Description    string `json:"description"`
 }
 
-// transferResult is the unblock-transfer result.
+// TransferResult is the unblock-transfer result.
 // ASSUMPTION (DECISIONS.md): {"amount","source","destination","transferDate"},
 // the date Jalali YYMMDD like blockDate.
-type transferResult struct {
+type TransferResult struct {
 	Amount       providers.FlexInt `json:"amount"`
 	Source       string            `json:"source"`
 	Destination  string            `json:"destination"`
 	TransferDate string            `json:"transferDate"`
 }
 
-// transferInquiryResult is the unblock-transfer inquiry result.
+// TransferInquiryResult is the unblock-transfer inquiry result.
 // ASSUMPTION (DECISIONS.md): {"status":"DONE"|"FAILED"|"PENDING","amount",
 // "source","destination","transferDate"}; all but status may be missing or
 // empty when the transfer did not succeed.
-type transferInquiryResult struct {
+type TransferInquiryResult struct {
 	Status       string     `json:"status"`
-	Amount       lenientInt `json:"amount"`
-	Source       string     `json:"source"`
-	Destination  string     `json:"destination"`
-	TransferDate string     `json:"transferDate"`
+	Amount       LenientInt `json:"amount,omitzero"`
+	Source       string     `json:"source,omitempty"`
+	Destination  string     `json:"destination,omitempty"`
+	TransferDate string     `json:"transferDate,omitempty"`
 }
 
-// wagesResult is the wages answer for one trackId.
+// WagesResult is the wages answer for one trackId.
 // ASSUMPTION (DECISIONS.md): {"trackId","status","service"}; the documented
 // page lists more fields (transactionAmount, scopeName, date, amount) that
 // blockd does not need. ASSUMPTION (DECISIONS.md, extended): "response"
 // holds the call's result object when the call is DONE.
-type wagesResult struct {
+type WagesResult struct {
 	TrackID  string          `json:"trackId"`
 	Status   string          `json:"status"`
 	Service  string          `json:"service,omitempty"`
 	Response json.RawMessage `json:"response,omitempty"`
 }
 
-// tokenBody is the token endpoint's body for every grant (NOTES.md 1.2);
+// TokenBody is the token endpoint's body for every grant (NOTES.md 1.2);
 // the fields a grant does not use are left out.
-type tokenBody struct {
+type TokenBody struct {
 	GrantType    string `json:"grant_type"`
 	NID          string `json:"nid,omitempty"`
 	Scopes       string `json:"scopes,omitempty"`
@@ -142,16 +154,16 @@ type tokenBody struct {
 
 // Grant types and token types of the token endpoint.
 const (
-	grantClientCredentials = "client_credentials"
-	grantAuthorizationCode = "authorization_code"
-	grantRefreshToken      = "refresh_token"
-	tokenTypeCode          = "CODE"
-	tokenTypeCC            = "CLIENT-CREDENTIAL"
+	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	TokenTypeCode          = "CODE"
+	TokenTypeCC            = "CLIENT-CREDENTIAL"
 )
 
-// tokenResult is the token endpoint's result (NOTES.md 1.2). lifeTime is in
+// TokenResult is the token endpoint's result (NOTES.md 1.2). lifeTime is in
 // milliseconds; creationDate is Jalali YYYYMMDDHHmmss.
-type tokenResult struct {
+type TokenResult struct {
 	Value        string            `json:"value"`
 	RefreshToken string            `json:"refreshToken"`
 	LifeTime     providers.FlexInt `json:"lifeTime"`
@@ -161,21 +173,32 @@ type tokenResult struct {
 	Type         string            `json:"type,omitempty"`
 }
 
-// lenientInt is a whole number sent as a JSON number or a numeric string,
+// LenientInt is a whole number sent as a JSON number or a numeric string,
 // where a missing value may also come as null or "" (Set false, V 0).
 // Fractions and other text are refused: money is whole rials and is never
 // held in a float.
 // ASSUMPTION (NOTES.md 1.6, 4): the facility amounts are strings in the
 // seed and numbers in the official SDK; both are read.
-type lenientInt struct {
+//
+// It is written as a JSON number, or null when not Set; a field tagged
+// omitzero leaves out one that is not Set.
+type LenientInt struct {
 	V   int64
 	Set bool
 }
 
-func (n *lenientInt) UnmarshalJSON(b []byte) error {
+// MarshalJSON writes V as a JSON number, or null when n is not Set.
+func (n LenientInt) MarshalJSON() ([]byte, error) {
+	if !n.Set {
+		return []byte("null"), nil
+	}
+	return strconv.AppendInt(nil, n.V, 10), nil
+}
+
+func (n *LenientInt) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if bytes.Equal(b, []byte("null")) {
-		*n = lenientInt{}
+		*n = LenientInt{}
 		return nil
 	}
 	if len(b) > 0 && b[0] == '"' {
@@ -184,7 +207,7 @@ func (n *lenientInt) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("decoding integer: %w", err)
 		}
 		if strings.TrimSpace(s) == "" {
-			*n = lenientInt{}
+			*n = LenientInt{}
 			return nil
 		}
 	}
@@ -192,16 +215,16 @@ func (n *lenientInt) UnmarshalJSON(b []byte) error {
 	if err := v.UnmarshalJSON(b); err != nil {
 		return err
 	}
-	*n = lenientInt{V: int64(v), Set: true}
+	*n = LenientInt{V: int64(v), Set: true}
 	return nil
 }
 
-// lenientString is a code or text sent as a JSON string or number: a number
+// LenientString is a code or text sent as a JSON string or number: a number
 // is kept as written ("branchCode": 91182 reads "91182"; leading zeros a
 // sender dropped cannot come back). null reads "".
-type lenientString string
+type LenientString string
 
-func (s *lenientString) UnmarshalJSON(b []byte) error {
+func (s *LenientString) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
 	case bytes.Equal(b, []byte("null")):
@@ -212,13 +235,33 @@ func (s *lenientString) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &v); err != nil {
 			return fmt.Errorf("decoding text: %w", err)
 		}
-		*s = lenientString(strings.TrimSpace(v))
+		*s = LenientString(strings.TrimSpace(v))
 		return nil
 	}
 	var num json.Number
 	if err := json.Unmarshal(b, &num); err != nil {
 		return fmt.Errorf("decoding text %s: want a string or a number", b)
 	}
-	*s = lenientString(num.String())
+	*s = LenientString(num.String())
+	return nil
+}
+
+// NumericString is a whole number Finnotech sends as a numeric string
+// ("days": "12" in the seed's block answer). It is read as
+// providers.FlexInt is (a number or a numeric string) and written as a
+// string.
+type NumericString int64
+
+// MarshalJSON writes n as a JSON string of its digits.
+func (n NumericString) MarshalJSON() ([]byte, error) {
+	return strconv.AppendQuote(nil, strconv.FormatInt(int64(n), 10)), nil
+}
+
+func (n *NumericString) UnmarshalJSON(b []byte) error {
+	var v providers.FlexInt
+	if err := v.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*n = NumericString(v)
 	return nil
 }

@@ -1,0 +1,59 @@
+package wire
+
+// Error codes and business texts Finnotech sends (NOTES.md 1.3).
+const (
+	CodeValidation   = "VALIDATION_ERROR"
+	CodeUnauthorized = "UNAUTHORIZED"
+	// MsgInvalidToken is the official SDK's dead-token signal, sent with
+	// VALIDATION_ERROR.
+	MsgInvalidToken = "invalid token"
+
+	MsgDuplicateTrackID      = "شماره پیگیری تکراری است"                               // duplicate tracking number
+	MsgUserBlocked           = "نام کاربر مسدود است"                                   // user blocked
+	MsgUserInactive          = "کاربر غیر فعال است"                                    // user inactive
+	MsgInvalidAccount        = "حساب نامعتبر است"                                      // invalid account
+	MsgInvalidAmount         = "مبلغ نامعتبر است"                                      // invalid amount
+	MsgInsufficientBalance   = "موجودی حساب کافی نیست"                                 // insufficient balance
+	MsgAmountOverLimit       = "مبلغ بیشتر از حد مجاز است"                             // amount over limit
+	MsgTransactionNotFound   = "تراکنش یافت نشد"                                       // transaction not found
+	MsgInvalidTrackID        = "شماره پیگیری نامعتبر است"                              // invalid tracking number
+	MsgProviderNotResponding = "سرویس دهنده جوابگو نیست"                               // provider not responding
+	MsgNotInWhitelist        = "شماره حساب ارسالی با شماره حساب وایت لیست تطابق ندارد" // account not in whitelist
+)
+
+// Sandbox answers. The Persian texts are Finnotech's (NOTES.md 1.3).
+const (
+	MsgBadToken       = "خطای دریافتی از سرور احراز هویت: توکن ارسالی نامعتبر است" // auth server: the token sent is invalid
+	MsgBadTrackID     = "invalid trackId"
+	MsgBadContentType = "content type must be application/json"
+	MsgBadBody        = "invalid json body"
+	MsgBadAmount      = "invalid amount"
+	MsgBadDays        = "invalid days"
+	MsgNoDescription  = "description is required"
+	MsgNoBlockTrackID = "blockTrackId is required"
+	// The unblock-transfer's refusals. ASSUMPTION (DECISIONS.md): their
+	// texts, the seed states only the rules; MsgSameAccounts is
+	// transferTo's documented text (NOTES.md 1.3).
+	MsgNoUnblockTrackID   = "unblockTrackId is required"
+	MsgNoDestination      = "destination is required"
+	MsgAlreadyTransferred = "a successful unblock-transfer was already made for this unblock"
+	MsgSameAccounts       = "Source And destination accounts are the same!"
+	// CodeServiceCall is Finnotech's code for an error of the bank behind
+	// it (NOTES.md 1.3).
+	CodeServiceCall = "SERVICE_CALL_ERROR"
+	// The refusals of the inquiries and the token endpoint, in the
+	// sandbox's own words.
+	MsgNoInquiryTrackID   = "inquiryTrackId is required"
+	MsgBadNationalID      = "national id must be 10 or 11 digits"
+	MsgTokenNotForService = "token does not give access to this service"
+	MsgBadClient          = "invalid client credentials"
+	MsgBadGrant           = "invalid grant_type"
+	MsgBadCode            = "invalid code"
+	MsgNoBank             = "bank is required"
+	MsgBadRefreshToken    = "invalid refresh token"
+	MsgBadNID             = "nid must be 10 digits"
+	MsgNoScopes           = "scopes is required"
+	MsgBadTokenType       = "invalid token_type"
+	// MsgNoFacility is the seed's "no facility" text.
+	MsgNoFacility = "هیچ تسهیلات و تعهدی یافت نشد" // no facility or obligation found
+)
