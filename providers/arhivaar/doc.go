@@ -41,11 +41,11 @@
 // No public source about Arhivaar's API was found (no code, docs or pages
 // mention api.arhivaar.ee), so everything beyond the page is assumed.
 //
-// Code comments elsewhere point into this document as
-// (arhivaar/doc.go, "Heading"), mark a shape blockd assumed as
-// ASSUMPTION (arhivaar/doc.go, "Heading"), and mark code that does not
-// follow the contract yet as DEVIATION (arhivaar/doc.go, "Where the code
-// does not follow this yet").
+// Code comments elsewhere point into this document as (arhivaar/doc.go,
+// "Heading"), the path below providers/, mark a shape blockd assumed as
+// ASSUMPTION (arhivaar/doc.go, "Heading"), and mark code that does not follow
+// the contract yet as DEVIATION (arhivaar/doc.go, "Where the code does not
+// follow this yet").
 //
 // # Request
 //

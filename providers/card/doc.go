@@ -49,18 +49,18 @@
 //     developer portal, API "Vision10" v1.12.0) at commit
 //     0ec1359f660fbb64fa60e8eb7b2efcf7158c57a7. Files used:
 //     docs/APIs/Security/get-access-token.md, docs/Common_Error_Code.md,
-//     docs/APIs/Product-Management/Inquire-Block-Code-Matrix.md and
+//     docs/APIs/Authorization/Inquire-Authorization-Details.md, and
 //     reference/1.12.0/accounts_api.yaml and product_api.yaml (OpenAPI).
 //   - [assumed: why]: no source states it; blockd decided it, for the
 //     reason given. Client and sandbox share every assumed shape (in
 //     internal/wire), so they agree; change it there when the platform
 //     confirms.
 //
-// Code comments elsewhere point into this document as
-// (card/doc.go, "Heading"), mark a shape blockd assumed as
-// ASSUMPTION (card/doc.go, "Heading"), and mark code that does not follow
-// the contract yet as DEVIATION (card/doc.go, "Where the code does not
-// follow this yet").
+// Code comments elsewhere point into this document as (card/doc.go,
+// "Heading"), the path below providers/, mark a shape blockd assumed as
+// ASSUMPTION (card/doc.go, "Heading"), and mark code that does not follow the
+// contract yet as DEVIATION (card/doc.go, "Where the code does not follow
+// this yet").
 //
 // # Token
 //

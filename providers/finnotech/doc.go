@@ -65,8 +65,8 @@
 // None of them is public: no source above has them. Beyond the rules
 // [page: oak block] states, everything about those three calls is assumed.
 //
-// Code comments elsewhere point into this document as
-// (finnotech/doc.go, "Heading"), mark a shape blockd assumed as
+// Code comments elsewhere point into this document as (finnotech/doc.go,
+// "Heading"), the path below providers/, mark a shape blockd assumed as
 // ASSUMPTION (finnotech/doc.go, "Heading"), and mark code that does not
 // follow the contract yet as DEVIATION (finnotech/doc.go, "Where the code
 // does not follow this yet").
@@ -385,10 +385,10 @@
 //     as not applied.
 //   - Transfer re-sent: a transfer of unknown outcome that wages (or the
 //     inquiry) reports FAILED is resolved as not applied, and the processor
-//     sends a new unblock-transfer.
+//     sends a new unblock-transfer while it has attempts left.
 //   - "provider not responding" is Retryable in classify.go, so the
-//     processor sends the call again at once; the fake records such a call
-//     FAILED.
+//     processor sends the call again, with a new trackId, after its retry
+//     delay; the fake records such a call FAILED.
 //   - Nested failure and missing fields: the Client (send in client.go)
 //     takes any 2xx envelope with status DONE and no error as a success,
 //     without looking at result.status or result.error and without
