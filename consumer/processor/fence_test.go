@@ -28,8 +28,14 @@ func TestWorkerPausedPastItsLeaseNeverSendsItsCall(t *testing.T) {
 	b := e.newProcessor(processor.Config{Owner: "b", Lease: lease, SweepInterval: 50 * time.Millisecond,
 		ResolveRetry: 50 * time.Millisecond, LandingMargin: 100 * time.Millisecond, CallTimeout: 200 * time.Millisecond}, processor.Hooks{})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go b.Run(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("B's Run: %v", err)
+		}
+	}()
 
 	const account = "0001000010000000077"
 	err := a.Handle(context.Background(), kafka.Message{Topic: blockTopic, Offset: 1, Key: []byte("k"), Value: []byte(cardBlock("f1", account))})

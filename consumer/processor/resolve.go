@@ -133,7 +133,7 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 		}
 		req.ProviderTrackID, req.CannotLandAfter = uuid.NewString(), time.Time{}
 		start.ProviderTrackID = req.ProviderTrackID
-		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, cmd, c.Claim, req, start, c.ReceivedAt, c.Attempts, c.Traceparent, finish))
+		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, cmd, c.Claim, req, start, c.ReceivedAt, c.Traceparent, finish))
 	case inDoubtFor > p.cfg.ResolveDeadline:
 		log.Error().Str("evidence", res.Evidence).Msg("no provable outcome by the deadline: answering OUTCOME_UNKNOWN; an operator must reconcile")
 		out := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusFailed, nil, &schemas.ErrorInfo{
