@@ -49,6 +49,7 @@ type config struct {
 	MaxAttempts     int           // BLOCKD_MAX_ATTEMPTS, default 4
 	RetryBudget     time.Duration // BLOCKD_RETRY_BUDGET, default 60s
 	ResolveDeadline time.Duration // BLOCKD_RESOLVE_DEADLINE, default 10m
+	LandingMargin   time.Duration // BLOCKD_LANDING_MARGIN, default 30s
 
 	// Policies per provider: BLOCKD_<PROVIDER>_RATE_LIMIT (calls/s, 0 none),
 	// _BREAKER_FAILURES (default 10), _BREAKER_COOLDOWN (default 10s),
@@ -209,6 +210,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		MaxAttempts:           integer("BLOCKD_MAX_ATTEMPTS", 4, 1, 100),
 		RetryBudget:           dur("BLOCKD_RETRY_BUDGET", 60*time.Second),
 		ResolveDeadline:       dur("BLOCKD_RESOLVE_DEADLINE", 10*time.Minute),
+		LandingMargin:         dur("BLOCKD_LANDING_MARGIN", 30*time.Second),
 		GroupID:               str("BLOCKD_GROUP_ID", "blockd"),
 		TopicBlock:            str("BLOCKD_TOPIC_BLOCK", "blockd.cmd.block"),
 		TopicUnblock:          str("BLOCKD_TOPIC_UNBLOCK", "blockd.cmd.unblock"),

@@ -87,7 +87,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	proc := processor.New(processor.Config{Owner: cfg.InstanceID, Topics: topics, ResultsTopic: cfg.TopicResults,
 		DLQTopic: cfg.TopicDLQ, Lease: cfg.Lease, UnblockWait: cfg.UnblockWait, CallTimeout: cfg.CallTimeout,
 		MaxMessageBytes: cfg.MaxMessageBytes, MaxAttempts: cfg.MaxAttempts, RetryBudget: cfg.RetryBudget,
-		ResolveDeadline: cfg.ResolveDeadline, Policies: policies(cfg)}, st, validator, provs, opts.hooks, log)
+		ResolveDeadline: cfg.ResolveDeadline, LandingMargin: cfg.LandingMargin, Policies: policies(cfg)}, st, validator, provs, opts.hooks, log)
 	cons, err := consumer.New(consumer.Config{Brokers: brokers, GroupID: cfg.GroupID,
 		Topics:      []string{cfg.TopicBlock, cfg.TopicUnblock, cfg.TopicTransfer, cfg.TopicInquiry},
 		MaxInFlight: cfg.MaxInFlight, Grace: cfg.ShutdownGrace}, proc, log)
