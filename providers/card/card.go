@@ -14,17 +14,24 @@
 // applied (see classify.go).
 //
 // The body of a blockUnblock call names only the slot being changed: a
-// space in the other slot would remove that slot's code. A block code goes
-// into an occupied slot only when its priority is strictly greater than the
-// code already there; otherwise the platform keeps the old code and says so
+// space in the other slot would remove that slot's code. A new block code
+// goes into the slot asked when it is free, else into the other slot when
+// that one is free (the page's "unused entry"), else, both in use, into the
+// slot asked only when its priority is strictly greater than the code
+// already there; otherwise the platform keeps the old code and says so
 // (V5BS0125SC / V5BS0127SC), or answers 200 with the old code, which the
-// Client reports as CodeBlockCodeNotApplied. Both also answer the replay of
-// a block that already succeeded, so a caller checks Details before treating
-// them as a refusal of a first attempt.
+// Client reports as CodeBlockCodeNotApplied. A block is therefore taken
+// when either slot holds its code, and the Result says which slot
+// (Result.CodeSlot). A kept code also answers the replay of a block that
+// already succeeded, so the Adapter checks Details before it lets such an
+// answer stand as a refusal.
 //
 // The blockUnblock call has no idempotency key and the Client never
 // retries: a Retryable failure may be sent again, an Unknown one is resolved
-// by Details, never by sending it again blindly.
+// by Details, never by sending it again blindly. Details proves a block
+// applied when a slot holds its code; an account state that does not show
+// the call's effect proves it not applied only once the call can no longer
+// land (providers.Request.CannotLandAfter; package doc, Unknown outcomes).
 //
 // The Adapter maps a providers.Request onto the Client. Package cardfake,
 // beside this one, simulates the platform for tests and development; the
@@ -54,10 +61,15 @@ const (
 	// 240002, 240003, 240004 or 240101, or HTTP 401). The call was not
 	// applied; the token was dropped, and the next call fetches a new one.
 	CodeTokenExpired = providers.CodeTokenExpired
-	// CodeBlockCodeNotApplied: the platform answered 200 but the slot does
-	// not hold the code sent; an existing code of higher or equal priority
-	// was kept.
+	// CodeBlockCodeNotApplied: the platform answered 200 but neither slot
+	// holds the code sent; an existing code of higher or equal priority was
+	// kept.
 	CodeBlockCodeNotApplied = "BLOCK_CODE_NOT_APPLIED"
+	// CodeUnexpectedState: the platform answered 200 but the account does
+	// not show what the call asked in a way the documents do not explain (a
+	// removal that left a code in its slot). Whether the call was applied
+	// is not known.
+	CodeUnexpectedState = "UNEXPECTED_STATE"
 	// CodeUnsupported: the adapter does not carry out this command kind.
 	CodeUnsupported = "UNSUPPORTED"
 	// CodeNoToken: no token could be had; nothing was sent.
