@@ -403,7 +403,7 @@ func isValidNote(note string) bool {
 func writeReply(w http.ResponseWriter, status int, code string) {
 	r := wire.Reply{Response: wire.ResponseOK}
 	if code != "" {
-		r = wire.Reply{Response: wire.ResponseError, ResponseDescription: code}
+		r = wire.Reply{Response: wire.ResponseError, ResponseDescription: wire.Description(code)}
 	}
 	writeJSON(w, status, r)
 }
