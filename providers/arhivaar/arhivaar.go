@@ -4,19 +4,22 @@
 // Arhivaar has one call that blockd uses: POST
 // {base}/partner-api/account/block.html with the form fields id, block
 // ("true" blocks the account, "false" activates it) and note, signed with
-// the partner's acc_key and sig (arhivaar-account-block.seed.txt). It
-// answers {"response":"OK"}, or {"response":"ERROR","responseDescription":
-// "<code>"} with one of the codes below, often with HTTP 200. Every failure
-// is a *providers.Error whose Class says whether the call may have been
-// applied (see classify.go).
+// the partner's acc_key and sig (package doc, Arhivaar). It answers
+// {"response":"OK"}, or {"response":"ERROR","responseDescription":<code>}
+// with one of the codes below, often with HTTP 200; the page types the
+// description "Error", so the Client reads a string or an object. Every
+// failure is a *providers.Error whose Class says whether the call may have
+// been applied (see classify.go): an answer the page does not list is of
+// unknown outcome, never a refusal.
 //
 // The call sets a state: blocking a blocked account or activating an active
-// one is accepted and changes nothing. Re-sending a call is therefore safe,
-// which is why a 502 or 503 is Retryable here (classify.go) where the same
-// status is of unknown outcome at a provider whose calls are not
-// idempotent. A timeout or a lost answer is still Unknown: the account may
-// now be in the state that was asked for, and Arhivaar has no call that
-// tells it.
+// one is accepted and changes nothing. A timeout or a lost answer is
+// Unknown: the account may now be in the state that was asked for, and
+// Arhivaar has no call that tells it. The Adapter's Resolve then sends the
+// same state again, but only once the original call can no longer land
+// (providers.Request.CannotLandAfter; package doc, Unknown outcomes): a
+// re-send is idempotent, but an original that lands after the account's
+// next command would undo that command.
 //
 // The Adapter maps a providers.Request onto the Client. Package
 // arhivaarfake, beside this one, simulates Arhivaar for tests and
@@ -66,9 +69,23 @@ const (
 )
 
 // Result is the normalised result of a successful block or activate: the
-// state the account was set to.
+// state the account was set to. As JSON:
+//
+//	{"accountId":"6475736574794c4e2f594d3d","blocked":true,"note":"Maksmata arve.","stateFrom":"answer"}
 type Result struct {
 	AccountID string `json:"accountId"`
 	Blocked   bool   `json:"blocked"`
 	Note      string `json:"note"`
+	// StateFrom says which call's OK the Result rests on: StateFromAnswer
+	// or StateFromResend.
+	StateFrom string `json:"stateFrom"`
 }
+
+// The values of Result.StateFrom.
+const (
+	// StateFromAnswer: the call's own answer was OK.
+	StateFromAnswer = "answer"
+	// StateFromResend: the call's answer was lost, and Resolve's re-send of
+	// the same state, after the call could no longer land, was OK.
+	StateFromResend = "resend"
+)
