@@ -172,7 +172,7 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (providers
 	if err != nil {
 		return providers.Resolution{}, fmt.Errorf("reading account state: %w", err)
 	}
-	landed := !req.CannotLandAfter.IsZero() && time.Now().After(req.CannotLandAfter)
+	cannotLand := !req.CannotLandAfter.IsZero() && time.Now().After(req.CannotLandAfter)
 	applied := func(evidence string) (providers.Resolution, error) {
 		out, err := encodeResult(cmd, acct, StateFromDetails, "")
 		if err != nil {
@@ -185,7 +185,7 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (providers
 		if s := slotHolding(acct, cmd.BlockCode, cmd.BlockCodeSlot); s != 0 {
 			return applied(fmt.Sprintf("account details: slot %d holds %s", s, cmd.BlockCode))
 		}
-		if !landed {
+		if !cannotLand {
 			return providers.Resolution{Evidence: "account details: neither slot holds " + cmd.BlockCode +
 				" yet, but the call could still land: too early to count"}, nil
 		}
@@ -194,11 +194,11 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (providers
 	case schemas.KindUnblock:
 		held := acct.BlockCode(cmd.BlockCodeSlot)
 		switch {
-		case held == "" && landed:
+		case held == "" && cannotLand:
 			return applied(fmt.Sprintf("account details: slot %d is empty after the call can no longer land", cmd.BlockCodeSlot))
 		case held == "":
 			return providers.Resolution{Evidence: fmt.Sprintf("account details: slot %d is empty, but the call could still land: too early to count", cmd.BlockCodeSlot)}, nil
-		case !landed:
+		case !cannotLand:
 			return providers.Resolution{Evidence: fmt.Sprintf("account details: slot %d still holds a code, but the call could still land: too early to count", cmd.BlockCodeSlot)}, nil
 		default:
 			return providers.Resolution{Verdict: providers.NotApplied,

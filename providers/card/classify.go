@@ -34,9 +34,9 @@ import (
 //	V5BS0125SV, V5BS0127SV                          Permanent  (bad input or no such account)
 //	V5BS0125SC, V5BS0127SC                          Permanent  (an existing code of higher or equal priority was kept)
 //	V5BS0011SF record add pending                   Retryable  (the account is still being boarded)
+//	250001 internal error                           Unknown    (verify the state first)
 //	240001, 240005–240011, 340001, 240401, 240501,
 //	241501–241504, 440001, 440401, 442201           Permanent
-//	250001 internal error                           Unknown    (verify the state first)
 //	250301 service unavailable                      Retryable
 //	HTTP 429                                        Retryable
 //	HTTP 408, 504 and any other 5xx                 Unknown
@@ -44,14 +44,16 @@ import (
 //	anything else                                   Unknown
 //
 // So a dead token wins over everything (the call was refused at the door,
-// before the platform looked at it); a refusal that sending again cannot
-// cure wins over a kept code (for which the Adapter consults Details) and
-// over "add pending" (which would only be tried again to meet the same
-// refusal); and among gateway codes a refusal wins over an internal error,
-// which wins over "unavailable": Retryable needs proof that the call was
-// not applied, and one entry saying it may have been is enough to lose it.
-// A VisionPLUS code the seed does not list decides nothing; the rows below
-// it decide, and it is still the code reported.
+// before the platform looked at it). A VisionPLUS refusal is the
+// platform's own verdict on the call: one that sending again cannot cure
+// wins over a kept code (for which the Adapter consults Details) and over
+// "add pending" (which would only be tried again to meet the same
+// refusal). Among gateway codes, an internal error wins over a refusal and
+// over "unavailable": entries that contradict each other are an answer the
+// documents do not explain, and one entry saying the call may have been
+// applied is enough to make its outcome unknown. A VisionPLUS code the
+// seed does not list decides nothing; the rows below it decide, and it is
+// still the code reported.
 func classify(status int, errorCodes, appCodes []string) (providers.Class, string) {
 	anyCode := func(codes []string, want ...string) (string, bool) {
 		for _, c := range codes {
@@ -85,13 +87,13 @@ func classify(status int, errorCodes, appCodes []string) (providers.Class, strin
 	if c, ok := anyCode(appCodes, wire.AppRecordAddPending); ok {
 		return providers.Retryable, c
 	}
+	if c, ok := anyCode(errorCodes, wire.CodeInternalError); ok {
+		return providers.Unknown, orCode(appCodes, c)
+	}
 	for _, c := range errorCodes {
 		if isPermanentErrorCode(c) {
 			return providers.Permanent, orCode(appCodes, c)
 		}
-	}
-	if c, ok := anyCode(errorCodes, wire.CodeInternalError); ok {
-		return providers.Unknown, orCode(appCodes, c)
 	}
 	if c, ok := anyCode(errorCodes, wire.CodeServiceUnavailable); ok {
 		return providers.Retryable, orCode(appCodes, c)

@@ -113,7 +113,8 @@ func TestClassifyEveryEntry(t *testing.T) {
 		{"kept code wins over add pending", 422, []string{"442201"}, []string{"V5BS0011SF", "V5BS0127SC"}, providers.Permanent, "V5BS0127SC"},
 		{"add pending wins over an undocumented code", 422, nil, []string{"V5XX0001ZZ", "V5BS0011SF"}, providers.Retryable, "V5BS0011SF"},
 		{"undocumented code: the errorCode decides, the code is reported", 500, []string{"250301", "250001"}, []string{"V5XX0001ZZ"}, providers.Unknown, "V5XX0001ZZ"},
-		{"gateway refusal wins over an internal error", 500, []string{"250001", "240010"}, nil, providers.Permanent, "240010"},
+		{"an internal error wins over a gateway refusal", 500, []string{"240010", "250001"}, nil, providers.Unknown, "250001"},
+		{"a VisionPLUS refusal wins over an internal error", 500, []string{"250001"}, []string{"V5BS0010SF"}, providers.Permanent, "V5BS0010SF"},
 		{"internal error wins over unavailable", 503, []string{"250301", "250001"}, nil, providers.Unknown, "250001"},
 		{"unavailable alone", 503, []string{"250301", "999999"}, nil, providers.Retryable, "250301"},
 	}
