@@ -45,18 +45,19 @@ func documented(code string) string {
 //	4xx, 3xx, OK with a non-2xx status)                   Unknown
 //
 // The page documents only OK and ERROR with INVALID_ID, INVALID_BLOCK or
-// INVALID_NOTE (and blockd assumes INVALID_SIGNATURE for a bad signature,
-// package doc, Assumptions). Any other answer says nothing about whether
-// the call was applied, so it is Unknown, never a refusal (package doc,
-// Unknown outcomes): a 404 page or an unlisted code may come from a proxy
-// in front of a server that went on with the call.
+// INVALID_NOTE (and blockd assumes INVALID_SIGNATURE for a bad signature).
+// Any other answer says nothing about whether the call was applied, so it
+// is Unknown, never a refusal (arhivaar/doc.go, "Error codes"): a 404 page
+// or an unlisted code may come from a proxy in front of a server that went
+// on with the call.
 //
-// 429 and 503 are the two exceptions, by their HTTP meaning: the server
-// did not handle the request (too many requests; unable to handle it now),
-// so the call was not applied and a later attempt may succeed
-// (ASSUMPTION, package doc, Assumptions). A 502 is not among them: a
-// gateway says it then got no good answer from the server behind it, which
-// may have carried the call out.
+// ASSUMPTION (arhivaar/doc.go, "Error codes"): 429 and 503 are the two
+// exceptions, by their HTTP meaning: the server did not handle the request
+// (too many requests; unable to handle it now), so the call was not applied
+// and a later attempt may succeed. A 502 is not among them: a gateway says
+// it then got no good answer from the server behind it, which may have
+// carried the call out, and that call could still land after the
+// account's next command (arhivaar/doc.go, "Unknown outcomes").
 func classify(status int, body []byte) *providers.Error {
 	var r wire.Reply
 	readable := json.Unmarshal(body, &r) == nil &&

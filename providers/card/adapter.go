@@ -43,8 +43,8 @@ type Result struct {
 	Slot int `json:"slot"`
 	// CodeSlot is the slot that holds the command's code after a block:
 	// Slot, or the other slot when the platform put the code into the
-	// unused entry (package doc, card platform). After an unblock it is
-	// Slot, the slot emptied.
+	// unused entry (card/doc.go, "Block and unblock"). After an unblock it
+	// is Slot, the slot emptied.
 	CodeSlot int `json:"codeSlot"`
 	// BlockCode is the code now in CodeSlot: the letter blocked, or ""
 	// after an unblock.

@@ -72,9 +72,9 @@ func classify(status int, errorCodes, appCodes []string) (providers.Class, strin
 	}
 	if _, ok := anyCode(errorCodes, wire.CodeAuthHeaderMissing, wire.CodeBearerMissing, wire.CodeBearerInvalid, wire.CodeUnauthorized); ok ||
 		status == http.StatusUnauthorized {
-		// ASSUMPTION (package doc, Assumptions): every bearer refusal, like
-		// the documented 401 240101 "The token is expired", is answered
-		// before the call is applied; a new token may succeed.
+		// ASSUMPTION (card/doc.go, "Error codes"): every bearer refusal,
+		// like the documented 401 240101 "The token is expired", is
+		// answered before the call is applied; a new token may succeed.
 		return providers.Retryable, CodeTokenExpired
 	}
 	if c, ok := anyCode(appCodes, wire.AppRecordNotFound, wire.AppInvalidBU, wire.AppBUPurged, wire.AppInvalidAccount,
@@ -99,12 +99,15 @@ func classify(status int, errorCodes, appCodes []string) (providers.Class, strin
 		return providers.Retryable, orCode(appCodes, c)
 	}
 	switch {
-	// ASSUMPTION (DECISIONS.md): a rate limit refuses the call before it is
-	// applied (NOTES.md 7 lists rate limits as an open question).
+	// ASSUMPTION (card/doc.go, "Error codes"): a rate limit refuses the call
+	// before it is applied; the platform documents no rate limit.
 	case status == http.StatusTooManyRequests:
 		return providers.Retryable, code
 	// A timeout or server error after the request was sent: the call may
-	// have been applied (NOTES.md 6.2: verify the state, then retry).
+	// have been applied (card/doc.go, "Unknown outcomes": read the state).
+	// DEVIATION (card/doc.go, "Where the code does not follow this yet"):
+	// the contract takes any other unlisted answer as unknown too; the
+	// "any other 4xx" row below refuses it Permanent.
 	case status == http.StatusRequestTimeout || status >= 500:
 		return providers.Unknown, code
 	case status >= 400:
@@ -418,7 +421,8 @@ func isCode(s string) bool {
 	}
 	for i := range 10 {
 		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		upperOrDigit := c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !upperOrDigit {
 			return false
 		}
 	}

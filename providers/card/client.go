@@ -126,8 +126,8 @@ func (c *Client) SetBlockCode(ctx context.Context, accountID string, slot int, c
 		return Account{}, fmt.Errorf("setting block code: %w", &providers.Error{Provider: provider, Class: providers.Permanent,
 			Code: CodeBadRequest, Message: "encoding body", Err: err})
 	}
-	// ASSUMPTION (DECISIONS.md): businessUnit, which the seed does not name,
-	// is the optional query parameter of the public spec (NOTES.md 6.2).
+	// businessUnit, which the seed does not name, is the optional query
+	// parameter of the public spec (card/doc.go, "Block and unblock").
 	var query url.Values
 	if businessUnit > 0 {
 		query = url.Values{"businessUnit": {strconv.Itoa(businessUnit)}}
@@ -151,10 +151,11 @@ func (c *Client) SetBlockCode(ctx context.Context, accountID string, slot int, c
 //
 // A block is taken when EITHER slot holds the code: the seed says the new
 // code "can be applied to the unused entry", so the platform may put it
-// into the other slot when the one asked for is in use (package doc, card
-// platform). Neither slot holding it is the seed's "retain the existing
-// block code value": a Permanent CodeBlockCodeNotApplied, as the seed's
-// V5BS0125SC / V5BS0127SC say the same thing (ASSUMPTION, package doc).
+// into the other slot when the one asked for is in use (card/doc.go,
+// "Block and unblock"). ASSUMPTION (card/doc.go, "Block and unblock"): neither slot
+// holding it is the seed's "retain the existing block code value", a
+// Permanent CodeBlockCodeNotApplied, as the seed's V5BS0125SC / V5BS0127SC
+// say the same thing.
 //
 // A removal is taken when the slot is empty. The seed does no priority
 // check on a removal and documents no answer in which the slot still holds

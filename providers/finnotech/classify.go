@@ -20,7 +20,7 @@ import (
 //	"duplicate tracking number"                                          Permanent  DUPLICATE_TRACK_ID
 //	"provider not responding"                                            Retryable
 //	"insufficient balance"                                               Permanent  INSUFFICIENT_BALANCE
-//	the other business texts of NOTES.md 1.3                             Permanent
+//	the other business texts (finnotech/doc.go, "Error codes")         Permanent
 //	429 too many requests                                                Retryable
 //	408, 500, 502, 503, 504 and any other 5xx                            Unknown (may have been applied)
 //	any other 4xx, VALIDATION_ERROR included                             Permanent
@@ -29,7 +29,7 @@ import (
 func classify(status int, code, msg string) (providers.Class, string) {
 	text := normalize(msg)
 	switch {
-	// ASSUMPTION (DECISIONS.md / NOTES.md 1.2): all three dead-token signals
+	// ASSUMPTION (finnotech/doc.go, "Tokens"): all three dead-token signals
 	// mean the same; the call was refused before it was applied.
 	case status == http.StatusUnauthorized || status == http.StatusForbidden ||
 		code == wire.CodeUnauthorized ||
@@ -39,13 +39,15 @@ func classify(status int, code, msg string) (providers.Class, string) {
 	case strings.Contains(text, normalize(wire.MsgDuplicateTrackID)):
 		return providers.Permanent, CodeDuplicateTrackID
 
-	// ASSUMPTION (DECISIONS.md): the bank behind Finnotech did not answer and
-	// Finnotech applied nothing, so a new call may succeed.
+	// DEVIATION (finnotech/doc.go, "Where the code does not follow this
+	// yet"): the contract takes this text as an unknown outcome; this row
+	// still assumes the bank behind Finnotech did not answer and Finnotech
+	// applied nothing, so a new call may succeed.
 	case strings.Contains(text, normalize(wire.MsgProviderNotResponding)):
 		return providers.Retryable, code
 
 	// A transfer refused for insufficient balance may be sent again for
-	// 1000 rial less (finnotech-oak-block.seed.txt); the caller needs to
+	// 1000 rial less (finnotech/doc.go, "Unblock-transfer"); the caller needs to
 	// tell it from other refusals.
 	case strings.Contains(text, normalize(wire.MsgInsufficientBalance)):
 		return providers.Permanent, CodeInsufficientBalance
@@ -59,7 +61,8 @@ func classify(status int, code, msg string) (providers.Class, string) {
 		return providers.Retryable, code
 
 	// A timeout or server error after the request was sent: the call may
-	// have been applied (NOTES.md 1.4: never repeat, ask wages).
+	// have been applied (finnotech/doc.go, "Unknown outcomes": never repeat,
+	// ask wages).
 	case status == http.StatusRequestTimeout || status >= 500:
 		return providers.Unknown, code
 

@@ -221,10 +221,12 @@ func (c *Client) CallStatus(ctx context.Context, clientID, callTrackID string) (
 // callTrackID: its last status and, when it is DONE, the result it
 // answered (see CallStatusResult.Response).
 //
-// ASSUMPTION (DECISIONS.md): the wages call is made with the same token as
-// the money calls (the documented page asks for a client-credential token
-// with scope boomrang:wages:get), and answers for one trackId with
-// {"result":{"trackId","status","service","response"},"status":"DONE"}.
+// DEVIATION (finnotech/doc.go, "Where the code does not follow this yet"):
+// the wages call is made with the same token as the money calls (the
+// documented page asks for a client-credential token with scope
+// boomrang:wages:get), and is read as answering for one trackId with
+// {"result":{"trackId","status","service","response"},"status":"DONE"}
+// (the documented answer is an array; finnotech/doc.go, "Wages").
 func (c *Client) CallStatusDetail(ctx context.Context, clientID, callTrackID string) (CallStatusResult, error) {
 	env, err := call[wire.WagesResult](ctx, c, http.MethodGet, wire.WagesPath, clientID, callTrackID, nil)
 	if err != nil {
@@ -372,7 +374,7 @@ func redactURL(err error, secret string) error {
 	if errors.As(err, &ue) && strings.Contains(ue.URL, secret) {
 		masked := *ue
 		masked.URL = strings.ReplaceAll(ue.URL, secret, maskDigits(secret))
-		if ue == err {
+		if ue == err { //nolint:errorlint // identity, not a sentinel: err itself is the *url.Error, so its masked copy replaces it whole
 			return &masked
 		}
 		// Not reached: http.Client.Do returns its *url.Error unwrapped.

@@ -1,36 +1,3 @@
-// Package finnotech is blockd's Finnotech client and adapter. It
-// carries out oak amount blocks, unblocks and unblock-transfers, asks
-// Finnotech about an unblock-transfer and about a person's credit facilities,
-// and asks a call's status through the wages service to resolve a call whose
-// answer was lost (Adapter.Resolve).
-//
-// The Client speaks Finnotech's JSON API: a Bearer token, a trackId query
-// parameter on every call, and the envelope
-// {"result":...,"status":"DONE","trackId":...} on success or
-// {"status":"FAILED","trackId":...,"error":{"code":...,"message":...}} on
-// failure. Every failure is a *providers.Error whose Class says whether the
-// call may have been applied (see classify.go).
-//
-// Finnotech never replays a trackId: sending one again is answered with
-// "duplicate tracking number" (Code DUPLICATE_TRACK_ID), not with the first
-// answer. So the Client never retries. A caller retries a Retryable failure
-// with a NEW trackId, and resolves an Unknown one by CallStatus (or
-// Adapter.Resolve) on the old trackId, never by re-sending it.
-//
-// Tokens: the oak calls use the authorization-code token of the clientId,
-// the facility inquiry a client-credential token (NOTES.md 1.2). Tokens
-// keeps both, renewing them before they expire and after Finnotech refuses
-// them.
-//
-// The Adapter maps a providers.Request onto the Client. Package
-// finnotechfake, beside this one, simulates Finnotech for tests and
-// development; the paths, bodies, codes and texts the two share are
-// written once, in internal/wire.
-//
-// Only the block call, the facility inquiry and the token endpoint are
-// documented (the seeds and NOTES.md); the other shapes are blockd's
-// assumptions, shared by the client and the sandbox and marked
-// "ASSUMPTION (DECISIONS.md)" where they are used.
 package finnotech
 
 import (
@@ -68,9 +35,10 @@ const (
 	CodeMissingTransfer = "MISSING_TRANSFER"
 	// CodeInsufficientBalance: Finnotech refused a call for insufficient
 	// balance ("موجودی حساب کافی نیست"); Permanent. For an unblock-transfer
-	// the documented remedy (finnotech-oak-block.seed.txt) is a new transfer,
-	// with a new trackId, of 1000 rial less; whether to send it is the
-	// caller's decision (DECISIONS.md).
+	// the documented remedy (finnotech/doc.go, "Unblock-transfer") is a new
+	// transfer, with a new trackId, of 1000 rial less; whether to send it is
+	// the caller's decision (finnotech/doc.go, "Rules checked before
+	// sending").
 	CodeInsufficientBalance = "INSUFFICIENT_BALANCE"
 	// CodeNoToken: no token could be had; nothing was sent. Retryable when
 	// getting one may work later (store or token endpoint unavailable),
@@ -102,7 +70,7 @@ type ClientCredentialSource interface {
 }
 
 // ScopeFacilityInquiry is the scope of the facility inquiry
-// (finnotech-credit-facility-inquiry.seed.txt).
+// (finnotech/doc.go, "Facility inquiry").
 const ScopeFacilityInquiry = "credit:facility-inquiry:get"
 
 // CallStatus is the last status Finnotech holds for a call, by its trackId.
@@ -119,7 +87,9 @@ const (
 	CallFailed CallStatus = "FAILED"
 	// CallPending: the call is still being processed; ask again later.
 	CallPending CallStatus = "PENDING"
-	// CallUnknown: Finnotech never saw that trackId.
+	// CallUnknown: Finnotech never saw that trackId. DEVIATION
+	// (finnotech/doc.go, "Wages"): documented, it is an entry whose outcome
+	// Finnotech does not know, and an unseen trackId has no entry.
 	CallUnknown CallStatus = "UNKNOWN"
 )
 
@@ -174,8 +144,9 @@ type CallStatusResult struct {
 	// Response is the result object of the call's successful answer, when
 	// Status is CallDone and Finnotech sent it; nil otherwise.
 	//
-	// ASSUMPTION (DECISIONS.md, extended): the wages answer about a DONE
-	// call carries the original call's "result" object under "response",
+	// ASSUMPTION, not in the documented wages answer (finnotech/doc.go,
+	// "Where the code does not follow this yet"): the wages answer about a
+	// DONE call carries the original call's "result" object under "response",
 	// so a call whose answer was lost can be recorded with what Finnotech
 	// answered (a block's deposit and blockDate).
 	Response json.RawMessage

@@ -139,7 +139,9 @@ func TestResolveBlock(t *testing.T) {
 			t.Errorf("Resolve of a hanging call = %+v, want pending", res)
 		}
 		cancel()
-		<-done
+		if err := <-done; err == nil {
+			t.Error("Execute of a call that hung until cancelled returned no error")
+		}
 	})
 }
 

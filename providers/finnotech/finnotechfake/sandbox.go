@@ -57,7 +57,7 @@ const (
 	DefaultClientID     = "blockd-sandbox"
 	DefaultClientSecret = "sandbox-secret"
 	// DefaultTokenLifetime is the lifetime of the documented example
-	// (NOTES.md 1.2: lifeTime 864000000 ms).
+	// (finnotech/doc.go, "Tokens": lifeTime 864000000 ms).
 	DefaultTokenLifetime = 10 * 24 * time.Hour
 	// DefaultCCTokenLifetime is the lifetime of client-credential tokens.
 	DefaultCCTokenLifetime = 24 * time.Hour
@@ -142,7 +142,7 @@ type Hold struct {
 }
 
 // Sandbox is an in-memory simulator of the Finnotech services the Client
-// calls, as the documents and DECISIONS.md describe them: the token
+// calls, as finnotech/doc.go describes them: the token
 // endpoint and Bearer auth, trackId rules (a trackId is never accepted
 // twice), block, unblock and unblock-transfer against a ledger of holds,
 // the unblock-transfer inquiry, the credit facility inquiry, and the wages
@@ -215,9 +215,9 @@ func New(cfg Config) *Sandbox {
 		s.lowBalance[d] = true
 	}
 	for _, tok := range cfg.Tokens {
-		// ASSUMPTION (DECISIONS.md): a configured token stands for one an
-		// operator obtained by consent; it never expires and may be used at
-		// any bank.
+		// Sandbox choice (finnotech/doc.go, "The sandbox"): a configured
+		// token stands for one an operator obtained by consent; it never
+		// expires and may be used at any bank.
 		t := &sandboxToken{kind: wire.TokenTypeCode, scopes: codeScopes(), refresh: "refresh-" + tok}
 		s.tokens[tok] = t
 		s.refreshes[t.refresh] = t
@@ -376,8 +376,9 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 			writeFailure(w, http.StatusServiceUnavailable, req.trackID, "SERVICE_UNAVAILABLE", "service unavailable")
 			return
 		case faultNotResponding:
-			// ASSUMPTION (DECISIONS.md): Finnotech's "try again later" is the
-			// documented business text "provider not responding" on HTTP 400.
+			// Sandbox choice (finnotech/doc.go, "The sandbox"): Finnotech's
+			// "try again later" is the documented business text "provider not
+			// responding" on HTTP 400, not applied.
 			s.finish(req.trackID, true, finnotech.CallFailed)
 			writeFailure(w, http.StatusBadRequest, req.trackID, wire.CodeServiceCall, wire.MsgProviderNotResponding)
 			return
@@ -444,9 +445,9 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 			BlockDate: h.BlockDate, Days: wire.NumericString(h.Days)}
 
 	case OpUnblock:
-		// ASSUMPTION (DECISIONS.md): an unblock names its block by the block
-		// call's trackId, with the block's deposit and blockDate, and must
-		// release the whole amount.
+		// ASSUMPTION (finnotech/doc.go, "Unblock"): an unblock names its
+		// block by the block call's trackId, with the block's deposit and
+		// blockDate, and must release the whole amount.
 		h, ok := s.holds[req.body.BlockTrackID]
 		if !ok || h.ClientID != req.clientID || h.State != HoldBlocked ||
 			h.Deposit != req.body.Deposit || h.BlockDate != req.body.BlockDate {
@@ -462,10 +463,10 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		result = wire.UnblockResult{Amount: providers.FlexInt(h.Amount), Deposit: h.Deposit, UnblockDate: today}
 
 	case OpTransfer:
-		// ASSUMPTION (DECISIONS.md): a transfer names the unblock it follows
-		// by the unblock call's trackId. The rules are the seed's: a
-		// successful unblock first, at most the unblocked amount, one
-		// successful transfer per block and unblock.
+		// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"): a transfer names
+		// the unblock it follows by the unblock call's trackId. The rules are
+		// the seed's: a successful unblock first, at most the unblocked
+		// amount, one successful transfer per block and unblock.
 		c.amount, c.destination = req.amount, req.body.Destination
 		h, ok := s.holds[s.byUnblock[req.body.UnblockTrackID]]
 		switch {
@@ -490,8 +491,8 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 			TransferDate: today}
 	}
 	c.status = finnotech.CallDone
-	// ASSUMPTION (DECISIONS.md, extended): wages carries the result of a
-	// DONE call under "response".
+	// DEVIATION (finnotech/doc.go, "Where the code does not follow this
+	// yet"): wages carries the result of a DONE call under "response".
 	c.response, _ = json.Marshal(result)
 	s.applied[req.op]++
 	return http.StatusOK, result, "", ""

@@ -96,12 +96,12 @@ func bearerToken(r *http.Request) string {
 }
 
 // token serves POST /dev/v2/oauth2/token: the client_credentials,
-// authorization_code and refresh_token grants (NOTES.md 1.2), with HTTP
-// Basic auth of the configured client.
+// authorization_code and refresh_token grants (finnotech/doc.go, "Tokens"),
+// with HTTP Basic auth of the configured client.
 //
-// ASSUMPTION (DECISIONS.md): the sandbox accepts any authorization code
-// starting with "code-"; a refresh token works once, and the token it
-// replaces keeps working until it expires.
+// Sandbox choice (finnotech/doc.go, "The sandbox"): it accepts any
+// authorization code starting with "code-"; a refresh token works once, and
+// the token it replaces keeps working until it expires.
 func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[OpToken]++

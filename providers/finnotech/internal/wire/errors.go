@@ -1,6 +1,7 @@
 package wire
 
-// Error codes and business texts Finnotech sends (NOTES.md 1.3).
+// Error codes and business texts Finnotech sends (finnotech/doc.go, "Error
+// codes").
 const (
 	CodeValidation   = "VALIDATION_ERROR"
 	CodeUnauthorized = "UNAUTHORIZED"
@@ -21,7 +22,9 @@ const (
 	MsgNotInWhitelist        = "شماره حساب ارسالی با شماره حساب وایت لیست تطابق ندارد" // account not in whitelist
 )
 
-// Sandbox answers. The Persian texts are Finnotech's (NOTES.md 1.3).
+// Sandbox answers. The Persian texts are Finnotech's (finnotech/doc.go,
+// "Error codes"); the others are the sandbox's own (finnotech/doc.go, "The
+// sandbox").
 const (
 	MsgBadToken       = "خطای دریافتی از سرور احراز هویت: توکن ارسالی نامعتبر است" // auth server: the token sent is invalid
 	MsgBadTrackID     = "invalid trackId"
@@ -31,15 +34,15 @@ const (
 	MsgBadDays        = "invalid days"
 	MsgNoDescription  = "description is required"
 	MsgNoBlockTrackID = "blockTrackId is required"
-	// The unblock-transfer's refusals. ASSUMPTION (DECISIONS.md): their
-	// texts, the seed states only the rules; MsgSameAccounts is
-	// transferTo's documented text (NOTES.md 1.3).
+	// The unblock-transfer's refusals. ASSUMPTION (finnotech/doc.go,
+	// "Unblock-transfer"): their texts, the seed states only the rules;
+	// MsgSameAccounts is transferTo's documented text [FDOC 148].
 	MsgNoUnblockTrackID   = "unblockTrackId is required"
 	MsgNoDestination      = "destination is required"
 	MsgAlreadyTransferred = "a successful unblock-transfer was already made for this unblock"
 	MsgSameAccounts       = "Source And destination accounts are the same!"
 	// CodeServiceCall is Finnotech's code for an error of the bank behind
-	// it (NOTES.md 1.3).
+	// it (finnotech/doc.go, "Error codes").
 	CodeServiceCall = "SERVICE_CALL_ERROR"
 	// The refusals of the inquiries and the token endpoint, in the
 	// sandbox's own words.

@@ -7,7 +7,7 @@ package wire
 // in step.
 
 // NoFacilityResult is the value of result.result in the "no facility"
-// answer (finnotech-credit-facility-inquiry.seed.txt).
+// answer (finnotech/doc.go, "Facility inquiry").
 const NoFacilityResult = 120
 
 // FacilityResult is the facility inquiry result as the seed shows it. Every
@@ -36,7 +36,8 @@ type FacilityResult struct {
 // fields are the fuller set (request number, status, dates), so blockd
 // takes the Facility* value wherever one was sent and falls back to the
 // camelCase one.
-// ASSUMPTION (NOTES.md 4): the Facility* fields are the authoritative ones.
+// ASSUMPTION (finnotech/doc.go, "Facility inquiry"): the Facility* fields
+// are the authoritative ones.
 type FacilityItem struct {
 	BankCode          LenientString `json:"bankCode"`
 	BranchCode        LenientString `json:"branchCode"`

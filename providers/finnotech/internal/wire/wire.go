@@ -4,9 +4,9 @@
 // fake (package finnotechfake) both use it, so that the two cannot drift
 // apart; being internal, nothing else can import it.
 //
-// Only the block call, the facility inquiry and the token endpoint are
-// documented (the seeds and NOTES.md); the other shapes are blockd's
-// assumptions, marked "ASSUMPTION (DECISIONS.md)" where they are defined.
+// The contract, with the source of each fact, is the finnotech package doc
+// (finnotech/doc.go). A shape it says blockd assumed is marked ASSUMPTION
+// where it is defined here, and one the code does not follow yet DEVIATION.
 package wire
 
 import (
@@ -21,21 +21,23 @@ import (
 
 // The paths of the Finnotech services, below the base URL.
 const (
-	// BlockPath is documented (finnotech-oak-block.seed.txt).
+	// BlockPath is documented (finnotech/doc.go, "Block").
 	BlockPath = "/oak/v2/clients/%s/block"
-	// ASSUMPTION (DECISIONS.md): unblock is POST .../unblock, like block.
+	// ASSUMPTION (finnotech/doc.go, "Unblock"): POST .../unblock, like block.
 	UnblockPath = "/oak/v2/clients/%s/unblock"
-	// ASSUMPTION (DECISIONS.md): unblock-transfer is POST .../unblockTransfer.
+	// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"): POST
+	// .../unblockTransfer.
 	TransferPath = "/oak/v2/clients/%s/unblockTransfer"
-	// ASSUMPTION (DECISIONS.md): the unblock-transfer inquiry is
+	// ASSUMPTION (finnotech/doc.go, "Unblock-transfer inquiry"): it is
 	// GET .../unblockTransferInquiry?trackId=<new>&inquiryTrackId=<transfer's>.
 	TransferInquiryPath = "/oak/v2/clients/%s/unblockTransferInquiry"
-	// WagesPath is documented (NOTES.md 1.4): the last status of a call.
+	// WagesPath is documented (finnotech/doc.go, "Wages"): the last status of
+	// a call.
 	WagesPath = "/dev/v2/clients/%s/wages"
-	// FacilityPath is documented (finnotech-credit-facility-inquiry.seed.txt);
+	// FacilityPath is documented (finnotech/doc.go, "Facility inquiry");
 	// its two verbs are the clientId and the national id.
 	FacilityPath = "/credit/v2/clients/%s/users/%s/facilityInquiry"
-	// TokenPath is documented (NOTES.md 1.2).
+	// TokenPath is documented (finnotech/doc.go, "Tokens").
 	TokenPath = "/dev/v2/oauth2/token"
 )
 
@@ -76,8 +78,10 @@ type BlockResult struct {
 }
 
 // UnblockBody is the unblock body.
-// ASSUMPTION (DECISIONS.md): the fields and their names; amount equals the
-// block's, blockTrackId is the trackId the block call was sent with.
+// ASSUMPTION (finnotech/doc.go, "Unblock"): the fields and their names;
+// amount equals the block's, blockTrackId is the trackId the block call was
+// sent with. DEVIATION (finnotech/doc.go, "Where the code does not follow
+// this yet"): the contract's body also carries the block's days.
 type UnblockBody struct {
 	Amount       int64  `json:"amount"`
 	BlockTrackID string `json:"blockTrackId"`
@@ -87,8 +91,8 @@ type UnblockBody struct {
 }
 
 // UnblockResult is the unblock result.
-// ASSUMPTION (DECISIONS.md): {"amount","deposit","unblockDate"}, the date
-// Jalali YYMMDD like blockDate.
+// ASSUMPTION (finnotech/doc.go, "Unblock"):
+// {"amount","deposit","unblockDate"}, the date Jalali YYMMDD like blockDate.
 type UnblockResult struct {
 	Amount      providers.FlexInt `json:"amount"`
 	Deposit     string            `json:"deposit"`
@@ -96,8 +100,10 @@ type UnblockResult struct {
 }
 
 // TransferBody is the unblock-transfer body.
-// ASSUMPTION (DECISIONS.md): the fields and their names; unblockTrackId is
-// the trackId the successful unblock call was sent with.
+// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"): the fields and their
+// names; unblockTrackId is the trackId the successful unblock call was sent
+// with. DEVIATION (finnotech/doc.go, "Where the code does not follow this
+// yet"): the contract's body also carries the block's days.
 type TransferBody struct {
 	Amount         int64  `json:"amount"`
 	UnblockTrackID string `json:"unblockTrackId"`
@@ -106,8 +112,9 @@ type TransferBody struct {
 }
 
 // TransferResult is the unblock-transfer result.
-// ASSUMPTION (DECISIONS.md): {"amount","source","destination","transferDate"},
-// the date Jalali YYMMDD like blockDate.
+// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"):
+// {"amount","source","destination","transferDate"}, the date Jalali YYMMDD
+// like blockDate.
 type TransferResult struct {
 	Amount       providers.FlexInt `json:"amount"`
 	Source       string            `json:"source"`
@@ -116,7 +123,8 @@ type TransferResult struct {
 }
 
 // TransferInquiryResult is the unblock-transfer inquiry result.
-// ASSUMPTION (DECISIONS.md): {"status":"DONE"|"FAILED"|"PENDING","amount",
+// ASSUMPTION (finnotech/doc.go, "Unblock-transfer inquiry"):
+// {"status":"DONE"|"FAILED"|"PENDING","amount",
 // "source","destination","transferDate"}; all but status may be missing or
 // empty when the transfer did not succeed.
 type TransferInquiryResult struct {
@@ -128,10 +136,12 @@ type TransferInquiryResult struct {
 }
 
 // WagesResult is the wages answer for one trackId.
-// ASSUMPTION (DECISIONS.md): {"trackId","status","service"}; the documented
-// page lists more fields (transactionAmount, scopeName, date, amount) that
-// blockd does not need. ASSUMPTION (DECISIONS.md, extended): "response"
-// holds the call's result object when the call is DONE.
+// DEVIATION (finnotech/doc.go, "Where the code does not follow this yet"):
+// one object {"trackId","status","service"}, where the documented answer
+// (finnotech/doc.go, "Wages") is an array of entries with more fields
+// (transactionAmount, scopeName, date, amount); and "response", which the
+// documented entry does not have, holds the call's result object when the
+// call is DONE.
 type WagesResult struct {
 	TrackID  string          `json:"trackId"`
 	Status   string          `json:"status"`
@@ -139,8 +149,8 @@ type WagesResult struct {
 	Response json.RawMessage `json:"response,omitempty"`
 }
 
-// TokenBody is the token endpoint's body for every grant (NOTES.md 1.2);
-// the fields a grant does not use are left out.
+// TokenBody is the token endpoint's body for every grant (finnotech/doc.go,
+// "Tokens"); the fields a grant does not use are left out.
 type TokenBody struct {
 	GrantType    string `json:"grant_type"`
 	NID          string `json:"nid,omitempty"`
@@ -161,8 +171,8 @@ const (
 	TokenTypeCC            = "CLIENT-CREDENTIAL"
 )
 
-// TokenResult is the token endpoint's result (NOTES.md 1.2). lifeTime is in
-// milliseconds; creationDate is Jalali YYYYMMDDHHmmss.
+// TokenResult is the token endpoint's result (finnotech/doc.go, "Tokens").
+// lifeTime is in milliseconds; creationDate is Jalali YYYYMMDDHHmmss.
 type TokenResult struct {
 	Value        string            `json:"value"`
 	RefreshToken string            `json:"refreshToken"`
@@ -177,7 +187,7 @@ type TokenResult struct {
 // where a missing value may also come as null or "" (Set false, V 0).
 // Fractions and other text are refused: money is whole rials and is never
 // held in a float.
-// ASSUMPTION (NOTES.md 1.6, 4): the facility amounts are strings in the
+// (finnotech/doc.go, "Platform"): the facility amounts are strings in the
 // seed and numbers in the official SDK; both are read.
 //
 // It is written as a JSON number, or null when not Set; a field tagged
