@@ -39,9 +39,8 @@ import (
 //	241501–241504, 440001, 440401, 442201           Permanent
 //	250301 service unavailable                      Retryable
 //	HTTP 429                                        Retryable
-//	HTTP 408, 504 and any other 5xx                 Unknown
-//	any other 4xx                                   Permanent
-//	anything else                                   Unknown
+//	anything else (HTTP 408, 504 and any other 5xx;
+//	a 4xx or other status without a listed code)    Unknown
 //
 // So a dead token wins over everything (the call was refused at the door,
 // before the platform looked at it). A VisionPLUS refusal is the
@@ -103,15 +102,11 @@ func classify(status int, errorCodes, appCodes []string) (providers.Class, strin
 	// before it is applied; the platform documents no rate limit.
 	case status == http.StatusTooManyRequests:
 		return providers.Retryable, code
-	// A timeout or server error after the request was sent: the call may
-	// have been applied (card/doc.go, "Unknown outcomes": read the state).
-	// DEVIATION (card/doc.go, "Where the code does not follow this yet"):
-	// the contract takes any other unlisted answer as unknown too; the
-	// "any other 4xx" row below refuses it Permanent.
-	case status == http.StatusRequestTimeout || status >= 500:
-		return providers.Unknown, code
-	case status >= 400:
-		return providers.Permanent, code
+	// A timeout or server error after the request was sent may have been
+	// applied (card/doc.go, "Unknown outcomes": read the state), and so may
+	// a call answered by anything the documents do not list: a 4xx without
+	// a listed code (a proxy's page, a code nobody documented) proves no
+	// refusal (card/doc.go, "Error codes").
 	default:
 		return providers.Unknown, code
 	}

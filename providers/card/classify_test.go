@@ -67,10 +67,10 @@ func TestClassify(t *testing.T) {
 		// Unknown codes: the HTTP status decides.
 		{"unknown VPL code on 422", 422, "442201", "V5XX0001ZZ", providers.Permanent, "V5XX0001ZZ"},
 		{"unknown VPL code on 500", 500, "", "V5XX0001ZZ", providers.Unknown, "V5XX0001ZZ"},
-		{"unknown errorCode on 400", 400, "999999", "", providers.Permanent, "999999"},
+		{"unknown errorCode on 400", 400, "999999", "", providers.Unknown, "999999"},
 		{"unknown errorCode on 503", 503, "999999", "", providers.Unknown, "999999"},
-		{"403 without a code", 403, "", "", providers.Permanent, ""},
-		{"404 without a code", 404, "", "", providers.Permanent, ""},
+		{"403 without a code", 403, "", "", providers.Unknown, ""},
+		{"404 without a code", 404, "", "", providers.Unknown, ""},
 		{"429", 429, "", "", providers.Retryable, ""},
 		{"408", 408, "", "", providers.Unknown, ""},
 		{"500 without a code", 500, "", "", providers.Unknown, ""},

@@ -68,3 +68,28 @@ func TestUnblockAnsweredWithTheCodeStillThereIsUnknown(t *testing.T) {
 	_, err := c.SetBlockCode(context.Background(), "0001000010000510481", 1, wire.RemoveCode, 0, "c")
 	wantError(t, err, providers.Unknown, CodeUnexpectedState, http.StatusOK)
 }
+
+// TestUnlistedAnswersAreUnknown: a 4xx that carries no code the documents
+// list says nothing about whether the call was applied.
+func TestUnlistedAnswersAreUnknown(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		body     string
+		wantCode string
+	}{
+		{"403 without a body", 403, ``, ""},
+		{"404 page", 404, `404 page not found`, ""},
+		{"400 unreadable", 400, `not json`, ""},
+		{"409 with unlisted codes", 409, `[{"errorCode":"440901","invalid-params":["V5XX9999ZZ: something new"],"status":409}]`, "V5XX9999ZZ"},
+		{"400 with an unlisted errorCode", 400, `[{"errorCode":"999999","status":400,"title":"Bad Request"}]`, "999999"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newCannedServer(t, tc.status, tc.body)
+			c := NewClient(ClientConfig{BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret", HTTPClient: srv.Client()})
+			_, err := c.SetBlockCode(context.Background(), "0001000010000510481", 2, "X", 0, "c")
+			wantError(t, err, providers.Unknown, tc.wantCode, tc.status)
+		})
+	}
+}
