@@ -41,8 +41,8 @@ const (
 //
 // Sandbox choice (arhivaar/doc.go, "The sandbox"): a throttled, broken or
 // overloaded Arhivaar answers with a non-2xx status and an ERROR reply
-// carrying these codes; the Client classifies such answers by their HTTP
-// status.
+// carrying these codes; the Client retries the 503 by its status and takes
+// the others as unknown, their codes not being Arhivaar's.
 const (
 	sandboxCodeUnavailable    = "SERVICE_UNAVAILABLE"    // 503
 	sandboxCodeTimeout        = "GATEWAY_TIMEOUT"        // 504
@@ -181,8 +181,8 @@ func (s *Sandbox) SetFaultRates(rates map[sandboxfault.Fault]float64) {
 
 // InjectNext makes the next call to the API suffer f, in place of a fault
 // drawn at the configured rates. Arhivaar's page documents no failure but
-// its refusal codes, so each fault is answered as the sandbox's assumed
-// statuses (sandboxCode...) say:
+// its refusal codes, so each fault is answered with the sandbox's own
+// statuses and codes (arhivaar/doc.go, "The sandbox"):
 //
 //   - FaultRetryable: answer 503 without applying the call.
 //   - FaultTimeout: hang without applying until TimeoutDelay passes or the
