@@ -97,19 +97,17 @@ func classify(status int, errorCodes, appCodes []string) (providers.Class, strin
 	if c, ok := anyCode(errorCodes, wire.CodeServiceUnavailable); ok {
 		return providers.Retryable, orCode(appCodes, c)
 	}
-	switch {
 	// ASSUMPTION (card/doc.go, "Error codes"): a rate limit refuses the call
 	// before it is applied; the platform documents no rate limit.
-	case status == http.StatusTooManyRequests:
+	if status == http.StatusTooManyRequests {
 		return providers.Retryable, code
+	}
 	// A timeout or server error after the request was sent may have been
 	// applied (card/doc.go, "Unknown outcomes": read the state), and so may
 	// a call answered by anything the documents do not list: a 4xx without
 	// a listed code (a proxy's page, a code nobody documented) proves no
 	// refusal (card/doc.go, "Error codes").
-	default:
-		return providers.Unknown, code
-	}
+	return providers.Unknown, code
 }
 
 // orCode is the first VisionPLUS code when there is one, else errorCode:
