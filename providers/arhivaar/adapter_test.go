@@ -25,13 +25,13 @@ func TestAdapterBlockThenUnblock(t *testing.T) {
 	}{
 		{"block",
 			schemas.Command{Kind: schemas.KindBlock, TrackID: "arh-blk-0001", Provider: schemas.ProviderArhivaar, AccountID: id, Note: "Maksmata arve."},
-			Result{AccountID: id, Blocked: true, Note: "Maksmata arve."},
-			`{"accountId":"` + id + `","blocked":true,"note":"Maksmata arve."}`,
+			Result{AccountID: id, Blocked: true, Note: "Maksmata arve.", StateFrom: StateFromAnswer},
+			`{"accountId":"` + id + `","blocked":true,"note":"Maksmata arve.","stateFrom":"answer"}`,
 			arhivaarfake.Account{Blocked: true, Note: "Maksmata arve.", Changes: 1, Calls: 1}},
 		{"unblock",
 			schemas.Command{Kind: schemas.KindUnblock, TrackID: "arh-ubl-0001", Provider: schemas.ProviderArhivaar, AccountID: id, Note: "Arve makstud."},
-			Result{AccountID: id, Blocked: false, Note: "Arve makstud."},
-			`{"accountId":"` + id + `","blocked":false,"note":"Arve makstud."}`,
+			Result{AccountID: id, Blocked: false, Note: "Arve makstud.", StateFrom: StateFromAnswer},
+			`{"accountId":"` + id + `","blocked":false,"note":"Arve makstud.","stateFrom":"answer"}`,
 			arhivaarfake.Account{Blocked: false, Note: "Arve makstud.", Changes: 2, Calls: 2}},
 	}
 	for _, tc := range tests {

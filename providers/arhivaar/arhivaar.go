@@ -36,9 +36,23 @@ const (
 )
 
 // Result is the normalised result of a successful block or activate: the
-// state the account was set to.
+// state the account was set to. As JSON:
+//
+//	{"accountId":"6475736574794c4e2f594d3d","blocked":true,"note":"Maksmata arve.","stateFrom":"answer"}
 type Result struct {
 	AccountID string `json:"accountId"`
 	Blocked   bool   `json:"blocked"`
 	Note      string `json:"note"`
+	// StateFrom says which call's OK the Result rests on: StateFromAnswer
+	// or StateFromResend.
+	StateFrom string `json:"stateFrom"`
 }
+
+// The values of Result.StateFrom.
+const (
+	// StateFromAnswer: the call's own answer was OK.
+	StateFromAnswer = "answer"
+	// StateFromResend: the call's answer was lost, and Resolve's re-send of
+	// the same state, after the call could no longer land, was OK.
+	StateFromResend = "resend"
+)

@@ -32,25 +32,32 @@ func documented(code string) string {
 // status, and otherwise the error to report.
 //
 // The body is always parsed first, since Arhivaar answers errors with HTTP
-// 200. The first matching row wins:
+// 200; responseDescription may be a string or an object (see
+// wire.Description). The first matching row wins:
 //
 //	ERROR with a documented code, any status              Permanent  the code
 //	2xx and OK                                            success
 //	429 too many requests                                 Retryable
-//	502 bad gateway, 503 service unavailable              Retryable  (see below)
-//	408, 500, 504 and any other 5xx                       Unknown (may have been applied)
-//	ERROR with another code or none, 2xx/3xx/4xx          Permanent  the code
-//	2xx that is not Arhivaar's JSON reply                 Permanent  UNREADABLE_RESPONSE
-//	any other 4xx                                         Permanent
-//	anything else (1xx, 3xx)                              Unknown
+//	503 service unavailable                               Retryable
+//	ERROR with another code or none                       Unknown    the code
+//	2xx that is not Arhivaar's JSON reply                 Unknown    UNREADABLE_RESPONSE
+//	anything else (408, 500, 502, 504, other 5xx, other
+//	4xx, 3xx, OK with a non-2xx status)                   Unknown
 //
-// A 502 or 503 is Retryable although the call may have reached Arhivaar, and
-// it is so only because setting a state is idempotent: the seed's call sets
-// blocked or active, and re-sending the same state changes nothing more
-// (arhivaar/doc.go, "Idempotency"; the Sandbox behaves so). Were a re-send
-// ever to do more, these rows would have to become Unknown, like 500 and 504,
-// which say that the server failed or timed out while it may have been
-// working on the call.
+// The page documents only OK and ERROR with INVALID_ID, INVALID_BLOCK or
+// INVALID_NOTE (and blockd assumes INVALID_SIGNATURE for a bad signature).
+// Any other answer says nothing about whether the call was applied, so it
+// is Unknown, never a refusal (arhivaar/doc.go, "Error codes"): a 404 page
+// or an unlisted code may come from a proxy in front of a server that went
+// on with the call.
+//
+// ASSUMPTION (arhivaar/doc.go, "Error codes"): 429 and 503 are the two
+// exceptions, by their HTTP meaning: the server did not handle the request
+// (too many requests; unable to handle it now), so the call was not applied
+// and a later attempt may succeed. A 502 is not among them: a gateway says
+// it then got no good answer from the server behind it, which may have
+// carried the call out, and that call could still land after the
+// account's next command (arhivaar/doc.go, "Unknown outcomes").
 func classify(status int, body []byte) *providers.Error {
 	var r wire.Reply
 	readable := json.Unmarshal(body, &r) == nil &&
@@ -58,7 +65,7 @@ func classify(status int, body []byte) *providers.Error {
 	isError := readable && r.Response == wire.ResponseError
 	code := ""
 	if isError {
-		code = r.ResponseDescription
+		code = string(r.ResponseDescription)
 	}
 	fail := func(class providers.Class, code, msg string) *providers.Error {
 		if msg == "" {
@@ -78,38 +85,18 @@ func classify(status int, body []byte) *providers.Error {
 	case ok && readable && r.Response == wire.ResponseOK:
 		return nil
 
-	// ASSUMPTION (arhivaar/doc.go, "Error codes"): Arhivaar refuses a call
-	// it throttles without applying it.
-	case status == http.StatusTooManyRequests:
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
 		return fail(providers.Retryable, code, "")
 
-	// ASSUMPTION (arhivaar/doc.go, "Idempotency"): setting a state is
-	// idempotent (the seed does not say so), so a 502 or 503 is Retryable
-	// even if the call got through; see above.
-	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable:
-		return fail(providers.Retryable, code, "")
+	case isError && code != "":
+		return fail(providers.Unknown, code, "undocumented error code")
+	case isError:
+		return fail(providers.Unknown, "", "error reply without a code")
 
-	case status == http.StatusRequestTimeout || status >= 500:
-		return fail(providers.Unknown, code, "")
-
-	// DEVIATION (arhivaar/doc.go, "Where the code does not follow this
-	// yet"): the contract takes an answer the seed does not list as
-	// unknown; this row and "any other 4xx" below refuse it Permanent.
-	case isError && status < 500:
-		if code == "" {
-			return fail(providers.Permanent, "", "error reply without responseDescription")
-		}
-		return fail(providers.Permanent, code, "undocumented error code")
-
-	// A 2xx that is not Arhivaar's JSON reply proves nothing either way: the
-	// call may have been applied. It is of unknown outcome, which blockd
-	// settles by re-sending (the state-setting call is idempotent) and never
-	// reports as a refusal. The body is not quoted: it could echo the request.
+	// A 2xx that is not Arhivaar's JSON reply proves nothing either way. The
+	// body is not quoted: it could echo the request.
 	case ok:
 		return fail(providers.Unknown, CodeUnreadableResponse, "unreadable answer: not an Arhivaar JSON reply")
-
-	case status >= 400:
-		return fail(providers.Permanent, "", "")
 
 	default:
 		return fail(providers.Unknown, "", "")

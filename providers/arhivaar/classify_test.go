@@ -29,10 +29,16 @@ func TestClassify(t *testing.T) {
 		{"documented code on 400", 400, `{"response":"ERROR","responseDescription":"INVALID_NOTE"}`, providers.Permanent, CodeInvalidNote},
 		{"documented code on 500", 500, `{"response":"ERROR","responseDescription":"INVALID_ID"}`, providers.Permanent, CodeInvalidID},
 
-		// Other error replies.
-		{"unknown code", 200, `{"response":"ERROR","responseDescription":"ACCOUNT_CLOSED"}`, providers.Permanent, "ACCOUNT_CLOSED"},
-		{"unknown code on 415", 415, `{"response":"ERROR","responseDescription":"UNSUPPORTED_MEDIA_TYPE"}`, providers.Permanent, "UNSUPPORTED_MEDIA_TYPE"},
-		{"error without code", 200, `{"response":"ERROR"}`, providers.Permanent, ""},
+		// The documented codes in an object description.
+		{"INVALID_NOTE in an object", 200, `{"response":"ERROR","responseDescription":{"code":"INVALID_NOTE"}}`, providers.Permanent, CodeInvalidNote},
+		{"INVALID_ID in a name field", 200, `{"response":"ERROR","responseDescription":{"name":"INVALID_ID","message":"bad id"}}`, providers.Permanent, CodeInvalidID},
+
+		// Error replies the page does not list: nothing is proven.
+		{"unknown code", 200, `{"response":"ERROR","responseDescription":"ACCOUNT_CLOSED"}`, providers.Unknown, "ACCOUNT_CLOSED"},
+		{"unknown code on 415", 415, `{"response":"ERROR","responseDescription":"UNSUPPORTED_MEDIA_TYPE"}`, providers.Unknown, "UNSUPPORTED_MEDIA_TYPE"},
+		{"error without code", 200, `{"response":"ERROR"}`, providers.Unknown, ""},
+		{"error with a null code", 200, `{"response":"ERROR","responseDescription":null}`, providers.Unknown, ""},
+		{"error with an object without a code", 200, `{"response":"ERROR","responseDescription":{"text":"went wrong"}}`, providers.Unknown, ""},
 
 		// A 2xx that is not Arhivaar's reply.
 		{"non-JSON 200", 200, "<html><body>Partner API</body></html>", providers.Unknown, CodeUnreadableResponse},
@@ -45,7 +51,7 @@ func TestClassify(t *testing.T) {
 		// HTTP status alone.
 		{"429", 429, "", providers.Retryable, ""},
 		{"429 with an error reply", 429, `{"response":"ERROR","responseDescription":"TOO_MANY_REQUESTS"}`, providers.Retryable, "TOO_MANY_REQUESTS"},
-		{"502", 502, "<html>Bad Gateway</html>", providers.Retryable, ""},
+		{"502", 502, "<html>Bad Gateway</html>", providers.Unknown, ""},
 		{"503", 503, "", providers.Retryable, ""},
 		{"503 from the sandbox", 503, `{"response":"ERROR","responseDescription":"SERVICE_UNAVAILABLE"}`, providers.Retryable, "SERVICE_UNAVAILABLE"},
 		{"408", 408, "", providers.Unknown, ""},
@@ -53,11 +59,11 @@ func TestClassify(t *testing.T) {
 		{"500 saying OK", 500, `{"response":"OK"}`, providers.Unknown, ""},
 		{"504 from the sandbox", 504, `{"response":"ERROR","responseDescription":"GATEWAY_TIMEOUT"}`, providers.Unknown, "GATEWAY_TIMEOUT"},
 		{"other 5xx", 599, "", providers.Unknown, ""},
-		{"400 without body", 400, "", providers.Permanent, ""},
-		{"401", 401, "", providers.Permanent, ""},
-		{"403", 403, "", providers.Permanent, ""},
-		{"404 page", 404, "404 page not found\n", providers.Permanent, ""},
-		{"405", 405, "Method Not Allowed\n", providers.Permanent, ""},
+		{"400 without body", 400, "", providers.Unknown, ""},
+		{"401", 401, "", providers.Unknown, ""},
+		{"403", 403, "", providers.Unknown, ""},
+		{"404 page", 404, "404 page not found\n", providers.Unknown, ""},
+		{"405", 405, "Method Not Allowed\n", providers.Unknown, ""},
 		{"302", 302, "", providers.Unknown, ""},
 	}
 	for _, tc := range tests {

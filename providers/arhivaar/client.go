@@ -23,12 +23,14 @@ const maxBody = 1 << 20
 // The Client sends each call once and never retries. Every error it
 // returns holds a *providers.Error (use errors.As or providers.ClassOf):
 //
-//   - Permanent: Arhivaar refused the call (INVALID_ID, INVALID_BLOCK,
-//     INVALID_NOTE, INVALID_SIGNATURE, ...); sending it again cannot help.
-//   - Retryable: the call was not applied (a dial error, HTTP 429), or it
-//     answered 502/503, after which sending the same state again is safe.
+//   - Permanent: Arhivaar refused the call with a documented code
+//     (INVALID_ID, INVALID_BLOCK, INVALID_NOTE, or the assumed
+//     INVALID_SIGNATURE); sending it again cannot help.
+//   - Retryable: the call was not applied (a dial error, a context done
+//     before sending, HTTP 429 or 503).
 //   - Unknown: the call may have been applied (a timeout, a lost answer, a
-//     500 or 504). Arhivaar has no call to ask which; see the package doc.
+//     408, 500, 502, 504, or any answer the page does not list). Arhivaar
+//     has no call to ask which (arhivaar/doc.go, "Unknown outcomes").
 type Client struct {
 	baseURL string
 	accKey  string

@@ -263,7 +263,7 @@ func TestSetBlockedAnswers(t *testing.T) {
 		wantStatus int
 	}{
 		{"error with 200", 200, `{"response":"ERROR","responseDescription":"INVALID_NOTE"}`, providers.Permanent, CodeInvalidNote, 200},
-		{"unknown code", 200, `{"response":"ERROR","responseDescription":"ACCOUNT_CLOSED"}`, providers.Permanent, "ACCOUNT_CLOSED", 200},
+		{"unknown code", 200, `{"response":"ERROR","responseDescription":"ACCOUNT_CLOSED"}`, providers.Unknown, "ACCOUNT_CLOSED", 200},
 		{"HTML page with 200", 200, "<html>sig=abc</html>", providers.Unknown, CodeUnreadableResponse, 200},
 		{"too long an answer", 200, `{"response":"OK"}` + strings.Repeat(" ", MaxBody), providers.Unknown, CodeUnreadableResponse, 200},
 		{"503", 503, "", providers.Retryable, "", 503},

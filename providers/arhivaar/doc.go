@@ -5,17 +5,19 @@
 // {base}/partner-api/account/block.html with the form fields id, block
 // ("true" blocks the account, "false" activates it) and note, signed with
 // the partner's acc_key and sig. It answers {"response":"OK"}, or
-// {"response":"ERROR","responseDescription":"<code>"} with one of the codes
-// below, possibly with HTTP 200. Every failure is a *providers.Error whose
-// Class says whether the call may have been applied (see classify.go).
+// {"response":"ERROR","responseDescription":<code>} with one of the codes
+// below, possibly with HTTP 200; the description is read as a string or an
+// object. Every failure is a *providers.Error whose Class says whether the
+// call may have been applied (see classify.go): an answer the page does not
+// list is of unknown outcome, never a refusal.
 //
 // The call sets a state: blocking a blocked account or activating an active
-// one is taken to be accepted and to change nothing (see "Idempotency").
-// Re-sending a call is therefore safe, which is why a 502 or 503 is Retryable
-// here (classify.go) where the same status is of unknown outcome at a
-// provider whose calls are not idempotent. A timeout or a lost answer is
-// still Unknown: the account may now be in the state that was asked for, and
-// Arhivaar has no call that tells it.
+// one is taken to be accepted and to change nothing (see "Idempotency"). A
+// timeout or a lost answer is Unknown: the account may now be in the state
+// that was asked for, and Arhivaar has no call that tells it. The Adapter's
+// Resolve then sends the same state again, but only once the original call
+// can no longer land (see "Unknown outcomes"): a re-send is idempotent, but
+// an original that lands after the account's next command would undo it.
 //
 // The Adapter maps a providers.Request onto the Client. Package
 // arhivaarfake, beside this one, simulates Arhivaar for tests and
@@ -95,17 +97,21 @@
 // response is OK or ERROR; responseDescription is there only with ERROR
 // and holds one error code [page: account block]. The page gives
 // responseDescription the type "Error" rather than String, so its JSON
-// shape is not certain; blockd reads a string holding the code, and any
-// other shape is an answer the page does not list (see "Error codes").
+// shape is not certain. blockd reads a string holding the code, or an
+// object whose code, name, value, errorCode, error, type or id field (the
+// first in that order that holds one word, nested objects read the same
+// way) holds it, so that a documented refusal is one whatever its shape; a
+// description without a code is an ERROR without a code, which the page
+// does not list (see "Error codes") [assumed: the page defines no type
+// "Error"].
 // The samples answer HTTP 200 [page: account block]; errors may come with
 // 200 too, so the body is always read [assumed].
 //
 // # Error codes
 //
 // What each answer means for blockd: permanent (refused; sending it again
-// cannot help), retryable (not applied, or safe to send again; see
-// "Idempotency") or unknown (may have been applied; see "Unknown
-// outcomes").
+// cannot help), retryable (not applied; a new attempt may succeed) or
+// unknown (may have been applied; see "Unknown outcomes").
 //
 //   - ERROR INVALID_ID, INVALID_BLOCK or INVALID_NOTE: id, block or note
 //     is missing or wrong [page: account block]. Permanent.
@@ -113,14 +119,16 @@
 //     Permanent [assumed: the page lists no code for it; blockd and its
 //     sandbox use this one].
 //   - OK with a 2xx status: applied.
-//   - HTTP 429: retryable [assumed: a throttled call is refused before it
-//     is applied].
-//   - HTTP 502 or 503: retryable, although the call may have reached
-//     Arhivaar, because sending the same state again is safe [assumed: see
-//     "Idempotency"].
+//   - HTTP 429 or 503: retryable [assumed: by their HTTP meaning the
+//     server did not handle the request, too many requests or unable to
+//     handle it now, so nothing was applied].
 //   - No connection could be made (the dial failed): retryable, nothing
 //     was sent.
-//   - HTTP 408, 500, 504 or another 5xx, a timeout, a lost answer: unknown.
+//   - HTTP 408, 500, 502, 504 or another 5xx, a timeout, a lost answer:
+//     unknown. A 502 says a gateway got no good answer from the server
+//     behind it, which may have carried the call out; sending the same
+//     state again at once would not be safe, since that call could still
+//     land after the account's next command.
 //   - Any answer the page does not list (ERROR with another code or none,
 //     a 2xx that is not such JSON, another status) is unknown, never taken
 //     as "not applied" [assumed: nothing proves it was not applied].
@@ -128,8 +136,10 @@
 // # Idempotency
 //
 // The call sets a state and carries no request id or trackId. Sending the
-// same block or activate again is safe: it leaves the account in the same
-// state [assumed: the page does not say what a repeated call does]. Order
+// same block or activate again leaves the account in the same state
+// [assumed: the page does not say what a repeated call does]; it is safe
+// once the first call can no longer land, or was not handled (see "Error
+// codes" and "Unknown outcomes"). Order
 // matters instead: a late block could undo a newer activate, so blockd
 // sends a command for an account only after every earlier command for it
 // has an outcome (consumer/processor, awaitAccountTurn).
@@ -138,11 +148,18 @@
 //
 // Arhivaar has no call that reports an account's state. A call of unknown
 // outcome is settled by sending the same state again: OK means the account
-// is in the state asked for (applied), and a permanent refusal of the same
-// input means the first call was refused too (not applied). Such a re-send
-// counts as evidence only once the original call can no longer land: after
-// its send time plus the call timeout plus a margin [assumed: a late
-// original could otherwise land after the command that follows it].
+// is in the state asked for (applied; the Result says "stateFrom":
+// "resend"), and a documented refusal of the same input (INVALID_ID,
+// INVALID_BLOCK, INVALID_NOTE, and the assumed INVALID_SIGNATURE) means the
+// first call was refused too (not applied). Any other answer to the
+// re-send (one the page does not list, a 429 or 503, a timeout or another
+// transport failure) proves nothing: unproven, asked again later. The
+// re-send goes out only once the original call can no longer land: after
+// its send time plus the call timeout plus a margin,
+// providers.Request.CannotLandAfter, which the processor sets; before it,
+// or when it is unset, nothing is sent and the outcome is unproven
+// [assumed: a late original could otherwise land after the command that
+// follows it].
 //
 // # The sandbox
 //
@@ -159,21 +176,26 @@
 //     "false"), note.
 //   - A throttled, broken or overloaded sandbox answers a non-2xx status
 //     with an ERROR reply and its own code (SERVICE_UNAVAILABLE 503,
-//     GATEWAY_TIMEOUT 504, UNSUPPORTED_MEDIA_TYPE 415, BAD_REQUEST 400),
-//     which the client classifies by the HTTP status.
+//     GATEWAY_TIMEOUT 504, UNSUPPORTED_MEDIA_TYPE 415, BAD_REQUEST 400).
+//     The client takes the 503 as retryable by its status, and the others
+//     as unknown: their codes are not Arhivaar's.
+//   - Its faults (package sandboxfault), injected or drawn at a rate, are
+//     answered so: retryable and nested failed (Arhivaar has no nested
+//     failure envelope), 503 without applying; timeout, a hang without
+//     applying, then 504; apply then drop and status lags (Arhivaar has no
+//     status inquiry), the call applied and the connection closed
+//     unanswered; apply then timeout and apply then not responding
+//     (Arhivaar has no "the bank did not answer" error), the call applied,
+//     then the very 504 of a timeout, since a gateway that gave up says
+//     the same whether or not the call went through behind it; late
+//     delivery, a hang unanswered until the client gives up, then the call
+//     applied LateBy later; token expired (Arhivaar has no token),
+//     INVALID_SIGNATURE without applying.
 //
 // # Where the code does not follow this yet
 //
-//   - Unlisted answers: classify.go reports an ERROR with an undocumented
-//     code or none (with a 2xx, 3xx or 4xx status), and any other 4xx, as
-//     Permanent (refused), not as unknown. The sandbox's own 415 and 400
-//     codes are therefore Permanent too.
-//   - responseDescription: wire.Reply reads it as a JSON string only. Any
-//     other shape makes the whole reply unreadable, which is Unknown with
-//     a 2xx status but is classified by the status alone otherwise (a 4xx
-//     is then Permanent).
-//   - Re-sending too early: Adapter.Resolve sends the call again at once,
-//     and the processor (consumer/processor, doubt and resolveClaimed) asks
-//     it right after the unknown outcome, without waiting until the
-//     original call can no longer land.
+//   - CannotLandAfter: the processor (consumer/processor) does not set
+//     providers.Request.CannotLandAfter yet, so Resolve sends nothing and
+//     every unknown outcome stays unproven until the command's resolve
+//     deadline ends it OUTCOME_UNKNOWN.
 package arhivaar

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/blockd/blockd/providers"
 	. "github.com/blockd/blockd/providers/arhivaar"
@@ -18,8 +19,9 @@ func TestResolveResendsTheIdempotentCall(t *testing.T) {
 	t.Cleanup(srv.Close)
 	a := NewAdapter(NewClient(ClientConfig{BaseURL: srv.URL, AccKey: arhivaarfake.DefaultAccKey, Secret: arhivaarfake.DefaultSecret, HTTPClient: srv.Client()}))
 	ctx := context.Background()
+	// Resolve is asked after the call can no longer land.
 	req := providers.Request{Command: schemas.Command{Kind: schemas.KindBlock, Provider: schemas.ProviderArhivaar,
-		AccountID: "6475736574794c4e2f594d3d", Note: "Maksmata arve."}}
+		AccountID: "6475736574794c4e2f594d3d", Note: "Maksmata arve."}, CannotLandAfter: time.Now().Add(-time.Second)}
 
 	sb.InjectNext(sandboxfault.FaultApplyThenDrop)
 	if _, err := a.Execute(ctx, req); providers.ClassOf(err) != providers.Unknown {

@@ -81,7 +81,8 @@ func TestAdapterBlockThenUnblock(t *testing.T) {
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatalf("decoding block result %s: %v", raw, err)
 	}
-	want := Result{AccountID: id, Slot: 2, BlockCode: "X", BlockCode2: "X", BlockCode2Date: "19/08/2021", BusinessUnit: 100}
+	want := Result{AccountID: id, Slot: 2, CodeSlot: 2, BlockCode: "X", BlockCode2: "X", BlockCode2Date: "19/08/2021", BusinessUnit: 100,
+		StateFrom: StateFromAnswer}
 	if got != want {
 		t.Errorf("got block result %+v, want %+v", got, want)
 	}
@@ -92,7 +93,7 @@ func TestAdapterBlockThenUnblock(t *testing.T) {
 	if err := json.Unmarshal(raw, &keys); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"accountId", "slot", "blockCode", "blockCode1", "blockCode2", "blockCode1Date", "blockCode2Date", "businessUnit"} {
+	for _, k := range []string{"accountId", "slot", "codeSlot", "blockCode", "blockCode1", "blockCode2", "blockCode1Date", "blockCode2Date", "businessUnit", "stateFrom"} {
 		if _, ok := keys[k]; !ok {
 			t.Errorf("result %s has no %q", raw, k)
 		}
@@ -110,7 +111,8 @@ func TestAdapterBlockThenUnblock(t *testing.T) {
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatalf("decoding unblock result %s: %v", raw, err)
 	}
-	want = Result{AccountID: id, Slot: 2, BlockCode: "", BlockCode2: "", BlockCode2Date: "19/08/2021", BusinessUnit: 100}
+	want = Result{AccountID: id, Slot: 2, CodeSlot: 2, BlockCode: "", BlockCode2: "", BlockCode2Date: "19/08/2021", BusinessUnit: 100,
+		StateFrom: StateFromAnswer}
 	if got != want {
 		t.Errorf("got unblock result %+v, want %+v", got, want)
 	}
@@ -158,8 +160,11 @@ func TestAdapterErrors(t *testing.T) {
 }
 
 func TestAdapterReplayOfASuccessfulBlock(t *testing.T) {
-	// Sending a block that already succeeded again is refused as a kept
-	// code (equal priority is not greater); Details shows it is in place.
+	// Sending a block that already succeeded again, while the other slot is
+	// free, puts the code into that unused entry a second time (the seed's
+	// rule; see cardfake): the replay is DONE, and the account now holds
+	// the code twice. This is why a block that may have been applied is
+	// resolved by Details, never sent again.
 	f := newFixture(t, cardfake.Config{})
 	a := NewAdapter(f.client)
 	ctx := context.Background()
@@ -167,13 +172,12 @@ func TestAdapterReplayOfASuccessfulBlock(t *testing.T) {
 	if _, err := a.Execute(ctx, req); err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
-	_, err := a.Execute(ctx, req)
-	wantError(t, err, providers.Permanent, wire.AppBlockCode1Kept, http.StatusUnprocessableEntity)
-	if !IsCodeKept(err) {
-		t.Errorf("IsCodeKept(%v) = false, want true", err)
+	raw, err := a.Execute(ctx, req)
+	if err != nil {
+		t.Fatalf("Execute again: %v", err)
 	}
-	d, err := a.Details(ctx, req.Command.AccountID)
-	if err != nil || d.BlockCode1 != "B" {
-		t.Errorf("got details %+v, %v; want slot 1 B", d, err)
+	wantFields(t, raw, map[string]any{"slot": float64(1), "codeSlot": float64(1), "blockCode1": "B", "blockCode2": "B", "stateFrom": "answer"})
+	if got := f.sandbox.Applied(); got != 2 {
+		t.Errorf("got %d applied, want 2 (the replay landed too)", got)
 	}
 }

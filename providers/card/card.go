@@ -16,10 +16,15 @@ const (
 	// 240002, 240003, 240004 or 240101, or HTTP 401). The call was not
 	// applied; the token was dropped, and the next call fetches a new one.
 	CodeTokenExpired = providers.CodeTokenExpired
-	// CodeBlockCodeNotApplied: the platform answered 200 but the slot does
-	// not hold the code sent; an existing code of higher or equal priority
-	// was kept.
+	// CodeBlockCodeNotApplied: the platform answered 200 but neither slot
+	// holds the code sent; an existing code of higher or equal priority was
+	// kept.
 	CodeBlockCodeNotApplied = "BLOCK_CODE_NOT_APPLIED"
+	// CodeUnexpectedState: the platform answered 200 but the account does
+	// not show what the call asked in a way the documents do not explain (a
+	// removal that left a code in its slot). Whether the call was applied
+	// is not known.
+	CodeUnexpectedState = "UNEXPECTED_STATE"
 	// CodeUnsupported: the adapter does not carry out this command kind.
 	CodeUnsupported = "UNSUPPORTED"
 	// CodeNoToken: no token could be had; nothing was sent.

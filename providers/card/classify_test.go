@@ -1,6 +1,7 @@
 package card
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -66,10 +67,10 @@ func TestClassify(t *testing.T) {
 		// Unknown codes: the HTTP status decides.
 		{"unknown VPL code on 422", 422, "442201", "V5XX0001ZZ", providers.Permanent, "V5XX0001ZZ"},
 		{"unknown VPL code on 500", 500, "", "V5XX0001ZZ", providers.Unknown, "V5XX0001ZZ"},
-		{"unknown errorCode on 400", 400, "999999", "", providers.Permanent, "999999"},
+		{"unknown errorCode on 400", 400, "999999", "", providers.Unknown, "999999"},
 		{"unknown errorCode on 503", 503, "999999", "", providers.Unknown, "999999"},
-		{"403 without a code", 403, "", "", providers.Permanent, ""},
-		{"404 without a code", 404, "", "", providers.Permanent, ""},
+		{"403 without a code", 403, "", "", providers.Unknown, ""},
+		{"404 without a code", 404, "", "", providers.Unknown, ""},
 		{"429", 429, "", "", providers.Retryable, ""},
 		{"408", 408, "", "", providers.Unknown, ""},
 		{"500 without a code", 500, "", "", providers.Unknown, ""},
@@ -79,10 +80,81 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			class, code := classify(tc.status, tc.errorCode, tc.appCode)
+			class, code := classify(tc.status, nonEmpty(tc.errorCode), nonEmpty(tc.appCode))
 			if class != tc.wantClass || code != tc.wantCode {
 				t.Errorf("classify(%d, %q, %q) = %s %q, want %s %q",
 					tc.status, tc.errorCode, tc.appCode, class, code, tc.wantClass, tc.wantCode)
+			}
+		})
+	}
+}
+
+// nonEmpty is s as the codes of a one-entry answer: none when s is "".
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+// TestClassifyEveryEntry: every entry counts, with the precedence of the
+// table in classify.
+func TestClassifyEveryEntry(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		errorCodes []string
+		appCodes   []string
+		wantClass  providers.Class
+		wantCode   string
+	}{
+		{"dead token in a later entry", 400, []string{"440001", "240004"}, []string{"V5BS4002SA"}, providers.Retryable, CodeTokenExpired},
+		{"refusal wins over a kept code", 422, []string{"442201"}, []string{"V5BS0125SC", "V5BS0127SV"}, providers.Permanent, "V5BS0127SV"},
+		{"kept code wins over add pending", 422, []string{"442201"}, []string{"V5BS0011SF", "V5BS0127SC"}, providers.Permanent, "V5BS0127SC"},
+		{"add pending wins over an undocumented code", 422, nil, []string{"V5XX0001ZZ", "V5BS0011SF"}, providers.Retryable, "V5BS0011SF"},
+		{"undocumented code: the errorCode decides, the code is reported", 500, []string{"250301", "250001"}, []string{"V5XX0001ZZ"}, providers.Unknown, "V5XX0001ZZ"},
+		{"an internal error wins over a gateway refusal", 500, []string{"240010", "250001"}, nil, providers.Unknown, "250001"},
+		{"a VisionPLUS refusal wins over an internal error", 500, []string{"250001"}, []string{"V5BS0010SF"}, providers.Permanent, "V5BS0010SF"},
+		{"internal error wins over unavailable", 503, []string{"250301", "250001"}, nil, providers.Unknown, "250001"},
+		{"unavailable alone", 503, []string{"250301", "999999"}, nil, providers.Retryable, "250301"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			class, code := classify(tc.status, tc.errorCodes, tc.appCodes)
+			if class != tc.wantClass || code != tc.wantCode {
+				t.Errorf("classify(%d, %q, %q) = %s %q, want %s %q",
+					tc.status, tc.errorCodes, tc.appCodes, class, code, tc.wantClass, tc.wantCode)
+			}
+		})
+	}
+}
+
+func TestReadInvalidParam(t *testing.T) {
+	tests := []struct {
+		name     string
+		raw      string
+		wantCode string
+		wantText string
+	}{
+		{"seed string", `"V5BS0010SF: Update Request - Record not found"`, "V5BS0010SF", "Update Request - Record not found"},
+		{"space before the colon", `"V7RS4003EQ : text"`, "V7RS4003EQ", "text"},
+		{"string without a code", `"businessUnit: The maximum value for this field is 999"`, "", "businessUnit: The maximum value for this field is 999"},
+		{"name and reason", `{"name":"accountId","reason":"V5BS0010SF: Update Request - Record not found"}`, "V5BS0010SF", "Update Request - Record not found"},
+		{"code and message", `{"code":"V5BS0127SC","message":"Block Code 2 kept"}`, "V5BS0127SC", "Block Code 2 kept"},
+		{"errorCode and detail", `{"errorCode":"V5BS0011SF","detail":"Record add pending"}`, "V5BS0011SF", "Record add pending"},
+		{"code in the message", `{"message":"V5BS4001EA: Invalid business unit","field":"businessUnit"}`, "V5BS4001EA", "Invalid business unit"},
+		{"code field of another shape", `{"code":"E42","reason":"something"}`, "E42", "something"},
+		{"numeric code", `{"code":440401,"reason":"not found"}`, "440401", "not found"},
+		{"nested", `{"error":{"code":"V5BS0125SC","message":"kept"}}`, "V5BS0125SC", "kept"},
+		{"no code anywhere", `{"name":"businessUnit","reason":"too big"}`, "", "too big"},
+		{"a bare code in a name field is no code", `{"name":"BLOCKCODE1"}`, "", "BLOCKCODE1"},
+		{"number", `42`, "", "42"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, text := readInvalidParam(json.RawMessage(tc.raw))
+			if code != tc.wantCode || text != tc.wantText {
+				t.Errorf("readInvalidParam(%s) = %q, %q; want %q, %q", tc.raw, code, text, tc.wantCode, tc.wantText)
 			}
 		})
 	}

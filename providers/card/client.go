@@ -100,10 +100,12 @@ func (c *Client) Tokens() *TokenSource {
 // sent as the businessUnit query parameter. correlationID is sent as
 // x-client-correlation-id, cut to 40 characters.
 //
-// It returns the account as the platform answered. When the answer is 200
-// but the slot does not hold code (an existing code of higher or equal
-// priority was kept), it returns that account together with a Permanent
-// error with Code CodeBlockCodeNotApplied.
+// It returns the account as the platform answered. A block is taken when
+// either slot holds code afterwards: the platform puts a new code into the
+// other, unused slot when the one asked for is in use (see checkAnswer).
+// When the answer is 200 but neither slot holds code (an existing code of
+// higher or equal priority was kept), it returns that account together with
+// a Permanent error with Code CodeBlockCodeNotApplied.
 func (c *Client) SetBlockCode(ctx context.Context, accountID string, slot int, code string, businessUnit int, correlationID string) (Account, error) {
 	var body wire.BlockUnblockBody
 	switch slot {
@@ -138,19 +140,43 @@ func (c *Client) SetBlockCode(ctx context.Context, accountID string, slot int, c
 	if acct.AccountID == "" {
 		acct.AccountID = accountID
 	}
-	// ASSUMPTION (card/doc.go, "Block and unblock"): the seed says both that
-	// the existing value is retained and that V5BS0125SC/V5BS0127SC refuse
-	// the lower priority code; a 200 whose slot does not hold the code sent
-	// is the first, and refused like the second. DEVIATION (card/doc.go,
-	// "Where the code does not follow this yet"): only the named slot is
-	// checked, not the unused entry.
-	if got, want := acct.BlockCode(slot), strings.TrimSpace(code); got != want {
-		return acct, fmt.Errorf("setting block code: %w", &providers.Error{Provider: provider, Class: providers.Permanent,
-			Code:       CodeBlockCodeNotApplied,
-			Message:    fmt.Sprintf("slot %d holds %q after the call, not %q: an existing code of higher or equal priority was kept", slot, got, want),
-			HTTPStatus: http.StatusOK})
+	if err := checkAnswer(acct, slot, code); err != nil {
+		return acct, fmt.Errorf("setting block code: %w", err)
 	}
 	return acct, nil
+}
+
+// checkAnswer checks the account a 200 answer shows against the call that
+// put code into slot, and returns the error such an answer means, or nil.
+//
+// A block is taken when EITHER slot holds the code: the seed says the new
+// code "can be applied to the unused entry", so the platform may put it
+// into the other slot when the one asked for is in use (card/doc.go,
+// "Block and unblock"). ASSUMPTION (card/doc.go, "Block and unblock"): neither slot
+// holding it is the seed's "retain the existing block code value", a
+// Permanent CodeBlockCodeNotApplied, as the seed's V5BS0125SC / V5BS0127SC
+// say the same thing.
+//
+// A removal is taken when the slot is empty. The seed does no priority
+// check on a removal and documents no answer in which the slot still holds
+// a code, so such an answer is of unknown outcome (CodeUnexpectedState).
+func checkAnswer(acct Account, slot int, code string) error {
+	want := strings.TrimSpace(code)
+	if want == "" {
+		if got := acct.BlockCode(slot); got != "" {
+			return &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnexpectedState,
+				Message:    fmt.Sprintf("slot %d holds %q after a removal that was answered 200", slot, got),
+				HTTPStatus: http.StatusOK}
+		}
+		return nil
+	}
+	if acct.BlockCode1 == want || acct.BlockCode2 == want {
+		return nil
+	}
+	return &providers.Error{Provider: provider, Class: providers.Permanent, Code: CodeBlockCodeNotApplied,
+		Message: fmt.Sprintf("neither slot holds %q after the call (slot %d holds %q): an existing code of higher or equal priority was kept",
+			want, slot, acct.BlockCode(slot)),
+		HTTPStatus: http.StatusOK}
 }
 
 // Details asks the platform for the block codes the account accountID
@@ -215,6 +241,9 @@ func (c *Client) call(ctx context.Context, method, pathFmt, accountID string, qu
 		if decodeErr == nil {
 			decodeErr = json.Unmarshal(data, &ab)
 		}
+		if decodeErr == nil {
+			decodeErr = checkSlots(data)
+		}
 		if decodeErr != nil {
 			// Sent and answered, but the answer cannot be read: it may have
 			// been applied.
@@ -226,23 +255,59 @@ func (c *Client) call(ctx context.Context, method, pathFmt, accountID string, qu
 
 	// A failure. When the body cannot be read, the HTTP status alone
 	// decides.
-	var errorCode, appCode, msg string
+	var (
+		es  []wire.ErrorEntry
+		ans errorAnswer
+	)
 	if readErr == nil {
-		if es, err := parseErrors(data); err == nil {
-			errorCode, appCode, msg = describe(es)
+		if parsed, err := parseErrors(data); err == nil {
+			es, ans = parsed, describe(parsed)
 		}
 	}
-	class, code := classify(resp.StatusCode, errorCode, appCode)
+	class, code := classify(resp.StatusCode, ans.errorCodes, ans.appCodes)
+	var msg string
 	if code == CodeTokenExpired {
 		c.tokens.invalidate(tok)
-		if errorCode != "" {
-			msg = strings.TrimSpace(errorCode + " " + msg)
-		}
+		msg = tokenMessage(es)
+	} else {
+		msg = ans.message(code, es)
 	}
 	if msg == "" {
 		msg = http.StatusText(resp.StatusCode)
 	}
 	return Account{}, &providers.Error{Provider: provider, Class: class, Code: code, Message: msg, HTTPStatus: resp.StatusCode}
+}
+
+// checkSlots reports an account answer that does not show both slots. The
+// documented answer always does (an empty slot is a space); without them it
+// tells nothing of what the call did, and cannot be read as an account.
+func checkSlots(data []byte) error {
+	var slots struct {
+		BlockCode1 *string `json:"blockCode1"`
+		BlockCode2 *string `json:"blockCode2"`
+	}
+	if err := json.Unmarshal(data, &slots); err != nil {
+		return fmt.Errorf("decoding block codes: %w", err)
+	}
+	if slots.BlockCode1 == nil || slots.BlockCode2 == nil {
+		return errors.New("answer without blockCode1 and blockCode2")
+	}
+	return nil
+}
+
+// tokenMessage is the message of a dead-token refusal: the errorCode, title
+// and detail of the entry that refused the token, else of the first entry.
+func tokenMessage(es []wire.ErrorEntry) string {
+	for _, e := range es {
+		switch strings.TrimSpace(string(e.ErrorCode)) {
+		case wire.CodeAuthHeaderMissing, wire.CodeBearerMissing, wire.CodeBearerInvalid, wire.CodeUnauthorized:
+			return strings.TrimSpace(strings.TrimSpace(string(e.ErrorCode)) + " " + titleDetail(e))
+		}
+	}
+	if len(es) > 0 {
+		return strings.TrimSpace(strings.TrimSpace(string(es[0].ErrorCode)) + " " + titleDetail(es[0]))
+	}
+	return ""
 }
 
 // maskURL masks the account id in the URL of a *url.Error, which names the

@@ -209,14 +209,16 @@ func TestCannedAnswers(t *testing.T) {
 		{"401 without body", 401, ``, providers.Retryable, CodeTokenExpired, "Unauthorized", true},
 		{"504 plain text", 504, `gateway timeout`, providers.Unknown, "", "Gateway Timeout", false},
 		{"502 empty", 502, ``, providers.Unknown, "", "Bad Gateway", false},
-		{"400 unreadable", 400, `not json`, providers.Permanent, "", "Bad Request", false},
+		{"400 unreadable", 400, `not json`, providers.Unknown, "", "Bad Request", false},
 		{"unknown code on 409", 409, `[{"errorCode":"440901","invalid-params":["V5XX9999ZZ: something new"],"status":409}]`,
-			providers.Permanent, "V5XX9999ZZ", "something new", false},
+			providers.Unknown, "V5XX9999ZZ", "something new", false},
 		{"unknown code on 500", 500, `[{"errorCode":"450001","invalid-params":["V5XX9999ZZ: something new"],"status":500}]`,
 			providers.Unknown, "V5XX9999ZZ", "something new", false},
 		{"200 unreadable", 200, `{"accountId":`, providers.Unknown, CodeUnreadableResponse, "reading answer", false},
+		{"200 without block codes", 200, `{"accountId":"0001000010000510481","businessUnit":100}`,
+			providers.Unknown, CodeUnreadableResponse, "reading answer", false},
 		{"200 code kept", 200, `{"accountId":"0001000010000510481","blockCode1":" ","blockCode1Date":"","blockCode2":"Z","blockCode2Date":"19/08/2021","businessUnit":100}`,
-			providers.Permanent, CodeBlockCodeNotApplied, `slot 2 holds "Z" after the call, not "X": an existing code of higher or equal priority was kept`, false},
+			providers.Permanent, CodeBlockCodeNotApplied, `neither slot holds "X" after the call (slot 2 holds "Z"): an existing code of higher or equal priority was kept`, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,17 +14,24 @@
 // applied (see classify.go).
 //
 // The body of a blockUnblock call names only the slot being changed: a
-// space in the other slot would remove that slot's code. A block code goes
-// into an occupied slot only when its priority is strictly greater than the
-// code already there; otherwise the platform keeps the old code and says so
+// space in the other slot would remove that slot's code. A new block code
+// goes into the slot asked when it is free, else into the other slot when
+// that one is free (the page's "unused entry"), else, both in use, into the
+// slot asked only when its priority is strictly greater than the code
+// already there; otherwise the platform keeps the old code and says so
 // (V5BS0125SC / V5BS0127SC), or answers 200 with the old code, which the
-// Client reports as CodeBlockCodeNotApplied. Both also answer the replay of
-// a block that already succeeded, so a caller checks Details before treating
-// them as a refusal of a first attempt.
+// Client reports as CodeBlockCodeNotApplied. A block is therefore taken
+// when either slot holds its code, and the Result says which slot
+// (Result.CodeSlot). A kept code also answers the replay of a block that
+// already succeeded, so the Adapter checks Details before it lets such an
+// answer stand as a refusal.
 //
 // The blockUnblock call has no idempotency key and the Client never
 // retries: a Retryable failure may be sent again, an Unknown one is resolved
-// by Details, never by sending it again blindly.
+// by Details, never by sending it again blindly. Details proves a block
+// applied when a slot holds its code; an account state that does not show
+// the call's effect proves it not applied only once the call can no longer
+// land (providers.Request.CannotLandAfter; see "Unknown outcomes").
 //
 // The Adapter maps a providers.Request onto the Client. Package cardfake,
 // beside this one, simulates the platform for tests and development; the
@@ -108,23 +115,53 @@
 //     greater; otherwise the old code is kept.
 //
 // Priorities are 0–99, 0 the lowest, set per product in the block code
-// matrix [firstvision reference/1.12.0/product_api.yaml]. The page both says
-// the old code is kept and lists errors V5BS0125SC / V5BS0127SC ("cannot be
-// replaced with one of the lower priority") [page: blockUnblock]; blockd
-// handles both. After a 200, it checks that the account holds the code it
-// sent; if not, an existing code was kept and the call is reported as not
-// applied (kept-code check) [assumed: the two texts describe one outcome].
-// An equal priority is not greater, so a replay of a block that already
-// succeeded meets the same refusal: before taking a kept code as a refusal
-// of a first attempt, blockd reads the account (see "State inquiry")
-// [assumed: from the priority rule].
+// matrix [firstvision reference/1.12.0/product_api.yaml].
+//
+// blockd reads the page's two paragraphs as one rule for where a new code
+// goes [assumed: the first says where a new code goes, the second what
+// happens when it would displace one]:
+//
+//  1. The slot the call names is free: the code goes there.
+//  2. That slot is in use and the other is free: the code goes into the
+//     other slot, the unused entry. Nothing is displaced, so no priority is
+//     compared, and the same letter counts like any other: a replay of a
+//     block that landed puts the code in a second time.
+//  3. Both slots are in use: the code replaces the named slot's code only
+//     if its priority is greater; otherwise the old code is kept.
+//
+// So a block is taken when either slot holds its code after a 200, and
+// the Result says which one does, "codeSlot" beside the "slot" the command
+// named [assumed]. The page both says the old code is kept and lists
+// errors V5BS0125SC / V5BS0127SC ("cannot be replaced with one of the
+// lower priority") [page: blockUnblock]; blockd handles both: a 200 whose
+// slots do not hold the code sent is CodeBlockCodeNotApplied, refused like
+// the two codes [assumed: the two texts describe one outcome]. An equal
+// priority is not greater, so a replay of a block that already landed,
+// both slots in use, meets the same refusal. Before a kept code stands as
+// a refusal, blockd reads the account (see "State inquiry"): the command's
+// code in either slot means the block's effect is in place (an earlier
+// attempt applied it, its answer lost, or answered 250301 or 429 after
+// applying), and the block is DONE, its Result saying "stateFrom":
+// "details" and "keptCodeAnswer": the kept code; otherwise the refusal
+// stands, and when the account cannot be read the outcome is unknown
+// [assumed: from the priority rule]. A 200 after a removal whose slot
+// still holds a code is an answer the page does not explain (no priority
+// is checked on unblock): unknown [assumed].
+//
+// An unblock names the slot it empties. When a block's code went into the
+// unused entry, the slot to empty is the block's codeSlot, not the slot
+// the block command named: emptying that one would remove another party's
+// code and leave the block's own (see "Where the code does not follow this
+// yet").
 //
 // The page's own example sends {"blockCode1": "X", "blockCode2": " "},
 // which would also clear slot 2 [page: blockUnblock]. blockd sends only
 // the slot a command changes [assumed: never touch a code another party
 // set]; which slot that is, the command says.
 //
-// The success answer, HTTP 200 [page: blockUnblock]:
+// The success answer, HTTP 200 [page: blockUnblock], which always shows
+// both slots (an answer without blockCode1 and blockCode2 is unreadable,
+// so unknown [assumed]):
 //
 //	{"accountId": "0001000010000510481", "blockCode1": "X", "blockCode1Date": "19/08/2021",
 //	 "blockCode2": " ", "blockCode2Date": "19/08/2021", "businessUnit": 100}
@@ -156,9 +193,15 @@
 // errorCode is the gateway's code; the VisionPLUS code, when there is one,
 // is the start of an invalid-params entry, "CODE: text" [page:
 // blockUnblock], sometimes with a space before the colon [firstvision
-// docs/APIs/Authorization/Inquire-Authorization-Details.md]. blockd also
-// reads an entry not wrapped in an array, and errorCode as a string or a
-// number [assumed: leniency costs nothing].
+// docs/APIs/Authorization/Inquire-Authorization-Details.md]. blockd reads
+// every entry of the array, and every invalid-params entry of each. It also
+// reads an entry not wrapped in an array, errorCode as a string or a
+// number, and an invalid-params entry given as an object: the code is the
+// first field, code, errorCode, appCode or error first, that holds "CODE:
+// text", or, in a field named for a code, one word by itself, as in
+// {"name": "accountId", "reason": "V5BS0010SF: Record not found"} or
+// {"code": "V5BS0010SF", "message": "..."} [assumed: leniency costs
+// nothing, and a lost code would change the class].
 //
 // # Error codes
 //
@@ -200,18 +243,42 @@
 //   - No connection could be made (the dial failed): retryable, nothing
 //     was sent.
 //   - Any answer the platform does not list is unknown, never taken as
-//     "not applied" [assumed: nothing proves it was not applied].
+//     "not applied" [assumed: nothing proves it was not applied]: a 4xx
+//     without a listed code (a proxy's page, an undocumented code) too.
+//
+// When the entries carry several codes, each row above asks whether any
+// entry carries its code, in this order, the first match deciding: a dead
+// token; a VisionPLUS refusal (V5BS0010SF, V5BS4001EA, V5BS4001SC,
+// V5BS4002SA, V5BS0125SV, V5BS0127SV); a kept code; add pending; 250001
+// internal error; a gateway refusal; 250301; then the HTTP status
+// [assumed: a refusal of the call itself outweighs "try later", and one
+// entry saying the call may have been applied outweighs the gateway's
+// other verdicts]. The code reported is the deciding one, else the first
+// VisionPLUS code, else the first errorCode.
 //
 // # Unknown outcomes
 //
 // A blockUnblock call of unknown outcome is settled by the state inquiry,
 // never by sending it again: a replay of a block that landed would meet the
-// priority rule. The call counts as applied when the slot holds what the
-// command asked for (its letter for a block, nothing for an unblock), and
-// as not applied otherwise. A state read counts as evidence only once the
-// original call can no longer land: after its send time plus the call
-// timeout plus a margin [assumed: a late original could otherwise change
-// the slot after it was read].
+// priority rule, or land a second time in the unused entry.
+//
+//   - A block counts as applied when either slot holds its letter, at
+//     once [assumed: the letter there is almost always the call's own; if
+//     another command had set it, the original landing late meets the
+//     priority rule or adds a second copy, and takes nothing away].
+//   - An unblock counts as applied when its slot is empty, but only once
+//     the original call can no longer land [assumed: before that, an empty
+//     slot may be one the unblock has not reached yet, and a DONE would let
+//     the account's next command, a block into that slot, be erased by the
+//     unblock landing late].
+//   - Otherwise the call counts as not applied, but only once the original
+//     call can no longer land.
+//
+// "Can no longer land" is after the call's send time plus the call timeout
+// plus a margin, providers.Request.CannotLandAfter, which the processor
+// sets; before it, or when it is unset, the read is unproven and asked
+// again later [assumed: a late original could otherwise change the slot
+// after it was read].
 //
 // # The sandbox
 //
@@ -225,32 +292,38 @@
 //     (the page's example) unless the call names one, except ids starting
 //     with 999, which are not found.
 //   - Priorities are configuration: 10 for every letter, A 5, Z 90.
-//   - A block code goes into the slot the call names, refused with 422
-//     V5BS0125SC / V5BS0127SC when that slot holds a code of greater or
-//     equal priority; the sandbox never moves a code to the unused entry and
-//     never answers 200 with the old code.
+//   - A block code is placed by the page's rule as blockd reads it (see
+//     "Block and unblock"), refused with 422 V5BS0125SC / V5BS0127SC when
+//     both slots are in use and the named one holds a code of greater or
+//     equal priority; it never answers 200 with the old code.
 //   - A body with neither slot is 400 errorCode 240009; a bad account id or
 //     block code is a VisionPLUS 400 with the page's code; an out-of-range
 //     businessUnit is 400 errorCode 240010.
 //   - A gateway timeout is a plain-text 504 from a proxy, not the error
 //     array.
+//   - Its faults (package sandboxfault), injected or drawn at a rate, are
+//     answered so: retryable and nested failed (the platform has no nested
+//     failure envelope), 503 errorCode 250301 without applying; timeout,
+//     a hang without applying, then the plain-text 504; apply then drop
+//     and status lags (the inquiry is a state read with no UNKNOWN answer,
+//     and nothing documents one that lags), the call applied and the
+//     connection closed unanswered; apply then timeout and apply then not
+//     responding (the platform has no "the bank did not answer" error),
+//     the call applied, then 504 with the error array, errorCode 250401 by
+//     the pattern of 250301; late delivery, a hang unanswered until the
+//     client gives up, then the call applied LateBy later; token expired,
+//     the token revoked and 401 errorCode 240101.
 //
 // # Where the code does not follow this yet
 //
-//   - The unused entry: the Client sends the code in the slot the command
-//     names and checks only that slot, and Adapter.Resolve reads only that
-//     slot. If the platform puts the code into the other, unused entry, a
-//     200 is reported as CodeBlockCodeNotApplied and Resolve answers not
-//     applied.
-//   - The kept-code check before a refusal: nothing reads the account
-//     before V5BS0125SC / V5BS0127SC or CodeBlockCodeNotApplied is reported
-//     as a refusal (IsCodeKept has no caller outside tests), so a replay
-//     of a block that succeeded (for instance one answered 250301 "service
-//     unavailable" that had in fact been applied, sent again) ends FAILED.
-//   - Unlisted answers: classify.go takes any other 4xx as Permanent, not
-//     as unknown.
-//   - Reading too early: Adapter.Resolve reads the state at once, and the
-//     processor (consumer/processor, doubt and resolveClaimed) asks it
-//     right after the unknown outcome, without waiting until the original
-//     call can no longer land.
+//   - CannotLandAfter: the processor (consumer/processor) does not set
+//     providers.Request.CannotLandAfter yet, so a state read that does not
+//     show the call's effect stays unproven, and an unblock's empty slot
+//     is never settled as applied, until the command's resolve deadline
+//     ends it OUTCOME_UNKNOWN.
+//   - The unblock after a block in the unused entry: an unblock command
+//     names a slot (blockCodeSlot), and nothing maps it to the codeSlot its
+//     block's Result reported, so an unblock of the slot the block command
+//     named, when the code went into the other slot, removes another
+//     party's code and leaves the block's own.
 package card

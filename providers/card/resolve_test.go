@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/blockd/blockd/providers"
 	. "github.com/blockd/blockd/providers/card"
@@ -20,7 +21,8 @@ func TestResolveReadsTheAccountState(t *testing.T) {
 	a := NewAdapter(NewClient(ClientConfig{BaseURL: srv.URL, ClientID: "sandbox-client", ClientSecret: "sandbox-secret", HTTPClient: srv.Client()}))
 	ctx := context.Background()
 	block := providers.Request{ProviderTrackID: "p1", Command: schemas.Command{Kind: schemas.KindBlock, Provider: schemas.ProviderCard,
-		AccountID: "0001000010000510481", BlockCodeSlot: 2, BlockCode: "X"}}
+		AccountID: "0001000010000510481", BlockCodeSlot: 2, BlockCode: "X"},
+		CannotLandAfter: time.Now().Add(-time.Second)}
 
 	res, err := a.Resolve(ctx, block)
 	if err != nil || res.Verdict != providers.NotApplied {

@@ -158,11 +158,15 @@ func (ts *TokenSource) fetch(ctx context.Context) (string, error) {
 	if resp.StatusCode != http.StatusOK {
 		// Bad credentials: 401 errorCode 240101 (card/doc.go, "Token").
 		es, _ := parseErrors(data)
-		errorCode, appCode, msg := describe(es)
-		code := appCode
-		if code == "" {
-			code = errorCode
+		ans := describe(es)
+		code := ""
+		switch {
+		case len(ans.appCodes) > 0:
+			code = ans.appCodes[0]
+		case len(ans.errorCodes) > 0:
+			code = ans.errorCodes[0]
 		}
+		msg := ans.message(code, es)
 		if msg == "" {
 			msg = http.StatusText(resp.StatusCode)
 		}

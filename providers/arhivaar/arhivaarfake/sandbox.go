@@ -10,6 +10,7 @@
 package arhivaarfake
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/subtle"
 	"encoding/json"
@@ -40,8 +41,8 @@ const (
 //
 // Sandbox choice (arhivaar/doc.go, "The sandbox"): a throttled, broken or
 // overloaded Arhivaar answers with a non-2xx status and an ERROR reply
-// carrying these codes; the Client classifies such answers by their HTTP
-// status.
+// carrying these codes; the Client retries the 503 by its status and takes
+// the others as unknown, their codes not being Arhivaar's.
 const (
 	sandboxCodeUnavailable    = "SERVICE_UNAVAILABLE"    // 503
 	sandboxCodeTimeout        = "GATEWAY_TIMEOUT"        // 504
@@ -86,6 +87,13 @@ type Config struct {
 	ApplyThenDropRate float64
 	// TimeoutDelay is how long a timed-out call hangs. Default 30s.
 	TimeoutDelay time.Duration
+	// Rates are the shares (0..1) of calls that draw each of the other
+	// faults (see InjectNext for what each does), after the three above.
+	// Default none.
+	Rates map[sandboxfault.Fault]float64
+	// LateBy is how long after the client gave up a FaultLateDelivery call
+	// takes effect. Default 100ms.
+	LateBy time.Duration
 	// Seed seeds the fault draws (math/rand/v2 PCG). Default 0, a fixed
 	// sequence like any other seed.
 	Seed int64
@@ -135,7 +143,8 @@ func New(cfg Config) *Sandbox {
 		accKey: cfg.AccKey,
 		secret: cfg.Secret,
 		faults: sandboxfault.New(sandboxfault.Config{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutRate: cfg.TimeoutRate,
-			ApplyThenDropRate: cfg.ApplyThenDropRate, TimeoutDelay: cfg.TimeoutDelay, Seed: cfg.Seed}),
+			ApplyThenDropRate: cfg.ApplyThenDropRate, Rates: cfg.Rates, TimeoutDelay: cfg.TimeoutDelay, LateBy: cfg.LateBy,
+			Seed: cfg.Seed}),
 		accounts:    make(map[string]*Account),
 		requestsFor: make(map[string]int),
 	}
@@ -164,16 +173,38 @@ func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
 	s.faults.SetRates(errorRate, timeoutRate, applyDropRate)
 }
 
+// SetFaultRates replaces the rates (each clamped to 0..1) of the faults
+// other than those of SetFaults, for the calls that arrive from now on.
+func (s *Sandbox) SetFaultRates(rates map[sandboxfault.Fault]float64) {
+	s.faults.SetFaultRates(rates)
+}
+
 // InjectNext makes the next call to the API suffer f, in place of a fault
-// drawn at the configured rates:
+// drawn at the configured rates. Arhivaar's page documents no failure but
+// its refusal codes, so each fault is answered with the sandbox's own
+// statuses and codes (arhivaar/doc.go, "The sandbox"):
 //
 //   - FaultRetryable: answer 503 without applying the call.
 //   - FaultTimeout: hang without applying until TimeoutDelay passes or the
-//     client goes away.
+//     client goes away, then answer 504.
 //   - FaultApplyThenDrop: carry the call out, then close the connection
 //     unanswered.
 //   - FaultTokenExpired: Arhivaar has no token; answer INVALID_SIGNATURE
 //     without applying the call, as for a bad signature.
+//   - FaultLateDelivery: hang unanswered until the client gives up (or
+//     TimeoutDelay passes), close the connection, and carry the call out
+//     LateBy later.
+//   - FaultApplyThenTimeout: carry the call out, then answer 504
+//     GATEWAY_TIMEOUT, the very answer of FaultTimeout: Arhivaar has no
+//     timeout of its own, and a gateway in front of it that gave up would
+//     say so whether or not the call went through behind it. So the client
+//     cannot tell the two apart, as it could not at the real Arhivaar.
+//   - FaultApplyThenNotResponding: Arhivaar has no "the bank did not
+//     answer" error; as FaultApplyThenTimeout.
+//   - FaultStatusLags: Arhivaar has no status inquiry; as
+//     FaultApplyThenDrop.
+//   - FaultNestedFailed: Arhivaar has no nested failure envelope; as
+//     FaultRetryable.
 func (s *Sandbox) InjectNext(f sandboxfault.Fault) {
 	s.faults.InjectNext(f)
 }
@@ -215,16 +246,6 @@ func (s *Sandbox) RequestsFor(id string) int {
 	return s.requestsFor[id]
 }
 
-type fault int
-
-const (
-	faultNone fault = iota
-	faultError
-	faultTimeout
-	faultDrop
-	faultBadSignature
-)
-
 // block serves the block / activate call.
 func (s *Sandbox) block(w http.ResponseWriter, r *http.Request) {
 	// Read the whole body first: only then does the server notice a client
@@ -243,22 +264,36 @@ func (s *Sandbox) block(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.faults.Delay()
 
-	switch f := s.drawFault(); f {
-	case faultError:
+	switch f := s.nextFault(); f {
+	case sandboxfault.FaultRetryable:
 		writeReply(w, http.StatusServiceUnavailable, sandboxCodeUnavailable)
-	case faultTimeout:
+	case sandboxfault.FaultTimeout:
 		s.faults.Hang(r.Context())
 		writeReply(w, http.StatusGatewayTimeout, sandboxCodeTimeout)
-	case faultBadSignature:
+	case sandboxfault.FaultTokenExpired:
 		writeReply(w, http.StatusOK, wire.CodeInvalidSignature)
+	case sandboxfault.FaultLateDelivery:
+		s.faults.Hang(r.Context())
+		// The call takes effect after the client stopped waiting for it,
+		// and is never answered.
+		late := r.Clone(context.WithoutCancel(r.Context()))
+		go func() {
+			time.Sleep(s.faults.LateBy())
+			_, _ = s.apply(late, raw, readErr)
+		}()
+		sandboxfault.DropConnection(w)
 	default:
 		status, code := s.apply(r, raw, readErr)
-		if f == faultDrop {
+		switch f {
+		case sandboxfault.FaultApplyThenDrop:
 			// Applied (or refused); the answer is lost.
 			sandboxfault.DropConnection(w)
-			return
+		case sandboxfault.FaultApplyThenTimeout:
+			// Applied (or refused); the gateway then gives up.
+			writeReply(w, http.StatusGatewayTimeout, sandboxCodeTimeout)
+		default:
+			writeReply(w, status, code)
 		}
-		writeReply(w, status, code)
 	}
 }
 
@@ -353,19 +388,18 @@ func (s *Sandbox) ledger() any {
 	}{accounts, s.applied, s.requests}
 }
 
-// drawFault returns the fault of a call, as Arhivaar answers it.
-func (s *Sandbox) drawFault() fault {
+// nextFault returns the fault of a call, those Arhivaar has no answer of
+// its own for replaced by their fallbacks (see InjectNext).
+func (s *Sandbox) nextFault() sandboxfault.Fault {
 	switch f, _ := s.faults.Next(); f {
-	case sandboxfault.FaultRetryable:
-		return faultError
-	case sandboxfault.FaultTimeout:
-		return faultTimeout
-	case sandboxfault.FaultApplyThenDrop:
-		return faultDrop
-	case sandboxfault.FaultTokenExpired:
-		return faultBadSignature
+	case sandboxfault.FaultApplyThenNotResponding:
+		return sandboxfault.FaultApplyThenTimeout
+	case sandboxfault.FaultStatusLags:
+		return sandboxfault.FaultApplyThenDrop
+	case sandboxfault.FaultNestedFailed:
+		return sandboxfault.FaultRetryable
 	default:
-		return faultNone
+		return f
 	}
 }
 
@@ -408,7 +442,7 @@ func isValidNote(note string) bool {
 func writeReply(w http.ResponseWriter, status int, code string) {
 	r := wire.Reply{Response: wire.ResponseOK}
 	if code != "" {
-		r = wire.Reply{Response: wire.ResponseError, ResponseDescription: code}
+		r = wire.Reply{Response: wire.ResponseError, ResponseDescription: wire.Description(code)}
 	}
 	writeJSON(w, status, r)
 }

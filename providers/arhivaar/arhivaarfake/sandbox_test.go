@@ -79,7 +79,7 @@ func TestSandboxValidation(t *testing.T) {
 			a := f.rawCall(t, http.MethodPost, wire.BlockPath, tc.contentType, tc.body)
 			want := wire.Reply{Response: wire.ResponseOK}
 			if tc.wantCode != "" {
-				want = wire.Reply{Response: wire.ResponseError, ResponseDescription: tc.wantCode}
+				want = wire.Reply{Response: wire.ResponseError, ResponseDescription: wire.Description(tc.wantCode)}
 			}
 			if a.status != tc.wantStatus || a.reply != want {
 				t.Errorf("got HTTP %d %+v, want HTTP %d %+v", a.status, a.reply, tc.wantStatus, want)

@@ -13,6 +13,7 @@ package cardfake
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
@@ -67,6 +68,13 @@ type Config struct {
 	ApplyThenDropRate float64
 	// TimeoutDelay is how long a timed-out call hangs. Default 30s.
 	TimeoutDelay time.Duration
+	// Rates are the shares (0..1) of blockUnblock calls that draw each of
+	// the other faults (see InjectNext for what each does), after the three
+	// above. Default none.
+	Rates map[sandboxfault.Fault]float64
+	// LateBy is how long after the client gave up a FaultLateDelivery call
+	// takes effect. Default 100ms.
+	LateBy time.Duration
 	// Seed seeds the fault draws (math/rand/v2 PCG). Default 0, a fixed
 	// sequence like any other seed.
 	Seed int64
@@ -131,7 +139,8 @@ func New(cfg Config) *Sandbox {
 		dateFormat:    cmp.Or(cfg.DateFormat, defaultDateFormat),
 		now:           cfg.Now,
 		faults: sandboxfault.New(sandboxfault.Config{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutRate: cfg.TimeoutRate,
-			ApplyThenDropRate: cfg.ApplyThenDropRate, TimeoutDelay: cfg.TimeoutDelay, Seed: cfg.Seed}),
+			ApplyThenDropRate: cfg.ApplyThenDropRate, Rates: cfg.Rates, TimeoutDelay: cfg.TimeoutDelay, LateBy: cfg.LateBy,
+			Seed: cfg.Seed}),
 		tokens:   make(map[string]time.Time),
 		accounts: make(map[string]*card.Account),
 	}
@@ -176,11 +185,36 @@ func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
 	s.faults.SetRates(errorRate, timeoutRate, applyDropRate)
 }
 
+// SetFaultRates replaces the rates (each clamped to 0..1) of the faults
+// other than those of SetFaults, for the blockUnblock calls that arrive
+// from now on.
+func (s *Sandbox) SetFaultRates(rates map[sandboxfault.Fault]float64) {
+	s.faults.SetFaultRates(rates)
+}
+
 // InjectNext makes the next blockUnblock call suffer f, whatever the fault
-// rates draw: FaultRetryable answers 503 errorCode 250301 without applying;
-// FaultTimeout hangs without applying; FaultApplyThenDrop applies the call
-// and closes the connection unanswered; FaultTokenExpired revokes the
-// call's token and answers 401 errorCode 240101 without applying.
+// rates draw. Each fault is answered as the card platform would:
+//
+//   - FaultRetryable: 503 errorCode 250301 without applying.
+//   - FaultTimeout: hang without applying, then 504 (plain text, from a
+//     proxy).
+//   - FaultApplyThenDrop: apply the call, then close the connection
+//     unanswered.
+//   - FaultTokenExpired: revoke the call's token and answer 401 errorCode
+//     240101 without applying.
+//   - FaultLateDelivery: hang unanswered until the client gives up (or
+//     TimeoutDelay passes), close the connection, and apply the call
+//     LateBy later.
+//   - FaultApplyThenTimeout: apply the call, then answer 504 with the
+//     platform's error array, errorCode 250401 (an assumption, see
+//     wire.CodeGatewayTimeout).
+//   - FaultApplyThenNotResponding: the platform has no "the bank did not
+//     answer" error; as FaultApplyThenTimeout.
+//   - FaultStatusLags: the platform's inquiry is a state read (details),
+//     which has no UNKNOWN answer, and no document says it lags behind the
+//     account; as FaultApplyThenDrop.
+//   - FaultNestedFailed: the platform has no nested failure envelope; as
+//     FaultRetryable.
 func (s *Sandbox) InjectNext(f sandboxfault.Fault) {
 	s.faults.InjectNext(f)
 }
@@ -279,6 +313,15 @@ func (s *Sandbox) blockUnblock(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
 	f, _ := s.faults.Next()
+	// The faults the platform has no answer of its own for.
+	switch f {
+	case sandboxfault.FaultApplyThenNotResponding:
+		f = sandboxfault.FaultApplyThenTimeout
+	case sandboxfault.FaultStatusLags:
+		f = sandboxfault.FaultApplyThenDrop
+	case sandboxfault.FaultNestedFailed:
+		f = sandboxfault.FaultRetryable
+	}
 	if f == sandboxfault.FaultTokenExpired {
 		delete(s.tokens, bearer(r))
 	}
@@ -307,12 +350,28 @@ func (s *Sandbox) blockUnblock(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusGatewayTimeout)
 		_, _ = io.WriteString(w, "gateway timeout\n")
 		return
+	case sandboxfault.FaultLateDelivery:
+		s.faults.Hang(r.Context())
+		// The call takes effect after the client stopped waiting for it,
+		// and is never answered.
+		late := r.Clone(context.WithoutCancel(r.Context()))
+		go func() {
+			time.Sleep(s.faults.LateBy())
+			_, _ = s.update(late, body, readErr)
+		}()
+		sandboxfault.DropConnection(w)
+		return
 	}
 
 	acct, e := s.update(r, body, readErr)
-	if f == sandboxfault.FaultApplyThenDrop {
+	switch f {
+	case sandboxfault.FaultApplyThenDrop:
 		// Applied (or refused); the answer is lost.
 		sandboxfault.DropConnection(w)
+		return
+	case sandboxfault.FaultApplyThenTimeout:
+		// Applied (or refused); the platform's gateway then times out.
+		writeErrors(w, r, gatewayError(http.StatusGatewayTimeout, wire.CodeGatewayTimeout, "Gateway Timeout"))
 		return
 	}
 	if e != nil {
@@ -370,32 +429,81 @@ func (s *Sandbox) update(r *http.Request, body []byte, readErr error) (card.Acco
 	if bu != 0 && bu != a.BusinessUnit {
 		return card.Account{}, vplError(http.StatusBadRequest, wire.AppInvalidBU, "Invalid business unit")
 	}
-	// Check both slots before changing either: a refusal changes nothing.
-	if req.BlockCode1 != nil && !s.replaces(*req.BlockCode1, a.BlockCode1) {
-		return card.Account{}, vplError(http.StatusUnprocessableEntity, wire.AppBlockCode1Kept, "Block Code 1 cannot be replaced with one of the lower priority")
-	}
-	if req.BlockCode2 != nil && !s.replaces(*req.BlockCode2, a.BlockCode2) {
-		return card.Account{}, vplError(http.StatusUnprocessableEntity, wire.AppBlockCode2Kept, "Block Code 2 cannot be replaced with one of the lower priority")
-	}
+	// Work on a copy: a refusal changes nothing.
+	next := *a
 	today := s.now().Format(s.dateFormat)
-	if req.BlockCode1 != nil {
-		a.BlockCode1, a.BlockCode1Date = strings.TrimSpace(*req.BlockCode1), today
+	asked := [3]*string{nil, req.BlockCode1, req.BlockCode2}
+	for slot := 1; slot <= 2; slot++ {
+		if asked[slot] == nil {
+			continue
+		}
+		code := *asked[slot]
+		if code == wire.RemoveCode {
+			// No priority check on unblock (the seed).
+			setSlot(&next, slot, "", today)
+			continue
+		}
+		into, ok := s.place(next, slot, code, asked[3-slot] != nil)
+		if !ok {
+			if slot == 1 {
+				return card.Account{}, vplError(http.StatusUnprocessableEntity, wire.AppBlockCode1Kept, "Block Code 1 cannot be replaced with one of the lower priority")
+			}
+			return card.Account{}, vplError(http.StatusUnprocessableEntity, wire.AppBlockCode2Kept, "Block Code 2 cannot be replaced with one of the lower priority")
+		}
+		setSlot(&next, into, code, today)
 	}
-	if req.BlockCode2 != nil {
-		a.BlockCode2, a.BlockCode2Date = strings.TrimSpace(*req.BlockCode2), today
-	}
+	*a = next
 	s.applied++
 	return *a, nil
 }
 
-// replaces reports whether code may be put into a slot holding existing:
-// a space always may (no priority check on unblock), a letter when the
-// slot is empty or its priority is strictly greater than existing's.
-func (s *Sandbox) replaces(code, existing string) bool {
-	if code == wire.RemoveCode || existing == "" {
-		return true
+// place decides where a new block code asked for slot goes on the account
+// a, as the seed says (its first two paragraphs; card/doc.go, "Block and
+// unblock"), and never as the Client expects:
+//
+//  1. The slot asked is free: the code goes there.
+//  2. The slot asked is in use and the other slot is free: the code goes
+//     into the other slot. The seed: "When either block code 1 or block
+//     code 2 has a value other than spaces, the new block code can be
+//     applied to the unused entry on the account." No priority is
+//     compared, since nothing is replaced; the existing code stays where
+//     it is. This holds even when the code in use is the same letter: the
+//     seed names no exception, so a replay of a block that succeeded puts
+//     the code in a second time. The other slot counts as free only when
+//     the same call does not also name it (otherOwn).
+//  3. Both slots are in use: the seed's priority rule, on the slot asked.
+//     "System will check if the new block code 1 or 2 priority is greater
+//     than the existing block code priority then system will update the
+//     new block code value in block code 1 or block code 2 fields Other
+//     wise it will retain the existing value itself": the code replaces
+//     the slot's code when its priority is strictly greater.
+//  4. Equal (or lower) priority, the same letter included: the existing
+//     code is retained, and ok is false (the seed's V5BS0125SC /
+//     V5BS0127SC, "cannot be replaced with one of the lower priority").
+//
+// A removal (a space) is not placed: it empties the slot asked, with no
+// priority check (the seed).
+func (s *Sandbox) place(a card.Account, slot int, code string, otherOwn bool) (into int, ok bool) {
+	other := 3 - slot
+	switch {
+	case a.BlockCode(slot) == "":
+		return slot, true
+	case a.BlockCode(other) == "" && !otherOwn:
+		return other, true
+	case s.priority(code) > s.priority(a.BlockCode(slot)):
+		return slot, true
+	default:
+		return 0, false
 	}
-	return s.priority(code) > s.priority(existing)
+}
+
+// setSlot puts code into slot of a, dated today.
+func setSlot(a *card.Account, slot int, code, today string) {
+	if slot == 1 {
+		a.BlockCode1, a.BlockCode1Date = strings.TrimSpace(code), today
+	} else {
+		a.BlockCode2, a.BlockCode2Date = strings.TrimSpace(code), today
+	}
 }
 
 func (s *Sandbox) priority(code string) int {

@@ -24,7 +24,9 @@ type step struct {
 }
 
 func TestSandboxPriorities(t *testing.T) {
-	// Default priorities: every letter 10, A 5, Z 90.
+	// Default priorities: every letter 10, A 5, Z 90. The priority rule
+	// applies when both slots are in use (see TestSandboxUnusedEntry), so
+	// each case first puts Q into the slot it does not look at.
 	tests := []struct {
 		name       string
 		priorities map[string]int
@@ -32,20 +34,20 @@ func TestSandboxPriorities(t *testing.T) {
 		want1      string
 		want2      string
 	}{
-		{"empty slot takes any code", nil, []step{{1, "A", ""}}, "A", ""},
-		{"higher replaces", nil, []step{{1, "B", ""}, {1, "Z", ""}}, "Z", ""},
-		{"equal does not replace", nil, []step{{1, "B", ""}, {1, "C", wire.AppBlockCode1Kept}}, "B", ""},
-		{"the same code does not replace", nil, []step{{1, "B", ""}, {1, "B", wire.AppBlockCode1Kept}}, "B", ""},
-		{"lower does not replace", nil, []step{{1, "B", ""}, {1, "A", wire.AppBlockCode1Kept}}, "B", ""},
-		{"slot 2: lower does not replace", nil, []step{{2, "Z", ""}, {2, "B", wire.AppBlockCode2Kept}}, "", "Z"},
-		{"slot 2: equal does not replace", nil, []step{{2, "X", ""}, {2, "Y", wire.AppBlockCode2Kept}}, "", "X"},
-		{"slot 2: higher replaces", nil, []step{{2, "A", ""}, {2, "B", ""}}, "", "B"},
-		{"unblock without priority check", nil, []step{{1, "Z", ""}, {1, " ", ""}}, "", ""},
+		{"empty slot takes any code", nil, []step{{2, "Q", ""}, {1, "A", ""}}, "A", "Q"},
+		{"higher replaces", nil, []step{{2, "Q", ""}, {1, "B", ""}, {1, "Z", ""}}, "Z", "Q"},
+		{"equal does not replace", nil, []step{{2, "Q", ""}, {1, "B", ""}, {1, "C", wire.AppBlockCode1Kept}}, "B", "Q"},
+		{"the same code does not replace", nil, []step{{2, "Q", ""}, {1, "B", ""}, {1, "B", wire.AppBlockCode1Kept}}, "B", "Q"},
+		{"lower does not replace", nil, []step{{2, "Q", ""}, {1, "B", ""}, {1, "A", wire.AppBlockCode1Kept}}, "B", "Q"},
+		{"slot 2: lower does not replace", nil, []step{{1, "Q", ""}, {2, "Z", ""}, {2, "B", wire.AppBlockCode2Kept}}, "Q", "Z"},
+		{"slot 2: equal does not replace", nil, []step{{1, "Q", ""}, {2, "X", ""}, {2, "Y", wire.AppBlockCode2Kept}}, "Q", "X"},
+		{"slot 2: higher replaces", nil, []step{{1, "Q", ""}, {2, "A", ""}, {2, "B", ""}}, "Q", "B"},
+		{"unblock without priority check", nil, []step{{2, "Q", ""}, {1, "Z", ""}, {1, " ", ""}}, "", "Q"},
 		{"unblock of an empty slot", nil, []step{{2, " ", ""}}, "", ""},
-		{"after unblock any code goes in", nil, []step{{1, "Z", ""}, {1, " ", ""}, {1, "A", ""}}, "A", ""},
+		{"after unblock any code goes in", nil, []step{{2, "Q", ""}, {1, "Z", ""}, {1, " ", ""}, {1, "A", ""}}, "A", "Q"},
 		{"slots are independent", nil, []step{{1, "Z", ""}, {2, "A", ""}}, "Z", "A"},
-		{"configured priority", map[string]int{"C": 50}, []step{{1, "B", ""}, {1, "C", ""}, {1, "Z", ""}}, "Z", ""},
-		{"configured priority lower than default", map[string]int{"Z": 0}, []step{{1, "Z", ""}, {1, "A", ""}}, "A", ""},
+		{"configured priority", map[string]int{"C": 50}, []step{{2, "Q", ""}, {1, "B", ""}, {1, "C", ""}, {1, "Z", ""}}, "Z", "Q"},
+		{"configured priority lower than default", map[string]int{"Z": 0}, []step{{2, "Q", ""}, {1, "Z", ""}, {1, "A", ""}}, "A", "Q"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -442,5 +444,52 @@ func TestSandboxWireEmptySlotIsASpace(t *testing.T) {
 	}
 	if m["blockCode1"] != "B" || m["blockCode2"] != " " || m["businessUnit"] != float64(100) {
 		t.Errorf("got %v, want blockCode1 B, blockCode2 a space, businessUnit 100", m)
+	}
+}
+
+// TestSandboxUnusedEntry is the seed's rule for where a new block code
+// goes (see Sandbox.place): the slot asked when it is free; else the other
+// slot when that one is free (the seed's "unused entry"); else, both taken,
+// the slot asked when the new code's priority is greater than its code's,
+// and otherwise the existing code is kept (V5BS0125SC / V5BS0127SC).
+func TestSandboxUnusedEntry(t *testing.T) {
+	// Default priorities: every letter 10, A 5, Z 90.
+	tests := []struct {
+		name  string
+		steps []step
+		want1 string
+		want2 string
+	}{
+		{"the slot asked is free", []step{{1, "X", ""}}, "X", ""},
+		{"slot 1 taken, slot 2 free", []step{{1, "Q", ""}, {1, "X", ""}}, "Q", "X"},
+		{"slot 2 taken, slot 1 free", []step{{2, "Q", ""}, {2, "X", ""}}, "X", "Q"},
+		{"a lower code goes into the unused entry", []step{{1, "Z", ""}, {1, "A", ""}}, "Z", "A"},
+		{"a higher code goes into the unused entry too", []step{{1, "A", ""}, {1, "Z", ""}}, "A", "Z"},
+		{"the same code again goes into the unused entry", []step{{1, "X", ""}, {1, "X", ""}}, "X", "X"},
+		{"both taken, higher replaces the slot asked", []step{{1, "B", ""}, {2, "C", ""}, {1, "Z", ""}}, "Z", "C"},
+		{"both taken, higher replaces slot 2", []step{{1, "B", ""}, {2, "C", ""}, {2, "Z", ""}}, "B", "Z"},
+		{"both taken, equal is kept", []step{{1, "B", ""}, {2, "C", ""}, {1, "D", wire.AppBlockCode1Kept}}, "B", "C"},
+		{"both taken, lower is kept in slot 2", []step{{1, "B", ""}, {2, "C", ""}, {2, "A", wire.AppBlockCode2Kept}}, "B", "C"},
+		{"both taken, the same code is kept", []step{{1, "B", ""}, {2, "C", ""}, {1, "B", wire.AppBlockCode1Kept}}, "B", "C"},
+		{"unblock empties only the slot asked", []step{{1, "B", ""}, {2, "C", ""}, {1, " ", ""}}, "", "C"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, Config{})
+			id := newAccountID(t)
+			for i, s := range tc.steps {
+				_, err := f.client.SetBlockCode(context.Background(), id, s.slot, s.code, 0, "c")
+				if s.wantCode == "" {
+					if err != nil {
+						t.Fatalf("step %d (slot %d %q): %v", i, s.slot, s.code, err)
+					}
+					continue
+				}
+				wantError(t, err, providers.Permanent, s.wantCode, http.StatusUnprocessableEntity)
+			}
+			if a, _ := f.sandbox.Account(id); a.BlockCode1 != tc.want1 || a.BlockCode2 != tc.want2 {
+				t.Errorf("got slots %q, %q, want %q, %q", a.BlockCode1, a.BlockCode2, tc.want1, tc.want2)
+			}
+		})
 	}
 }

@@ -10,9 +10,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // BlockPath is the documented path of the block / activate call, below the
@@ -45,7 +48,64 @@ const (
 type Reply struct {
 	Response string `json:"response"`
 	// ResponseDescription holds the error code; only when Response is ERROR.
-	ResponseDescription string `json:"responseDescription,omitempty"`
+	ResponseDescription Description `json:"responseDescription,omitempty"`
+}
+
+// Description is the error code of a reply. The page types
+// responseDescription "Error" and shows no example of one, so it is read
+// leniently: a JSON string is the code; an object gives the code of its
+// first field, in the order of descriptionFields, that holds one word
+// (nested objects are read the same way); a number is its digits; null or
+// an object without such a field is "". It is sent as a string.
+type Description string
+
+// descriptionFields are the fields of an object description that may hold
+// the code, in the order they are looked at.
+var descriptionFields = []string{"code", "name", "value", "errorCode", "error", "type", "id"}
+
+// UnmarshalJSON reads a description of any shape; it fails only on
+// malformed JSON.
+func (d *Description) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("decoding responseDescription: %w", err)
+	}
+	*d = Description(codeOf(v, 0))
+	return nil
+}
+
+// codeOf finds the code in a decoded description (see Description).
+func codeOf(v any, depth int) string {
+	switch v := v.(type) {
+	case string:
+		return strings.TrimSpace(v)
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case map[string]any:
+		if depth > 3 {
+			return ""
+		}
+		for _, k := range descriptionFields {
+			switch x := v[k].(type) {
+			case string:
+				if s := strings.TrimSpace(x); s != "" && !strings.ContainsFunc(s, unicode.IsSpace) {
+					return s
+				}
+			case float64, map[string]any:
+				if c := codeOf(x, depth+1); c != "" {
+					return c
+				}
+			}
+		}
+		return ""
+	case []any:
+		if len(v) > 0 {
+			return codeOf(v[0], depth+1)
+		}
+		return ""
+	default:
+		return ""
+	}
 }
 
 // UnsignedBody is the form body without its signature, the fields in the

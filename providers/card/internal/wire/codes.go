@@ -48,3 +48,10 @@ const (
 	AppBlockCode1Kept    = "V5BS0125SC" // Block Code 1 cannot be replaced with one of the lower priority
 	AppBlockCode2Kept    = "V5BS0127SC" // Block Code 2 cannot be replaced with one of the lower priority
 )
+
+// ASSUMPTION (card/doc.go, "Error codes"): a gateway timeout the platform
+// answers itself, in its error array, carries errorCode 250401, by the
+// pattern <layer><HTTP status><sequence> of 250301. The sandbox answers it
+// when it applied a call and then timed out. Like any 504, it says nothing
+// about whether the call was applied.
+const CodeGatewayTimeout = "250401"

@@ -88,12 +88,16 @@ type APIError struct {
 	Title         string     `json:"title,omitempty"`
 }
 
-// ErrorEntry is what the Client reads of an error entry.
+// ErrorEntry is what the Client reads of an error entry. Each
+// invalid-params entry is kept as sent: the seed shows strings
+// ("V5BS0010SF: Update Request - Record not found"), and the Client also
+// reads objects ({"name":…,"reason":"V5BS0010SF: …"}, {"code":…}), so that
+// no shape loses the code.
 type ErrorEntry struct {
-	Detail        string     `json:"detail"`
-	ErrorCode     FlexString `json:"errorCode"`
-	InvalidParams []string   `json:"invalid-params"`
-	Title         string     `json:"title"`
+	Detail        string            `json:"detail"`
+	ErrorCode     FlexString        `json:"errorCode"`
+	InvalidParams []json.RawMessage `json:"invalid-params"`
+	Title         string            `json:"title"`
 }
 
 // FlexString is a string sent as a JSON string or as a number (errorCode
