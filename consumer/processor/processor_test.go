@@ -178,7 +178,10 @@ func TestAppliedCallWithLostAnswerIsResolvedNotResent(t *testing.T) {
 
 func TestTimedOutCallConfirmedAbsentIsReissued(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, processor.Config{CallTimeout: 300 * time.Millisecond}, "")
+	// The details read says "not there" at once, but that counts only once
+	// the timed-out call can no longer land: call timeout + landing margin.
+	const callTimeout, margin = 300 * time.Millisecond, 500 * time.Millisecond
+	e := newEnv(t, processor.Config{CallTimeout: callTimeout, LandingMargin: margin, ResolveInline: 5 * time.Second}, "")
 	e.card.InjectNext(sandboxfault.FaultTimeout)
 	e.handle(blockTopic, cardBlock("u2", "0001000010000000003"))
 	r := e.onlyResult("u2")
@@ -194,6 +197,13 @@ func TestTimedOutCallConfirmedAbsentIsReissued(t *testing.T) {
 	}
 	if len(calls) != 2 || calls[0] != "FAILED:CONFIRMED_NOT_APPLIED" || calls[1] != "DONE:" {
 		t.Fatalf("provider calls: %v, want the first confirmed not applied and the second done", calls)
+	}
+	var gap time.Duration
+	if err := e.store.DB().Get(&gap, `SELECT (extract(epoch FROM max(started_at) - min(started_at)) * 1e9)::bigint FROM provider_calls WHERE track_id = 'u2'`); err != nil {
+		t.Fatal(err)
+	}
+	if gap < callTimeout+margin {
+		t.Fatalf("the second call went out %v after the first, before the first could no longer land (%v)", gap, callTimeout+margin)
 	}
 }
 
