@@ -104,6 +104,9 @@ type Lookup struct {
 	// ClientID is the Finnotech client the command was made for: its own,
 	// or its hold's.
 	ClientID string
+	// CodeSlot is, for a card block that is DONE, the slot its code went
+	// into (result.codeSlot); 0 otherwise.
+	CodeSlot int
 }
 
 // CallStart records a provider call attempt before it is sent.

@@ -186,6 +186,11 @@ const (
 	CodeBlockPending = "BLOCK_PENDING"
 	// CodeProviderMismatch: an unblock names a block at another provider.
 	CodeProviderMismatch = "PROVIDER_MISMATCH"
+	// CodeSlotMismatch: a card unblock names a slot other than the one its
+	// block's code went into (the platform puts a code into the unused slot
+	// when the one asked for is in use); removing that slot would remove
+	// another party's code.
+	CodeSlotMismatch = "SLOT_MISMATCH"
 	// CodeAmountMismatch: an unblock's amount differs from its block's.
 	CodeAmountMismatch = "AMOUNT_MISMATCH"
 	// CodeAlreadyUnblocked: the block was already released by another unblock.

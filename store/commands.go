@@ -333,6 +333,7 @@ func (s *Store) Lookup(ctx context.Context, trackID string) (schemas.Lookup, err
 		State    string `db:"state"`
 		LastCall string `db:"last_call"`
 		ClientID string `db:"client_id"`
+		CodeSlot int    `db:"code_slot"`
 	}
 	err := s.db.GetContext(ctx, &row, `
 		SELECT kind, provider, state,
@@ -340,7 +341,9 @@ func (s *Store) Lookup(ctx context.Context, trackID string) (schemas.Lookup, err
 		       coalesce(c.request->>'clientId',
 		                (SELECT h.client_id FROM holds h WHERE h.unblock_track_id = c.track_id OR h.transfer_track_id = c.track_id LIMIT 1),
 		                (SELECT h.client_id FROM holds h WHERE h.unblock_track_id = c.request->>'unblockTrackId'),
-		                (SELECT h.client_id FROM holds h WHERE h.block_track_id = c.request->>'blockTrackId'), '') AS client_id
+		                (SELECT h.client_id FROM holds h WHERE h.block_track_id = c.request->>'blockTrackId'), '') AS client_id,
+		       CASE WHEN c.provider = 'card' AND c.kind = 'block' AND c.state = 'DONE'
+		            THEN coalesce((convert_from(c.result, 'UTF8')::jsonb #>> '{result,codeSlot}')::int, 0) ELSE 0 END AS code_slot
 		FROM commands c WHERE track_id = $1`, trackID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return schemas.Lookup{}, nil
@@ -349,7 +352,7 @@ func (s *Store) Lookup(ctx context.Context, trackID string) (schemas.Lookup, err
 		return schemas.Lookup{}, fmt.Errorf("reading command %s: %w", trackID, err)
 	}
 	l := schemas.Lookup{Found: true, Kind: schemas.Kind(row.Kind), Provider: schemas.Provider(row.Provider),
-		State: schemas.State(row.State), ProviderTrackID: row.LastCall, ClientID: row.ClientID}
+		State: schemas.State(row.State), ProviderTrackID: row.LastCall, ClientID: row.ClientID, CodeSlot: row.CodeSlot}
 	var h struct {
 		schemas.BlockRef
 		State          string         `db:"state"`

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -337,5 +338,38 @@ func TestAccountCommandWaitsForAnEarlierOneInDoubt(t *testing.T) {
 	e.handle("blockd.cmd.unblock", `{"trackId":"o3","provider":"arhivaar","accountId":"ab21","note":"n"}`)
 	if r := e.onlyResult("o3"); r.Status != schemas.StatusDone {
 		t.Fatalf("other account: got %s %+v, want DONE", r.Status, r.Error)
+	}
+}
+
+// TestCardUnblockMustNameTheSlotItsBlockUsed: the platform put a block's
+// code into the unused slot, because the slot asked for was in use. An
+// unblock that names its block but the slot asked for would remove another
+// party's code: it is refused before any call; naming the block's slot
+// works.
+func TestCardUnblockMustNameTheSlotItsBlockUsed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, processor.Config{}, "")
+	const account = "0001000010000000088"
+	e.handle(blockTopic, fmt.Sprintf(`{"trackId":"s0","provider":"card","accountId":%q,"blockCodeSlot":1,"blockCode":"A"}`, account))
+	e.handle(blockTopic, fmt.Sprintf(`{"trackId":"s1","provider":"card","accountId":%q,"blockCodeSlot":1,"blockCode":"B"}`, account))
+	var res card.Result
+	if r := e.onlyResult("s1"); r.Status != schemas.StatusDone || json.Unmarshal(r.Result, &res) != nil || res.CodeSlot != 2 {
+		t.Fatalf("block into a used slot: got %s %s, want DONE with codeSlot 2", r.Status, r.Result)
+	}
+	requests := e.card.Requests()
+	e.handle("blockd.cmd.unblock", fmt.Sprintf(`{"trackId":"s2","provider":"card","accountId":%q,"blockCodeSlot":1,"blockTrackId":"s1"}`, account))
+	if r := e.onlyResult("s2"); r.Status != schemas.StatusRejected || r.Error == nil || r.Error.Code != schemas.CodeSlotMismatch {
+		t.Fatalf("unblock of the slot asked for: got %s %+v, want REJECTED SLOT_MISMATCH", r.Status, r.Error)
+	}
+	if got := e.card.Requests(); got != requests {
+		t.Fatalf("the refused unblock reached the platform (%d calls, want %d)", got, requests)
+	}
+	e.handle("blockd.cmd.unblock", fmt.Sprintf(`{"trackId":"s3","provider":"card","accountId":%q,"blockCodeSlot":2,"blockTrackId":"s1"}`, account))
+	if r := e.onlyResult("s3"); r.Status != schemas.StatusDone {
+		t.Fatalf("unblock of the block's slot: got %s %+v, want DONE", r.Status, r.Error)
+	}
+	acct, _ := e.card.Account(account)
+	if acct.BlockCode1 != "A" || strings.TrimSpace(acct.BlockCode2) != "" {
+		t.Fatalf("account slots after the unblock: %q %q, want A kept and slot 2 empty", acct.BlockCode1, acct.BlockCode2)
 	}
 }

@@ -38,6 +38,10 @@ func (p *Processor) applyRules(ctx context.Context, log zerolog.Logger, cmd sche
 				return &schemas.ErrorInfo{Code: schemas.CodeProviderMismatch, Message: "trackId " + cmd.BlockTrackID + " is not a " + string(cmd.Provider) + " block"}, nil
 			case !l.State.Terminal():
 				return &schemas.ErrorInfo{Code: schemas.CodeBlockPending, Retryable: true, Message: "block " + cmd.BlockTrackID + " had no outcome within " + p.cfg.UnblockWait.String()}, nil
+			case l.CodeSlot != 0 && l.CodeSlot != cmd.BlockCodeSlot:
+				return &schemas.ErrorInfo{Code: schemas.CodeSlotMismatch, Message: fmt.Sprintf(
+					"block %s put its code into slot %d (slot %d was in use); this unblock names slot %d, whose code is not the block's",
+					cmd.BlockTrackID, l.CodeSlot, cmd.BlockCodeSlot, cmd.BlockCodeSlot)}, nil
 			}
 		}
 		return p.awaitAccountTurn(ctx, cmd, waitUntil)
