@@ -238,19 +238,19 @@ func (a *Adapter) resultFromWages(req providers.Request, response json.RawMessag
 		if err := json.Unmarshal(response, &r); err != nil {
 			return nil, unreadable(err)
 		}
-		return encodeResult(blockResultOf(req, blockResponse(r, req.ProviderTrackID)))
+		return encodeResult(blockResultOf(req, blockResponse(r, req.ProviderTrackID, BlockRequest{})))
 	case schemas.KindUnblock:
 		var r wire.UnblockResult
 		if err := json.Unmarshal(response, &r); err != nil {
 			return nil, unreadable(err)
 		}
-		return encodeResult(unblockResultOf(req, unblockResponse(r, req.ProviderTrackID)))
+		return encodeResult(unblockResultOf(req, UnblockResponse{Amount: r.Amount.V, Deposit: r.Deposit, UnblockDate: r.UnblockDate}))
 	default: // schemas.KindTransfer
 		var r wire.TransferResult
 		if err := json.Unmarshal(response, &r); err != nil {
 			return nil, unreadable(err)
 		}
-		return encodeResult(transferResultOf(req, transferResponse(r, req.ProviderTrackID)))
+		return encodeResult(transferResultOf(req, UnblockTransferResponse{Amount: r.Amount.V, Source: r.Source, Destination: r.Destination, TransferDate: r.TransferDate}))
 	}
 }
 

@@ -83,18 +83,27 @@ func (c *Client) Block(ctx context.Context, clientID, trackID string, req BlockR
 	if err != nil {
 		return BlockResponse{}, fmt.Errorf("sending block: %w", err)
 	}
-	return blockResponse(env.Result, env.TrackID), nil
+	return blockResponse(env.Result, env.TrackID, req), nil
 }
 
-func blockResponse(r wire.BlockResult, trackID string) BlockResponse {
-	return BlockResponse{
-		Amount:      int64(r.Amount),
+// blockResponse reads a block's answer r; the description and days it
+// does not echo are the request's.
+func blockResponse(r wire.BlockResult, trackID string, req BlockRequest) BlockResponse {
+	resp := BlockResponse{
+		Amount:      r.Amount.V,
 		Description: r.Description,
 		Deposit:     r.Deposit,
 		BlockDate:   r.BlockDate,
 		Days:        int(r.Days),
 		TrackID:     trackID,
 	}
+	if resp.Description == "" {
+		resp.Description = req.Description
+	}
+	if resp.Days == 0 {
+		resp.Days = req.Days
+	}
+	return resp
 }
 
 // Unblock releases the block req.BlockTrackID; req.Amount must equal the
@@ -105,16 +114,11 @@ func (c *Client) Unblock(ctx context.Context, clientID, trackID string, req Unbl
 	if err != nil {
 		return UnblockResponse{}, fmt.Errorf("sending unblock: %w", err)
 	}
-	return unblockResponse(env.Result, env.TrackID), nil
-}
-
-func unblockResponse(r wire.UnblockResult, trackID string) UnblockResponse {
-	return UnblockResponse{
-		Amount:      int64(r.Amount),
-		Deposit:     r.Deposit,
-		UnblockDate: r.UnblockDate,
-		TrackID:     trackID,
+	resp := UnblockResponse{Amount: env.Result.Amount.V, Deposit: env.Result.Deposit, UnblockDate: env.Result.UnblockDate, TrackID: env.TrackID}
+	if resp.Deposit == "" {
+		resp.Deposit = req.Deposit
 	}
+	return resp, nil
 }
 
 // UnblockTransfer moves req.Amount rials, at most the unblocked amount, from
@@ -128,17 +132,13 @@ func (c *Client) UnblockTransfer(ctx context.Context, clientID, trackID string, 
 	if err != nil {
 		return UnblockTransferResponse{}, fmt.Errorf("sending unblock-transfer: %w", err)
 	}
-	return transferResponse(env.Result, env.TrackID), nil
-}
-
-func transferResponse(r wire.TransferResult, trackID string) UnblockTransferResponse {
-	return UnblockTransferResponse{
-		Amount:       int64(r.Amount),
-		Source:       r.Source,
-		Destination:  r.Destination,
-		TransferDate: r.TransferDate,
-		TrackID:      trackID,
+	r := env.Result
+	resp := UnblockTransferResponse{Amount: r.Amount.V, Source: r.Source, Destination: r.Destination, TransferDate: r.TransferDate,
+		TrackID: env.TrackID}
+	if resp.Destination == "" {
+		resp.Destination = req.Destination
 	}
+	return resp, nil
 }
 
 // UnblockTransferInquiry asks what became of the unblock-transfer sent with
@@ -151,7 +151,9 @@ func (c *Client) UnblockTransferInquiry(ctx context.Context, clientID, trackID, 
 		method: http.MethodGet,
 		path:   fmt.Sprintf(wire.TransferInquiryPath, url.PathEscape(clientID)),
 		query:  q,
-		token:  func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) },
+		// The result's status is the transfer's; FAILED there is an answer.
+		statusInResult: true,
+		token:          func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) },
 		invalidate: func() {
 			c.tokens.Invalidate(clientID)
 		},
@@ -226,7 +228,14 @@ func (c *Client) CallStatus(ctx context.Context, clientID, callTrackID string) (
 // with scope boomrang:wages:get), and answers for one trackId with
 // {"result":{"trackId","status","service","response"},"status":"DONE"}.
 func (c *Client) CallStatusDetail(ctx context.Context, clientID, callTrackID string) (CallStatusResult, error) {
-	env, err := call[wire.WagesResult](ctx, c, http.MethodGet, wire.WagesPath, clientID, callTrackID, nil)
+	env, err := send[wire.WagesResult](ctx, c, request{
+		method:         http.MethodGet,
+		path:           fmt.Sprintf(wire.WagesPath, url.PathEscape(clientID)),
+		query:          url.Values{"trackId": {callTrackID}},
+		token:          func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) },
+		invalidate:     func() { c.tokens.Invalidate(clientID) },
+		statusInResult: true,
+	})
 	if err != nil {
 		return CallStatusResult{}, fmt.Errorf("asking call status: %w", err)
 	}
@@ -262,12 +271,16 @@ type request struct {
 	// redact is a secret in the path (a national id), masked in transport
 	// errors, which quote the URL.
 	redact string
+	// statusInResult: the operation's result has a status of its own (the
+	// unblock-transfer inquiry's status of the transfer), so a FAILED
+	// result.status is a failure only beside a result.error.
+	statusInResult bool
 }
 
 // call sends one request to the path pathFmt (holding one %s for the
 // clientId) with trackID as its query parameter and the clientId's token,
 // and returns the envelope of a successful answer. body nil sends no body.
-func call[T any](ctx context.Context, c *Client, method, pathFmt, clientID, trackID string, body any) (wire.Envelope[T], error) {
+func call[T result](ctx context.Context, c *Client, method, pathFmt, clientID, trackID string, body any) (wire.Envelope[T], error) {
 	return send[T](ctx, c, request{
 		method:     method,
 		path:       fmt.Sprintf(pathFmt, url.PathEscape(clientID)),
@@ -278,9 +291,23 @@ func call[T any](ctx context.Context, c *Client, method, pathFmt, clientID, trac
 	})
 }
 
+// result is what a DONE answer of an operation holds; Missing names the
+// fields the operation must return and the answer lacks.
+type result interface {
+	Missing() []string
+}
+
 // send sends r and returns the envelope of a successful answer, or a
 // *providers.Error classified by classify.
-func send[T any](ctx context.Context, c *Client, r request) (wire.Envelope[T], error) {
+//
+// An answer is a success only when it is a 2xx whose outer status is DONE,
+// whose result holds neither a FAILED status nor an error, and whose result
+// reads as T with every field T.Missing asks for. Any FAILED status, outer
+// or nested, is a failure classified by its error's code and message; a 2xx
+// that is neither (another status, DONE beside an error, an unreadable
+// result, fields missing) is of unknown outcome, CodeUnreadableResponse.
+// A dead-token signal anywhere in a readable error drops the token.
+func send[T result](ctx context.Context, c *Client, r request) (wire.Envelope[T], error) {
 	var env wire.Envelope[T]
 	tok, err := r.token(ctx)
 	if err != nil {
@@ -316,39 +343,60 @@ func send[T any](ctx context.Context, c *Client, r request) (wire.Envelope[T], e
 	if readErr == nil && len(data) > maxBody {
 		readErr = fmt.Errorf("answer longer than %d bytes", maxBody)
 	}
-	decodeErr := readErr
-	if decodeErr == nil {
-		decodeErr = json.Unmarshal(data, &env)
+	var ans answer
+	if readErr == nil {
+		ans = readAnswer(data)
 	}
+	env.Status, env.TrackID = ans.status, ans.trackID
 
-	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-	switch {
-	case ok && decodeErr != nil:
-		// Sent and answered, but the answer cannot be read: it may have been
-		// applied.
-		return env, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
-			Message: "reading answer", HTTPStatus: resp.StatusCode, Err: redactURL(decodeErr, r.redact)}
-	case ok && env.Status == wire.StatusDone && env.Error == nil:
-		return env, nil
-	case ok && env.Status != wire.StatusFailed && env.Error == nil:
-		return env, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
-			Message: fmt.Sprintf("answer has status %q", env.Status), HTTPStatus: resp.StatusCode}
-	}
-
-	// A failure. When the body could not be read, the HTTP status alone
-	// decides.
-	var code, msg string
-	if decodeErr == nil && env.Error != nil {
-		code, msg = env.Error.Code, env.Error.Message
-	}
-	class, ourCode := classify(resp.StatusCode, code, msg)
-	if msg == "" {
-		msg = http.StatusText(resp.StatusCode)
-	}
-	if ourCode == CodeTokenExpired {
+	status := resp.StatusCode
+	ok := status >= 200 && status < 300
+	if ans.deadTokenError(status) != nil || status == http.StatusUnauthorized {
 		r.invalidate()
 	}
-	return env, &providers.Error{Provider: provider, Class: class, Code: ourCode, Message: msg, HTTPStatus: resp.StatusCode}
+	unknown := func(msg string, err error) (wire.Envelope[T], error) {
+		return env, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
+			Message: msg, HTTPStatus: status, Err: err}
+	}
+
+	innerFailed := ans.innerStatus == wire.StatusFailed && (ans.innerErr != nil || !r.statusInResult)
+	switch {
+	case !ans.object && ok:
+		// Sent and answered, but the answer cannot be read: it may have been
+		// applied.
+		if readErr == nil {
+			readErr = errors.New("answer is not a JSON object")
+		}
+		return unknown("reading answer", redactURL(readErr, r.redact))
+
+	case !ok || ans.status == wire.StatusFailed || innerFailed:
+		// A failure. When the body could not be read, the HTTP status alone
+		// decides.
+		e := ans.failure(status)
+		class, ourCode := classify(status, e.Code, e.Message)
+		msg := e.Message
+		if msg == "" {
+			msg = http.StatusText(status)
+		}
+		return env, &providers.Error{Provider: provider, Class: class, Code: ourCode, Message: msg, HTTPStatus: status}
+
+	case ans.status != wire.StatusDone:
+		return unknown(fmt.Sprintf("answer has status %q", ans.status), nil)
+
+	case ans.err != nil || ans.innerErr != nil:
+		e := ans.failure(status)
+		return unknown(fmt.Sprintf("answer says DONE beside error %s %q", e.Code, e.Message), nil)
+
+	case ans.result == nil:
+		return unknown("answer says DONE without a result", nil)
+	}
+	if err := json.Unmarshal(ans.result, &env.Result); err != nil {
+		return unknown("reading answer", redactURL(err, r.redact))
+	}
+	if m := env.Result.Missing(); len(m) > 0 {
+		return unknown("answer says DONE without "+strings.Join(m, ", "), nil)
+	}
+	return env, nil
 }
 
 // tokenError is the error of a call that was not sent for want of a token.

@@ -396,7 +396,8 @@ func newCannedServer(tb testing.TB, status int, body string) *cannedServer {
 }
 
 func TestRequestShape(t *testing.T) {
-	ok := `{"result":{"amount":1,"description":"d","deposit":"0201698541000","blockDate":"951210","days":"12"},"status":"DONE","trackId":"block-1"}`
+	// One answer for both calls, holding what each must return.
+	ok := `{"result":{"amount":1,"description":"d","deposit":"0201698541000","blockDate":"951210","days":"12","unblockDate":"951211"},"status":"DONE","trackId":"block-1"}`
 	cs := newCannedServer(t, 200, ok)
 	c := NewClient(ClientConfig{BaseURL: cs.URL + "/", HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok-1")})
 	if _, err := c.Block(context.Background(), "app 1", "block-1", BlockRequest{Amount: 1, Description: "مسدودی", Days: 12}); err != nil {
@@ -480,7 +481,28 @@ func TestCannedAnswers(t *testing.T) {
 	}{
 		{"validation error invalid token", 400, `{"status":"FAILED","trackId":"t","error":{"code":"VALIDATION_ERROR","message":"invalid token"}}`, providers.Retryable, CodeTokenExpired, true},
 		{"401 without body", 401, ``, providers.Retryable, CodeTokenExpired, true},
-		{"provider not responding", 400, `{"status":"FAILED","trackId":"t","error":{"code":"SERVICE_CALL_ERROR","message":"سرویس دهنده جوابگو نیست"}}`, providers.Retryable, "SERVICE_CALL_ERROR", false},
+		{"provider not responding", 400, `{"status":"FAILED","trackId":"t","error":{"code":"SERVICE_CALL_ERROR","message":"سرویس دهنده جوابگو نیست"}}`, providers.Unknown, "SERVICE_CALL_ERROR", false},
+		{"403 without body is a refusal", 403, ``, providers.Permanent, "", false},
+		{"403 unauthorized", 403, `{"status":"FAILED","trackId":"t","error":{"code":"UNAUTHORIZED","message":"خطای دریافتی از سرور احراز هویت: توکن ارسالی نامعتبر است"}}`, providers.Retryable, CodeTokenExpired, true},
+		{"408 FAILED envelope", 408, `{"status":"FAILED","trackId":"t","error":{"code":"REQUEST_TIMEOUT","message":"request timeout"}}`, providers.Unknown, "REQUEST_TIMEOUT", false},
+		// The nested failure envelope (package doc, envelope).
+		{"200 nested FAILED under outer DONE", 200, `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"Minimum amount is 10000 Rials."}},"status":"DONE","trackId":"t"}`, providers.Permanent, "SERVICE_CALL_ERROR", false},
+		{"200 nested FAILED insufficient balance", 200, `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"موجودی حساب کافی نیست"}},"status":"DONE","trackId":"t"}`, providers.Permanent, CodeInsufficientBalance, false},
+		{"400 outer FAILED, error only nested", 400, `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"موجودی حساب کافی نیست"}},"status":"FAILED","trackId":"t"}`, providers.Permanent, CodeInsufficientBalance, false},
+		{"200 nested FAILED without error", 200, `{"result":{"response":null,"status":"FAILED"},"status":"DONE","trackId":"t"}`, providers.Unknown, "", false},
+		{"200 nested not responding", 200, `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"سرویس دهنده جوابگو نیست"}},"status":"DONE","trackId":"t"}`, providers.Unknown, "SERVICE_CALL_ERROR", false},
+		// A partial decode keeps the error.
+		{"result of the wrong type beside an insufficient balance", 400, `{"result":"oops","status":"FAILED","trackId":"t","error":{"code":"VALIDATION_ERROR","message":"موجودی حساب کافی نیست"}}`, providers.Permanent, CodeInsufficientBalance, false},
+		{"result of the wrong type beside a dead token", 400, `{"result":[1],"status":"FAILED","trackId":"t","error":{"code":"UNAUTHORIZED","message":"x"}}`, providers.Retryable, CodeTokenExpired, true},
+		{"200 result of the wrong type beside invalid token", 200, `{"result":"x","status":"FAILED","error":{"code":"VALIDATION_ERROR","message":"invalid token"}}`, providers.Retryable, CodeTokenExpired, true},
+		{"trackId of the wrong type beside an error", 400, `{"trackId":7,"status":"FAILED","error":{"code":"VALIDATION_ERROR","message":"invalid days"}}`, providers.Permanent, "VALIDATION_ERROR", false},
+		// A DONE answer without what the operation returns is no success.
+		{"200 DONE without deposit and blockDate", 200, `{"result":{"amount":1,"description":"d","days":"1"},"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 DONE without result", 200, `{"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 DONE with a null result", 200, `{"result":null,"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 DONE with an empty amount", 200, `{"result":{"amount":"","description":"d","deposit":"0201698541000","blockDate":"951210","days":"1"},"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 DONE beside an error", 200, `{"result":{"amount":1,"description":"d","deposit":"0201698541000","blockDate":"951210","days":"1"},"status":"DONE","trackId":"t","error":{"code":"SERVICE_CALL_ERROR","message":"x"}}`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 FAILED without error", 200, `{"status":"FAILED","trackId":"t"}`, providers.Unknown, "", false},
 		{"insufficient balance", 400, `{"status":"FAILED","trackId":"t","error":{"code":"VALIDATION_ERROR","message":"موجودی حساب کافی نیست"}}`, providers.Permanent, CodeInsufficientBalance, false},
 		{"429", 429, `{"status":"FAILED","trackId":"t","error":{"code":"TOO_MANY_REQUESTS","message":"slow down"}}`, providers.Retryable, "TOO_MANY_REQUESTS", false},
 		{"500 html", 500, `<html>oops</html>`, providers.Unknown, "", false},
@@ -502,6 +524,44 @@ func TestCannedAnswers(t *testing.T) {
 			if got := len(tokens.Invalidated()) > 0; got != tc.wantInvalidat {
 				t.Errorf("token invalidated = %v, want %v", got, tc.wantInvalidat)
 			}
+		})
+	}
+}
+
+// TestMoneyAnswers: an unblock or a transfer answered DONE outside and
+// FAILED inside, or DONE without what it returns, is no success.
+func TestMoneyAnswers(t *testing.T) {
+	const nested = `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"Minimum amount is 10000 Rials."}},"status":"DONE","trackId":"t"}`
+	calls := map[string]func(c *Client) error{
+		"unblock": func(c *Client) error {
+			_, err := c.Unblock(context.Background(), "app-1", "t", UnblockRequest{Amount: 1, BlockTrackID: "b", Deposit: "0201698541000",
+				BlockDate: "951210", Description: "d"})
+			return err
+		},
+		"transfer": func(c *Client) error {
+			_, err := c.UnblockTransfer(context.Background(), "app-1", "t", UnblockTransferRequest{Amount: 1, UnblockTrackID: "u",
+				Destination: destination, Description: "d"})
+			return err
+		},
+	}
+	tests := []struct {
+		name, op, body string
+		wantClass      providers.Class
+		wantCode       string
+	}{
+		{"unblock nested FAILED", "unblock", nested, providers.Permanent, "SERVICE_CALL_ERROR"},
+		{"transfer nested FAILED", "transfer", nested, providers.Permanent, "SERVICE_CALL_ERROR"},
+		{"transfer nested insufficient balance", "transfer", `{"result":{"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"موجودی حساب کافی نیست"}},"status":"DONE"}`, providers.Permanent, CodeInsufficientBalance},
+		{"unblock DONE with an empty result", "unblock", `{"result":{},"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse},
+		{"unblock DONE without unblockDate", "unblock", `{"result":{"amount":1,"deposit":"0201698541000"},"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse},
+		{"transfer DONE with an empty result", "transfer", `{"result":{},"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse},
+		{"transfer DONE without transferDate", "transfer", `{"result":{"amount":1,"source":"0201698541000","destination":"0201000000001"},"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := newCannedServer(t, 200, tc.body)
+			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
+			wantError(t, calls[tc.op](c), tc.wantClass, tc.wantCode, http.StatusOK)
 		})
 	}
 }

@@ -6,10 +6,13 @@
 //
 // The Client speaks Finnotech's JSON API: a Bearer token, a trackId query
 // parameter on every call, and the envelope
-// {"result":...,"status":"DONE","trackId":...} on success or
-// {"status":"FAILED","trackId":...,"error":{"code":...,"message":...}} on
-// failure. Every failure is a *providers.Error whose Class says whether the
-// call may have been applied (see classify.go).
+// {"result":...,"status":"DONE","trackId":...} on success or, on failure,
+// {"status":"FAILED","trackId":...,"error":{"code":...,"message":...}} or
+// the nested {"result":{"response":null,"status":"FAILED","error":{...}},...}.
+// Any FAILED status, outer or nested, is a failure; a DONE answer without
+// what the operation returns is of unknown outcome, never a success. Every
+// failure is a *providers.Error whose Class says whether the call may have
+// been applied (see classify.go).
 //
 // Finnotech never replays a trackId: sending one again is answered with
 // "duplicate tracking number" (Code DUPLICATE_TRACK_ID), not with the first
@@ -48,9 +51,10 @@ const provider = schemas.ProviderFinnotech
 // there is no, Finnotech error code.
 const (
 	// CodeTokenExpired (providers.CodeTokenExpired): Finnotech refused the
-	// token (HTTP 401/403, UNAUTHORIZED, or VALIDATION_ERROR "invalid
-	// token"). The call was not applied; the token was invalidated, and a
-	// retry with a new trackId gets a new one.
+	// token (HTTP 401, code UNAUTHORIZED, or VALIDATION_ERROR "invalid
+	// token"; a 403 without one of these is a refusal of the call, not of
+	// the token). The call was not applied; the token was invalidated, and
+	// a retry with a new trackId gets a new one.
 	CodeTokenExpired = providers.CodeTokenExpired
 	// CodeDuplicateTrackID: the trackId was already used by an earlier call.
 	// This call was not applied; what the earlier call did is asked with

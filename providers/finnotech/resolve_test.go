@@ -347,7 +347,7 @@ func TestCallStatusDetail(t *testing.T) {
 		t.Errorf("status %s, service %q; want DONE block", got.Status, got.Service)
 	}
 	var r wire.BlockResult
-	if err := json.Unmarshal(got.Response, &r); err != nil || BlockResponseOf(r, blockID) != b {
+	if err := json.Unmarshal(got.Response, &r); err != nil || BlockResponseOf(r, blockID, BlockRequest{}) != b {
 		t.Errorf("response %s (%v), want the block's answer %+v", got.Response, err, b)
 	}
 

@@ -166,7 +166,7 @@ func TestUnblockTransferFaults(t *testing.T) {
 		f.sandbox.InjectNext(sandboxfault.FaultRetryable)
 		_, err := f.client.UnblockTransfer(context.Background(), "app-1", newTrackID(t),
 			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination})
-		wantError(t, err, providers.Retryable, wire.CodeServiceCall, http.StatusBadRequest)
+		wantError(t, err, providers.Retryable, wire.CodeTooManyRequests, http.StatusTooManyRequests)
 		if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldUnblocked {
 			t.Errorf("hold state = %s, want UNBLOCKED", h.State)
 		}

@@ -130,7 +130,8 @@ func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
 	// The authorization-code token of the oak calls is refused.
 	ac := finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(seedToken)})
 	_, err := ac.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
-	pe := wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
+	// A live token of the wrong kind is a refusal, not a dead token.
+	pe := wantError(t, err, providers.Permanent, wire.CodeForbidden, http.StatusForbidden)
 	if pe.Message != wire.MsgTokenNotForService {
 		t.Errorf("Message = %q, want %q", pe.Message, wire.MsgTokenNotForService)
 	}
@@ -141,7 +142,7 @@ func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
 		t.Fatalf("ClientCredential: %v", err)
 	}
 	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(other)}).FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
-	wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
+	wantError(t, err, providers.Permanent, wire.CodeForbidden, http.StatusForbidden)
 
 	// And a client-credential token is refused by the oak calls.
 	right, err := f.tokens.ClientCredential(ctx, finnotech.ScopeFacilityInquiry)
@@ -149,7 +150,7 @@ func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
 		t.Fatalf("ClientCredential: %v", err)
 	}
 	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(right)}).Block(ctx, "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
-	wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
+	wantError(t, err, providers.Permanent, wire.CodeForbidden, http.StatusForbidden)
 
 	// Tokens picks the right one.
 	if _, err := f.client.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID); err != nil {

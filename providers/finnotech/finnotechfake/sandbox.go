@@ -253,8 +253,7 @@ func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
 // ahead of any fault drawn at the configured rates; faults injected in a
 // row hit calls in that order.
 //
-//   - FaultRetryable: 400 SERVICE_CALL_ERROR "سرویس دهنده جوابگو نیست"
-//     (provider not responding), not applied.
+//   - FaultRetryable: 429 TOO_MANY_REQUESTS, not applied.
 //   - FaultTimeout: hang as for TimeoutRate, not applied.
 //   - FaultApplyThenDrop: apply, then close the connection unanswered.
 //   - FaultTokenExpired: revoke the call's token, so that only a new one
@@ -358,7 +357,7 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 		switch {
 		case authMsg != "":
 			s.finish(req.trackID, reserved, finnotech.CallFailed)
-			writeFailure(w, http.StatusForbidden, req.trackID, wire.CodeUnauthorized, authMsg)
+			writeRefusedToken(w, req.trackID, authMsg)
 			return
 		case !validTrackID:
 			writeFailure(w, http.StatusBadRequest, req.trackID, wire.CodeValidation, wire.MsgBadTrackID)
@@ -375,11 +374,13 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 			s.finish(req.trackID, true, finnotech.CallFailed)
 			writeFailure(w, http.StatusServiceUnavailable, req.trackID, "SERVICE_UNAVAILABLE", "service unavailable")
 			return
-		case faultNotResponding:
-			// ASSUMPTION (DECISIONS.md): Finnotech's "try again later" is the
-			// documented business text "provider not responding" on HTTP 400.
+		case faultTooManyRequests:
+			// ASSUMPTION (package doc, errors): Finnotech's "try again later"
+			// refusal, sent before the call reaches the bank, is HTTP 429.
+			// The pages document none; "provider not responding" is not one,
+			// it leaves the bank's outcome unknown.
 			s.finish(req.trackID, true, finnotech.CallFailed)
-			writeFailure(w, http.StatusBadRequest, req.trackID, wire.CodeServiceCall, wire.MsgProviderNotResponding)
+			writeFailure(w, http.StatusTooManyRequests, req.trackID, wire.CodeTooManyRequests, wire.MsgTooManyRequests)
 			return
 		case faultTokenExpired:
 			s.revoke(bearerToken(r))
@@ -440,7 +441,7 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		}
 		s.holds[h.BlockTrackID] = h
 		s.order = append(s.order, h.BlockTrackID)
-		result = wire.BlockResult{Amount: providers.FlexInt(h.Amount), Description: h.Description, Deposit: h.Deposit,
+		result = wire.BlockResult{Amount: wire.LenientInt{V: h.Amount, Set: true}, Description: h.Description, Deposit: h.Deposit,
 			BlockDate: h.BlockDate, Days: wire.NumericString(h.Days)}
 
 	case OpUnblock:
@@ -459,7 +460,7 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		h.UnblockTrackID = req.trackID
 		h.UnblockDate = today
 		s.byUnblock[req.trackID] = h.BlockTrackID
-		result = wire.UnblockResult{Amount: providers.FlexInt(h.Amount), Deposit: h.Deposit, UnblockDate: today}
+		result = wire.UnblockResult{Amount: wire.LenientInt{V: h.Amount, Set: true}, Deposit: h.Deposit, UnblockDate: today}
 
 	case OpTransfer:
 		// ASSUMPTION (DECISIONS.md): a transfer names the unblock it follows
@@ -486,7 +487,7 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		h.TransferDestination = req.body.Destination
 		h.TransferDate = today
 		c.source, c.transferDate = h.Deposit, today
-		result = wire.TransferResult{Amount: providers.FlexInt(req.amount), Source: h.Deposit, Destination: req.body.Destination,
+		result = wire.TransferResult{Amount: wire.LenientInt{V: req.amount, Set: true}, Source: h.Deposit, Destination: req.body.Destination,
 			TransferDate: today}
 	}
 	c.status = finnotech.CallDone
@@ -543,7 +544,7 @@ func (s *Sandbox) wages(w http.ResponseWriter, r *http.Request) {
 
 	s.faults.Delay()
 	if msg := s.authorize(r, "", ""); msg != "" {
-		writeFailure(w, http.StatusForbidden, trackID, wire.CodeUnauthorized, msg)
+		writeRefusedToken(w, trackID, msg)
 		return
 	}
 	if !isValidTrackID(trackID) {
@@ -607,8 +608,8 @@ const (
 	faultNone fault = iota
 	// faultUnavailable (ErrorRate): 503, not applied.
 	faultUnavailable
-	// faultNotResponding (FaultRetryable): "provider not responding", not applied.
-	faultNotResponding
+	// faultTooManyRequests (FaultRetryable): 429, not applied.
+	faultTooManyRequests
 	// faultTokenExpired (FaultTokenExpired): 403 UNAUTHORIZED, not applied.
 	faultTokenExpired
 	// faultTimeout (TimeoutRate, FaultTimeout): hang, not applied.
@@ -618,14 +619,13 @@ const (
 )
 
 // nextFault returns the fault of a money call, as Finnotech answers it: an
-// injected "try again" is the documented "provider not responding", a drawn
-// one a 503.
+// injected "try again" is a 429, a drawn one a 503.
 func (s *Sandbox) nextFault() fault {
 	f, injected := s.faults.Next()
 	switch f {
 	case sandboxfault.FaultRetryable:
 		if injected {
-			return faultNotResponding
+			return faultTooManyRequests
 		}
 		return faultUnavailable
 	case sandboxfault.FaultTokenExpired:

@@ -63,6 +63,18 @@ func (s *Sandbox) authorize(r *http.Request, kind, scope string) string {
 	return ""
 }
 
+// writeRefusedToken answers a call whose token authorize refused with msg:
+// 403 UNAUTHORIZED for a dead token (Finnotech's documented signal), 403
+// FORBIDDEN for a live token of the wrong kind or scope (package doc,
+// tokens).
+func writeRefusedToken(w http.ResponseWriter, trackID, msg string) {
+	code := wire.CodeUnauthorized
+	if msg == wire.MsgTokenNotForService {
+		code = wire.CodeForbidden
+	}
+	writeFailure(w, http.StatusForbidden, trackID, code, msg)
+}
+
 // lookupToken finds a configured or issued token in constant time per
 // entry, so that the sandbox does not leak tokens through timing. s.mu is
 // held.

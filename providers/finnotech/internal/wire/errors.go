@@ -38,6 +38,10 @@ const (
 	MsgNoDestination      = "destination is required"
 	MsgAlreadyTransferred = "a successful unblock-transfer was already made for this unblock"
 	MsgSameAccounts       = "Source And destination accounts are the same!"
+	// CodeTooManyRequests and MsgTooManyRequests are the sandbox's "try
+	// again later" refusal (HTTP 429). ASSUMPTION (package doc, errors).
+	CodeTooManyRequests = "TOO_MANY_REQUESTS"
+	MsgTooManyRequests  = "too many requests, try again later"
 	// CodeServiceCall is Finnotech's code for an error of the bank behind
 	// it (NOTES.md 1.3).
 	CodeServiceCall = "SERVICE_CALL_ERROR"
@@ -46,14 +50,18 @@ const (
 	MsgNoInquiryTrackID   = "inquiryTrackId is required"
 	MsgBadNationalID      = "national id must be 10 or 11 digits"
 	MsgTokenNotForService = "token does not give access to this service"
-	MsgBadClient          = "invalid client credentials"
-	MsgBadGrant           = "invalid grant_type"
-	MsgBadCode            = "invalid code"
-	MsgNoBank             = "bank is required"
-	MsgBadRefreshToken    = "invalid refresh token"
-	MsgBadNID             = "nid must be 10 digits"
-	MsgNoScopes           = "scopes is required"
-	MsgBadTokenType       = "invalid token_type"
+	// CodeForbidden is the sandbox's code for a token that is alive but
+	// not of the kind or scope the service needs. ASSUMPTION (package doc,
+	// tokens): Finnotech's own code for it is not documented.
+	CodeForbidden      = "FORBIDDEN"
+	MsgBadClient       = "invalid client credentials"
+	MsgBadGrant        = "invalid grant_type"
+	MsgBadCode         = "invalid code"
+	MsgNoBank          = "bank is required"
+	MsgBadRefreshToken = "invalid refresh token"
+	MsgBadNID          = "nid must be 10 digits"
+	MsgNoScopes        = "scopes is required"
+	MsgBadTokenType    = "invalid token_type"
 	// MsgNoFacility is the seed's "no facility" text.
 	MsgNoFacility = "هیچ تسهیلات و تعهدی یافت نشد" // no facility or obligation found
 )

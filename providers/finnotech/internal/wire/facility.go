@@ -30,6 +30,10 @@ type FacilityResult struct {
 	FacilityList []FacilityItem `json:"facilityList"`
 }
 
+// Missing is empty: every answer is read, an answer without facilityList
+// being the "no facility" one (package doc, facility inquiry).
+func (FacilityResult) Missing() []string { return nil }
+
 // FacilityItem is one loan. The seed sends each value twice, in camelCase
 // and with a Pascal "Facility" prefix, and the two do not always agree
 // (branchCode "91182" next to FacilityBranchCode "02159"). The Pascal

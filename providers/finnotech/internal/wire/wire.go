@@ -53,10 +53,36 @@ type Envelope[T any] struct {
 	Error   *APIError `json:"error,omitempty"`
 }
 
-// APIError is the error of a failed answer.
+// APIError is the error of a failed answer, outer or nested.
 type APIError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+}
+
+// NestedFailure is the nested failure envelope the pages show (package
+// doc, envelope): HTTP 200, {"result":{"response":null,"status":"FAILED",
+// "error":{...}},"status":...}. The fake writes it as the result.
+type NestedFailure struct {
+	Response any       `json:"response"`
+	Status   string    `json:"status"`
+	Error    *APIError `json:"error"`
+}
+
+// required is a field a DONE answer must hold.
+type required struct {
+	lacking bool
+	name    string
+}
+
+// missing returns the names of the required fields that are lacking.
+func missing(fields ...required) []string {
+	var out []string
+	for _, f := range fields {
+		if f.lacking {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 // BlockBody is the documented block body; days is a string in the seed.
@@ -67,12 +93,19 @@ type BlockBody struct {
 }
 
 // BlockResult is the result of a block call; days is a string in the seed.
+// Amount, Deposit and BlockDate are what a DONE answer must hold (Missing).
 type BlockResult struct {
-	Amount      providers.FlexInt `json:"amount"`
-	Description string            `json:"description"`
-	Deposit     string            `json:"deposit"`
-	BlockDate   string            `json:"blockDate"`
-	Days        NumericString     `json:"days"`
+	Amount      LenientInt    `json:"amount"`
+	Description string        `json:"description"`
+	Deposit     string        `json:"deposit"`
+	BlockDate   string        `json:"blockDate"`
+	Days        NumericString `json:"days"`
+}
+
+// Missing names the fields a DONE block answer must hold and r lacks: the
+// amount blocked, and the deposit and date only Finnotech knows.
+func (r BlockResult) Missing() []string {
+	return missing(required{!r.Amount.Set, "amount"}, required{r.Deposit == "", "deposit"}, required{r.BlockDate == "", "blockDate"})
 }
 
 // UnblockBody is the unblock body.
@@ -87,12 +120,18 @@ type UnblockBody struct {
 }
 
 // UnblockResult is the unblock result.
-// ASSUMPTION (DECISIONS.md): {"amount","deposit","unblockDate"}, the date
-// Jalali YYMMDD like blockDate.
+// ASSUMPTION (package doc, unblock): {"amount","deposit","unblockDate"},
+// the date Jalali YYMMDD like blockDate.
 type UnblockResult struct {
-	Amount      providers.FlexInt `json:"amount"`
-	Deposit     string            `json:"deposit"`
-	UnblockDate string            `json:"unblockDate"`
+	Amount      LenientInt `json:"amount"`
+	Deposit     string     `json:"deposit"`
+	UnblockDate string     `json:"unblockDate"`
+}
+
+// Missing names the fields a DONE unblock answer must hold and r lacks:
+// the amount released and its date (the deposit is the block's).
+func (r UnblockResult) Missing() []string {
+	return missing(required{!r.Amount.Set, "amount"}, required{r.UnblockDate == "", "unblockDate"})
 }
 
 // TransferBody is the unblock-transfer body.
@@ -106,13 +145,20 @@ type TransferBody struct {
 }
 
 // TransferResult is the unblock-transfer result.
-// ASSUMPTION (DECISIONS.md): {"amount","source","destination","transferDate"},
-// the date Jalali YYMMDD like blockDate.
+// ASSUMPTION (package doc, unblock-transfer): {"amount","source",
+// "destination","transferDate"}, the date Jalali YYMMDD like blockDate.
 type TransferResult struct {
-	Amount       providers.FlexInt `json:"amount"`
-	Source       string            `json:"source"`
-	Destination  string            `json:"destination"`
-	TransferDate string            `json:"transferDate"`
+	Amount       LenientInt `json:"amount"`
+	Source       string     `json:"source"`
+	Destination  string     `json:"destination"`
+	TransferDate string     `json:"transferDate"`
+}
+
+// Missing names the fields a DONE transfer answer must hold and r lacks:
+// the amount moved and its date (source and destination are known to the
+// caller).
+func (r TransferResult) Missing() []string {
+	return missing(required{!r.Amount.Set, "amount"}, required{r.TransferDate == "", "transferDate"})
 }
 
 // TransferInquiryResult is the unblock-transfer inquiry result.
@@ -127,6 +173,10 @@ type TransferInquiryResult struct {
 	TransferDate string     `json:"transferDate,omitempty"`
 }
 
+// Missing names the fields a DONE inquiry answer must hold and r lacks:
+// the transfer's status.
+func (r TransferInquiryResult) Missing() []string { return missing(required{r.Status == "", "status"}) }
+
 // WagesResult is the wages answer for one trackId.
 // ASSUMPTION (DECISIONS.md): {"trackId","status","service"}; the documented
 // page lists more fields (transactionAmount, scopeName, date, amount) that
@@ -138,6 +188,9 @@ type WagesResult struct {
 	Service  string          `json:"service,omitempty"`
 	Response json.RawMessage `json:"response,omitempty"`
 }
+
+// Missing is empty.
+func (WagesResult) Missing() []string { return nil }
 
 // TokenBody is the token endpoint's body for every grant (NOTES.md 1.2);
 // the fields a grant does not use are left out.
