@@ -225,6 +225,9 @@ type FinnotechBlockResult struct {
 	Days      int    `json:"days"`
 	// ProviderTrackID is the trackId the successful call was sent with.
 	ProviderTrackID string `json:"providerTrackId"`
+	// Inquiry is set when the call's own answer was lost and the result
+	// was established by asking Finnotech about the call.
+	Inquiry *FinnotechInquiry `json:"inquiry,omitempty"`
 }
 
 // FinnotechUnblockResult is the normalised result of a Finnotech unblock.
@@ -235,6 +238,8 @@ type FinnotechUnblockResult struct {
 	// BlockTrackID is the command trackId of the released block.
 	BlockTrackID    string `json:"blockTrackId"`
 	ProviderTrackID string `json:"providerTrackId"`
+	// Inquiry: as in FinnotechBlockResult.
+	Inquiry *FinnotechInquiry `json:"inquiry,omitempty"`
 }
 
 // FinnotechTransferResult is the normalised result of a Finnotech
@@ -247,7 +252,32 @@ type FinnotechTransferResult struct {
 	// UnblockTrackID is the command trackId of the unblock the transfer follows.
 	UnblockTrackID  string `json:"unblockTrackId"`
 	ProviderTrackID string `json:"providerTrackId"`
+	// Inquiry: as in FinnotechBlockResult.
+	Inquiry *FinnotechInquiry `json:"inquiry,omitempty"`
 }
+
+// FinnotechInquiry says that a Finnotech block, unblock or transfer result
+// was established by asking Finnotech about a call whose own answer was
+// lost, rather than read from that answer, and which of its fields the
+// inquiry supplied. Every other field of the result is what blockd sent:
+// the command's, or the stored block's or hold's.
+type FinnotechInquiry struct {
+	// Service is the inquiry that was asked: FinnotechInquiryWages (the
+	// call status) or FinnotechInquiryTransfer (the unblock-transfer
+	// inquiry).
+	Service string `json:"service"`
+	// Status is the status the inquiry gave for the call: DONE.
+	Status string `json:"status"`
+	// Fields are the JSON names of the result fields whose values came from
+	// the inquiry, e.g. ["deposit","blockDate"].
+	Fields []string `json:"fields"`
+}
+
+// Services a FinnotechInquiry names.
+const (
+	FinnotechInquiryWages    = "wages"
+	FinnotechInquiryTransfer = "unblockTransferInquiry"
+)
 
 // FinnotechTransferInquiryResult is the normalised result of a Finnotech
 // unblock-transfer inquiry.

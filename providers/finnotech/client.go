@@ -180,9 +180,9 @@ func (c *Client) UnblockTransferInquiry(ctx context.Context, clientID, trackID, 
 // FacilityInquiry asks Finnotech for the current loans, at all banks, of
 // the person (10-digit national code) or legal entity (11-digit national
 // id) nationalID. It is a read: retrying it, with a new trackID, is safe.
-// It uses a client-credential token for ScopeFacilityInquiry when the
-// TokenSource is a ClientCredentialSource. The "no facility" answer is a
-// success with Result.NoFacility set and no facilities.
+// It uses a client-credential token for ScopeFacilityInquiry. The "no
+// facility" answer is a success with Result.NoFacility set and no
+// facilities.
 //
 // nationalID must be digits only (else Permanent CodeBadRequest, nothing
 // sent); Finnotech checks its length. It never appears in an error.
@@ -191,19 +191,12 @@ func (c *Client) FacilityInquiry(ctx context.Context, clientID, trackID, nationa
 		return FacilityResponse{}, fmt.Errorf("inquiring facilities: %w", &providers.Error{Provider: provider,
 			Class: providers.Permanent, Code: CodeBadRequest, Message: "national id must be digits"})
 	}
-	r := request{
+	r := c.clientCredential(ScopeFacilityInquiry, request{
 		method: http.MethodGet,
 		path:   fmt.Sprintf(wire.FacilityPath, url.PathEscape(clientID), nationalID),
 		query:  url.Values{"trackId": {trackID}},
 		redact: nationalID,
-	}
-	if cc, ok := c.tokens.(ClientCredentialSource); ok {
-		r.token = func(ctx context.Context) (string, error) { return cc.ClientCredential(ctx, ScopeFacilityInquiry) }
-		r.invalidate = func() { cc.InvalidateClientCredential(ScopeFacilityInquiry) }
-	} else {
-		r.token = func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) }
-		r.invalidate = func() { c.tokens.Invalidate(clientID) }
-	}
+	})
 	env, err := send[wire.FacilityResult](ctx, c, r)
 	if err != nil {
 		return FacilityResponse{}, fmt.Errorf("inquiring facilities: %w", err)
@@ -212,48 +205,89 @@ func (c *Client) FacilityInquiry(ctx context.Context, clientID, trackID, nationa
 }
 
 // CallStatus asks the wages service for the last status of the call sent
-// with callTrackID. CallUnknown means Finnotech never saw that trackId. It
-// is CallStatusDetail without the details.
+// with callTrackID. It is CallStatusDetail without the entry.
 func (c *Client) CallStatus(ctx context.Context, clientID, callTrackID string) (CallStatus, error) {
 	r, err := c.CallStatusDetail(ctx, clientID, callTrackID)
 	return r.Status, err
 }
 
 // CallStatusDetail asks the wages service about the call sent with
-// callTrackID: its last status and, when it is DONE, the result it
-// answered (see CallStatusResult.Response).
-//
-// ASSUMPTION (DECISIONS.md): the wages call is made with the same token as
-// the money calls (the documented page asks for a client-credential token
-// with scope boomrang:wages:get), and answers for one trackId with
-// {"result":{"trackId","status","service","response"},"status":"DONE"}.
+// callTrackID, with a client-credential token for ScopeWages (package doc,
+// wages): GET /dev/v2/clients/{clientId}/wages?trackId=. Finnotech answers a
+// list of entries; the entries of callTrackID decide, DONE before any other
+// (only that call was ever sent with the trackId), then PENDING or UNKNOWN,
+// then FAILED. No entry is CallAbsent. An entry of another status, or an
+// answer without the list, is an Unknown CodeUnreadableResponse error.
 func (c *Client) CallStatusDetail(ctx context.Context, clientID, callTrackID string) (CallStatusResult, error) {
-	env, err := send[wire.WagesResult](ctx, c, request{
-		method:         http.MethodGet,
-		path:           fmt.Sprintf(wire.WagesPath, url.PathEscape(clientID)),
-		query:          url.Values{"trackId": {callTrackID}},
-		token:          func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) },
-		invalidate:     func() { c.tokens.Invalidate(clientID) },
-		statusInResult: true,
-	})
+	env, err := send[wire.WagesResult](ctx, c, c.clientCredential(ScopeWages, request{
+		method: http.MethodGet,
+		path:   fmt.Sprintf(wire.WagesPath, url.PathEscape(clientID)),
+		query:  url.Values{"trackId": {callTrackID}},
+	}))
 	if err != nil {
 		return CallStatusResult{}, fmt.Errorf("asking call status: %w", err)
 	}
-	r := env.Result
-	if r.Status == "" || r.TrackID != "" && r.TrackID != callTrackID {
-		return CallStatusResult{}, fmt.Errorf("asking call status: %w", &providers.Error{
-			Provider:   provider,
-			Class:      providers.Unknown,
-			Code:       CodeUnreadableResponse,
-			Message:    fmt.Sprintf("wages answered status %q for trackId %q", r.Status, r.TrackID),
-			HTTPStatus: http.StatusOK,
-		})
+	var found *WagesEntry
+	for _, w := range env.Result.Wages {
+		if string(w.TrackID) != callTrackID {
+			continue
+		}
+		e := wagesEntry(w)
+		switch e.Status {
+		case CallDone, CallFailed, CallPending, CallUnknown:
+		default:
+			return CallStatusResult{}, fmt.Errorf("asking call status: %w", &providers.Error{
+				Provider:   provider,
+				Class:      providers.Unknown,
+				Code:       CodeUnreadableResponse,
+				Message:    fmt.Sprintf("wages answered status %q", w.Status),
+				HTTPStatus: http.StatusOK,
+			})
+		}
+		if found == nil || statusRank(e.Status) > statusRank(found.Status) {
+			found = &e
+		}
 	}
-	res := CallStatusResult{Status: CallStatus(r.Status), Service: r.Service}
-	if res.Status == CallDone && len(r.Response) > 0 && !bytes.Equal(r.Response, []byte("null")) {
-		res.Response = r.Response
+	if found == nil {
+		return CallStatusResult{Status: CallAbsent}, nil
 	}
-	return res, nil
+	return CallStatusResult{Status: found.Status, Entry: found}, nil
+}
+
+// statusRank orders the statuses of several entries of one trackId: what
+// proves the most wins.
+func statusRank(s CallStatus) int {
+	switch s {
+	case CallDone:
+		return 3
+	case CallPending, CallUnknown:
+		return 2
+	default:
+		return 1
+	}
+}
+
+func wagesEntry(w wire.WagesEntry) WagesEntry {
+	return WagesEntry{
+		TrackID:           string(w.TrackID),
+		Status:            CallStatus(w.Status),
+		Fee:               w.Amount.V,
+		TransactionAmount: w.TransactionAmount.V,
+		ServiceName:       w.ServiceName,
+		ScopeName:         w.ScopeName,
+		TariffName:        w.TariffName,
+		UID:               string(w.UID),
+		Deposit:           string(w.Deposit),
+		Date:              string(w.Date),
+	}
+}
+
+// clientCredential makes r use the client-credential token of scope: got
+// from, and dropped at, the TokenSource's client-credential side only.
+func (c *Client) clientCredential(scope string, r request) request {
+	r.token = func(ctx context.Context) (string, error) { return c.tokens.ClientCredential(ctx, scope) }
+	r.invalidate = func() { c.tokens.InvalidateClientCredential(scope) }
+	return r
 }
 
 // request is one call to Finnotech.

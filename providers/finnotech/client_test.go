@@ -321,7 +321,7 @@ func TestCallStatusPending(t *testing.T) {
 	var st CallStatus
 	eventually(t, "the sandbox to see the call", func() bool {
 		st = f.callStatus(t, "app-1", trackID)
-		return st != CallUnknown
+		return st != CallAbsent
 	})
 	if st != CallPending {
 		t.Errorf("CallStatus of a hanging call = %s, want PENDING", st)
@@ -334,11 +334,11 @@ func TestCallStatusPending(t *testing.T) {
 	})
 }
 
-func TestCallStatusUnknown(t *testing.T) {
+func TestCallStatusAbsent(t *testing.T) {
 	f := newFixture(t, finnotechfake.Config{}, "tok")
 	f.block(t, "app-1", 1000)
-	if st := f.callStatus(t, "app-1", newTrackID(t)); st != CallUnknown {
-		t.Errorf("CallStatus of a never-sent trackId = %s, want UNKNOWN", st)
+	if st := f.callStatus(t, "app-1", newTrackID(t)); st != CallAbsent {
+		t.Errorf("CallStatus of a never-sent trackId = %s, want ABSENT", st)
 	}
 }
 
@@ -562,42 +562,6 @@ func TestMoneyAnswers(t *testing.T) {
 			cs := newCannedServer(t, 200, tc.body)
 			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
 			wantError(t, calls[tc.op](c), tc.wantClass, tc.wantCode, http.StatusOK)
-		})
-	}
-}
-
-func TestCallStatusAnswers(t *testing.T) {
-	tests := []struct {
-		name      string
-		body      string
-		want      CallStatus
-		wantClass providers.Class
-		wantErr   bool
-	}{
-		{"done", `{"result":{"trackId":"t","status":"DONE","service":"block"},"status":"DONE","trackId":"t"}`, CallDone, 0, false},
-		{"failed", `{"result":{"trackId":"t","status":"FAILED"},"status":"DONE","trackId":"t"}`, CallFailed, 0, false},
-		{"no trackId in result", `{"result":{"status":"PENDING"},"status":"DONE"}`, CallPending, 0, false},
-		{"other trackId", `{"result":{"trackId":"x","status":"DONE"},"status":"DONE"}`, "", providers.Unknown, true},
-		{"no status", `{"result":{"trackId":"t"},"status":"DONE"}`, "", providers.Unknown, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cs := newCannedServer(t, 200, tc.body)
-			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
-			got, err := c.CallStatus(context.Background(), "app-1", "t")
-			if tc.wantErr {
-				wantError(t, err, tc.wantClass, CodeUnreadableResponse, http.StatusOK)
-				return
-			}
-			if err != nil {
-				t.Fatalf("CallStatus: %v", err)
-			}
-			if got != tc.want {
-				t.Errorf("CallStatus = %s, want %s", got, tc.want)
-			}
-			if r, _ := cs.last(); r.Method != http.MethodGet || r.URL.Path != "/dev/v2/clients/app-1/wages" || r.URL.Query().Get("trackId") != "t" {
-				t.Errorf("request %s %s, want GET /dev/v2/clients/app-1/wages?trackId=t", r.Method, r.URL)
-			}
 		})
 	}
 }

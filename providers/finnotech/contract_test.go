@@ -43,6 +43,14 @@ func (m *mintingTokens) Invalidate(clientID string) {
 	delete(m.cached, clientID)
 }
 
+// ClientCredential hands out the one client-credential token the sandbox
+// takes for every scope; nothing in the contract refuses it.
+func (m *mintingTokens) ClientCredential(context.Context, ...string) (string, error) {
+	return finnotechfake.ClientCredentialPrefix + "contract", nil
+}
+
+func (m *mintingTokens) InvalidateClientCredential(...string) {}
+
 func (m *mintingTokens) Issued() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,33 +27,9 @@ const seedNoFacilityAnswer = `{ "result": { "result": 120 , "nid": "007133196" ,
 
 const nationalID = "0071331951"
 
-// ccTokens is a TokenSource and ClientCredentialSource that records what
-// it was asked.
-type ccTokens struct {
-	recordingTokens
-	cc string
-
-	ccMu          sync.Mutex
-	asked         [][]string
-	ccInvalidated [][]string
-}
-
-func (c *ccTokens) ClientCredential(_ context.Context, scopes ...string) (string, error) {
-	c.ccMu.Lock()
-	defer c.ccMu.Unlock()
-	c.asked = append(c.asked, scopes)
-	return c.cc, nil
-}
-
-func (c *ccTokens) InvalidateClientCredential(scopes ...string) {
-	c.ccMu.Lock()
-	defer c.ccMu.Unlock()
-	c.ccInvalidated = append(c.ccInvalidated, scopes)
-}
-
 func TestFacilitySeedAnswer(t *testing.T) {
 	cs := newCannedServer(t, 200, seedFacilityAnswer)
-	tokens := &ccTokens{recordingTokens: recordingTokens{tok: "ac-token"}, cc: "cc-token"}
+	tokens := &recordingTokens{tok: "ac-token", cc: "cc-token"}
 	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: tokens})
 	got, err := c.FacilityInquiry(context.Background(), "app-1", "getfacility213454", nationalID)
 	if err != nil {
@@ -216,7 +191,7 @@ func TestFacilityUnreadable(t *testing.T) {
 
 func TestFacilityDeadClientCredential(t *testing.T) {
 	cs := newCannedServer(t, 403, `{"status":"FAILED","trackId":"t","error":{"code":"UNAUTHORIZED","message":"x"}}`)
-	tokens := &ccTokens{recordingTokens: recordingTokens{tok: "ac"}, cc: "cc"}
+	tokens := &recordingTokens{tok: "ac", cc: "cc"}
 	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: tokens})
 	_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
@@ -228,14 +203,16 @@ func TestFacilityDeadClientCredential(t *testing.T) {
 	}
 }
 
-func TestFacilityFallsBackToToken(t *testing.T) {
+// TestFacilityNeverUsesTheCustomersToken: the facility inquiry asks the
+// TokenSource for a client-credential token, never for a clientId's.
+func TestFacilityNeverUsesTheCustomersToken(t *testing.T) {
 	cs := newCannedServer(t, 200, seedNoFacilityAnswer)
 	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("static")})
 	if _, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID); err != nil {
 		t.Fatalf("FacilityInquiry: %v", err)
 	}
-	if r, _ := cs.last(); r.Header.Get("Authorization") != "Bearer static" {
-		t.Errorf("Authorization = %q, want Bearer static", r.Header.Get("Authorization"))
+	if r, _ := cs.last(); r.Header.Get("Authorization") != "Bearer cc-static" {
+		t.Errorf("Authorization = %q, want Bearer cc-static", r.Header.Get("Authorization"))
 	}
 }
 

@@ -21,9 +21,9 @@
 // Adapter.Resolve) on the old trackId, never by re-sending it.
 //
 // Tokens: the oak calls use the authorization-code token of the clientId,
-// the facility inquiry a client-credential token (NOTES.md 1.2). Tokens
-// keeps both, renewing them before they expire and after Finnotech refuses
-// them.
+// the facility inquiry and the wages call status a client-credential token
+// (package doc, tokens). Tokens keeps both, renewing them before they
+// expire and after Finnotech refuses them.
 //
 // The Adapter maps a providers.Request onto the Client. Package
 // finnotechfake, beside this one, simulates Finnotech for tests and
@@ -38,7 +38,6 @@ package finnotech
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/schemas"
@@ -88,18 +87,22 @@ const (
 	CodeUnreadableResponse = "UNREADABLE_RESPONSE"
 )
 
-// TokenSource hands out the Bearer token for a Finnotech clientId. The
-// Client calls Invalidate when Finnotech says the token is dead, so that the
-// next Token call gets a fresh one.
+// TokenSource hands out the Bearer tokens: the authorization-code token of
+// a clientId (the customer's consent, for the oak calls and the
+// unblock-transfer inquiry) and the application's client-credential tokens
+// by scope set (the facility inquiry and the wages call status). The
+// Client calls Invalidate or InvalidateClientCredential when Finnotech says
+// that token is dead, so that the next call gets a fresh one; a refused
+// client-credential token never invalidates a customer's token, and the
+// Client never falls back from one kind to the other.
 type TokenSource interface {
 	Token(ctx context.Context, clientID string) (string, error)
 	Invalidate(clientID string)
+	ClientCredentialSource
 }
 
-// ClientCredentialSource hands out client-credential tokens by scope set.
-// When the Client's TokenSource also implements it (Tokens does), the
-// client-credential calls (the facility inquiry) use it; otherwise they use
-// TokenSource.Token like every other call.
+// ClientCredentialSource hands out client-credential tokens by scope set
+// (Tokens does, and so does finnotechfake.StaticToken).
 type ClientCredentialSource interface {
 	ClientCredential(ctx context.Context, scopes ...string) (string, error)
 	InvalidateClientCredential(scopes ...string)
@@ -109,22 +112,32 @@ type ClientCredentialSource interface {
 // (finnotech-credit-facility-inquiry.seed.txt).
 const ScopeFacilityInquiry = "credit:facility-inquiry:get"
 
-// CallStatus is the last status Finnotech holds for a call, by its trackId.
-// The unblock-transfer inquiry answers with the same DONE, FAILED and
-// PENDING.
+// ScopeWages is the scope of the wages service, the documented call status
+// (package doc, wages). It is asked with a client-credential token.
+const ScopeWages = "boomrang:wages:get"
+
+// CallStatus is the last status Finnotech holds for a call, by its trackId
+// (package doc, wages). The unblock-transfer inquiry answers with the same
+// DONE, FAILED and PENDING.
 type CallStatus string
 
-// Call statuses of the wages service. Any other value is returned as sent;
-// treat it like CallUnknown.
+// Call statuses: the four of the wages service, and CallAbsent, ours, for
+// a wages answer without an entry for the trackId.
 const (
 	// CallDone: the call was applied.
 	CallDone CallStatus = "DONE"
-	// CallFailed: the call was not applied.
+	// CallFailed: the call was not applied, and will not be.
 	CallFailed CallStatus = "FAILED"
 	// CallPending: the call is still being processed; ask again later.
 	CallPending CallStatus = "PENDING"
-	// CallUnknown: Finnotech never saw that trackId.
+	// CallUnknown: Finnotech does not know (yet) whether the call was
+	// applied; ask again later. It is not "not applied" (the money pages:
+	// never repeat such a call, check it).
 	CallUnknown CallStatus = "UNKNOWN"
+	// CallAbsent: wages holds no entry for the trackId: the call did not
+	// reach Finnotech, or has not reached it yet. Not "not applied" either:
+	// a call that is late may still arrive.
+	CallAbsent CallStatus = "ABSENT"
 )
 
 // BlockRequest is the body of a block call.
@@ -172,17 +185,32 @@ type UnblockResponse struct {
 
 // CallStatusResult is the wages answer about one call.
 type CallStatusResult struct {
+	// Status is the call's last status; CallAbsent when wages holds no
+	// entry for it.
 	Status CallStatus
-	// Service names the service the call was made to, as Finnotech sent it.
-	Service string
-	// Response is the result object of the call's successful answer, when
-	// Status is CallDone and Finnotech sent it; nil otherwise.
-	//
-	// ASSUMPTION (DECISIONS.md, extended): the wages answer about a DONE
-	// call carries the original call's "result" object under "response",
-	// so a call whose answer was lost can be recorded with what Finnotech
-	// answered (a block's deposit and blockDate).
-	Response json.RawMessage
+	// Entry is the wages entry Status comes from; nil when CallAbsent.
+	Entry *WagesEntry
+}
+
+// WagesEntry is one entry of the wages service (package doc, wages): a call
+// Finnotech received, its last status and what it charged for it.
+type WagesEntry struct {
+	TrackID string
+	Status  CallStatus
+	// Fee is the entry's "amount": the fee charged in rials, 0 when the call
+	// is not DONE. It says nothing about whether the call was applied.
+	Fee int64
+	// TransactionAmount is the amount the call moved or held, in rials.
+	TransactionAmount int64
+	ServiceName       string
+	ScopeName         string
+	TariffName        string
+	UID               string
+	// Deposit is the account the call was made on.
+	Deposit string
+	// Date is when Finnotech recorded the call: Jalali YYYYMMDDHHMMSS, as
+	// sent.
+	Date string
 }
 
 // UnblockTransferRequest is the body of an unblock-transfer call.

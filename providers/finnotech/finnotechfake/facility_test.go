@@ -92,7 +92,7 @@ func TestSandboxFacility(t *testing.T) {
 
 func TestSandboxFacilityAnswerShape(t *testing.T) {
 	f := newFixture(t, Config{}, "tok")
-	status, env := f.rawCall(t, http.MethodGet, "/credit/v2/clients/app-1/users/"+nationalID+"/facilityInquiry?trackId=f-1", "Bearer tok", "", "")
+	status, env := f.rawCall(t, http.MethodGet, "/credit/v2/clients/app-1/users/"+nationalID+"/facilityInquiry?trackId=f-1", "Bearer cc-tok", "", "")
 	if status != 200 || env.Status != wire.StatusDone {
 		t.Fatalf("HTTP %d %+v, want 200 DONE", status, env)
 	}
@@ -117,7 +117,7 @@ func TestSandboxFacilityAnswerShape(t *testing.T) {
 	}
 
 	// Without a trackId, the sandbox makes one up.
-	status, env = f.rawCall(t, http.MethodGet, "/credit/v2/clients/app-1/users/0071331960/facilityInquiry", "Bearer tok", "", "")
+	status, env = f.rawCall(t, http.MethodGet, "/credit/v2/clients/app-1/users/0071331960/facilityInquiry", "Bearer cc-tok", "", "")
 	if status != 200 || len(env.TrackID) != 36 || !strings.Contains(string(env.Result), `"result":120`) {
 		t.Errorf("HTTP %d, trackId %q, result %s; want 200, a UUID and result 120", status, env.TrackID, env.Result)
 	}
@@ -128,7 +128,7 @@ func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
 	ctx := context.Background()
 
 	// The authorization-code token of the oak calls is refused.
-	ac := finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(seedToken)})
+	ac := finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: sameTokens(seedToken)})
 	_, err := ac.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
 	// A live token of the wrong kind is a refusal, not a dead token.
 	pe := wantError(t, err, providers.Permanent, wire.CodeForbidden, http.StatusForbidden)
@@ -141,7 +141,7 @@ func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ClientCredential: %v", err)
 	}
-	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(other)}).FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
+	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: sameTokens(other)}).FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
 	wantError(t, err, providers.Permanent, wire.CodeForbidden, http.StatusForbidden)
 
 	// And a client-credential token is refused by the oak calls.
@@ -149,7 +149,7 @@ func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ClientCredential: %v", err)
 	}
-	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(right)}).Block(ctx, "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
+	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: sameTokens(right)}).Block(ctx, "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
 	wantError(t, err, providers.Permanent, wire.CodeForbidden, http.StatusForbidden)
 
 	// Tokens picks the right one.

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/providers/finnotech"
 	"github.com/blockd/blockd/providers/finnotech/internal/wire"
@@ -76,10 +78,12 @@ type Config struct {
 	// stop the call. Default 0.
 	Latency time.Duration
 	// Tokens are long-lived authorization-code tokens the sandbox accepts
-	// for the oak and wages services, each with the refresh token
-	// "refresh-"+token. Default (empty): any non-empty Bearer token is
-	// accepted for every service, except one the sandbox issued that has
-	// expired or does not fit the service, and one it revoked.
+	// for the oak services, each with the refresh token "refresh-"+token;
+	// the client-credential services (facility inquiry, wages) then take
+	// only client-credential tokens from the token endpoint. Default
+	// (empty): any non-empty Bearer token is accepted for the services of
+	// its kind (see ClientCredentialPrefix), except one the sandbox issued
+	// that has expired or does not fit the service, and one it revoked.
 	Tokens []string
 	// ClientID and ClientSecret are the HTTP Basic credentials of the token
 	// endpoint. Defaults "blockd-sandbox" and "sandbox-secret".
@@ -165,6 +169,7 @@ type Sandbox struct {
 	order        []string          // BlockTrackIDs in creation order
 	byUnblock    map[string]string // BlockTrackID by UnblockTrackID
 	calls        map[string]*sandboxCall
+	callOrder    []string // trackIds in the order the calls were received
 	applied      map[string]int
 	requests     map[string]int
 	tokens       map[string]*sandboxToken // by value: configured and issued
@@ -173,18 +178,30 @@ type Sandbox struct {
 	tokensIssued int
 }
 
-// sandboxCall is what the sandbox remembers of a trackId.
+// sandboxCall is what the sandbox remembers of a trackId: what wages
+// answers about it, and what the unblock-transfer inquiry answers about a
+// transfer.
 type sandboxCall struct {
 	op       string
 	clientID string
 	status   finnotech.CallStatus
-	// response is the result of a DONE money call, for wages.
-	response json.RawMessage
+	// recorded is when the call was received, then when it was applied or
+	// refused: its wages date.
+	recorded time.Time
+	// uid is its wages entry's uid.
+	uid string
+	// deposit is the deposit the call was made on, once known.
+	deposit string
+	// amount is the amount the call held or moved (its wages
+	// transactionAmount).
+	amount int64
 	// The request and result of an unblock-transfer, for its inquiry.
-	amount       int64
 	source       string
 	destination  string
 	transferDate string
+	// unknownUntil: wages says UNKNOWN about the call until then
+	// (FaultStatusLags), on the real clock.
+	unknownUntil time.Time
 }
 
 // New returns a Sandbox configured by cfg.
@@ -348,7 +365,7 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 		_, duplicate := s.calls[req.trackID]
 		reserved := validTrackID && !duplicate
 		if reserved {
-			s.calls[req.trackID] = &sandboxCall{op: op, clientID: req.clientID, status: finnotech.CallPending}
+			s.record(req.trackID, &sandboxCall{op: op, clientID: req.clientID, status: finnotech.CallPending})
 		}
 		s.mu.Unlock()
 
@@ -423,6 +440,7 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.calls[req.trackID]
+	c.recorded, c.amount = s.now(), req.amount
 	refuse := func(code, msg string) (int, any, string, string) {
 		c.status = finnotech.CallFailed
 		return http.StatusBadRequest, nil, code, msg
@@ -441,6 +459,7 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		}
 		s.holds[h.BlockTrackID] = h
 		s.order = append(s.order, h.BlockTrackID)
+		c.deposit = h.Deposit
 		result = wire.BlockResult{Amount: wire.LenientInt{V: h.Amount, Set: true}, Description: h.Description, Deposit: h.Deposit,
 			BlockDate: h.BlockDate, Days: wire.NumericString(h.Days)}
 
@@ -456,6 +475,7 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		if h.Amount != req.amount {
 			return refuse(wire.CodeValidation, wire.MsgInvalidAmount)
 		}
+		c.deposit = h.Deposit
 		h.State = HoldUnblocked
 		h.UnblockTrackID = req.trackID
 		h.UnblockDate = today
@@ -481,6 +501,7 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		case s.lowBalance[h.Deposit] && req.amount > h.Amount-bankFloor:
 			return refuse(wire.CodeServiceCall, wire.MsgInsufficientBalance)
 		}
+		c.deposit = h.Deposit
 		h.State = HoldTransferred
 		h.TransferTrackID = req.trackID
 		h.TransferAmount = req.amount
@@ -491,9 +512,6 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 			TransferDate: today}
 	}
 	c.status = finnotech.CallDone
-	// ASSUMPTION (DECISIONS.md, extended): wages carries the result of a
-	// DONE call under "response".
-	c.response, _ = json.Marshal(result)
 	s.applied[req.op]++
 	return http.StatusOK, result, "", ""
 }
@@ -535,33 +553,79 @@ func (req *moneyRequest) parse(contentType string, body []byte, readErr error) s
 	return ""
 }
 
-// wages answers the last status of the call sent with trackId.
+// wages serves GET /dev/v2/clients/{clientId}/wages (package doc, wages):
+// with a client-credential token of scope boomrang:wages:get, the entries
+// of the client's calls, filtered by trackId when one is given, as
+// {"wages":[...],"total":n}; an empty list when the sandbox never received
+// that trackId (or has not yet: a FaultLateDelivery call). Each entry's
+// status is the call's: PENDING while it is being processed, DONE or
+// FAILED once it is, UNKNOWN during a FaultStatusLags lag.
 func (s *Sandbox) wages(w http.ResponseWriter, r *http.Request) {
-	trackID := r.URL.Query().Get("trackId")
+	clientID, trackID := r.PathValue("clientId"), r.URL.Query().Get("trackId")
 	s.mu.Lock()
 	s.requests[OpWages]++
 	s.mu.Unlock()
 
 	s.faults.Delay()
-	if msg := s.authorize(r, "", ""); msg != "" {
+	if msg := s.authorize(r, wire.TokenTypeCC, finnotech.ScopeWages); msg != "" {
 		writeRefusedToken(w, trackID, msg)
 		return
 	}
-	if !isValidTrackID(trackID) {
+	if trackID != "" && !isValidTrackID(trackID) {
 		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgBadTrackID)
 		return
 	}
 
+	res := wire.WagesResult{Wages: []wire.WagesEntry{}}
 	s.mu.Lock()
-	res := wire.WagesResult{TrackID: trackID, Status: string(finnotech.CallUnknown)}
-	if c, ok := s.calls[trackID]; ok {
-		res.Status, res.Service = string(c.status), c.op
-		if c.status == finnotech.CallDone {
-			res.Response = c.response
+	for _, id := range s.callOrder {
+		if c := s.calls[id]; c.clientID == clientID && (trackID == "" || id == trackID) {
+			res.Wages = append(res.Wages, s.wagesEntry(id, c))
 		}
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, wire.Envelope[wire.WagesResult]{Result: res, Status: wire.StatusDone, TrackID: trackID})
+	res.Total = wire.LenientInt{V: int64(len(res.Wages)), Set: true}
+	writeJSON(w, http.StatusOK, wire.Envelope[wire.WagesResult]{Result: res, Status: wire.StatusDone, TrackID: uuid.NewString()})
+}
+
+// Values of the sandbox's wages entries.
+const (
+	// sandboxFee is the fee of a DONE call; a call that is not DONE is
+	// charged nothing.
+	sandboxFee    = 2500
+	sandboxTariff = "sandbox"
+)
+
+// wagesEntry is the wages entry of call c, sent with trackID. s.mu is held.
+func (s *Sandbox) wagesEntry(trackID string, c *sandboxCall) wire.WagesEntry {
+	status := c.status
+	if time.Now().Before(c.unknownUntil) {
+		status = finnotech.CallUnknown
+	}
+	var fee int64
+	if status == finnotech.CallDone {
+		fee = sandboxFee
+	}
+	return wire.WagesEntry{
+		TrackID:           wire.LenientString(trackID),
+		Status:            string(status),
+		Amount:            wire.LenientInt{V: fee, Set: true},
+		TransactionAmount: wire.LenientInt{V: c.amount, Set: true},
+		ServiceName:       c.op,
+		ScopeName:         opScopes()[c.op],
+		TariffName:        sandboxTariff,
+		UID:               wire.LenientString(c.uid),
+		Deposit:           wire.LenientString(c.deposit),
+		Date:              wire.LenientString(jalaliDateTime(c.recorded)),
+	}
+}
+
+// opScopes are the scopes of the services the sandbox lists in wages.
+func opScopes() map[string]string {
+	return map[string]string{
+		OpBlock: "oak:block:*", OpUnblock: "oak:unblock:*", OpTransfer: "oak:unblock-transfer:*",
+		OpTransferInquiry: "oak:unblock-transfer-inquiry:get", OpFacility: finnotech.ScopeFacilityInquiry,
+	}
 }
 
 // ledger is what GET /_sandbox/ledger shows: the holds (with their
@@ -587,8 +651,18 @@ func (s *Sandbox) reserve(op, clientID, trackID string) bool {
 	if _, dup := s.calls[trackID]; dup {
 		return false
 	}
-	s.calls[trackID] = &sandboxCall{op: op, clientID: clientID, status: finnotech.CallPending}
+	s.record(trackID, &sandboxCall{op: op, clientID: clientID, status: finnotech.CallPending})
 	return true
+}
+
+// record files the new call c under trackID, received now. s.mu is held.
+func (s *Sandbox) record(trackID string, c *sandboxCall) {
+	c.recorded, c.uid = s.now(), uuid.NewString()
+	if c.op == OpBlock {
+		c.deposit = DepositOf(c.clientID)
+	}
+	s.calls[trackID] = c
+	s.callOrder = append(s.callOrder, trackID)
 }
 
 // finish records the final status of a reserved call.
@@ -598,7 +672,8 @@ func (s *Sandbox) finish(trackID string, reserved bool, st finnotech.CallStatus)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls[trackID].status = st
+	c := s.calls[trackID]
+	c.status, c.recorded = st, s.now()
 }
 
 // fault is what the sandbox does to one money call.
@@ -673,8 +748,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// StaticToken returns a finnotech.TokenSource that always hands out tok,
-// for tests that need no token endpoint; Invalidate does nothing.
+// ClientCredentialPrefix starts the tokens the sandbox takes, when
+// Config.Tokens is empty, for client-credential tokens: a Bearer token it
+// never issued works for the services of its kind only, a client-credential
+// one (facility inquiry, wages) when it starts with "cc-", an
+// authorization-code one (the oak calls) otherwise.
+const ClientCredentialPrefix = "cc-"
+
+// StaticToken returns a finnotech.TokenSource for tests that need no token
+// endpoint: it hands out tok as every clientId's authorization-code token
+// and ClientCredentialPrefix+tok as the client-credential token of every
+// scope set; its Invalidate methods do nothing.
 func StaticToken(tok string) finnotech.TokenSource {
 	return staticToken(tok)
 }
@@ -683,3 +767,8 @@ type staticToken string
 
 func (s staticToken) Token(context.Context, string) (string, error) { return string(s), nil }
 func (staticToken) Invalidate(string)                               {}
+
+func (s staticToken) ClientCredential(context.Context, ...string) (string, error) {
+	return ClientCredentialPrefix + string(s), nil
+}
+func (staticToken) InvalidateClientCredential(...string) {}

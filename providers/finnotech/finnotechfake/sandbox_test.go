@@ -87,19 +87,16 @@ func TestSandboxFaultTokenExpiredRevokes(t *testing.T) {
 	f.sandbox.InjectNext(sandboxfault.FaultTokenExpired)
 	_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
 	wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
-	// Any token works in this sandbox, except the revoked one.
-	for _, call := range []func() error{
-		func() error {
-			_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
-			return err
-		},
-		func() error { _, err := f.client.CallStatus(context.Background(), "app-1", "t"); return err },
-		func() error {
-			_, err := f.client.FacilityInquiry(context.Background(), "app-1", newTrackID(t), "0071331951")
-			return err
-		},
-	} {
-		wantError(t, call(), providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
+	// Any token works in this sandbox, except the revoked one: the oak
+	// calls fail from now on...
+	_, err = f.client.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
+	wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
+	// ...while the client-credential calls, on another token, do not.
+	if _, err := f.client.CallStatus(context.Background(), "app-1", "t"); err != nil {
+		t.Errorf("CallStatus on the client-credential token: %v", err)
+	}
+	if _, err := f.client.FacilityInquiry(context.Background(), "app-1", newTrackID(t), "0071331951"); err != nil {
+		t.Errorf("FacilityInquiry on the client-credential token: %v", err)
 	}
 	other := finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken("other")})
 	if _, err := other.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1}); err != nil {
@@ -215,5 +212,51 @@ func TestSandboxSeededFaults(t *testing.T) {
 	}
 	if !seen[-1] || !seen[providers.Unknown] || len(seen) != 2 {
 		t.Errorf("outcomes %v, want both successes and 503s", a)
+	}
+}
+
+// TestSandboxWagesNeedsClientCredential: wages answers the documented
+// list, and only to a client-credential token.
+func TestSandboxWagesNeedsClientCredential(t *testing.T) {
+	f := newFixture(t, Config{}, "tok")
+	blockID, _ := f.block(t, "app-1", 1000)
+	status, env := f.rawCall(t, http.MethodGet, "/dev/v2/clients/app-1/wages?trackId="+blockID, "Bearer tok", "", "")
+	if status != http.StatusForbidden || env.Error == nil || env.Error.Code != wire.CodeForbidden {
+		t.Errorf("wages with the customer's token: HTTP %d %+v, want 403 FORBIDDEN", status, env.Error)
+	}
+	status, env = f.rawCall(t, http.MethodGet, "/dev/v2/clients/app-1/wages?trackId="+blockID, "Bearer cc-tok", "", "")
+	var res struct {
+		Wages []map[string]any `json:"wages"`
+		Total int              `json:"total"`
+	}
+	if err := json.Unmarshal(env.Result, &res); status != 200 || err != nil || res.Total != 1 || len(res.Wages) != 1 {
+		t.Fatalf("wages: HTTP %d %s (%v), want one entry", status, env.Result, err)
+	}
+	for _, k := range []string{"trackId", "status", "amount", "transactionAmount", "serviceName", "scopeName", "tariffName", "uid", "deposit", "date"} {
+		if _, ok := res.Wages[0][k]; !ok {
+			t.Errorf("entry %v lacks %q", res.Wages[0], k)
+		}
+	}
+	_, env = f.rawCall(t, http.MethodGet, "/dev/v2/clients/app-1/wages?trackId=never-sent", "Bearer cc-tok", "", "")
+	if string(env.Result) != `{"wages":[],"total":0}` {
+		t.Errorf("wages of a trackId never sent: %s, want an empty list", env.Result)
+	}
+
+	// With configured tokens, only the token endpoint's client-credential
+	// token of scope boomrang:wages:get is taken.
+	tf := newTokenFixture(t, Config{})
+	for _, scope := range []string{finnotech.ScopeFacilityInquiry, finnotech.ScopeWages} {
+		tok, err := tf.tokens.ClientCredential(context.Background(), scope)
+		if err != nil {
+			t.Fatalf("ClientCredential(%s): %v", scope, err)
+		}
+		_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: tf.server.URL, HTTPClient: tf.server.Client(),
+			Tokens: sameTokens(tok)}).CallStatus(context.Background(), "app-1", "t")
+		if scope == finnotech.ScopeWages && err != nil {
+			t.Errorf("wages with a token of scope %s: %v", scope, err)
+		}
+		if scope != finnotech.ScopeWages {
+			wantError(t, err, providers.Permanent, wire.CodeForbidden, http.StatusForbidden)
+		}
 	}
 }

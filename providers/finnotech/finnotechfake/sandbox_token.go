@@ -30,7 +30,7 @@ type sandboxToken struct {
 // codeScopes are the scopes of an authorization-code token in the sandbox.
 func codeScopes() []string {
 	return []string{"oak:block:*", "oak:unblock:*", "oak:unblock-transfer:*",
-		"oak:unblock-transfer-inquiry:get", "boomrang:wages:get"}
+		"oak:unblock-transfer-inquiry:get"}
 }
 
 // authorize checks the Bearer token of r, never recording it, for a
@@ -52,7 +52,15 @@ func (s *Sandbox) authorize(r *http.Request, kind, scope string) string {
 	case !known && s.strictTokens:
 		return wire.MsgBadToken
 	case !known:
-		// Accept-any mode: a token the sandbox never saw works everywhere.
+		// Accept-any mode: a token the sandbox never saw works for the
+		// services of its kind (see ClientCredentialPrefix).
+		unknownKind := wire.TokenTypeCode
+		if strings.HasPrefix(tok, ClientCredentialPrefix) {
+			unknownKind = wire.TokenTypeCC
+		}
+		if kind != "" && kind != unknownKind {
+			return wire.MsgTokenNotForService
+		}
 		return ""
 	case !t.expiry.IsZero() && !s.now().Before(t.expiry):
 		return wire.MsgBadToken

@@ -30,7 +30,9 @@ const (
 	// ASSUMPTION (DECISIONS.md): the unblock-transfer inquiry is
 	// GET .../unblockTransferInquiry?trackId=<new>&inquiryTrackId=<transfer's>.
 	TransferInquiryPath = "/oak/v2/clients/%s/unblockTransferInquiry"
-	// WagesPath is documented (NOTES.md 1.4): the last status of a call.
+	// WagesPath is documented (package doc, wages): the last status of a
+	// call, asked with a client-credential token of scope
+	// boomrang:wages:get.
 	WagesPath = "/dev/v2/clients/%s/wages"
 	// FacilityPath is documented (finnotech-credit-facility-inquiry.seed.txt);
 	// its two verbs are the clientId and the national id.
@@ -177,20 +179,34 @@ type TransferInquiryResult struct {
 // the transfer's status.
 func (r TransferInquiryResult) Missing() []string { return missing(required{r.Status == "", "status"}) }
 
-// WagesResult is the wages answer for one trackId.
-// ASSUMPTION (DECISIONS.md): {"trackId","status","service"}; the documented
-// page lists more fields (transactionAmount, scopeName, date, amount) that
-// blockd does not need. ASSUMPTION (DECISIONS.md, extended): "response"
-// holds the call's result object when the call is DONE.
+// WagesResult is the documented wages answer (package doc, wages):
+// {"wages":[...],"total":n}, the entries filtered by the trackId asked
+// about; the list is empty when Finnotech holds no entry for it (yet).
 type WagesResult struct {
-	TrackID  string          `json:"trackId"`
-	Status   string          `json:"status"`
-	Service  string          `json:"service,omitempty"`
-	Response json.RawMessage `json:"response,omitempty"`
+	// Wages is nil when the answer has no list at all (then it is
+	// unreadable); the fake writes an empty one as [].
+	Wages []WagesEntry `json:"wages"`
+	Total LenientInt   `json:"total"`
 }
 
-// Missing is empty.
-func (WagesResult) Missing() []string { return nil }
+// Missing names the list when the answer has none.
+func (r WagesResult) Missing() []string { return missing(required{r.Wages == nil, "wages"}) }
+
+// WagesEntry is one entry of the wages answer. Amount is the fee charged;
+// date is Jalali YYYYMMDDHHMMSS. Text fields are read as strings or
+// numbers.
+type WagesEntry struct {
+	TrackID           LenientString `json:"trackId"`
+	Status            string        `json:"status"`
+	Amount            LenientInt    `json:"amount"`
+	TransactionAmount LenientInt    `json:"transactionAmount"`
+	ServiceName       string        `json:"serviceName"`
+	ScopeName         string        `json:"scopeName"`
+	TariffName        string        `json:"tariffName"`
+	UID               LenientString `json:"uid"`
+	Deposit           LenientString `json:"deposit"`
+	Date              LenientString `json:"date"`
+}
 
 // TokenBody is the token endpoint's body for every grant (NOTES.md 1.2);
 // the fields a grant does not use are left out.
