@@ -36,11 +36,12 @@ func NewAdapter(c *Client) *Adapter {
 //
 //   - block: a schemas.FinnotechBlockResult;
 //   - unblock: a schemas.FinnotechUnblockResult, the call built from
-//     req.Block, the stored block, which must be set (else CodeMissingBlock);
+//     req.Block, the stored block (its amount, description, days, deposit,
+//     blockDate and call trackId), which must be set (else CodeMissingBlock);
 //   - transfer: a schemas.FinnotechTransferResult, the unblock-transfer built
-//     from req.Hold (its block's clientId, its unblock call's trackId), which
-//     must be set (else CodeMissingHold), and the command's amount,
-//     destination and description;
+//     from req.Hold (its block's clientId, description and days, its unblock
+//     call's trackId), which must be set (else CodeMissingHold), and the
+//     command's amount and destination;
 //   - inquiry "transfer": a schemas.FinnotechTransferInquiryResult about the
 //     transfer call req.InquiredTrackID of client req.InquiredClientID
 //     (else CodeMissingTransfer);
@@ -73,6 +74,7 @@ func (a *Adapter) Execute(ctx context.Context, req providers.Request) (json.RawM
 			Deposit:      b.Deposit,
 			BlockDate:    b.BlockDate,
 			Description:  b.Description,
+			Days:         b.Days,
 		})
 		if err != nil {
 			return nil, err
@@ -88,7 +90,8 @@ func (a *Adapter) Execute(ctx context.Context, req providers.Request) (json.RawM
 			Amount:         cmd.Amount,
 			UnblockTrackID: h.UnblockProviderTrackID,
 			Destination:    cmd.Destination,
-			Description:    cmd.Description,
+			Description:    h.Block.Description,
+			Days:           h.Block.Days,
 		})
 		if err != nil {
 			return nil, err

@@ -109,7 +109,8 @@ func blockResponse(r wire.BlockResult, trackID string, req BlockRequest) BlockRe
 // Unblock releases the block req.BlockTrackID; req.Amount must equal the
 // blocked amount. trackID must be new.
 func (c *Client) Unblock(ctx context.Context, clientID, trackID string, req UnblockRequest) (UnblockResponse, error) {
-	body := wire.UnblockBody(req)
+	body := wire.UnblockBody{Amount: req.Amount, Description: req.Description, Days: strconv.Itoa(req.Days),
+		BlockTrackID: req.BlockTrackID, Deposit: req.Deposit, BlockDate: req.BlockDate}
 	env, err := call[wire.UnblockResult](ctx, c, http.MethodPost, wire.UnblockPath, clientID, trackID, body)
 	if err != nil {
 		return UnblockResponse{}, fmt.Errorf("sending unblock: %w", err)
@@ -127,7 +128,8 @@ func (c *Client) Unblock(ctx context.Context, clientID, trackID string, req Unbl
 // must be new. An insufficient balance fails Permanent with Code
 // CodeInsufficientBalance (see IsInsufficientBalance).
 func (c *Client) UnblockTransfer(ctx context.Context, clientID, trackID string, req UnblockTransferRequest) (UnblockTransferResponse, error) {
-	body := wire.TransferBody(req)
+	body := wire.TransferBody{Amount: req.Amount, Description: req.Description, Days: strconv.Itoa(req.Days),
+		UnblockTrackID: req.UnblockTrackID, Destination: req.Destination}
 	env, err := call[wire.TransferResult](ctx, c, http.MethodPost, wire.TransferPath, clientID, trackID, body)
 	if err != nil {
 		return UnblockTransferResponse{}, fmt.Errorf("sending unblock-transfer: %w", err)

@@ -74,7 +74,7 @@ func TestUnblock(t *testing.T) {
 	blockID, b := f.block(t, "app-1", 5000)
 
 	unblockID := newTrackID(t)
-	req := UnblockRequest{Amount: 5000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test"}
+	req := UnblockRequest{Amount: 5000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test", Days: 12}
 	resp, err := f.client.Unblock(context.Background(), "app-1", unblockID, req)
 	if err != nil {
 		t.Fatalf("Unblock: %v", err)
@@ -106,7 +106,7 @@ func TestUnblock(t *testing.T) {
 func TestUnblockRefused(t *testing.T) {
 	f := newFixture(t, finnotechfake.Config{}, "tok")
 	blockID, b := f.block(t, "app-1", 5000)
-	good := UnblockRequest{Amount: 5000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test"}
+	good := UnblockRequest{Amount: 5000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test", Days: 12}
 
 	tests := []struct {
 		name     string
@@ -121,6 +121,10 @@ func TestUnblockRefused(t *testing.T) {
 		{"another client", "app-2", func(*UnblockRequest) {}, wire.MsgTransactionNotFound},
 		{"zero amount", "app-1", func(r *UnblockRequest) { r.Amount = 0 }, wire.MsgBadAmount},
 		{"no block trackId", "app-1", func(r *UnblockRequest) { r.BlockTrackID = "" }, wire.MsgNoBlockTrackID},
+		{"days mismatch", "app-1", func(r *UnblockRequest) { r.Days = 13 }, wire.MsgDaysMismatch},
+		{"no days", "app-1", func(r *UnblockRequest) { r.Days = 0 }, wire.MsgBadDays},
+		{"description mismatch", "app-1", func(r *UnblockRequest) { r.Description = "other" }, wire.MsgDescriptionMismatch},
+		{"no description", "app-1", func(r *UnblockRequest) { r.Description = "" }, wire.MsgDescriptionMismatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -417,11 +421,11 @@ func TestRequestShape(t *testing.T) {
 		t.Errorf("body = %s, want %s", got, want)
 	}
 
-	if _, err := c.Unblock(context.Background(), "app-1", "unblock-1", UnblockRequest{Amount: 1, BlockTrackID: "block-1", Deposit: "0201698541000", BlockDate: "951210", Description: "d"}); err != nil {
+	if _, err := c.Unblock(context.Background(), "app-1", "unblock-1", UnblockRequest{Amount: 1, BlockTrackID: "block-1", Deposit: "0201698541000", BlockDate: "951210", Description: "d", Days: 12}); err != nil {
 		t.Fatalf("Unblock: %v", err)
 	}
 	r, body = cs.last()
-	if got, want := string(body), `{"amount":1,"blockTrackId":"block-1","deposit":"0201698541000","blockDate":"951210","description":"d"}`; got != want {
+	if got, want := string(body), `{"amount":1,"description":"d","days":"12","blockTrackId":"block-1","deposit":"0201698541000","blockDate":"951210"}`; got != want {
 		t.Errorf("unblock body = %s, want %s", got, want)
 	}
 	if r.URL.Path != "/oak/v2/clients/app-1/unblock" || r.URL.Query().Get("trackId") != "unblock-1" {
@@ -535,12 +539,12 @@ func TestMoneyAnswers(t *testing.T) {
 	calls := map[string]func(c *Client) error{
 		"unblock": func(c *Client) error {
 			_, err := c.Unblock(context.Background(), "app-1", "t", UnblockRequest{Amount: 1, BlockTrackID: "b", Deposit: "0201698541000",
-				BlockDate: "951210", Description: "d"})
+				BlockDate: "951210", Description: "d", Days: 1})
 			return err
 		},
 		"transfer": func(c *Client) error {
 			_, err := c.UnblockTransfer(context.Background(), "app-1", "t", UnblockTransferRequest{Amount: 1, UnblockTrackID: "u",
-				Destination: destination, Description: "d"})
+				Destination: destination, Description: "d", Days: 1})
 			return err
 		},
 	}

@@ -120,7 +120,8 @@ func contractEnv(t *testing.T, sb *finnotechfake.Sandbox, a *Adapter) providerte
 					Command:         schemas.Command{Kind: schemas.KindUnblock, TrackID: newTrackID(t), Provider: schemas.ProviderFinnotech},
 					ProviderTrackID: newTrackID(t),
 					Block: &schemas.BlockRef{TrackID: "never-blocked", Provider: schemas.ProviderFinnotech, ClientID: "app-1",
-						Amount: 10_000, Deposit: finnotechfake.DepositOf("app-1"), BlockDate: "951210", ProviderTrackID: "never-blocked"},
+						Amount: 10_000, Description: "test", Days: 30, Deposit: finnotechfake.DepositOf("app-1"), BlockDate: "951210",
+						ProviderTrackID: "never-blocked"},
 				}
 			},
 		},

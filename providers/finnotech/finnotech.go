@@ -163,7 +163,8 @@ type BlockResponse struct {
 }
 
 // UnblockRequest is the body of an unblock call; every field comes from the
-// stored block.
+// stored block: the seed says the block's amount, description and days are
+// needed again by the unblock (package doc, unblock).
 type UnblockRequest struct {
 	// Amount must equal the blocked amount.
 	Amount int64
@@ -172,6 +173,8 @@ type UnblockRequest struct {
 	Deposit      string
 	BlockDate    string
 	Description  string
+	// Days is the block's, 1–90; sent as a string, as in the block.
+	Days int
 }
 
 // UnblockResponse is the result of a successful unblock call.
@@ -213,7 +216,10 @@ type WagesEntry struct {
 	Date string
 }
 
-// UnblockTransferRequest is the body of an unblock-transfer call.
+// UnblockTransferRequest is the body of an unblock-transfer call: the
+// transfer's amount and destination, and the block's description and days,
+// which the seed says the unblock-transfer needs again (package doc,
+// unblock-transfer).
 type UnblockTransferRequest struct {
 	// Amount in rials, at most the unblocked amount.
 	Amount int64
@@ -222,7 +228,9 @@ type UnblockTransferRequest struct {
 	UnblockTrackID string
 	// Destination deposit number or IBAN.
 	Destination string
+	// Description and Days are the block's.
 	Description string
+	Days        int
 }
 
 // UnblockTransferResponse is the result of a successful unblock-transfer.

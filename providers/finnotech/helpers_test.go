@@ -143,7 +143,7 @@ func (f *fixture) unblock(tb testing.TB, clientID, blockID string, b BlockRespon
 	tb.Helper()
 	trackID := newTrackID(tb)
 	if _, err := f.client.Unblock(context.Background(), clientID, trackID, UnblockRequest{Amount: b.Amount,
-		BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test"}); err != nil {
+		BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: b.Description, Days: b.Days}); err != nil {
 		tb.Fatalf("Unblock: %v", err)
 	}
 	return trackID

@@ -48,7 +48,7 @@ func transferRequest(t *testing.T, blockID string, b BlockResponse, unblockID st
 		ProviderTrackID: newTrackID(t),
 		Hold: &schemas.Hold{
 			Block: schemas.BlockRef{TrackID: "blk-1", Provider: schemas.ProviderFinnotech, ClientID: "app-1", Amount: b.Amount,
-				Deposit: b.Deposit, BlockDate: b.BlockDate, ProviderTrackID: blockID},
+				Description: b.Description, Days: b.Days, Deposit: b.Deposit, BlockDate: b.BlockDate, ProviderTrackID: blockID},
 			State: schemas.HoldTransferring, UnblockTrackID: "ubl-1", UnblockProviderTrackID: unblockID,
 		},
 	}

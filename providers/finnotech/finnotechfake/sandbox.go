@@ -464,16 +464,18 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 			BlockDate: h.BlockDate, Days: wire.NumericString(h.Days)}
 
 	case OpUnblock:
-		// ASSUMPTION (DECISIONS.md): an unblock names its block by the block
-		// call's trackId, with the block's deposit and blockDate, and must
-		// release the whole amount.
+		// ASSUMPTION (package doc, unblock): an unblock names its block by
+		// the block call's trackId, with the block's deposit and blockDate,
+		// and must release the whole amount.
 		h, ok := s.holds[req.body.BlockTrackID]
 		if !ok || h.ClientID != req.clientID || h.State != HoldBlocked ||
 			h.Deposit != req.body.Deposit || h.BlockDate != req.body.BlockDate {
 			return refuse(wire.CodeValidation, wire.MsgTransactionNotFound)
 		}
-		if h.Amount != req.amount {
-			return refuse(wire.CodeValidation, wire.MsgInvalidAmount)
+		// The seed: the unblock amount must equal the block's; the block's
+		// description and days are sent again and must be the block's too.
+		if msg := h.differs(req); msg != "" {
+			return refuse(wire.CodeValidation, msg)
 		}
 		c.deposit = h.Deposit
 		h.State = HoldUnblocked
@@ -496,6 +498,10 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 			return refuse(wire.CodeValidation, wire.MsgAlreadyTransferred)
 		case req.amount > h.Amount:
 			return refuse(wire.CodeValidation, wire.MsgInvalidAmount)
+		case req.days != h.Days:
+			return refuse(wire.CodeValidation, wire.MsgDaysMismatch)
+		case req.body.Description != h.Description:
+			return refuse(wire.CodeValidation, wire.MsgDescriptionMismatch)
 		case req.body.Destination == h.Deposit:
 			return refuse(wire.CodeValidation, wire.MsgSameAccounts)
 		case s.lowBalance[h.Deposit] && req.amount > h.Amount-bankFloor:
@@ -516,6 +522,20 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 	return http.StatusOK, result, "", ""
 }
 
+// differs returns the refusal of an unblock whose amount, days or
+// description are not the block's h, or "".
+func (h *Hold) differs(req moneyRequest) string {
+	switch {
+	case req.amount != h.Amount:
+		return wire.MsgInvalidAmount
+	case req.days != h.Days:
+		return wire.MsgDaysMismatch
+	case req.body.Description != h.Description:
+		return wire.MsgDescriptionMismatch
+	}
+	return ""
+}
+
 // parse reads and checks the body of a money call; it returns the
 // VALIDATION_ERROR message, or "" when the body is good.
 func (req *moneyRequest) parse(contentType string, body []byte, readErr error) string {
@@ -528,13 +548,15 @@ func (req *moneyRequest) parse(contentType string, body []byte, readErr error) s
 	}
 	req.amount = int64(amount)
 
+	// Every money call carries the block's days (the seed: needed again by
+	// unblock and unblock-transfer).
+	var days providers.FlexInt
+	if len(req.body.Days) == 0 || json.Unmarshal(req.body.Days, &days) != nil || days < 1 || days > 90 {
+		return wire.MsgBadDays
+	}
+	req.days = int(days)
 	switch req.op {
 	case OpBlock:
-		var days providers.FlexInt
-		if len(req.body.Days) == 0 || json.Unmarshal(req.body.Days, &days) != nil || days < 1 || days > 90 {
-			return wire.MsgBadDays
-		}
-		req.days = int(days)
 		if strings.TrimSpace(req.body.Description) == "" {
 			return wire.MsgNoDescription
 		}

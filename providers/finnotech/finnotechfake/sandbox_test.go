@@ -118,11 +118,11 @@ func TestSandboxLedger(t *testing.T) {
 	blockID, b := f.block(t, "app-1", 7000)
 	f.block(t, "app-2", 8000)
 	unblockID := newTrackID(t)
-	if _, err := f.client.Unblock(context.Background(), "app-1", unblockID, finnotech.UnblockRequest{Amount: 7000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate}); err != nil {
+	if _, err := f.client.Unblock(context.Background(), "app-1", unblockID, finnotech.UnblockRequest{Amount: 7000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: b.Description, Days: b.Days}); err != nil {
 		t.Fatalf("Unblock: %v", err)
 	}
 	transferID := newTrackID(t)
-	if _, err := f.client.UnblockTransfer(context.Background(), "app-1", transferID, finnotech.UnblockTransferRequest{Amount: 6500, UnblockTrackID: unblockID, Destination: destination}); err != nil {
+	if _, err := f.client.UnblockTransfer(context.Background(), "app-1", transferID, finnotech.UnblockTransferRequest{Amount: 6500, UnblockTrackID: unblockID, Destination: destination, Description: b.Description, Days: b.Days}); err != nil {
 		t.Fatalf("UnblockTransfer: %v", err)
 	}
 	if _, err := f.client.UnblockTransferInquiry(context.Background(), "app-1", newTrackID(t), transferID); err != nil {

@@ -31,6 +31,11 @@ const (
 	MsgBadDays        = "invalid days"
 	MsgNoDescription  = "description is required"
 	MsgNoBlockTrackID = "blockTrackId is required"
+	// The unblock's and unblock-transfer's refusal of days or a
+	// description that are not the block's, worded like the seed's rule
+	// for the amount. ASSUMPTION (package doc, unblock): their texts.
+	MsgDaysMismatch        = "days must equal the blocked days"
+	MsgDescriptionMismatch = "description must equal the block's description"
 	// The unblock-transfer's refusals. ASSUMPTION (DECISIONS.md): their
 	// texts, the seed states only the rules; MsgSameAccounts is
 	// transferTo's documented text (NOTES.md 1.3).

@@ -111,14 +111,17 @@ func (r BlockResult) Missing() []string {
 }
 
 // UnblockBody is the unblock body.
-// ASSUMPTION (DECISIONS.md): the fields and their names; amount equals the
-// block's, blockTrackId is the trackId the block call was sent with.
+// ASSUMPTION (package doc, unblock): the fields and their names; amount,
+// description and days are the block's (the seed: all three are needed
+// again by unblock), blockTrackId is the trackId the block call was sent
+// with, deposit and blockDate are what the block answered.
 type UnblockBody struct {
 	Amount       int64  `json:"amount"`
+	Description  string `json:"description"`
+	Days         string `json:"days"`
 	BlockTrackID string `json:"blockTrackId"`
 	Deposit      string `json:"deposit"`
 	BlockDate    string `json:"blockDate"`
-	Description  string `json:"description"`
 }
 
 // UnblockResult is the unblock result.
@@ -137,13 +140,16 @@ func (r UnblockResult) Missing() []string {
 }
 
 // TransferBody is the unblock-transfer body.
-// ASSUMPTION (DECISIONS.md): the fields and their names; unblockTrackId is
-// the trackId the successful unblock call was sent with.
+// ASSUMPTION (package doc, unblock-transfer): the fields and their names;
+// amount is the transfer's (at most the unblocked amount), description and
+// days the block's (the seed: needed again by unblock-transfer),
+// unblockTrackId the trackId the successful unblock call was sent with.
 type TransferBody struct {
 	Amount         int64  `json:"amount"`
+	Description    string `json:"description"`
+	Days           string `json:"days"`
 	UnblockTrackID string `json:"unblockTrackId"`
 	Destination    string `json:"destination"`
-	Description    string `json:"description"`
 }
 
 // TransferResult is the unblock-transfer result.
