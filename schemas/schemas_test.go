@@ -200,6 +200,17 @@ func TestFinnotechResults(t *testing.T) {
 		{"inquiry with more", "block", `{` + block + `,"inquiry":{"service":"wages","status":"DONE","fields":[],"raw":{}}}`, false},
 		{"unblock without unblockDate", "unblock", `{"amount":4000,"deposit":"x","blockTrackId":"b","providerTrackId":"c"}`, false},
 		{"transfer without transferDate", "transfer", `{"amount":4000,"source":"s","destination":"d","unblockTrackId":"u","providerTrackId":"c"}`, false},
+		{"no facility", "inquiry", `{"nationalId":"0071331960","noFacility":true,"message":"هیچ تسهیلات و تعهدی یافت نشد","totalAmount":0,"debtTotalAmount":0,` +
+			`"pastExpiredTotalAmount":0,"deferredTotalAmount":0,"suspiciousTotalAmount":0,"facilities":[]}`, true},
+		{"facility with both families", "inquiry", `{"nationalId":"0071331951","noFacility":false,"totalAmount":1,"debtTotalAmount":1,` +
+			`"pastExpiredTotalAmount":0,"deferredTotalAmount":0,"suspiciousTotalAmount":0,"facilities":[{"summary":{"bankCode":"14",` +
+			`"amountOriginal":1,"benefitAmount":0,"debtorTotalAmount":1,"pastExpiredAmount":0,"deferredAmount":0,"suspiciousAmount":0},` +
+			`"contract":{"bankCode":"14","requestNo":"1","amountOriginal":2,"benefitAmount":0,"debtorTotalAmount":2,"pastExpiredAmount":0,` +
+			`"deferredAmount":0,"suspiciousAmount":0,"obligationAmount":0,"setDate":"13970430","setDateGregorian":"2018-07-21"}}]}`, true},
+		{"facility of one flat loan", "inquiry", `{"nationalId":"0071331951","noFacility":false,"totalAmount":1,"debtTotalAmount":1,` +
+			`"pastExpiredTotalAmount":0,"deferredTotalAmount":0,"suspiciousTotalAmount":0,"facilities":[{"bankCode":"14","amountOriginal":1}]}`, false},
+		{"transfer inquiry", "inquiry", `{"transferTrackId":"x","status":"PENDING","providerTrackId":"c"}`, true},
+		{"inquiry of neither kind", "inquiry", `{"status":"DONE"}`, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,7 +33,7 @@ func TestSandboxFacility(t *testing.T) {
 		nid := strconv.Itoa(1_000_000_001 + 7*i) // 10 digits, ending in 1..9 or 0
 		got := inquire(t, nid).Result
 		if nid[9] == '0' {
-			if !got.NoFacility || got.Facilities == nil || len(got.Facilities) != 0 {
+			if !got.NoFacility || got.Facilities == nil || len(got.Facilities) != 0 || got.Message != wire.MsgNoFacility {
 				t.Errorf("nid ending in 0: result %+v, want no facility", got)
 			}
 			continue
@@ -44,9 +44,15 @@ func TestSandboxFacility(t *testing.T) {
 			t.Fatalf("nid %s: %d facilities (NoFacility %v), want 1-3", nid, n, got.NoFacility)
 		}
 		var total, debt int64
-		for _, fc := range got.Facilities {
-			total += fc.AmountOriginal
-			debt += fc.DebtorTotalAmount
+		for _, f := range got.Facilities {
+			sum, fc := f.Summary, f.Contract
+			if sum == nil || fc == nil {
+				t.Fatalf("nid %s: facility %+v, want both families", nid, f)
+			}
+			// The sandbox's totals are the sums of the plain family, as in
+			// the seed's example.
+			total += sum.AmountOriginal
+			debt += sum.DebtorTotalAmount
 			if fc.AmountOriginal <= 0 || fc.BenefitAmount <= 0 || fc.Currency != "IRR" || fc.Status != sandboxFacilityStatus ||
 				len(fc.BranchCode) != 5 || fc.RequestNo == "" {
 				t.Errorf("nid %s: facility %+v, want positive amounts, IRR, a 5-digit branch code", nid, fc)
