@@ -112,8 +112,20 @@ type Config struct {
 	// ApplyThenDropRate is the share (0..1) of money calls that are carried
 	// out, after which the connection is closed without an answer. Default 0.
 	ApplyThenDropRate float64
-	// TimeoutDelay is how long a TimeoutRate call hangs. Default 30s.
+	// Rates are the shares (each 0..1) of money calls that draw each of the
+	// other faults (see InjectNext), after the three rates above. Default
+	// none.
+	Rates map[sandboxfault.Fault]float64
+	// TimeoutDelay is how long a TimeoutRate call hangs (and a
+	// FaultLateDelivery call at most waits for the client to give up).
+	// Default 30s.
 	TimeoutDelay time.Duration
+	// LateBy is how long after the client gave up a FaultLateDelivery call
+	// is applied. Default 100ms.
+	LateBy time.Duration
+	// StatusLag is how long wages says UNKNOWN about a FaultStatusLags
+	// call. Default 3s.
+	StatusLag time.Duration
 	// Seed seeds the fault draws (math/rand/v2 PCG). Default 0, a fixed
 	// sequence like any other seed.
 	Seed int64
@@ -215,7 +227,8 @@ func New(cfg Config) *Sandbox {
 		lowBalance:   make(map[string]bool),
 		now:          cfg.Now,
 		faults: sandboxfault.New(sandboxfault.Config{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutRate: cfg.TimeoutRate,
-			ApplyThenDropRate: cfg.ApplyThenDropRate, TimeoutDelay: cfg.TimeoutDelay, Seed: cfg.Seed}),
+			ApplyThenDropRate: cfg.ApplyThenDropRate, Rates: cfg.Rates, TimeoutDelay: cfg.TimeoutDelay, LateBy: cfg.LateBy,
+			StatusLag: cfg.StatusLag, Seed: cfg.Seed}),
 		holds:     make(map[string]*Hold),
 		byUnblock: make(map[string]string),
 		calls:     make(map[string]*sandboxCall),
@@ -265,10 +278,16 @@ func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
 	s.faults.SetRates(errorRate, timeoutRate, applyDropRate)
 }
 
+// SetFaultRates replaces the rates (each clamped to 0..1) of the faults
+// other than those of SetFaults, for money calls from now on.
+func (s *Sandbox) SetFaultRates(rates map[sandboxfault.Fault]float64) {
+	s.faults.SetFaultRates(rates)
+}
+
 // InjectNext makes the next money call (block, unblock or
 // unblock-transfer) that passes the token and trackId checks suffer f,
 // ahead of any fault drawn at the configured rates; faults injected in a
-// row hit calls in that order.
+// row hit calls in that order. Each fault is Finnotech's own answer:
 //
 //   - FaultRetryable: 429 TOO_MANY_REQUESTS, not applied.
 //   - FaultTimeout: hang as for TimeoutRate, not applied.
@@ -276,6 +295,19 @@ func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
 //   - FaultTokenExpired: revoke the call's token, so that only a new one
 //     (a refresh) works from then on, and answer 403 UNAUTHORIZED, not
 //     applied.
+//   - FaultLateDelivery: hang, unknown to wages, until the client gives up
+//     (or TimeoutDelay passes), apply the call LateBy later, and answer
+//     nothing.
+//   - FaultApplyThenTimeout: apply, then answer 408 with the FAILED
+//     envelope (REQUEST_TIMEOUT).
+//   - FaultApplyThenNotResponding: apply, then answer 400 FAILED
+//     SERVICE_CALL_ERROR "سرویس دهنده جوابگو نیست" (provider not
+//     responding).
+//   - FaultStatusLags: apply, close the connection unanswered, and let
+//     wages say UNKNOWN about the call for StatusLag before DONE.
+//   - FaultNestedFailed: answer 200 with the nested envelope, outer DONE,
+//     result.status FAILED, result.error SERVICE_CALL_ERROR "Minimum amount
+//     is 10000 Rials.", not applied.
 func (s *Sandbox) InjectNext(f sandboxfault.Fault) {
 	s.faults.InjectNext(f)
 }
@@ -359,11 +391,17 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 		validTrackID := isValidTrackID(req.trackID)
 
 		// Reserve the trackId at once, so that a second call with it is a
-		// duplicate even while this one is still being processed.
+		// duplicate even while this one is still being processed; a call
+		// that passes the checks draws its fault now. A late call is not
+		// reserved: Finnotech does not have it yet.
 		s.mu.Lock()
 		s.requests[op]++
 		_, duplicate := s.calls[req.trackID]
-		reserved := validTrackID && !duplicate
+		f := faultNone
+		if authMsg == "" && validTrackID && !duplicate {
+			f = s.nextFault()
+		}
+		reserved := validTrackID && !duplicate && f != faultLateDelivery
 		if reserved {
 			s.record(req.trackID, &sandboxCall{op: op, clientID: req.clientID, status: finnotech.CallPending})
 		}
@@ -385,7 +423,6 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 			return
 		}
 
-		f := s.nextFault()
 		switch f {
 		case faultUnavailable:
 			s.finish(req.trackID, true, finnotech.CallFailed)
@@ -410,12 +447,51 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 			s.finish(req.trackID, true, finnotech.CallFailed)
 			writeFailure(w, http.StatusGatewayTimeout, req.trackID, "GATEWAY_TIMEOUT", "gateway timeout")
 			return
+		case faultNestedFailed:
+			// The nested failure envelope of the pages (package doc,
+			// envelope), on HTTP 200 under an outer DONE, with the
+			// SERVICE_CALL_ERROR text the pages show in it. Not applied.
+			s.finish(req.trackID, true, finnotech.CallFailed)
+			writeJSON(w, http.StatusOK, wire.Envelope[wire.NestedFailure]{Status: wire.StatusDone, TrackID: req.trackID,
+				Result: wire.NestedFailure{Status: wire.StatusFailed,
+					Error: &wire.APIError{Code: wire.CodeServiceCall, Message: wire.MsgMinimumAmount}}})
+			return
+		case faultLateDelivery:
+			// Finnotech has not got the call: wages knows nothing of it
+			// while the client waits. It arrives LateBy after the client
+			// gave up, and is applied then; nobody is left to answer.
+			s.faults.Hang(r.Context())
+			time.Sleep(s.faults.LateBy())
+			if s.reserve(op, req.clientID, req.trackID) {
+				s.apply(r, req, body, readErr)
+			}
+			sandboxfault.DropConnection(w)
+			return
 		}
 
 		status, result, code, msg := s.apply(r, req, body, readErr)
-		if f == faultDrop {
+		switch f {
+		case faultDrop:
 			// Applied (or refused) and recorded; the answer is lost.
 			sandboxfault.DropConnection(w)
+			return
+		case faultStatusLags:
+			// Applied and recorded, the answer lost, and wages says
+			// UNKNOWN about the call for StatusLag.
+			s.lagStatus(req.trackID)
+			sandboxfault.DropConnection(w)
+			return
+		case faultApplyThenTimeout:
+			// ASSUMPTION (package doc, errors): the pages name HTTP 408 a
+			// timeout of a money call; its code and text are not shown.
+			writeFailure(w, http.StatusRequestTimeout, req.trackID, wire.CodeRequestTimeout, wire.MsgRequestTimeout)
+			return
+		case faultApplyThenNotResponding:
+			// "Provider not responding" as the pages show their failures:
+			// HTTP 400, the outer FAILED envelope, with SERVICE_CALL_ERROR,
+			// the code of errors of the bank behind Finnotech (package
+			// doc, errors). A 400 that only its text tells from a refusal.
+			writeFailure(w, http.StatusBadRequest, req.trackID, wire.CodeServiceCall, wire.MsgProviderNotResponding)
 			return
 		}
 		if code != "" {
@@ -424,6 +500,14 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 		}
 		writeJSON(w, status, wire.Envelope[any]{Result: result, Status: wire.StatusDone, TrackID: req.trackID})
 	}
+}
+
+// lagStatus makes wages say UNKNOWN about the call sent with trackID for
+// the plan's StatusLag, on the real clock.
+func (s *Sandbox) lagStatus(trackID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[trackID].unknownUntil = time.Now().Add(s.faults.StatusLag())
 }
 
 // apply checks the body of a reserved money call and carries it out. It
@@ -581,25 +665,16 @@ func (req *moneyRequest) parse(contentType string, body []byte, readErr error) s
 // {"wages":[...],"total":n}; an empty list when the sandbox never received
 // that trackId (or has not yet: a FaultLateDelivery call). Each entry's
 // status is the call's: PENDING while it is being processed, DONE or
-// FAILED once it is, UNKNOWN during a FaultStatusLags lag.
+// FAILED once it is, UNKNOWN during a FaultStatusLags lag. The answer is
+// the state when the request arrives, sent after the latency.
 func (s *Sandbox) wages(w http.ResponseWriter, r *http.Request) {
 	clientID, trackID := r.PathValue("clientId"), r.URL.Query().Get("trackId")
-	s.mu.Lock()
-	s.requests[OpWages]++
-	s.mu.Unlock()
-
-	s.faults.Delay()
-	if msg := s.authorize(r, wire.TokenTypeCC, finnotech.ScopeWages); msg != "" {
-		writeRefusedToken(w, trackID, msg)
-		return
-	}
-	if trackID != "" && !isValidTrackID(trackID) {
-		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgBadTrackID)
-		return
-	}
-
+	authMsg := s.authorize(r, wire.TokenTypeCC, finnotech.ScopeWages)
+	// The answer is the state when the request arrives; the latency comes
+	// after, so that a call under way (in its own latency) shows PENDING.
 	res := wire.WagesResult{Wages: []wire.WagesEntry{}}
 	s.mu.Lock()
+	s.requests[OpWages]++
 	for _, id := range s.callOrder {
 		if c := s.calls[id]; c.clientID == clientID && (trackID == "" || id == trackID) {
 			res.Wages = append(res.Wages, s.wagesEntry(id, c))
@@ -607,6 +682,16 @@ func (s *Sandbox) wages(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	res.Total = wire.LenientInt{V: int64(len(res.Wages)), Set: true}
+
+	s.faults.Delay()
+	if authMsg != "" {
+		writeRefusedToken(w, trackID, authMsg)
+		return
+	}
+	if trackID != "" && !isValidTrackID(trackID) {
+		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgBadTrackID)
+		return
+	}
 	writeJSON(w, http.StatusOK, wire.Envelope[wire.WagesResult]{Result: res, Status: wire.StatusDone, TrackID: uuid.NewString()})
 }
 
@@ -713,6 +798,20 @@ const (
 	faultTimeout
 	// faultDrop (ApplyThenDropRate, FaultApplyThenDrop): apply, answer nothing.
 	faultDrop
+	// faultLateDelivery (FaultLateDelivery): hang unseen, apply LateBy after
+	// the client gave up, answer nothing.
+	faultLateDelivery
+	// faultApplyThenTimeout (FaultApplyThenTimeout): apply, answer 408.
+	faultApplyThenTimeout
+	// faultApplyThenNotResponding (FaultApplyThenNotResponding): apply,
+	// answer 400 "provider not responding".
+	faultApplyThenNotResponding
+	// faultStatusLags (FaultStatusLags): apply, answer nothing, wages says
+	// UNKNOWN for StatusLag.
+	faultStatusLags
+	// faultNestedFailed (FaultNestedFailed): 200 with the nested FAILED
+	// envelope, not applied.
+	faultNestedFailed
 )
 
 // nextFault returns the fault of a money call, as Finnotech answers it: an
@@ -731,6 +830,16 @@ func (s *Sandbox) nextFault() fault {
 		return faultTimeout
 	case sandboxfault.FaultApplyThenDrop:
 		return faultDrop
+	case sandboxfault.FaultLateDelivery:
+		return faultLateDelivery
+	case sandboxfault.FaultApplyThenTimeout:
+		return faultApplyThenTimeout
+	case sandboxfault.FaultApplyThenNotResponding:
+		return faultApplyThenNotResponding
+	case sandboxfault.FaultStatusLags:
+		return faultStatusLags
+	case sandboxfault.FaultNestedFailed:
+		return faultNestedFailed
 	default:
 		return faultNone
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/providers/finnotech"
@@ -259,4 +260,58 @@ func TestSandboxWagesNeedsClientCredential(t *testing.T) {
 			wantError(t, err, providers.Permanent, wire.CodeForbidden, http.StatusForbidden)
 		}
 	}
+}
+
+// TestSandboxWagesWhileACallIsUnderWay: wages says PENDING about a call
+// while the fake applies it (its latency), and knows nothing of a late one
+// until it arrives.
+func TestSandboxWagesWhileACallIsUnderWay(t *testing.T) {
+	t.Run("pending during the latency", func(t *testing.T) {
+		f := newFixture(t, Config{Latency: 300 * time.Millisecond}, "tok")
+		trackID := newTrackID(t)
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.client.Block(context.Background(), "app-1", trackID, finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
+			done <- err
+		}()
+		// The call is reserved as it arrives, then takes its latency.
+		deadline := time.Now().Add(10 * time.Second)
+		for f.sandbox.Requests(OpBlock) == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if st, err := f.client.CallStatus(context.Background(), "app-1", trackID); err != nil || st != finnotech.CallPending {
+			t.Errorf("CallStatus during the call's latency = %s, %v; want PENDING", st, err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Block: %v", err)
+		}
+		if st, err := f.client.CallStatus(context.Background(), "app-1", trackID); err != nil || st != finnotech.CallDone {
+			t.Errorf("CallStatus after the answer = %s, %v; want DONE", st, err)
+		}
+	})
+	t.Run("a late call is unseen until it lands", func(t *testing.T) {
+		f := newFixture(t, Config{LateBy: 200 * time.Millisecond}, "tok")
+		f.sandbox.InjectNext(sandboxfault.FaultLateDelivery)
+		trackID := newTrackID(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_, err := f.client.Block(ctx, "app-1", trackID, finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
+		wantError(t, err, providers.Unknown, "", 0)
+		if st, err := f.client.CallStatus(context.Background(), "app-1", trackID); err != nil || st != finnotech.CallAbsent {
+			t.Errorf("CallStatus before the call lands = %s, %v; want ABSENT", st, err)
+		}
+		if n := len(f.sandbox.Holds()); n != 0 {
+			t.Errorf("holds before the call lands = %d, want 0", n)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for len(f.sandbox.Holds()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if st, err := f.client.CallStatus(context.Background(), "app-1", trackID); err != nil || st != finnotech.CallDone {
+			t.Errorf("CallStatus once it landed = %s, %v; want DONE", st, err)
+		}
+		if got := f.sandbox.CallCount(OpBlock); got != 1 {
+			t.Errorf("CallCount(block) = %d, want 1", got)
+		}
+	})
 }

@@ -47,6 +47,14 @@ const (
 	// again later" refusal (HTTP 429). ASSUMPTION (package doc, errors).
 	CodeTooManyRequests = "TOO_MANY_REQUESTS"
 	MsgTooManyRequests  = "too many requests, try again later"
+	// CodeRequestTimeout and MsgRequestTimeout are the sandbox's HTTP 408
+	// answer. ASSUMPTION (package doc, errors): the pages name the 408 of a
+	// money call, not its code or text.
+	CodeRequestTimeout = "REQUEST_TIMEOUT"
+	MsgRequestTimeout  = "request timeout"
+	// MsgMinimumAmount is the SERVICE_CALL_ERROR text the pages show in
+	// the nested failure envelope.
+	MsgMinimumAmount = "Minimum amount is 10000 Rials."
 	// CodeServiceCall is Finnotech's code for an error of the bank behind
 	// it (NOTES.md 1.3).
 	CodeServiceCall = "SERVICE_CALL_ERROR"
