@@ -73,7 +73,12 @@ func TestRelayPublishesOnlyWhatTheBrokerAcknowledgedInOrder(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- relay.Run(runCtx) }()
-	defer func() { stop(); <-done }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("relay.Run: %v", err)
+		}
+	}()
 
 	enqueue := func(from, to int) {
 		var msgs []schemas.Outbound

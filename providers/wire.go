@@ -9,10 +9,10 @@ import (
 )
 
 // FlexInt is an integer sent as a JSON number or as a numeric string
-// ("amount": 1 or "amount": "1"; "days": "12"). Fractions are refused:
-// money is whole rials and is never held in a float.
-// Finnotech sends amount as a number and days as a string (NOTES.md 1.6);
-// the card platform's expires_in and businessUnit are read the same way.
+// ("amount": 1 or "amount": "1"; "days": "12"). Fractions are refused: money
+// is whole rials and is never held in a float. Finnotech sends amount as a
+// number and days as a string (finnotech/doc.go, "Platform"); the card
+// platform's expires_in and businessUnit are read the same way.
 type FlexInt int64
 
 func (n *FlexInt) UnmarshalJSON(b []byte) error {

@@ -90,7 +90,10 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 func (s *Store) migrate(ctx context.Context) error {
-	locker, err := lock.NewPostgresSessionLocker()
+	// Instances (and test schemas) starting together wait for one another's
+	// migrations; poll the lock every second rather than goose's default
+	// five, for the same five minutes at most.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return fmt.Errorf("creating migration lock: %w", err)
 	}

@@ -269,7 +269,9 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 			log.printf("run directory kept: %s", runDir)
 			return
 		}
-		os.RemoveAll(runDir)
+		if rerr := os.RemoveAll(runDir); rerr != nil {
+			log.printf("removing the run directory: %v", rerr)
+		}
 	}()
 	log.printf("run directory (logs, broker data): %s", runDir)
 	if o.Blockd == "" {
@@ -310,7 +312,7 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 	}
 
 	// The provider sandboxes, in this process.
-	sb, err := startChaosSandboxes(o)
+	sb, err := startChaosSandboxes(o, log)
 	if err != nil {
 		return rep, err
 	}

@@ -43,7 +43,7 @@ type chaosSandboxes struct {
 	servers   []*http.Server
 }
 
-func startChaosSandboxes(o chaosOptions) (*chaosSandboxes, error) {
+func startChaosSandboxes(o chaosOptions, log *chaosLogger) (*chaosSandboxes, error) {
 	s := &chaosSandboxes{
 		finnotech: finnotechfake.New(finnotechfake.Config{Tokens: []string{chaosFinnotechToken},
 			ClientID: chaosFinnotechClient, ClientSecret: chaosFinnotechSecret,
@@ -61,7 +61,11 @@ func startChaosSandboxes(o chaosOptions) (*chaosSandboxes, error) {
 			return nil, fmt.Errorf("starting the %s sandbox: %w", name, err)
 		}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				log.printf("the %s sandbox stopped serving: %v", name, err)
+			}
+		}()
 		s.servers = append(s.servers, srv)
 		s.urls[name] = "http://" + ln.Addr().String()
 	}

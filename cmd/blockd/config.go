@@ -129,7 +129,9 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 			return def
 		}
 		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
+		// 0 is refused, except where it is the default (none, or "the
+		// global one"): setting a variable to its default must work.
+		if err != nil || d < 0 || d == 0 && def != 0 {
 			errs = append(errs, &configError{name, fmt.Errorf("%q is not a positive duration like 30s", v)})
 			return def
 		}

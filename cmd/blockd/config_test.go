@@ -38,6 +38,8 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"BLOCKD_DATABASE_URL": "mysql://x"}, "BLOCKD_DATABASE_URL"},
 		{map[string]string{"BLOCKD_LEASE": "soon"}, "BLOCKD_LEASE"},
 		{map[string]string{"BLOCKD_LEASE": "-1s"}, "BLOCKD_LEASE"},
+		{map[string]string{"BLOCKD_LEASE": "0"}, "BLOCKD_LEASE"},
+		{map[string]string{"BLOCKD_SANDBOX_LATENCY": "-1s"}, "BLOCKD_SANDBOX_LATENCY"},
 		{map[string]string{"BLOCKD_MAX_IN_FLIGHT": "0"}, "BLOCKD_MAX_IN_FLIGHT"},
 		{map[string]string{"BLOCKD_CREATE_TOPICS": "maybe"}, "BLOCKD_CREATE_TOPICS"},
 		{map[string]string{"BLOCKD_LOG_LEVEL": "loud"}, "BLOCKD_LOG_LEVEL"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -57,7 +58,11 @@ func startSandboxes(cfg config, addrs map[string]string, log zerolog.Logger) (*s
 			return nil, fmt.Errorf("starting the %s sandbox on %s: %w", name, addr, err)
 		}
 		srv := &http.Server{Handler: handlers[name], ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				log.Error().Err(err).Str("provider", name).Msg("sandbox stopped serving")
+			}
+		}()
 		s.servers = append(s.servers, srv)
 		s.urls[name] = "http://" + ln.Addr().String()
 		log.Warn().Str("provider", name).Str("url", s.urls[name]).

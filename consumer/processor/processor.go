@@ -312,7 +312,7 @@ func (p *Processor) execute(ctx context.Context, log zerolog.Logger, cmd schemas
 		return finish(schemas.StatusRejected, rejection)
 	}
 
-	return p.callLoop(ctx, log, prov, cmd, claim, req, start, receivedAt, attempts, traceparent, finish)
+	return p.callLoop(ctx, log, prov, cmd, claim, req, start, receivedAt, traceparent, finish)
 }
 
 // callLoop makes provider call attempts for a claimed RECEIVED command until
@@ -321,7 +321,7 @@ func (p *Processor) execute(ctx context.Context, log zerolog.Logger, cmd schemas
 // provider trackId; an unknown outcome is resolved by asking the provider,
 // and only a confirmed "not applied" allows another attempt.
 func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provider, cmd schemas.Command, claim string,
-	req providers.Request, start schemas.CallStart, receivedAt time.Time, attempts int, traceparent string,
+	req providers.Request, start schemas.CallStart, receivedAt time.Time, traceparent string,
 	finish func(schemas.Status, *schemas.ErrorInfo) error) error {
 	g := p.guards[cmd.Provider]
 	maxAttempts, retryBudget := p.cfg.MaxAttempts, p.cfg.RetryBudget
@@ -356,7 +356,6 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 		case err != nil:
 			return fmt.Errorf("recording call attempt: %w", err)
 		}
-		attempts = attempt
 
 		// The call and the recording of its outcome outlive a shutdown
 		// signal: abandoning them halfway is what makes outcomes unknown.
@@ -367,7 +366,7 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 		report(callErr, classify(cmd, callErr))
 		if p.hooks.AfterCall != nil {
 			if err := p.hooks.AfterCall(cmd.TrackID); err != nil {
-				return fmt.Errorf("%w: %v", errAbandoned, err)
+				return fmt.Errorf("%w: %w", errAbandoned, err)
 			}
 		}
 		backToReceived := false
@@ -388,7 +387,7 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 		retry := callErr != nil && classify(cmd, callErr) == providers.Retryable &&
 			attempt < maxAttempts && time.Now().Add(delay).Before(budget) && ctx.Err() == nil
 		if !retry {
-			err := p.recordOutcome(recordCtx, log, cmd, claim, req, attempts, receivedAt, traceparent, out, callErr)
+			err := p.recordOutcome(recordCtx, log, cmd, claim, req, attempt, receivedAt, traceparent, out, callErr)
 			cancelRecord()
 			return err
 		}

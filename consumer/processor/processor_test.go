@@ -216,7 +216,9 @@ func TestUnprovableOutcomeEndsOutcomeUnknownForAnOperator(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
 	r := e.onlyResult("u3")
 	if r.Status != schemas.StatusFailed || r.Error == nil || r.Error.Code != schemas.CodeOutcomeUnknown || !r.Error.NeedsReconciliation || r.Error.Retryable {
 		t.Fatalf("got %s %+v, want FAILED OUTCOME_UNKNOWN needing reconciliation, not retryable", r.Status, r.Error)
@@ -243,7 +245,9 @@ func TestAbandonedCommandIsTakenOverAfterItsLease(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
 	if r := e.onlyResult("a1"); r.Status != schemas.StatusDone {
 		t.Fatalf("got %s %+v, want DONE", r.Status, r.Error)
 	}

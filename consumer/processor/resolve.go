@@ -112,7 +112,7 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 		}
 		req.ProviderTrackID = uuid.NewString()
 		start.ProviderTrackID = req.ProviderTrackID
-		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, cmd, c.Claim, req, start, c.ReceivedAt, c.Attempts, c.Traceparent, finish))
+		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, cmd, c.Claim, req, start, c.ReceivedAt, c.Traceparent, finish))
 	case time.Since(c.InDoubtSince) > p.cfg.ResolveDeadline:
 		log.Error().Msg("no provable outcome by the deadline: answering OUTCOME_UNKNOWN; an operator must reconcile")
 		res := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusFailed, nil, &schemas.ErrorInfo{

@@ -1,33 +1,3 @@
-// Package arhivaar is blockd's Arhivaar partner API client and adapter for
-// account block / activate.
-//
-// Arhivaar has one call that blockd uses: POST
-// {base}/partner-api/account/block.html with the form fields id, block
-// ("true" blocks the account, "false" activates it) and note, signed with
-// the partner's acc_key and sig (arhivaar-account-block.seed.txt). It
-// answers {"response":"OK"}, or {"response":"ERROR","responseDescription":
-// "<code>"} with one of the codes below, often with HTTP 200. Every failure
-// is a *providers.Error whose Class says whether the call may have been
-// applied (see classify.go).
-//
-// The call sets a state: blocking a blocked account or activating an active
-// one is accepted and changes nothing. Re-sending a call is therefore safe,
-// which is why a 502 or 503 is Retryable here (classify.go) where the same
-// status is of unknown outcome at a provider whose calls are not
-// idempotent. A timeout or a lost answer is still Unknown: the account may
-// now be in the state that was asked for, and Arhivaar has no call that
-// tells it.
-//
-// The Adapter maps a providers.Request onto the Client. Package
-// arhivaarfake, beside this one, simulates Arhivaar for tests and
-// development; the path, fields, signature, replies and codes the two share
-// are written once, in internal/wire.
-//
-// The seed documents the path, the fields and their order, the replies and
-// the codes INVALID_ID, INVALID_BLOCK and INVALID_NOTE. The signature
-// algorithm, INVALID_SIGNATURE and the validation rules beyond the seed's
-// are blockd's assumptions, shared by the client and the sandbox and marked
-// "ASSUMPTION (DECISIONS.md)" where they are used.
 package arhivaar
 
 import (

@@ -44,13 +44,13 @@ func documented(code string) string {
 //	any other 4xx                                         Permanent
 //	anything else (1xx, 3xx)                              Unknown
 //
-// A 502 or 503 is Retryable although the call may have reached Arhivaar,
-// and it is so only because setting a state is idempotent: the seed's call
-// sets blocked or active, and re-sending the same state changes nothing
-// more (DECISIONS.md; the Sandbox behaves so). Were a re-send ever to do
-// more, these rows would have to become Unknown, like 500 and 504, which
-// say that the server failed or timed out while it may have been working
-// on the call.
+// A 502 or 503 is Retryable although the call may have reached Arhivaar, and
+// it is so only because setting a state is idempotent: the seed's call sets
+// blocked or active, and re-sending the same state changes nothing more
+// (arhivaar/doc.go, "Idempotency"; the Sandbox behaves so). Were a re-send
+// ever to do more, these rows would have to become Unknown, like 500 and 504,
+// which say that the server failed or timed out while it may have been
+// working on the call.
 func classify(status int, body []byte) *providers.Error {
 	var r wire.Reply
 	readable := json.Unmarshal(body, &r) == nil &&
@@ -78,20 +78,23 @@ func classify(status int, body []byte) *providers.Error {
 	case ok && readable && r.Response == wire.ResponseOK:
 		return nil
 
-	// ASSUMPTION (DECISIONS.md): Arhivaar refuses a call it throttles
-	// without applying it.
+	// ASSUMPTION (arhivaar/doc.go, "Error codes"): Arhivaar refuses a call
+	// it throttles without applying it.
 	case status == http.StatusTooManyRequests:
 		return fail(providers.Retryable, code, "")
 
-	// ASSUMPTION (DECISIONS.md): setting a state is idempotent (the seed
-	// does not say so), so a 502 or 503 is Retryable even if the call got
-	// through; see above.
+	// ASSUMPTION (arhivaar/doc.go, "Idempotency"): setting a state is
+	// idempotent (the seed does not say so), so a 502 or 503 is Retryable
+	// even if the call got through; see above.
 	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable:
 		return fail(providers.Retryable, code, "")
 
 	case status == http.StatusRequestTimeout || status >= 500:
 		return fail(providers.Unknown, code, "")
 
+	// DEVIATION (arhivaar/doc.go, "Where the code does not follow this
+	// yet"): the contract takes an answer the seed does not list as
+	// unknown; this row and "any other 4xx" below refuse it Permanent.
 	case isError && status < 500:
 		if code == "" {
 			return fail(providers.Permanent, "", "error reply without responseDescription")

@@ -20,7 +20,7 @@ import (
 	"github.com/blockd/blockd/providers/arhivaar/internal/wire"
 )
 
-// The seed's sample requests (arhivaar-account-block.seed.txt).
+// The seed's sample requests (arhivaar/doc.go, "Request").
 const (
 	seedID     = "6475736574794c4e2f594d3d"
 	seedAccKey = "ynatubqr9fmlxu618kwc"

@@ -40,9 +40,9 @@ func classify(status int, errorCode, appCode string) (providers.Class, string) {
 		code = errorCode
 	}
 	switch {
-	// ASSUMPTION (DECISIONS.md): every bearer refusal, like the documented
-	// 401 240101 "The token is expired", is answered before the call is
-	// applied; a new token may succeed.
+	// ASSUMPTION (card/doc.go, "Error codes"): every bearer refusal, like the
+	// documented 401 240101 "The token is expired", is answered before the
+	// call is applied; a new token may succeed.
 	case errorCode == wire.CodeAuthHeaderMissing || errorCode == wire.CodeBearerMissing ||
 		errorCode == wire.CodeBearerInvalid || errorCode == wire.CodeUnauthorized ||
 		status == http.StatusUnauthorized:
@@ -62,12 +62,15 @@ func classify(status int, errorCode, appCode string) (providers.Class, string) {
 	case isPermanentErrorCode(errorCode):
 		return providers.Permanent, code
 
-	// ASSUMPTION (DECISIONS.md): a rate limit refuses the call before it is
-	// applied (NOTES.md 7 lists rate limits as an open question).
+	// ASSUMPTION (card/doc.go, "Error codes"): a rate limit refuses the call
+	// before it is applied; the platform documents no rate limit.
 	case status == http.StatusTooManyRequests:
 		return providers.Retryable, code
 	// A timeout or server error after the request was sent: the call may
-	// have been applied (NOTES.md 6.2: verify the state, then retry).
+	// have been applied (card/doc.go, "Unknown outcomes": read the state).
+	// DEVIATION (card/doc.go, "Where the code does not follow this yet"):
+	// the contract takes any other unlisted answer as unknown too; the
+	// "any other 4xx" row below refuses it Permanent.
 	case status == http.StatusRequestTimeout || status >= 500:
 		return providers.Unknown, code
 	case status >= 400:
@@ -172,7 +175,8 @@ func parseInvalidParam(p string) (code, text string, ok bool) {
 	}
 	for i := range 10 {
 		c := p[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		upperOrDigit := c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !upperOrDigit {
 			return "", "", false
 		}
 	}

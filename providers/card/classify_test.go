@@ -9,7 +9,7 @@ import (
 	"github.com/blockd/blockd/providers/card/internal/wire"
 )
 
-// TestClassify covers every code of NOTES.md section 6.
+// TestClassify covers every code of card/doc.go, "Error codes".
 func TestClassify(t *testing.T) {
 	const tokenExpired = CodeTokenExpired
 	tests := []struct {

@@ -124,8 +124,8 @@ func (c *Client) SetBlockCode(ctx context.Context, accountID string, slot int, c
 		return Account{}, fmt.Errorf("setting block code: %w", &providers.Error{Provider: provider, Class: providers.Permanent,
 			Code: CodeBadRequest, Message: "encoding body", Err: err})
 	}
-	// ASSUMPTION (DECISIONS.md): businessUnit, which the seed does not name,
-	// is the optional query parameter of the public spec (NOTES.md 6.2).
+	// businessUnit, which the seed does not name, is the optional query
+	// parameter of the public spec (card/doc.go, "Block and unblock").
 	var query url.Values
 	if businessUnit > 0 {
 		query = url.Values{"businessUnit": {strconv.Itoa(businessUnit)}}
@@ -138,10 +138,12 @@ func (c *Client) SetBlockCode(ctx context.Context, accountID string, slot int, c
 	if acct.AccountID == "" {
 		acct.AccountID = accountID
 	}
-	// ASSUMPTION (DECISIONS.md): the seed says both that the existing value
-	// is retained and that V5BS0125SC/V5BS0127SC refuse the lower priority
-	// code (NOTES.md 6.2); a 200 whose slot does not hold the code sent is
-	// the first, and refused like the second.
+	// ASSUMPTION (card/doc.go, "Block and unblock"): the seed says both that
+	// the existing value is retained and that V5BS0125SC/V5BS0127SC refuse
+	// the lower priority code; a 200 whose slot does not hold the code sent
+	// is the first, and refused like the second. DEVIATION (card/doc.go,
+	// "Where the code does not follow this yet"): only the named slot is
+	// checked, not the unused entry.
 	if got, want := acct.BlockCode(slot), strings.TrimSpace(code); got != want {
 		return acct, fmt.Errorf("setting block code: %w", &providers.Error{Provider: provider, Class: providers.Permanent,
 			Code:       CodeBlockCodeNotApplied,

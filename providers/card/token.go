@@ -18,10 +18,11 @@ import (
 )
 
 const (
-	// ASSUMPTION (DECISIONS.md): the platform says only that a token lives
-	// expires_in seconds (7199) and has no refresh token. refreshMargin is
-	// how long before its expiry a cached token is replaced, so that a call never starts with a token about to die. A
-	// token living less than twice as long is replaced at half its life.
+	// ASSUMPTION (card/doc.go, "Token"): the platform says only that a token
+	// lives expires_in seconds (7199) and has no refresh token. refreshMargin
+	// is how long before its expiry a cached token is replaced, so that a
+	// call never starts with a token about to die. A token living less than
+	// twice as long is replaced at half its life.
 	refreshMargin = 60 * time.Second
 	// tokenFetchTimeout bounds one token fetch. The fetch is shared by every
 	// caller waiting for it, so it does not end when one of them leaves.
@@ -31,8 +32,8 @@ const (
 // TokenSource hands out the platform's client-credentials Bearer token. It
 // caches the token and fetches a new one shortly before the cached one
 // expires, or after Invalidate; concurrent callers share one fetch. It is
-// safe for concurrent use. The platform issues no refresh token (NOTES.md
-// 6.1): a new token is simply requested.
+// safe for concurrent use. The platform issues no refresh token
+// (card/doc.go, "Token"): a new token is simply requested.
 type TokenSource struct {
 	url          string
 	clientID     string
@@ -155,7 +156,7 @@ func (ts *TokenSource) fetch(ctx context.Context) (string, error) {
 	}
 
 	if resp.StatusCode != http.StatusOK {
-		// Bad credentials: 401 errorCode 240101 (NOTES.md 6.1).
+		// Bad credentials: 401 errorCode 240101 (card/doc.go, "Token").
 		es, _ := parseErrors(data)
 		errorCode, appCode, msg := describe(es)
 		code := appCode

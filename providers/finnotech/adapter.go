@@ -136,7 +136,7 @@ func (a *Adapter) Execute(ctx context.Context, req providers.Request) (json.RawM
 // req.ProviderTrackID whose outcome is unknown, by asking the wages service
 // (Client.CallStatusDetail), following the documents' rule: a money call
 // that failed, is unknown or timed out is never repeated but checked
-// (package doc, unknown outcomes):
+// (finnotech/doc.go, "Unknown outcomes"):
 //
 //   - DONE: Applied, with the result Execute would have returned, built
 //     from what blockd sent and what the wages entry says (block: deposit
@@ -225,7 +225,7 @@ func (a *Adapter) resolveTransfer(ctx context.Context, req providers.Request, cl
 
 // resultFromWages builds the result of a call wages says is DONE, as
 // Execute builds it from the call's own answer: what blockd sent, and from
-// the wages entry what only Finnotech knows (package doc, wages). An entry
+// the wages entry what only Finnotech knows (finnotech/doc.go, "Wages"). An entry
 // without a usable date (or, for a block, without the deposit) cannot make
 // the result blockd must record: its error is Unknown, the call is still
 // never re-sent, and the command ends needing reconciliation.

@@ -122,7 +122,7 @@ func TestAdapterErrors(t *testing.T) {
 
 // TestAdapterBodies: an unblock carries the stored block's amount,
 // description and days; an unblock-transfer the transfer's amount and the
-// block's description and days (package doc, unblock and unblock-transfer).
+// block's description and days (finnotech/doc.go, "Unblock", "Unblock-transfer").
 func TestAdapterBodies(t *testing.T) {
 	answer := `{"result":{"amount":1500000,"deposit":"0201698541000","unblockDate":"030106","source":"0201698541000",` +
 		`"destination":"0201000000001","transferDate":"030107"},"status":"DONE","trackId":"x"}`

@@ -12,7 +12,7 @@ import (
 // does not hide the others: the error code and message of a failure are
 // kept whatever the rest holds.
 //
-// Finnotech answers a failure in two envelopes (package doc, envelope):
+// Finnotech answers a failure in two envelopes (finnotech/doc.go, "Envelope"):
 // {"status":"FAILED","error":{...}} and the nested
 // {"result":{"response":null,"status":"FAILED","error":{...}},"status":...}.
 // answer keeps the outer status and error and, when result is an object,

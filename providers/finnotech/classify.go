@@ -17,21 +17,22 @@ import (
 //
 // The first matching row wins:
 //
-//	dead token: 401, UNAUTHORIZED, VALIDATION_ERROR "invalid token"  Retryable  TOKEN_EXPIRED
-//	"duplicate tracking number"                                     Permanent  DUPLICATE_TRACK_ID
-//	"provider not responding"                                       Unknown (the bank's outcome is not known)
-//	"insufficient balance"                                          Permanent  INSUFFICIENT_BALANCE
-//	the other business texts (package doc, errors)                  Permanent
-//	429 too many requests                                           Retryable
-//	408, 500, 502, 503, 504 and any other 5xx                       Unknown (may have been applied)
-//	any other 4xx: 403 without a dead-token signal, VALIDATION_ERROR Permanent
-//	2xx whose envelope (outer or nested) says FAILED, with an error  Permanent
-//	2xx FAILED without any error code or message                    Unknown (not explained)
-//	anything else                                                   Unknown
+//	dead token: 401, UNAUTHORIZED, VALIDATION_ERROR "invalid token"    Retryable  TOKEN_EXPIRED
+//	"duplicate tracking number"                                       Permanent  DUPLICATE_TRACK_ID
+//	"provider not responding"                                         Unknown (the bank's outcome is not known)
+//	"insufficient balance"                                            Permanent  INSUFFICIENT_BALANCE
+//	the other business texts (finnotech/doc.go, "Error codes")        Permanent
+//	429 too many requests                                             Retryable
+//	408, 500, 502, 503, 504 and any other 5xx                         Unknown (may have been applied)
+//	any other 4xx: 403 without a dead-token signal, VALIDATION_ERROR  Permanent
+//	2xx whose envelope (outer or nested) says FAILED, with an error   Permanent
+//	2xx FAILED without any error code or message                      Unknown (not explained)
+//	anything else                                                     Unknown
 //
 // A 403 alone is not a dead token: the pages name the dead token by its
 // code and message (UNAUTHORIZED, or VALIDATION_ERROR "invalid token"),
-// and a 403 without them is a refusal of this call (package doc, tokens).
+// and a 403 without them is a refusal of this call (finnotech/doc.go,
+// "Tokens").
 func classify(status int, code, msg string) (providers.Class, string) {
 	text := normalize(msg)
 	switch {
@@ -43,12 +44,12 @@ func classify(status int, code, msg string) (providers.Class, string) {
 
 	// The bank behind Finnotech did not answer Finnotech: whether it applied
 	// the call is not known, and the money pages say never to repeat such a
-	// call but to check it (package doc, unknown outcomes).
+	// call but to check it (finnotech/doc.go, "Unknown outcomes").
 	case strings.Contains(text, normalize(wire.MsgProviderNotResponding)):
 		return providers.Unknown, code
 
 	// A transfer refused for insufficient balance may be sent again for
-	// 1000 rial less (finnotech-oak-block.seed.txt); the caller needs to
+	// 1000 rial less (finnotech/doc.go, "Unblock-transfer"); the caller needs to
 	// tell it from other refusals.
 	case strings.Contains(text, normalize(wire.MsgInsufficientBalance)):
 		return providers.Permanent, CodeInsufficientBalance
@@ -62,8 +63,8 @@ func classify(status int, code, msg string) (providers.Class, string) {
 		return providers.Retryable, code
 
 	// A timeout or server error after the request was sent: the call may
-	// have been applied (package doc, unknown outcomes: never repeat, ask
-	// wages).
+	// have been applied (finnotech/doc.go, "Unknown outcomes": never repeat,
+	// ask wages).
 	case status == http.StatusRequestTimeout || status >= 500:
 		return providers.Unknown, code
 
@@ -80,7 +81,8 @@ func classify(status int, code, msg string) (providers.Class, string) {
 
 // isDeadToken reports whether an answer is Finnotech's dead-token signal:
 // HTTP 401, code UNAUTHORIZED, or VALIDATION_ERROR "invalid token" (the
-// official SDK's signal) (package doc, tokens).
+// official SDK's signal). ASSUMPTION (finnotech/doc.go, "Tokens"): the
+// three mean the same; the call was refused before it was applied.
 func isDeadToken(status int, code, msg string) bool {
 	return status == http.StatusUnauthorized || code == wire.CodeUnauthorized ||
 		code == wire.CodeValidation && strings.Contains(strings.ToLower(normalize(msg)), wire.MsgInvalidToken)

@@ -214,11 +214,11 @@ func (c *Client) CallStatus(ctx context.Context, clientID, callTrackID string) (
 }
 
 // CallStatusDetail asks the wages service about the call sent with
-// callTrackID, with a client-credential token for ScopeWages (package doc,
-// wages): GET /dev/v2/clients/{clientId}/wages?trackId=. Finnotech answers a
-// list of entries; the entries of callTrackID decide, DONE before any other
-// (only that call was ever sent with the trackId), then PENDING or UNKNOWN,
-// then FAILED. No entry is CallAbsent. An entry of another status, or an
+// callTrackID, with a client-credential token for ScopeWages
+// (finnotech/doc.go, "Wages"): GET /dev/v2/clients/{clientId}/wages?trackId=.
+// Finnotech answers a list of entries; the entries of callTrackID decide,
+// DONE before any other (only that call was ever sent with the trackId),
+// then PENDING or UNKNOWN, then FAILED. No entry is CallAbsent. An entry of another status, or an
 // answer without the list, is an Unknown CodeUnreadableResponse error.
 func (c *Client) CallStatusDetail(ctx context.Context, clientID, callTrackID string) (CallStatusResult, error) {
 	env, err := send[wire.WagesResult](ctx, c, c.clientCredential(ScopeWages, request{
@@ -456,7 +456,7 @@ func redactURL(err error, secret string) error {
 	if errors.As(err, &ue) && strings.Contains(ue.URL, secret) {
 		masked := *ue
 		masked.URL = strings.ReplaceAll(ue.URL, secret, maskDigits(secret))
-		if ue == err {
+		if ue == err { //nolint:errorlint // identity, not a sentinel: err itself is the *url.Error, so its masked copy replaces it whole
 			return &masked
 		}
 		// Not reached: http.Client.Do returns its *url.Error unwrapped.

@@ -489,7 +489,7 @@ func TestCannedAnswers(t *testing.T) {
 		{"403 without body is a refusal", 403, ``, providers.Permanent, "", false},
 		{"403 unauthorized", 403, `{"status":"FAILED","trackId":"t","error":{"code":"UNAUTHORIZED","message":"خطای دریافتی از سرور احراز هویت: توکن ارسالی نامعتبر است"}}`, providers.Retryable, CodeTokenExpired, true},
 		{"408 FAILED envelope", 408, `{"status":"FAILED","trackId":"t","error":{"code":"REQUEST_TIMEOUT","message":"request timeout"}}`, providers.Unknown, "REQUEST_TIMEOUT", false},
-		// The nested failure envelope (package doc, envelope).
+		// The nested failure envelope (finnotech/doc.go, "Envelope").
 		{"200 nested FAILED under outer DONE", 200, `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"Minimum amount is 10000 Rials."}},"status":"DONE","trackId":"t"}`, providers.Permanent, "SERVICE_CALL_ERROR", false},
 		{"200 nested FAILED insufficient balance", 200, `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"موجودی حساب کافی نیست"}},"status":"DONE","trackId":"t"}`, providers.Permanent, CodeInsufficientBalance, false},
 		{"400 outer FAILED, error only nested", 400, `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"موجودی حساب کافی نیست"}},"status":"FAILED","trackId":"t"}`, providers.Permanent, CodeInsufficientBalance, false},

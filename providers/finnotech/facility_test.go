@@ -19,8 +19,8 @@ import (
 	"github.com/blockd/blockd/schemas"
 )
 
-// seedFacilityAnswer is the successful answer of
-// finnotech-credit-facility-inquiry.seed.txt, as printed there.
+// seedFacilityAnswer is the successful answer of Finnotech's facility
+// inquiry page (finnotech/doc.go, "Facility inquiry"), as printed there.
 const seedFacilityAnswer = `{ "result": { "nid": "007133195" , "name": "امیر قریشی مقدم" , "facilityTotalAmount": "324921522" , "facilityDebtTotalAmount": "101017180" , "facilityPastExpiredTotalAmount": "0" , "facilityDeferredTotalAmount": "0" , "facilitySuspiciousTotalAmount": "0" , "dishonored": "" , "facilityList": [ { "bankCode": "14" , "branchCode": "91182" , "branchDescription": "بانک مسکن - مسکن - تهران - پارک دانشجوتهران" , "pastExpiredAmount": "0" , "deferredAmount": "0" , "suspiciousAmount": "0" , "debtorTotalAmount": "101017180" , "type": "18" , "amountOrginal": "180000000" , "benefitAmount": "101017180" , "FacilityBankCode": "14" , "FacilityBranchCode": "02159" , "FacilityBranch": "بانک مسکن - شهیدنامجوی تهران" , "FacilityRequestNo": "0215997049192414" , "FacilityRequestType": "3" , "FacilityCurrencyCode": "IRR" , "FacilityPastExpiredAmount": "0" , "FacilityDeferredAmount": "0" , "FacilitySuspiciousAmount": "0" , "FacilityDebtorTotalAmount": "1151155953" , "FacilityType": "18" , "FacilityStatus": "جاری" , "FacilityAmountOrginal": "600000000" , "FacilityBenefitAmount": "752873056" , "FacilitySetDate": "13970430" , "FacilityEndDate": "14090430" , "FacilityAmountObligation": "0" , "FacilityGroup": "اصلي" , "FacilityMoratoriumDate": "0" } ]} , "status": "DONE" , "trackId": "getfacility213454" }`
 
 // seedNoFacilityAnswer is the seed's "no facility" answer.

@@ -1,39 +1,3 @@
-// Package finnotech is blockd's Finnotech client and adapter. It
-// carries out oak amount blocks, unblocks and unblock-transfers, asks
-// Finnotech about an unblock-transfer and about a person's credit facilities,
-// and asks a call's status through the wages service to resolve a call whose
-// answer was lost (Adapter.Resolve).
-//
-// The Client speaks Finnotech's JSON API: a Bearer token, a trackId query
-// parameter on every call, and the envelope
-// {"result":...,"status":"DONE","trackId":...} on success or, on failure,
-// {"status":"FAILED","trackId":...,"error":{"code":...,"message":...}} or
-// the nested {"result":{"response":null,"status":"FAILED","error":{...}},...}.
-// Any FAILED status, outer or nested, is a failure; a DONE answer without
-// what the operation returns is of unknown outcome, never a success. Every
-// failure is a *providers.Error whose Class says whether the call may have
-// been applied (see classify.go).
-//
-// Finnotech never replays a trackId: sending one again is answered with
-// "duplicate tracking number" (Code DUPLICATE_TRACK_ID), not with the first
-// answer. So the Client never retries. A caller retries a Retryable failure
-// with a NEW trackId, and resolves an Unknown one by CallStatus (or
-// Adapter.Resolve) on the old trackId, never by re-sending it.
-//
-// Tokens: the oak calls use the authorization-code token of the clientId,
-// the facility inquiry and the wages call status a client-credential token
-// (package doc, tokens). Tokens keeps both, renewing them before they
-// expire and after Finnotech refuses them.
-//
-// The Adapter maps a providers.Request onto the Client. Package
-// finnotechfake, beside this one, simulates Finnotech for tests and
-// development; the paths, bodies, codes and texts the two share are
-// written once, in internal/wire.
-//
-// Only the block call, the facility inquiry and the token endpoint are
-// documented (the seeds and NOTES.md); the other shapes are blockd's
-// assumptions, shared by the client and the sandbox and marked
-// "ASSUMPTION (DECISIONS.md)" where they are used.
 package finnotech
 
 import (
@@ -71,9 +35,10 @@ const (
 	CodeMissingTransfer = "MISSING_TRANSFER"
 	// CodeInsufficientBalance: Finnotech refused a call for insufficient
 	// balance ("موجودی حساب کافی نیست"); Permanent. For an unblock-transfer
-	// the documented remedy (finnotech-oak-block.seed.txt) is a new transfer,
-	// with a new trackId, of 1000 rial less; whether to send it is the
-	// caller's decision (DECISIONS.md).
+	// the documented remedy (finnotech/doc.go, "Unblock-transfer") is a new
+	// transfer, with a new trackId, of 1000 rial less; whether to send it is
+	// the caller's decision (finnotech/doc.go, "Rules checked before
+	// sending").
 	CodeInsufficientBalance = "INSUFFICIENT_BALANCE"
 	// CodeNoToken: no token could be had; nothing was sent. Retryable when
 	// getting one may work later (store or token endpoint unavailable),
@@ -109,15 +74,15 @@ type ClientCredentialSource interface {
 }
 
 // ScopeFacilityInquiry is the scope of the facility inquiry
-// (finnotech-credit-facility-inquiry.seed.txt).
+// (finnotech/doc.go, "Facility inquiry").
 const ScopeFacilityInquiry = "credit:facility-inquiry:get"
 
 // ScopeWages is the scope of the wages service, the documented call status
-// (package doc, wages). It is asked with a client-credential token.
+// (finnotech/doc.go, "Wages"). It is asked with a client-credential token.
 const ScopeWages = "boomrang:wages:get"
 
 // CallStatus is the last status Finnotech holds for a call, by its trackId
-// (package doc, wages). The unblock-transfer inquiry answers with the same
+// (finnotech/doc.go, "Wages"). The unblock-transfer inquiry answers with the same
 // DONE, FAILED and PENDING.
 type CallStatus string
 
@@ -164,7 +129,7 @@ type BlockResponse struct {
 
 // UnblockRequest is the body of an unblock call; every field comes from the
 // stored block: the seed says the block's amount, description and days are
-// needed again by the unblock (package doc, unblock).
+// needed again by the unblock (finnotech/doc.go, "Unblock").
 type UnblockRequest struct {
 	// Amount must equal the blocked amount.
 	Amount int64
@@ -195,8 +160,9 @@ type CallStatusResult struct {
 	Entry *WagesEntry
 }
 
-// WagesEntry is one entry of the wages service (package doc, wages): a call
-// Finnotech received, its last status and what it charged for it.
+// WagesEntry is one entry of the wages service (finnotech/doc.go,
+// "Wages"): a call Finnotech received, its last status and what it charged
+// for it.
 type WagesEntry struct {
 	TrackID string
 	Status  CallStatus
@@ -218,8 +184,8 @@ type WagesEntry struct {
 
 // UnblockTransferRequest is the body of an unblock-transfer call: the
 // transfer's amount and destination, and the block's description and days,
-// which the seed says the unblock-transfer needs again (package doc,
-// unblock-transfer).
+// which the seed says the unblock-transfer needs again (finnotech/doc.go,
+// "Unblock-transfer").
 type UnblockTransferRequest struct {
 	// Amount in rials, at most the unblocked amount.
 	Amount int64

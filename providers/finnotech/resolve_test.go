@@ -139,8 +139,8 @@ func statusRequests() map[schemas.Kind]providers.Request {
 	}
 }
 
-// TestResolveByWages: the outcome rules of the wages answer (package doc,
-// unknown outcomes). The transfer inquiry, when asked, knows nothing.
+// TestResolveByWages: the outcome rules of the wages answer (finnotech/doc.go,
+// "Unknown outcomes"). The transfer inquiry, when asked, knows nothing.
 func TestResolveByWages(t *testing.T) {
 	const date = "14030105143000" // 1403/01/05 14:30:00
 	tests := []struct {
@@ -368,7 +368,9 @@ func TestResolveAgainstTheFake(t *testing.T) {
 			t.Errorf("Resolve of a hanging call = %+v, want unproven", res)
 		}
 		cancel()
-		<-done
+		if err := <-done; err == nil {
+			t.Error("Execute of a call that hung until cancelled returned no error")
+		}
 	})
 	t.Run("unblock applied then dropped: applied", func(t *testing.T) {
 		f := newFixture(t, finnotechfake.Config{}, "tok")

@@ -105,8 +105,8 @@ type TokensConfig struct {
 	// ClientID and ClientSecret authenticate blockd's Finnotech application
 	// at the token endpoint (HTTP Basic). Required.
 	//
-	// ASSUMPTION (DECISIONS.md): one application serves every clientId a
-	// command names; the clientId only picks the stored token.
+	// ASSUMPTION (finnotech/doc.go, "Tokens"): one application serves every
+	// clientId a command names; the clientId only picks the stored token.
 	ClientID     string
 	ClientSecret string
 	// NID is the 10-digit national code of the person with access to the
@@ -328,7 +328,8 @@ func (t *Tokens) refresh(ctx context.Context, cur Token) (Token, error) {
 }
 
 // Exchange trades the authorization code a customer's consent returned
-// (NOTES.md 1.2) for a token of clientID, and saves it in the store.
+// (finnotech/doc.go, "Tokens") for a token of clientID, and saves it in the
+// store.
 // redirectURI must be the one of the authorize step.
 func (t *Tokens) Exchange(ctx context.Context, clientID, code, bank, redirectURI string) error {
 	res, issued, err := t.request(ctx, wire.TokenBody{

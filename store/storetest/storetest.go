@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -75,7 +76,9 @@ func ensureDatabase(t testing.TB, base *url.URL) {
 	}
 	defer db.Close()
 	_, err = db.Exec("CREATE DATABASE " + pq.QuoteIdentifier(name))
-	if pe, ok := err.(*pq.Error); err != nil && !(ok && (pe.Code == "42P04" || pe.Code == "23505")) {
+	var pe *pq.Error
+	exists := errors.As(err, &pe) && (pe.Code == "42P04" || pe.Code == "23505") // duplicate_database, or a concurrent create
+	if err != nil && !exists {
 		t.Fatalf("creating test database %s: %v", name, fmt.Sprint(err))
 	}
 }

@@ -38,9 +38,10 @@ const (
 // Codes only the Sandbox answers with, for failures the seed says nothing
 // about.
 //
-// ASSUMPTION (DECISIONS.md): a throttled, broken or overloaded Arhivaar
-// answers with a non-2xx status and an ERROR reply carrying these codes;
-// the Client classifies such answers by their HTTP status.
+// Sandbox choice (arhivaar/doc.go, "The sandbox"): a throttled, broken or
+// overloaded Arhivaar answers with a non-2xx status and an ERROR reply
+// carrying these codes; the Client classifies such answers by their HTTP
+// status.
 const (
 	sandboxCodeUnavailable    = "SERVICE_UNAVAILABLE"    // 503
 	sandboxCodeTimeout        = "GATEWAY_TIMEOUT"        // 504
@@ -50,12 +51,13 @@ const (
 
 // The sandbox's limits on the fields.
 const (
-	// ASSUMPTION (DECISIONS.md): an encoded account id is lowercase hex of
-	// even length, 2–512 digits (1–256 bytes), like the seed's
-	// "6475736574794c4e2f594d3d".
+	// Sandbox choice (arhivaar/doc.go, "The sandbox"): an encoded account id
+	// is lowercase hex of even length, 2–512 digits (1–256 bytes), like the
+	// seed's "6475736574794c4e2f594d3d".
 	minIDLen, maxIDLen = 2, 512
 	// maxNoteRunes is the seed's "not longer than 1000 characters".
-	// ASSUMPTION (DECISIONS.md): characters are Unicode code points.
+	// ASSUMPTION (arhivaar/doc.go, "Request"): characters are Unicode code
+	// points.
 	maxNoteRunes = 1000
 	// maxRequestBody bounds what the sandbox reads of a request.
 	maxRequestBody = 1 << 20
@@ -92,9 +94,10 @@ type Config struct {
 // Account is one account in the sandbox ledger. An account the sandbox has
 // not seen is active.
 //
-// ASSUMPTION (DECISIONS.md): every well-formed id names an existing
-// account, and a call that sets the state the account is already in is
-// accepted (it counts in Calls, not in Changes) and replaces the note.
+// Sandbox choice (arhivaar/doc.go, "The sandbox"): every well-formed id
+// names an existing account, and a call that sets the state the account is
+// already in is accepted (it counts in Calls, not in Changes) and replaces
+// the note.
 type Account struct {
 	Blocked bool `json:"blocked"`
 	// Note is the note of the last accepted call.
@@ -106,7 +109,7 @@ type Account struct {
 }
 
 // Sandbox is an in-memory simulator of Arhivaar's block / activate call as
-// the seed and DECISIONS.md describe it: POST /partner-api/account/block.html
+// arhivaar/doc.go describes it: POST /partner-api/account/block.html
 // with a signed form, checked field by field, against a ledger of accounts.
 // Other paths answer 404, other methods 405. It serves GET /_sandbox/ledger
 // for a look at the ledger. It is safe for concurrent use and logs nothing.
@@ -263,8 +266,9 @@ func (s *Sandbox) block(w http.ResponseWriter, r *http.Request) {
 // be), and carries it out. It returns the HTTP status and the error code,
 // "" when the call was applied.
 //
-// ASSUMPTION (DECISIONS.md): the checks run in this order: content type,
-// signature, id, block, note; the first failing one answers.
+// Sandbox choice (arhivaar/doc.go, "The sandbox"): the checks run in this
+// order: content type, signature, id, block, note; the first failing one
+// answers.
 func (s *Sandbox) apply(r *http.Request, raw []byte, readErr error) (status int, code string) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
 		return http.StatusUnsupportedMediaType, sandboxCodeMediaType
@@ -285,8 +289,8 @@ func (s *Sandbox) apply(r *http.Request, raw []byte, readErr error) (status int,
 		return http.StatusOK, wire.CodeInvalidID
 	}
 	blockValue, ok := single(form, wire.FieldBlock)
-	// ASSUMPTION (DECISIONS.md): the seed's Boolean is exactly "true" or
-	// "false", as in its samples.
+	// Sandbox choice (arhivaar/doc.go, "The sandbox"): the seed's Boolean is
+	// exactly "true" or "false", as in its samples.
 	if !ok || blockValue != "true" && blockValue != "false" {
 		return http.StatusOK, wire.CodeInvalidBlock
 	}
@@ -317,8 +321,9 @@ func (s *Sandbox) apply(r *http.Request, raw []byte, readErr error) (status int,
 // the last field, and is checked against the body before it, exactly as
 // received (see wire.Sign).
 //
-// ASSUMPTION (DECISIONS.md): an unknown acc_key and a wrong sig are both
-// answered INVALID_SIGNATURE with HTTP 200, like the documented codes.
+// ASSUMPTION (arhivaar/doc.go, "Error codes"): an unknown acc_key and a
+// wrong sig are both answered INVALID_SIGNATURE with HTTP 200, like the
+// documented codes.
 func (s *Sandbox) signed(body string, form url.Values) bool {
 	accKey, ok := single(form, wire.FieldAccKey)
 	if !ok || subtle.ConstantTimeCompare([]byte(accKey), []byte(s.accKey)) != 1 {
@@ -390,8 +395,8 @@ func isValidID(id string) bool {
 // isValidNote reports whether note is 1–1000 characters of valid UTF-8,
 // not all of them white space.
 //
-// ASSUMPTION (DECISIONS.md): the seed's "must not be empty" also refuses a
-// note of white space only, as blockd's JSON Schema does.
+// ASSUMPTION (arhivaar/doc.go, "Request"): the seed's "must not be empty"
+// also refuses a note of white space only, as blockd's JSON Schema does.
 func isValidNote(note string) bool {
 	return utf8.ValidString(note) &&
 		utf8.RuneCountInString(note) <= maxNoteRunes &&

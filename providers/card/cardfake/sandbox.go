@@ -84,9 +84,9 @@ const (
 	defaultTokenLifetime = 7199 * time.Second
 	defaultDateFormat    = "02/01/2006"
 	defaultPriority      = 10
-	// ASSUMPTION (DECISIONS.md): an account the sandbox creates on first
-	// use belongs to business unit 100 (the seed's example) unless the call
-	// names one.
+	// Sandbox choice (card/doc.go, "The sandbox"): an account the sandbox
+	// creates on first use belongs to business unit 100 (the seed's example)
+	// unless the call names one.
 	defaultBusinessUnit = 100
 	maxBusinessUnit     = 998
 	maxPriority         = 99
@@ -94,12 +94,11 @@ const (
 	maxBody = 1 << 20
 )
 
-// Sandbox is an in-memory simulator of the card platform services the
-// Client calls, as the seed, NOTES.md section 6 and DECISIONS.md describe
-// them: client-credentials tokens that expire, blockUnblock with its
-// validation and block code priorities, and the details inquiry. It serves
-// GET /_sandbox/ledger for a look at the accounts. It is safe for
-// concurrent use and logs nothing.
+// Sandbox is an in-memory simulator of the card platform services the Client
+// calls, as card/doc.go describes them: client-credentials tokens that
+// expire, blockUnblock with its validation and block code priorities, and the
+// details inquiry. It serves GET /_sandbox/ledger for a look at the accounts.
+// It is safe for concurrent use and logs nothing.
 //
 // An account need not be seeded: one whose id is 19 digits is created,
 // empty, on first use, except that ids starting with "999" never exist
@@ -142,12 +141,13 @@ func New(cfg Config) *Sandbox {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	// ASSUMPTION (DECISIONS.md): priorities are sandbox configuration; the
-	// platform defines them per product in its block code matrix.
+	// Sandbox choice (card/doc.go, "The sandbox"): priorities are sandbox
+	// configuration; the platform defines them per product in its block code
+	// matrix.
 	for i := range s.priorities {
 		s.priorities[i] = defaultPriority
 	}
-	s.priorities['A'-'A'] = 5
+	s.priorities[0] = 5 // A
 	s.priorities['Z'-'A'] = 90
 	for k, v := range cfg.Priorities {
 		if len(k) == 1 && k[0] >= 'A' && k[0] <= 'Z' {
@@ -248,8 +248,8 @@ func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, r, gatewayError(http.StatusBadRequest, wire.CodeNotReadable, "Message not readable"))
 		return
 	}
-	// ASSUMPTION (DECISIONS.md): the sandbox issues opaque tokens, not the
-	// platform's RS256 JWTs; scope "all" covers "accounts".
+	// Sandbox choice (card/doc.go, "The sandbox"): the sandbox issues opaque
+	// tokens, not the platform's RS256 JWTs; scope "all" covers "accounts".
 	if req.GrantType != wire.GrantType || (req.Scope != wire.TokenScope && req.Scope != "all") ||
 		subtle.ConstantTimeCompare([]byte(req.ClientID), []byte(s.clientID)) != 1 ||
 		subtle.ConstantTimeCompare([]byte(req.ClientSecret), []byte(s.clientSecret)) != 1 {
@@ -300,8 +300,9 @@ func (s *Sandbox) blockUnblock(w http.ResponseWriter, r *http.Request) {
 		return
 	case sandboxfault.FaultTimeout:
 		s.faults.Hang(r.Context())
-		// ASSUMPTION (DECISIONS.md): a gateway timeout comes from a proxy,
-		// as plain text rather than the platform's error array.
+		// Sandbox choice (card/doc.go, "The sandbox"): a gateway timeout
+		// comes from a proxy, as plain text rather than the platform's error
+		// array.
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusGatewayTimeout)
 		_, _ = io.WriteString(w, "gateway timeout\n")
@@ -340,11 +341,12 @@ func (s *Sandbox) update(r *http.Request, body []byte, readErr error) (card.Acco
 	if err := json.Unmarshal(body, &req); err != nil {
 		return card.Account{}, gatewayError(http.StatusBadRequest, wire.CodeNotReadable, "Message not readable")
 	}
-	// The seed: at least one of blockCode1 and blockCode2.
-	// ASSUMPTION (DECISIONS.md): the gateway refuses a body with neither as
-	// 240009 "Required field(s) missing", and a bad account id or block code
-	// comes back from VisionPLUS as 400 with the seed's code (V5BS4002SA,
-	// V5BS0125SV, V5BS0127SV) rather than as a gateway constraint error.
+	// The seed: at least one of blockCode1 and blockCode2. Sandbox choice
+	// (card/doc.go, "The sandbox"): the gateway refuses a body with neither
+	// as 240009 "Required field(s) missing", and a bad account id or block
+	// code comes back from VisionPLUS as 400 with the seed's code
+	// (V5BS4002SA, V5BS0125SV, V5BS0127SV) rather than as a gateway
+	// constraint error.
 	if req.BlockCode1 == nil && req.BlockCode2 == nil {
 		return card.Account{}, gatewayError(http.StatusBadRequest, wire.CodeFieldMissing, "Required field(s) missing",
 			"blockCode1: one of blockCode1 and blockCode2 is required")
@@ -409,8 +411,9 @@ func (s *Sandbox) lookup(id string, bu int) (*card.Account, *wire.APIError) {
 	if a, ok := s.accounts[id]; ok {
 		return a, nil
 	}
-	// ASSUMPTION (DECISIONS.md): every 19-digit account exists in the
-	// sandbox except those starting with 999, so tests need not seed.
+	// Sandbox choice (card/doc.go, "The sandbox"): every 19-digit account
+	// exists in the sandbox except those starting with 999, so tests need not
+	// seed.
 	if !allDigits(id) || strings.HasPrefix(id, "999") {
 		return nil, vplError(http.StatusNotFound, wire.AppRecordNotFound, "Update Request - Record not found")
 	}
@@ -439,8 +442,8 @@ func (s *Sandbox) details(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if e != nil {
-		// ASSUMPTION (DECISIONS.md): the inquiry answers a missing account as
-		// the update does.
+		// ASSUMPTION (card/doc.go, "State inquiry"): the inquiry answers a
+		// missing account as the update does.
 		writeErrors(w, r, e)
 		return
 	}
@@ -504,10 +507,11 @@ func businessUnitParam(r *http.Request) (int, *wire.APIError) {
 	case err != nil:
 		return 0, gatewayError(http.StatusBadRequest, wire.CodeArgsInvalid, "Method argument(s) not valid",
 			"businessUnit: This field must contain a numeric value")
-	// ASSUMPTION (DECISIONS.md): an out-of-range businessUnit is refused by
-	// the gateway as the platform's documents show it for other account
-	// calls: 400 errorCode 240010 "Constraint(s) Violated". The documented
-	// schema maximum is 999; the sandbox enforces the platform's 1–998.
+	// Sandbox choice (card/doc.go, "The sandbox"): an out-of-range
+	// businessUnit is refused by the gateway as the platform's documents show
+	// it for other account calls: 400 errorCode 240010 "Constraint(s)
+	// Violated". The documented schema maximum is 999; the sandbox enforces
+	// the platform's 1–998.
 	case v < 1:
 		return 0, gatewayError(http.StatusBadRequest, wire.CodeConstraintViolated, "Constraint(s) Violated",
 			"businessUnit: The minimum value for this field is 1")

@@ -59,7 +59,7 @@ const (
 	DefaultClientID     = "blockd-sandbox"
 	DefaultClientSecret = "sandbox-secret"
 	// DefaultTokenLifetime is the lifetime of the documented example
-	// (NOTES.md 1.2: lifeTime 864000000 ms).
+	// (finnotech/doc.go, "Tokens": lifeTime 864000000 ms).
 	DefaultTokenLifetime = 10 * 24 * time.Hour
 	// DefaultCCTokenLifetime is the lifetime of client-credential tokens.
 	DefaultCCTokenLifetime = 24 * time.Hour
@@ -158,7 +158,7 @@ type Hold struct {
 }
 
 // Sandbox is an in-memory simulator of the Finnotech services the Client
-// calls, as the documents and DECISIONS.md describe them: the token
+// calls, as finnotech/doc.go describes them: the token
 // endpoint and Bearer auth, trackId rules (a trackId is never accepted
 // twice), block, unblock and unblock-transfer against a ledger of holds,
 // the unblock-transfer inquiry, the credit facility inquiry, and the wages
@@ -245,9 +245,9 @@ func New(cfg Config) *Sandbox {
 		s.lowBalance[d] = true
 	}
 	for _, tok := range cfg.Tokens {
-		// ASSUMPTION (DECISIONS.md): a configured token stands for one an
-		// operator obtained by consent; it never expires and may be used at
-		// any bank.
+		// Sandbox choice (finnotech/doc.go, "The sandbox"): a configured
+		// token stands for one an operator obtained by consent; it never
+		// expires and may be used at any bank.
 		t := &sandboxToken{kind: wire.TokenTypeCode, scopes: codeScopes(), refresh: "refresh-" + tok}
 		s.tokens[tok] = t
 		s.refreshes[t.refresh] = t
@@ -429,7 +429,7 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 			writeFailure(w, http.StatusServiceUnavailable, req.trackID, "SERVICE_UNAVAILABLE", "service unavailable")
 			return
 		case faultTooManyRequests:
-			// ASSUMPTION (package doc, errors): Finnotech's "try again later"
+			// ASSUMPTION (finnotech/doc.go, "Error codes"): Finnotech's "try again later"
 			// refusal, sent before the call reaches the bank, is HTTP 429.
 			// The pages document none; "provider not responding" is not one,
 			// it leaves the bank's outcome unknown.
@@ -448,8 +448,8 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 			writeFailure(w, http.StatusGatewayTimeout, req.trackID, "GATEWAY_TIMEOUT", "gateway timeout")
 			return
 		case faultNestedFailed:
-			// The nested failure envelope of the pages (package doc,
-			// envelope), on HTTP 200 under an outer DONE, with the
+			// The nested failure envelope of the pages (finnotech/doc.go,
+			// "Envelope"), on HTTP 200 under an outer DONE, with the
 			// SERVICE_CALL_ERROR text the pages show in it. Not applied.
 			s.finish(req.trackID, true, finnotech.CallFailed)
 			writeJSON(w, http.StatusOK, wire.Envelope[wire.NestedFailure]{Status: wire.StatusDone, TrackID: req.trackID,
@@ -482,7 +482,7 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 			sandboxfault.DropConnection(w)
 			return
 		case faultApplyThenTimeout:
-			// ASSUMPTION (package doc, errors): the pages name HTTP 408 a
+			// ASSUMPTION (finnotech/doc.go, "Error codes"): the pages name HTTP 408 a
 			// timeout of a money call; its code and text are not shown.
 			writeFailure(w, http.StatusRequestTimeout, req.trackID, wire.CodeRequestTimeout, wire.MsgRequestTimeout)
 			return
@@ -548,7 +548,7 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 			BlockDate: h.BlockDate, Days: wire.NumericString(h.Days)}
 
 	case OpUnblock:
-		// ASSUMPTION (package doc, unblock): an unblock names its block by
+		// ASSUMPTION (finnotech/doc.go, "Unblock"): an unblock names its block by
 		// the block call's trackId, with the block's deposit and blockDate,
 		// and must release the whole amount.
 		h, ok := s.holds[req.body.BlockTrackID]
@@ -569,10 +569,10 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		result = wire.UnblockResult{Amount: wire.LenientInt{V: h.Amount, Set: true}, Deposit: h.Deposit, UnblockDate: today}
 
 	case OpTransfer:
-		// ASSUMPTION (DECISIONS.md): a transfer names the unblock it follows
-		// by the unblock call's trackId. The rules are the seed's: a
-		// successful unblock first, at most the unblocked amount, one
-		// successful transfer per block and unblock.
+		// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"): a transfer names
+		// the unblock it follows by the unblock call's trackId. The rules are
+		// the seed's: a successful unblock first, at most the unblocked
+		// amount, one successful transfer per block and unblock.
 		c.amount, c.destination = req.amount, req.body.Destination
 		h, ok := s.holds[s.byUnblock[req.body.UnblockTrackID]]
 		switch {
@@ -659,7 +659,7 @@ func (req *moneyRequest) parse(contentType string, body []byte, readErr error) s
 	return ""
 }
 
-// wages serves GET /dev/v2/clients/{clientId}/wages (package doc, wages):
+// wages serves GET /dev/v2/clients/{clientId}/wages (finnotech/doc.go, "Wages"):
 // with a client-credential token of scope boomrang:wages:get, the entries
 // of the client's calls, filtered by trackId when one is given, as
 // {"wages":[...],"total":n}; an empty list when the sandbox never received

@@ -174,7 +174,7 @@ func TestSandboxLedger(t *testing.T) {
 }
 
 func TestSandboxDeposits(t *testing.T) {
-	if DepositOf("app-1") != DepositOf("app-1") {
+	if first, again := DepositOf("app-1"), DepositOf("app-1"); first != again {
 		t.Error("DepositOf is not deterministic")
 	}
 	if DepositOf("app-1") == DepositOf("app-2") {

@@ -34,9 +34,9 @@ func codeScopes() []string {
 }
 
 // authorize checks the Bearer token of r, never recording it, for a
-// service that needs a token of kind (wire.TokenTypeCode,
-// wire.TokenTypeCC, or "" for either) with scope (or "" for any). It returns "" when the token may
-// call the service, else the message of the refusal.
+// service that needs a token of kind (wire.TokenTypeCode, wire.TokenTypeCC,
+// or "" for either) with scope (or "" for any). It returns "" when the
+// token may call the service, else the message of the refusal.
 func (s *Sandbox) authorize(r *http.Request, kind, scope string) string {
 	tok := bearerToken(r)
 	if tok == "" {
@@ -73,8 +73,8 @@ func (s *Sandbox) authorize(r *http.Request, kind, scope string) string {
 
 // writeRefusedToken answers a call whose token authorize refused with msg:
 // 403 UNAUTHORIZED for a dead token (Finnotech's documented signal), 403
-// FORBIDDEN for a live token of the wrong kind or scope (package doc,
-// tokens).
+// FORBIDDEN for a live token of the wrong kind or scope (finnotech/doc.go,
+// "Tokens").
 func writeRefusedToken(w http.ResponseWriter, trackID, msg string) {
 	code := wire.CodeUnauthorized
 	if msg == wire.MsgTokenNotForService {
@@ -116,12 +116,12 @@ func bearerToken(r *http.Request) string {
 }
 
 // token serves POST /dev/v2/oauth2/token: the client_credentials,
-// authorization_code and refresh_token grants (NOTES.md 1.2), with HTTP
-// Basic auth of the configured client.
+// authorization_code and refresh_token grants (finnotech/doc.go, "Tokens"),
+// with HTTP Basic auth of the configured client.
 //
-// ASSUMPTION (DECISIONS.md): the sandbox accepts any authorization code
-// starting with "code-"; a refresh token works once, and the token it
-// replaces keeps working until it expires.
+// Sandbox choice (finnotech/doc.go, "The sandbox"): it accepts any
+// authorization code starting with "code-"; a refresh token works once, and
+// the token it replaces keeps working until it expires.
 func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[OpToken]++

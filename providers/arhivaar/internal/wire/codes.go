@@ -12,7 +12,7 @@ const (
 	CodeInvalidNote = "INVALID_NOTE"
 	// CodeInvalidSignature: acc_key is unknown or sig does not match.
 	//
-	// ASSUMPTION (DECISIONS.md): the seed documents no code for a bad
-	// signature; blockd and its sandbox use this one.
+	// ASSUMPTION (arhivaar/doc.go, "Error codes"): the seed documents no
+	// code for a bad signature; blockd and its sandbox use this one.
 	CodeInvalidSignature = "INVALID_SIGNATURE"
 )

@@ -2,7 +2,8 @@
 // form fields and their order, the signature, the replies and the codes.
 // The client (package arhivaar) and its fake (package arhivaarfake) both use
 // it, so that the two cannot drift apart; being internal, nothing else can
-// import it.
+// import it. The contract, with the source of each fact, is the arhivaar
+// package doc (arhivaar/doc.go).
 package wire
 
 import (
@@ -15,7 +16,7 @@ import (
 )
 
 // BlockPath is the documented path of the block / activate call, below the
-// base URL (arhivaar-account-block.seed.txt).
+// base URL (arhivaar/doc.go, "Request").
 const BlockPath = "/partner-api/account/block.html"
 
 // FormContentType is the documented request content type.
@@ -67,11 +68,11 @@ func SignedBody(unsigned, secret string) string {
 
 // Sign returns the signature of an unsigned body.
 //
-// ASSUMPTION (DECISIONS.md): sig is the standard base64 (with padding) of
-// HMAC-SHA1 keyed with the partner secret over the body without "&sig=...",
-// exactly as sent. The seed's sigs are 28 base64 characters, a 20-byte
-// digest, which fits SHA-1; its secret is not given, so the samples cannot
-// be checked.
+// ASSUMPTION (arhivaar/doc.go, "Signature"): sig is the standard base64 (with
+// padding) of HMAC-SHA1 keyed with the partner secret over the body without
+// "&sig=...", exactly as sent. The seed's sigs are 28 base64 characters, a
+// 20-byte digest, which fits SHA-1; its secret is not given, so the samples
+// cannot be checked.
 func Sign(secret, unsigned string) string {
 	m := hmac.New(sha1.New, []byte(secret))
 	m.Write([]byte(unsigned))

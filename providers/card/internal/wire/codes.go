@@ -1,10 +1,10 @@
 package wire
 
 // Gateway errorCode values: the platform's common error codes, to which the
-// seed refers (NOTES.md 6.2).
+// seed refers (card/doc.go, "Error codes").
 //
-// ASSUMPTION (DECISIONS.md): the retry class of each code is blockd's
-// reading of NOTES.md 6.2; the platform states none.
+// ASSUMPTION (card/doc.go, "Error codes"): the retry class of each code is
+// blockd's reading; the platform states none.
 const (
 	CodeAuthNotInitialized  = "240001"
 	CodeAuthHeaderMissing   = "240002"
@@ -29,8 +29,8 @@ const (
 	CodeBadRequest          = "340001"
 	CodeRecordNotFound      = "440401"
 	CodeBusinessRuleRefusal = "442201"
-	// ASSUMPTION (DECISIONS.md): a VisionPLUS validation refusal (HTTP 400,
-	// source VPL) carries errorCode 440001, by the pattern
+	// ASSUMPTION (card/doc.go, "Error codes"): a VisionPLUS validation
+	// refusal (HTTP 400, source VPL) carries errorCode 440001, by the pattern
 	// <layer><HTTP status><sequence> of 440401 and 442201.
 	CodeVPLBadRequest = "440001"
 )

@@ -2,7 +2,8 @@
 // the token and blockUnblock bodies, the account answer, the error entry,
 // the gateway errorCodes and the VisionPLUS codes. The client (package card)
 // and its fake (package cardfake) both use it, so that the two cannot drift
-// apart; being internal, nothing else can import it.
+// apart; being internal, nothing else can import it. The contract, with the
+// source of each fact, is the card package doc (card/doc.go).
 package wire
 
 import (
@@ -15,27 +16,28 @@ import (
 
 // The paths of the platform's services, below the base URL.
 const (
-	// ASSUMPTION (DECISIONS.md): the seed names no token call; blockd uses
-	// the platform's public one (NOTES.md 6.1): a JSON client_credentials
-	// body answered with access_token, token_type and expires_in seconds.
+	// TokenPath is the platform's public token call (card/doc.go, "Token");
+	// the seed names none. A JSON client_credentials body is answered with
+	// access_token, token_type and expires_in seconds.
 	TokenPath = "/v1/api/oauth/token"
-	// BlockUnblockPath is documented (card-account-block-unblock.seed.txt).
+	// BlockUnblockPath is documented (card/doc.go, "Block and unblock").
 	BlockUnblockPath = "/v1/accounts/%s/blockUnblock"
-	// ASSUMPTION (DECISIONS.md): the state inquiry is GET .../details and
-	// answers at least the fields of a blockUnblock answer.
+	// DetailsPath is the public spec's account inquiry, which answers the
+	// block codes among the account's details; using it to settle an
+	// unknown outcome is blockd's choice (card/doc.go, "State inquiry").
 	DetailsPath = "/v1/accounts/%s/details"
 )
 
 // Fixed values of the calls.
 const (
 	GrantType = "client_credentials"
-	// TokenScope is the scope the account calls need (NOTES.md 6.1).
+	// TokenScope is the scope the account calls need (card/doc.go, "Token").
 	TokenScope = "accounts"
 	// RemoveCode in a slot removes that slot's code (the seed).
 	RemoveCode = " "
-	// ASSUMPTION (DECISIONS.md): the optional x-client-correlation-id header
-	// of the public spec (NOTES.md 6.2), at most 40 characters, carries the
-	// provider trackId for tracing.
+	// ASSUMPTION (card/doc.go, "Block and unblock"): the optional
+	// x-client-correlation-id header of the public spec, at most 40
+	// characters, carries the provider trackId for tracing.
 	MaxCorrelationID = 40
 	// AccountIDLen is the length of every account id (the seed).
 	AccountIDLen = 19

@@ -1,6 +1,7 @@
 package wire
 
-// Error codes and business texts Finnotech sends (NOTES.md 1.3).
+// Error codes and business texts Finnotech sends (finnotech/doc.go, "Error
+// codes").
 const (
 	CodeValidation   = "VALIDATION_ERROR"
 	CodeUnauthorized = "UNAUTHORIZED"
@@ -21,7 +22,9 @@ const (
 	MsgNotInWhitelist        = "شماره حساب ارسالی با شماره حساب وایت لیست تطابق ندارد" // account not in whitelist
 )
 
-// Sandbox answers. The Persian texts are Finnotech's (NOTES.md 1.3).
+// Sandbox answers. The Persian texts are Finnotech's (finnotech/doc.go,
+// "Error codes"); the others are the sandbox's own (finnotech/doc.go, "The
+// sandbox").
 const (
 	MsgBadToken       = "خطای دریافتی از سرور احراز هویت: توکن ارسالی نامعتبر است" // auth server: the token sent is invalid
 	MsgBadTrackID     = "invalid trackId"
@@ -33,30 +36,32 @@ const (
 	MsgNoBlockTrackID = "blockTrackId is required"
 	// The unblock's and unblock-transfer's refusal of days or a
 	// description that are not the block's, worded like the seed's rule
-	// for the amount. ASSUMPTION (package doc, unblock): their texts.
+	// for the amount. ASSUMPTION (finnotech/doc.go, "Unblock"): their texts.
 	MsgDaysMismatch        = "days must equal the blocked days"
 	MsgDescriptionMismatch = "description must equal the block's description"
-	// The unblock-transfer's refusals. ASSUMPTION (DECISIONS.md): their
-	// texts, the seed states only the rules; MsgSameAccounts is
-	// transferTo's documented text (NOTES.md 1.3).
+	// The unblock-transfer's refusals. ASSUMPTION (finnotech/doc.go,
+	// "Unblock-transfer"): their texts, the seed states only the rules;
+	// MsgSameAccounts is transferTo's documented text [FDOC 148].
 	MsgNoUnblockTrackID   = "unblockTrackId is required"
 	MsgNoDestination      = "destination is required"
 	MsgAlreadyTransferred = "a successful unblock-transfer was already made for this unblock"
 	MsgSameAccounts       = "Source And destination accounts are the same!"
 	// CodeTooManyRequests and MsgTooManyRequests are the sandbox's "try
-	// again later" refusal (HTTP 429). ASSUMPTION (package doc, errors).
+	// again later" refusal (HTTP 429). ASSUMPTION (finnotech/doc.go,
+	// "Error codes").
 	CodeTooManyRequests = "TOO_MANY_REQUESTS"
 	MsgTooManyRequests  = "too many requests, try again later"
 	// CodeRequestTimeout and MsgRequestTimeout are the sandbox's HTTP 408
-	// answer. ASSUMPTION (package doc, errors): the pages name the 408 of a
-	// money call, not its code or text.
+	// answer. ASSUMPTION (finnotech/doc.go, "Error codes"): the pages name
+	// the 408 of a money call, not its code or text.
 	CodeRequestTimeout = "REQUEST_TIMEOUT"
 	MsgRequestTimeout  = "request timeout"
 	// MsgMinimumAmount is the SERVICE_CALL_ERROR text the pages show in
-	// the nested failure envelope.
+	// the nested failure envelope [FDOC, per finnotech/doc.go, "Error
+	// codes"].
 	MsgMinimumAmount = "Minimum amount is 10000 Rials."
 	// CodeServiceCall is Finnotech's code for an error of the bank behind
-	// it (NOTES.md 1.3).
+	// it (finnotech/doc.go, "Error codes").
 	CodeServiceCall = "SERVICE_CALL_ERROR"
 	// The refusals of the inquiries and the token endpoint, in the
 	// sandbox's own words.
@@ -64,8 +69,8 @@ const (
 	MsgBadNationalID      = "national id must be 10 or 11 digits"
 	MsgTokenNotForService = "token does not give access to this service"
 	// CodeForbidden is the sandbox's code for a token that is alive but
-	// not of the kind or scope the service needs. ASSUMPTION (package doc,
-	// tokens): Finnotech's own code for it is not documented.
+	// not of the kind or scope the service needs. ASSUMPTION (finnotech/doc.go,
+	// "Tokens"): Finnotech's own code for it is not documented.
 	CodeForbidden      = "FORBIDDEN"
 	MsgBadClient       = "invalid client credentials"
 	MsgBadGrant        = "invalid grant_type"

@@ -7,7 +7,7 @@ package wire
 // in step.
 
 // NoFacilityResult is the value of result.result in the "no facility"
-// answer (finnotech-credit-facility-inquiry.seed.txt).
+// answer (finnotech/doc.go, "Facility inquiry").
 const NoFacilityResult = 120
 
 // FacilityResult is the facility inquiry result as the seed shows it. Every
@@ -31,7 +31,7 @@ type FacilityResult struct {
 }
 
 // Missing is empty: every answer is read, an answer without facilityList
-// being the "no facility" one (package doc, facility inquiry).
+// being the "no facility" one (finnotech/doc.go, "Facility inquiry").
 func (FacilityResult) Missing() []string { return nil }
 
 // FacilityItem is one loan. The seed sends each loan twice, in plain
@@ -39,7 +39,8 @@ func (FacilityResult) Missing() []string { return nil }
 // two do not agree (branchCode "91182" next to FacilityBranchCode "02159";
 // debtorTotalAmount 101017180, which the seed's facilityDebtTotalAmount
 // equals, next to FacilityDebtorTotalAmount 1151155953). The seed does not
-// say which is right, so blockd keeps both (package doc, facility inquiry).
+// say which is right, so blockd keeps both (finnotech/doc.go, "Facility
+// inquiry").
 type FacilityItem struct {
 	BankCode          LenientString `json:"bankCode"`
 	BranchCode        LenientString `json:"branchCode"`

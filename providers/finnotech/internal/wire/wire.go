@@ -4,9 +4,9 @@
 // fake (package finnotechfake) both use it, so that the two cannot drift
 // apart; being internal, nothing else can import it.
 //
-// Only the block call, the facility inquiry and the token endpoint are
-// documented (the seeds and NOTES.md); the other shapes are blockd's
-// assumptions, marked "ASSUMPTION (DECISIONS.md)" where they are defined.
+// The contract, with the source of each fact, is the finnotech package doc
+// (finnotech/doc.go). A shape it says blockd assumed is marked ASSUMPTION
+// where it is defined here, and one the code does not follow yet DEVIATION.
 package wire
 
 import (
@@ -21,23 +21,24 @@ import (
 
 // The paths of the Finnotech services, below the base URL.
 const (
-	// BlockPath is documented (finnotech-oak-block.seed.txt).
+	// BlockPath is documented (finnotech/doc.go, "Block").
 	BlockPath = "/oak/v2/clients/%s/block"
-	// ASSUMPTION (DECISIONS.md): unblock is POST .../unblock, like block.
+	// ASSUMPTION (finnotech/doc.go, "Unblock"): POST .../unblock, like block.
 	UnblockPath = "/oak/v2/clients/%s/unblock"
-	// ASSUMPTION (DECISIONS.md): unblock-transfer is POST .../unblockTransfer.
+	// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"): POST
+	// .../unblockTransfer.
 	TransferPath = "/oak/v2/clients/%s/unblockTransfer"
-	// ASSUMPTION (DECISIONS.md): the unblock-transfer inquiry is
+	// ASSUMPTION (finnotech/doc.go, "Unblock-transfer inquiry"): it is
 	// GET .../unblockTransferInquiry?trackId=<new>&inquiryTrackId=<transfer's>.
 	TransferInquiryPath = "/oak/v2/clients/%s/unblockTransferInquiry"
-	// WagesPath is documented (package doc, wages): the last status of a
+	// WagesPath is documented (finnotech/doc.go, "Wages"): the last status of a
 	// call, asked with a client-credential token of scope
 	// boomrang:wages:get.
 	WagesPath = "/dev/v2/clients/%s/wages"
-	// FacilityPath is documented (finnotech-credit-facility-inquiry.seed.txt);
+	// FacilityPath is documented (finnotech/doc.go, "Facility inquiry");
 	// its two verbs are the clientId and the national id.
 	FacilityPath = "/credit/v2/clients/%s/users/%s/facilityInquiry"
-	// TokenPath is documented (NOTES.md 1.2).
+	// TokenPath is documented (finnotech/doc.go, "Tokens").
 	TokenPath = "/dev/v2/oauth2/token"
 )
 
@@ -111,7 +112,7 @@ func (r BlockResult) Missing() []string {
 }
 
 // UnblockBody is the unblock body.
-// ASSUMPTION (package doc, unblock): the fields and their names; amount,
+// ASSUMPTION (finnotech/doc.go, "Unblock"): the fields and their names; amount,
 // description and days are the block's (the seed: all three are needed
 // again by unblock), blockTrackId is the trackId the block call was sent
 // with, deposit and blockDate are what the block answered.
@@ -125,7 +126,7 @@ type UnblockBody struct {
 }
 
 // UnblockResult is the unblock result.
-// ASSUMPTION (package doc, unblock): {"amount","deposit","unblockDate"},
+// ASSUMPTION (finnotech/doc.go, "Unblock"): {"amount","deposit","unblockDate"},
 // the date Jalali YYMMDD like blockDate.
 type UnblockResult struct {
 	Amount      LenientInt `json:"amount"`
@@ -140,7 +141,7 @@ func (r UnblockResult) Missing() []string {
 }
 
 // TransferBody is the unblock-transfer body.
-// ASSUMPTION (package doc, unblock-transfer): the fields and their names;
+// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"): the fields and their names;
 // amount is the transfer's (at most the unblocked amount), description and
 // days the block's (the seed: needed again by unblock-transfer),
 // unblockTrackId the trackId the successful unblock call was sent with.
@@ -153,7 +154,7 @@ type TransferBody struct {
 }
 
 // TransferResult is the unblock-transfer result.
-// ASSUMPTION (package doc, unblock-transfer): {"amount","source",
+// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"): {"amount","source",
 // "destination","transferDate"}, the date Jalali YYMMDD like blockDate.
 type TransferResult struct {
 	Amount       LenientInt `json:"amount"`
@@ -170,7 +171,8 @@ func (r TransferResult) Missing() []string {
 }
 
 // TransferInquiryResult is the unblock-transfer inquiry result.
-// ASSUMPTION (DECISIONS.md): {"status":"DONE"|"FAILED"|"PENDING","amount",
+// ASSUMPTION (finnotech/doc.go, "Unblock-transfer inquiry"):
+// {"status":"DONE"|"FAILED"|"PENDING","amount",
 // "source","destination","transferDate"}; all but status may be missing or
 // empty when the transfer did not succeed.
 type TransferInquiryResult struct {
@@ -185,7 +187,7 @@ type TransferInquiryResult struct {
 // the transfer's status.
 func (r TransferInquiryResult) Missing() []string { return missing(required{r.Status == "", "status"}) }
 
-// WagesResult is the documented wages answer (package doc, wages):
+// WagesResult is the documented wages answer (finnotech/doc.go, "Wages"):
 // {"wages":[...],"total":n}, the entries filtered by the trackId asked
 // about; the list is empty when Finnotech holds no entry for it (yet).
 type WagesResult struct {
@@ -214,8 +216,8 @@ type WagesEntry struct {
 	Date              LenientString `json:"date"`
 }
 
-// TokenBody is the token endpoint's body for every grant (NOTES.md 1.2);
-// the fields a grant does not use are left out.
+// TokenBody is the token endpoint's body for every grant (finnotech/doc.go,
+// "Tokens"); the fields a grant does not use are left out.
 type TokenBody struct {
 	GrantType    string `json:"grant_type"`
 	NID          string `json:"nid,omitempty"`
@@ -236,8 +238,8 @@ const (
 	TokenTypeCC            = "CLIENT-CREDENTIAL"
 )
 
-// TokenResult is the token endpoint's result (NOTES.md 1.2). lifeTime is in
-// milliseconds; creationDate is Jalali YYYYMMDDHHmmss.
+// TokenResult is the token endpoint's result (finnotech/doc.go, "Tokens").
+// lifeTime is in milliseconds; creationDate is Jalali YYYYMMDDHHmmss.
 type TokenResult struct {
 	Value        string            `json:"value"`
 	RefreshToken string            `json:"refreshToken"`
@@ -252,7 +254,7 @@ type TokenResult struct {
 // where a missing value may also come as null or "" (Set false, V 0).
 // Fractions and other text are refused: money is whole rials and is never
 // held in a float.
-// ASSUMPTION (NOTES.md 1.6, 4): the facility amounts are strings in the
+// (finnotech/doc.go, "Platform"): the facility amounts are strings in the
 // seed and numbers in the official SDK; both are read.
 //
 // It is written as a JSON number, or null when not Set; a field tagged
