@@ -170,6 +170,58 @@ func TestCanonicalHash(t *testing.T) {
 	}
 }
 
+// finnotechDone is a DONE Finnotech result event of type kind holding
+// result.
+func finnotechDone(kind, result string) string {
+	return `{"eventId":"0b0e6f4e-8d2c-4a53-9f3e-6a1f2c3d4e5f","trackId":"t","type":"` + kind + `","provider":"finnotech","status":"DONE",` +
+		`"result":` + result + `,"attempts":1,"receivedAt":"2024-01-01T00:00:00Z","completedAt":"2024-01-01T00:00:00Z"}`
+}
+
+// TestFinnotechResults: the result schema holds the Finnotech results,
+// their inquiry object included.
+func TestFinnotechResults(t *testing.T) {
+	v := newValidator(t)
+	const block = `"amount":4000,"description":"d","deposit":"0201698541000","blockDate":"030105","days":30,"providerTrackId":"c"`
+	tests := []struct {
+		name, kind, result string
+		valid              bool
+	}{
+		{"block", "block", `{` + block + `}`, true},
+		{"block resolved by wages", "block", `{` + block + `,"inquiry":{"service":"wages","status":"DONE","fields":["deposit","blockDate"]}}`, true},
+		{"unblock resolved by wages", "unblock", `{"amount":4000,"deposit":"0201698541000","unblockDate":"030105","blockTrackId":"b","providerTrackId":"c",` +
+			`"inquiry":{"service":"wages","status":"DONE","fields":["unblockDate"]}}`, true},
+		{"transfer resolved by the transfer inquiry", "transfer", `{"amount":4000,"source":"s","destination":"d","transferDate":"030105","unblockTrackId":"u",` +
+			`"providerTrackId":"c","inquiry":{"service":"unblockTransferInquiry","status":"DONE","fields":["transferDate"]}}`, true},
+		{"block without deposit", "block", `{"amount":4000,"description":"d","blockDate":"030105","days":30,"providerTrackId":"c"}`, false},
+		{"block of zero rials", "block", `{"amount":0,"description":"d","deposit":"x","blockDate":"030105","days":30,"providerTrackId":"c"}`, false},
+		{"inquiry of another service", "block", `{` + block + `,"inquiry":{"service":"balance","status":"DONE","fields":[]}}`, false},
+		{"inquiry not DONE", "block", `{` + block + `,"inquiry":{"service":"wages","status":"PENDING","fields":[]}}`, false},
+		{"inquiry without fields", "block", `{` + block + `,"inquiry":{"service":"wages","status":"DONE"}}`, false},
+		{"inquiry with more", "block", `{` + block + `,"inquiry":{"service":"wages","status":"DONE","fields":[],"raw":{}}}`, false},
+		{"unblock without unblockDate", "unblock", `{"amount":4000,"deposit":"x","blockTrackId":"b","providerTrackId":"c"}`, false},
+		{"transfer without transferDate", "transfer", `{"amount":4000,"source":"s","destination":"d","unblockTrackId":"u","providerTrackId":"c"}`, false},
+		{"no facility", "inquiry", `{"nationalId":"0071331960","noFacility":true,"message":"هیچ تسهیلات و تعهدی یافت نشد","totalAmount":0,"debtTotalAmount":0,` +
+			`"pastExpiredTotalAmount":0,"deferredTotalAmount":0,"suspiciousTotalAmount":0,"facilities":[]}`, true},
+		{"facility with both families", "inquiry", `{"nationalId":"0071331951","noFacility":false,"totalAmount":1,"debtTotalAmount":1,` +
+			`"pastExpiredTotalAmount":0,"deferredTotalAmount":0,"suspiciousTotalAmount":0,"facilities":[{"summary":{"bankCode":"14",` +
+			`"amountOriginal":1,"benefitAmount":0,"debtorTotalAmount":1,"pastExpiredAmount":0,"deferredAmount":0,"suspiciousAmount":0},` +
+			`"contract":{"bankCode":"14","requestNo":"1","amountOriginal":2,"benefitAmount":0,"debtorTotalAmount":2,"pastExpiredAmount":0,` +
+			`"deferredAmount":0,"suspiciousAmount":0,"obligationAmount":0,"setDate":"13970430","setDateGregorian":"2018-07-21"}}]}`, true},
+		{"facility of one flat loan", "inquiry", `{"nationalId":"0071331951","noFacility":false,"totalAmount":1,"debtTotalAmount":1,` +
+			`"pastExpiredTotalAmount":0,"deferredTotalAmount":0,"suspiciousTotalAmount":0,"facilities":[{"bankCode":"14","amountOriginal":1}]}`, false},
+		{"transfer inquiry", "inquiry", `{"transferTrackId":"x","status":"PENDING","providerTrackId":"c"}`, true},
+		{"inquiry of neither kind", "inquiry", `{"status":"DONE"}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := v.ValidateResult([]byte(finnotechDone(tc.kind, tc.result)))
+			if (err == nil) != tc.valid {
+				t.Errorf("ValidateResult = %v, want valid: %v", err, tc.valid)
+			}
+		})
+	}
+}
+
 func TestValidateResultRejects(t *testing.T) {
 	v := newValidator(t)
 	tests := map[string]string{

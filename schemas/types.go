@@ -235,6 +235,9 @@ type FinnotechBlockResult struct {
 	Days      int    `json:"days"`
 	// ProviderTrackID is the trackId the successful call was sent with.
 	ProviderTrackID string `json:"providerTrackId"`
+	// Inquiry is set when the call's own answer was lost and the result
+	// was established by asking Finnotech about the call.
+	Inquiry *FinnotechInquiry `json:"inquiry,omitempty"`
 }
 
 // FinnotechUnblockResult is the normalised result of a Finnotech unblock.
@@ -245,6 +248,8 @@ type FinnotechUnblockResult struct {
 	// BlockTrackID is the command trackId of the released block.
 	BlockTrackID    string `json:"blockTrackId"`
 	ProviderTrackID string `json:"providerTrackId"`
+	// Inquiry: as in FinnotechBlockResult.
+	Inquiry *FinnotechInquiry `json:"inquiry,omitempty"`
 }
 
 // FinnotechTransferResult is the normalised result of a Finnotech
@@ -257,7 +262,32 @@ type FinnotechTransferResult struct {
 	// UnblockTrackID is the command trackId of the unblock the transfer follows.
 	UnblockTrackID  string `json:"unblockTrackId"`
 	ProviderTrackID string `json:"providerTrackId"`
+	// Inquiry: as in FinnotechBlockResult.
+	Inquiry *FinnotechInquiry `json:"inquiry,omitempty"`
 }
+
+// FinnotechInquiry says that a Finnotech block, unblock or transfer result
+// was established by asking Finnotech about a call whose own answer was
+// lost, rather than read from that answer, and which of its fields the
+// inquiry supplied. Every other field of the result is what blockd sent:
+// the command's, or the stored block's or hold's.
+type FinnotechInquiry struct {
+	// Service is the inquiry that was asked: FinnotechInquiryWages (the
+	// call status) or FinnotechInquiryTransfer (the unblock-transfer
+	// inquiry).
+	Service string `json:"service"`
+	// Status is the status the inquiry gave for the call: DONE.
+	Status string `json:"status"`
+	// Fields are the JSON names of the result fields whose values came from
+	// the inquiry, e.g. ["deposit","blockDate"].
+	Fields []string `json:"fields"`
+}
+
+// Services a FinnotechInquiry names.
+const (
+	FinnotechInquiryWages    = "wages"
+	FinnotechInquiryTransfer = "unblockTransferInquiry"
+)
 
 // FinnotechTransferInquiryResult is the normalised result of a Finnotech
 // unblock-transfer inquiry.
@@ -280,7 +310,10 @@ type FinnotechFacilityResult struct {
 	Name       string `json:"name,omitempty"`
 	// NoFacility is true for the provider's "no facility" answer
 	// (result.result == 120); Facilities is then empty.
-	NoFacility          bool       `json:"noFacility"`
+	NoFacility bool `json:"noFacility"`
+	// Message is the provider's text with its "no facility" answer ("هیچ
+	// تسهیلات و تعهدی یافت نشد", no facility or obligation found), as sent.
+	Message             string     `json:"message,omitempty"`
 	TotalAmount         int64      `json:"totalAmount"`
 	DebtTotalAmount     int64      `json:"debtTotalAmount"`
 	PastExpiredTotal    int64      `json:"pastExpiredTotalAmount"`
@@ -290,15 +323,49 @@ type FinnotechFacilityResult struct {
 	Facilities          []Facility `json:"facilities"`
 }
 
-// Facility is one loan in a facility inquiry result.
+// Facility is one loan of a facility inquiry. Finnotech describes each loan
+// twice, in two families of fields that do not always agree (in its own
+// example: other branch codes, and debts of 101017180 and 1151155953
+// rials), and does not say which is right; both are kept, each under its
+// own name, nil when the provider sent none of its fields.
 type Facility struct {
-	BankCode          string `json:"bankCode"`
+	// Summary is the loan as the plain fields give it (bankCode ...
+	// benefitAmount). In the provider's example the result's
+	// debtTotalAmount is the sum of these debtorTotalAmount.
+	Summary *FacilitySummary `json:"summary,omitempty"`
+	// Contract is the loan as the "Facility"-prefixed fields give it
+	// (FacilityBankCode ... FacilityMoratoriumDate): the fuller record,
+	// with the request number, status, currency and dates.
+	Contract *FacilityContract `json:"contract,omitempty"`
+}
+
+// FacilitySummary is a loan's plain fields (bankCode, branchCode,
+// branchDescription, type, amountOrginal, benefitAmount, debtorTotalAmount,
+// pastExpiredAmount, deferredAmount, suspiciousAmount).
+type FacilitySummary struct {
+	BankCode          string `json:"bankCode,omitempty"`
 	BranchCode        string `json:"branchCode,omitempty"`
 	BranchDescription string `json:"branchDescription,omitempty"`
+	Type              string `json:"type,omitempty"`
+	AmountOriginal    int64  `json:"amountOriginal"`
+	BenefitAmount     int64  `json:"benefitAmount"`
+	DebtorTotalAmount int64  `json:"debtorTotalAmount"`
+	PastExpiredAmount int64  `json:"pastExpiredAmount"`
+	DeferredAmount    int64  `json:"deferredAmount"`
+	SuspiciousAmount  int64  `json:"suspiciousAmount"`
+}
+
+// FacilityContract is a loan's "Facility"-prefixed fields.
+type FacilityContract struct {
+	BankCode          string `json:"bankCode,omitempty"`
+	BranchCode        string `json:"branchCode,omitempty"`
+	Branch            string `json:"branch,omitempty"`
 	RequestNo         string `json:"requestNo,omitempty"`
+	RequestType       string `json:"requestType,omitempty"`
+	Currency          string `json:"currency,omitempty"`
 	Type              string `json:"type,omitempty"`
 	Status            string `json:"status,omitempty"`
-	Currency          string `json:"currency,omitempty"`
+	Group             string `json:"group,omitempty"`
 	AmountOriginal    int64  `json:"amountOriginal"`
 	BenefitAmount     int64  `json:"benefitAmount"`
 	DebtorTotalAmount int64  `json:"debtorTotalAmount"`
@@ -312,6 +379,8 @@ type Facility struct {
 	EndDate          string `json:"endDate,omitempty"`
 	SetDateGregorian string `json:"setDateGregorian,omitempty"`
 	EndDateGregorian string `json:"endDateGregorian,omitempty"`
+	// MoratoriumDate is kept as sent ("0" when there is none).
+	MoratoriumDate string `json:"moratoriumDate,omitempty"`
 }
 
 // BlockRef is what blockd stored about a successful block; an unblock (and

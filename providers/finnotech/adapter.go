@@ -11,6 +11,7 @@ import (
 
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/providers/finnotech/internal/wire"
+	"github.com/blockd/blockd/providers/jalali"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -35,11 +36,12 @@ func NewAdapter(c *Client) *Adapter {
 //
 //   - block: a schemas.FinnotechBlockResult;
 //   - unblock: a schemas.FinnotechUnblockResult, the call built from
-//     req.Block, the stored block, which must be set (else CodeMissingBlock);
+//     req.Block, the stored block (its amount, description, days, deposit,
+//     blockDate and call trackId), which must be set (else CodeMissingBlock);
 //   - transfer: a schemas.FinnotechTransferResult, the unblock-transfer built
-//     from req.Hold (its block's clientId, its unblock call's trackId), which
-//     must be set (else CodeMissingHold), and the command's amount,
-//     destination and description;
+//     from req.Hold (its block's clientId, description and days, its unblock
+//     call's trackId), which must be set (else CodeMissingHold), and the
+//     command's amount and destination;
 //   - inquiry "transfer": a schemas.FinnotechTransferInquiryResult about the
 //     transfer call req.InquiredTrackID of client req.InquiredClientID
 //     (else CodeMissingTransfer);
@@ -72,6 +74,7 @@ func (a *Adapter) Execute(ctx context.Context, req providers.Request) (json.RawM
 			Deposit:      b.Deposit,
 			BlockDate:    b.BlockDate,
 			Description:  b.Description,
+			Days:         b.Days,
 		})
 		if err != nil {
 			return nil, err
@@ -87,7 +90,8 @@ func (a *Adapter) Execute(ctx context.Context, req providers.Request) (json.RawM
 			Amount:         cmd.Amount,
 			UnblockTrackID: h.UnblockProviderTrackID,
 			Destination:    cmd.Destination,
-			Description:    cmd.Description,
+			Description:    h.Block.Description,
+			Days:           h.Block.Days,
 		})
 		if err != nil {
 			return nil, err
@@ -130,18 +134,24 @@ func (a *Adapter) Execute(ctx context.Context, req providers.Request) (json.RawM
 
 // Resolve says what became of the call sent for req with trackId
 // req.ProviderTrackID whose outcome is unknown, by asking the wages service
-// (Client.CallStatusDetail):
+// (Client.CallStatusDetail), following the documents' rule: a money call
+// that failed, is unknown or timed out is never repeated but checked
+// (finnotech/doc.go, "Unknown outcomes"):
 //
-//   - DONE: Applied, with the result Execute would have returned, built from
-//     the call's answer that wages carries;
-//   - PENDING: Pending; ask again later;
-//   - FAILED, or UNKNOWN (Finnotech never saw the trackId): not applied.
-//     For a transfer, UNKNOWN is checked with the unblock-transfer inquiry,
-//     whose DONE, FAILED or PENDING is trusted.
+//   - DONE: Applied, with the result Execute would have returned, built
+//     from what blockd sent and what the wages entry says (block: deposit
+//     and blockDate; unblock: unblockDate; transfer: transferDate, each
+//     date the Jalali YYMMDD of the entry's date), its Inquiry naming those
+//     fields;
+//   - FAILED: NotApplied;
+//   - PENDING, UNKNOWN, or no entry (ABSENT): Unproven; ask again later.
+//     A transfer wages does not settle is asked about with the
+//     unblock-transfer inquiry: DONE is Applied, FAILED NotApplied, PENDING
+//     and "transaction not found" Unproven.
 //
-// An inquiry is a read and is never in doubt: Resolve answers not applied,
-// and the caller simply sends it again. An error means nothing is known
-// yet; ask again later.
+// An inquiry command is a read and is never in doubt: Resolve answers not
+// applied, and the caller simply sends it again. An error means nothing is
+// known yet (as Unproven); ask again later.
 func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (Resolution, error) {
 	var clientID string
 	switch req.Command.Kind {
@@ -167,91 +177,128 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (Resolutio
 	if err != nil {
 		return Resolution{}, fmt.Errorf("resolving call: %w", err)
 	}
+	evidence := "wages " + string(st.Status)
 	switch st.Status {
 	case CallDone:
-		out, err := a.resultFromWages(req, st.Response)
+		out, err := resultFromWages(req, *st.Entry)
 		if err != nil {
 			return Resolution{}, fmt.Errorf("resolving call: %w", err)
 		}
-		return Resolution{Verdict: providers.Applied, Result: out, Evidence: "wages DONE"}, nil
-	case CallPending:
-		return Resolution{Verdict: providers.Unproven, Evidence: "wages PENDING"}, nil
+		return Resolution{Verdict: providers.Applied, Result: out, Evidence: evidence}, nil
 	case CallFailed:
-		return Resolution{Verdict: providers.NotApplied, Evidence: "wages FAILED"}, nil
-	case CallUnknown:
-		if req.Command.Kind == schemas.KindTransfer {
-			return a.resolveTransfer(ctx, req, clientID)
-		}
-		return Resolution{Verdict: providers.NotApplied, Evidence: "wages UNKNOWN"}, nil
-	default:
-		return Resolution{}, fmt.Errorf("resolving call: %w", &providers.Error{Provider: provider, Class: providers.Unknown,
-			Code: CodeUnreadableResponse, Message: fmt.Sprintf("wages answered status %q", st.Status), HTTPStatus: http.StatusOK})
+		return Resolution{Verdict: providers.NotApplied, Evidence: evidence}, nil
 	}
+	// PENDING, UNKNOWN or ABSENT: not settled.
+	if req.Command.Kind == schemas.KindTransfer {
+		return a.resolveTransfer(ctx, req, clientID, evidence)
+	}
+	return Resolution{Verdict: providers.Unproven, Evidence: evidence}, nil
 }
 
 // resolveTransfer asks the unblock-transfer inquiry about a transfer call
-// wages does not know.
-func (a *Adapter) resolveTransfer(ctx context.Context, req providers.Request, clientID string) (Resolution, error) {
+// wages does not settle (what wages said is in evidence).
+func (a *Adapter) resolveTransfer(ctx context.Context, req providers.Request, clientID, evidence string) (Resolution, error) {
 	inq, err := a.client.UnblockTransferInquiry(ctx, clientID, uuid.NewString(), req.ProviderTrackID)
 	var pe *providers.Error
 	switch {
-	case errors.As(err, &pe) && pe.Class == providers.Permanent && pe.Code == wire.CodeValidation &&
-		containsAny(normalize(pe.Message), wire.MsgTransactionNotFound):
-		// Finnotech does not know the transfer either.
-		return Resolution{Verdict: providers.NotApplied, Evidence: "transfer inquiry: transaction not found"}, nil
+	case errors.As(err, &pe) && pe.Class == providers.Permanent && containsAny(normalize(pe.Message), wire.MsgTransactionNotFound):
+		// Finnotech does not know the transfer (yet): a late call may still
+		// land, so this proves nothing.
+		return Resolution{Verdict: providers.Unproven, Evidence: evidence + ", transfer inquiry: transaction not found"}, nil
 	case err != nil:
-		return Resolution{}, fmt.Errorf("resolving transfer: %w", err)
+		return Resolution{}, fmt.Errorf("resolving transfer (%s): %w", evidence, err)
 	}
+	evidence += ", transfer inquiry " + string(inq.Status)
 	switch inq.Status {
 	case CallDone:
-		resp := UnblockTransferResponse{Amount: inq.Amount, Source: inq.Source, Destination: inq.Destination,
-			TransferDate: inq.TransferDate}
-		if resp.Source == "" {
-			resp.Source = req.Hold.Block.Deposit
-		}
-		out, err := encodeResult(transferResultOf(req, resp))
+		out, err := transferFromInquiry(req, inq)
 		if err != nil {
-			return Resolution{}, err
+			return Resolution{}, fmt.Errorf("resolving transfer (%s): %w", evidence, err)
 		}
-		return Resolution{Verdict: providers.Applied, Result: out, Evidence: "transfer inquiry DONE"}, nil
-	case CallPending:
-		return Resolution{Verdict: providers.Unproven, Evidence: "transfer inquiry PENDING"}, nil
-	default:
-		return Resolution{Verdict: providers.NotApplied, Evidence: "transfer inquiry " + string(inq.Status)}, nil
+		return Resolution{Verdict: providers.Applied, Result: out, Evidence: evidence}, nil
+	case CallFailed:
+		return Resolution{Verdict: providers.NotApplied, Evidence: evidence}, nil
+	default: // CallPending
+		return Resolution{Verdict: providers.Unproven, Evidence: evidence}, nil
 	}
 }
 
-// resultFromWages builds the result of an applied call from the answer
-// wages carries, exactly as Execute builds it from the call's own answer.
-func (a *Adapter) resultFromWages(req providers.Request, response json.RawMessage) (json.RawMessage, error) {
-	if len(response) == 0 {
-		return nil, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
-			Message: "wages says the call is DONE but does not carry its answer", HTTPStatus: http.StatusOK}
-	}
-	unreadable := func(err error) error {
+// resultFromWages builds the result of a call wages says is DONE, as
+// Execute builds it from the call's own answer: what blockd sent, and from
+// the wages entry what only Finnotech knows (finnotech/doc.go, "Wages"). An entry
+// without a usable date (or, for a block, without the deposit) cannot make
+// the result blockd must record: its error is Unknown, the call is still
+// never re-sent, and the command ends needing reconciliation.
+func resultFromWages(req providers.Request, e WagesEntry) (json.RawMessage, error) {
+	unreadable := func(msg string, err error) error {
 		return &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
-			Message: "reading the call's answer in wages", HTTPStatus: http.StatusOK, Err: err}
+			Message: msg, HTTPStatus: http.StatusOK, Err: err}
 	}
-	switch req.Command.Kind {
+	day, err := jalaliDay(e.Date)
+	if err != nil {
+		return nil, unreadable("wages says the call is DONE with an unreadable date", err)
+	}
+	inquiry := func(fields ...string) *schemas.FinnotechInquiry {
+		return &schemas.FinnotechInquiry{Service: schemas.FinnotechInquiryWages, Status: string(CallDone), Fields: fields}
+	}
+	cmd := req.Command
+	switch cmd.Kind {
 	case schemas.KindBlock:
-		var r wire.BlockResult
-		if err := json.Unmarshal(response, &r); err != nil {
-			return nil, unreadable(err)
+		if e.Deposit == "" {
+			return nil, unreadable("wages says the block is DONE without its deposit", nil)
 		}
-		return encodeResult(blockResultOf(req, blockResponse(r, req.ProviderTrackID)))
+		return encodeResult(schemas.FinnotechBlockResult{Amount: cmd.Amount, Description: cmd.Description, Deposit: e.Deposit,
+			BlockDate: day, Days: cmd.Days, ProviderTrackID: req.ProviderTrackID, Inquiry: inquiry("deposit", "blockDate")})
 	case schemas.KindUnblock:
-		var r wire.UnblockResult
-		if err := json.Unmarshal(response, &r); err != nil {
-			return nil, unreadable(err)
-		}
-		return encodeResult(unblockResultOf(req, unblockResponse(r, req.ProviderTrackID)))
+		b := req.Block
+		return encodeResult(schemas.FinnotechUnblockResult{Amount: b.Amount, Deposit: b.Deposit, UnblockDate: day,
+			BlockTrackID: b.TrackID, ProviderTrackID: req.ProviderTrackID, Inquiry: inquiry("unblockDate")})
 	default: // schemas.KindTransfer
-		var r wire.TransferResult
-		if err := json.Unmarshal(response, &r); err != nil {
-			return nil, unreadable(err)
-		}
-		return encodeResult(transferResultOf(req, transferResponse(r, req.ProviderTrackID)))
+		h := req.Hold
+		return encodeResult(schemas.FinnotechTransferResult{Amount: cmd.Amount, Source: h.Block.Deposit, Destination: cmd.Destination,
+			TransferDate: day, UnblockTrackID: h.UnblockTrackID, ProviderTrackID: req.ProviderTrackID, Inquiry: inquiry("transferDate")})
 	}
+}
+
+// transferFromInquiry builds the result of a transfer the unblock-transfer
+// inquiry says is DONE: the amount and destination sent, the inquiry's
+// date and (when it gives one) source. An answer without a date, or of
+// another amount than was sent, is Unknown.
+func transferFromInquiry(req providers.Request, inq TransferInquiryResponse) (json.RawMessage, error) {
+	cmd, h := req.Command, req.Hold
+	var msg string
+	switch {
+	case inq.TransferDate == "":
+		msg = "transfer inquiry says DONE without the transfer's date"
+	case inq.Amount != 0 && inq.Amount != cmd.Amount:
+		msg = fmt.Sprintf("transfer inquiry says DONE of %d rials, the call asked for %d", inq.Amount, cmd.Amount)
+	}
+	if msg != "" {
+		return nil, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse, Message: msg,
+			HTTPStatus: http.StatusOK}
+	}
+	out := schemas.FinnotechTransferResult{Amount: cmd.Amount, Source: h.Block.Deposit, Destination: cmd.Destination,
+		TransferDate: inq.TransferDate, UnblockTrackID: h.UnblockTrackID, ProviderTrackID: req.ProviderTrackID,
+		Inquiry: &schemas.FinnotechInquiry{Service: schemas.FinnotechInquiryTransfer, Status: string(CallDone)}}
+	if inq.Source != "" {
+		out.Source = inq.Source
+		out.Inquiry.Fields = append(out.Inquiry.Fields, "source")
+	}
+	out.Inquiry.Fields = append(out.Inquiry.Fields, "transferDate")
+	return encodeResult(out)
+}
+
+// jalaliDay returns the Jalali YYMMDD (the form of blockDate) of a wages
+// date, Jalali YYYYMMDDHHMMSS.
+func jalaliDay(date string) (string, error) {
+	if len(date) != len("YYYYMMDDHHMMSS") {
+		return "", fmt.Errorf("wages date %q is not YYYYMMDDHHMMSS", date)
+	}
+	d, err := jalali.Parse(date)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%02d%02d%02d", d.Year%100, d.Month, d.Day), nil
 }
 
 // Status asks Finnotech for the last status of the call sent with

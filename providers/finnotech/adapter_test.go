@@ -119,3 +119,41 @@ func TestAdapterErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAdapterBodies: an unblock carries the stored block's amount,
+// description and days; an unblock-transfer the transfer's amount and the
+// block's description and days (finnotech/doc.go, "Unblock", "Unblock-transfer").
+func TestAdapterBodies(t *testing.T) {
+	answer := `{"result":{"amount":1500000,"deposit":"0201698541000","unblockDate":"030106","source":"0201698541000",` +
+		`"destination":"0201000000001","transferDate":"030107"},"status":"DONE","trackId":"x"}`
+	block := schemas.BlockRef{TrackID: "blk-1", Provider: schemas.ProviderFinnotech, ClientID: "app-1", Amount: 1_500_000,
+		Description: "court order 1403-77", Days: 30, Deposit: "0201698541000", BlockDate: "030105", ProviderTrackID: "blk-call"}
+	tests := []struct {
+		name string
+		req  providers.Request
+		want string
+	}{
+		{"unblock", providers.Request{
+			Command:         schemas.Command{Kind: schemas.KindUnblock, TrackID: "ubl-1", Provider: schemas.ProviderFinnotech, BlockTrackID: "blk-1"},
+			ProviderTrackID: "ubl-call", Block: &block},
+			`{"amount":1500000,"description":"court order 1403-77","days":"30","blockTrackId":"blk-call","deposit":"0201698541000","blockDate":"030105"}`},
+		{"transfer", providers.Request{
+			Command: schemas.Command{Kind: schemas.KindTransfer, TrackID: "xfr-1", Provider: schemas.ProviderFinnotech, UnblockTrackID: "ubl-1",
+				Amount: 1_499_000, Destination: "0201000000001", Description: "payout"},
+			ProviderTrackID: "xfr-call",
+			Hold:            &schemas.Hold{Block: block, State: schemas.HoldTransferring, UnblockTrackID: "ubl-1", UnblockProviderTrackID: "ubl-call"}},
+			`{"amount":1499000,"description":"court order 1403-77","days":"30","unblockTrackId":"ubl-call","destination":"0201000000001"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := newCannedServer(t, 200, answer)
+			a := NewAdapter(NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")}))
+			if _, err := a.Execute(context.Background(), tc.req); err != nil {
+				t.Fatalf("Execute: %v", err)
+			}
+			if _, body := cs.last(); string(body) != tc.want {
+				t.Errorf("body %s, want %s", body, tc.want)
+			}
+		})
+	}
+}

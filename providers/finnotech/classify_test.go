@@ -20,7 +20,9 @@ func TestClassify(t *testing.T) {
 		// Dead token.
 		{"403 unauthorized", 403, "UNAUTHORIZED", wire.MsgBadToken, providers.Retryable, CodeTokenExpired},
 		{"401 without body", 401, "", "", providers.Retryable, CodeTokenExpired},
-		{"403 without body", 403, "", "", providers.Retryable, CodeTokenExpired},
+		{"403 without body is a refusal", 403, "", "", providers.Permanent, ""},
+		{"403 with another code is a refusal", 403, "FORBIDDEN", "token does not give access to this service", providers.Permanent, "FORBIDDEN"},
+		{"403 invalid token", 403, "VALIDATION_ERROR", "invalid token", providers.Retryable, CodeTokenExpired},
 		{"unauthorized code on 400", 400, "UNAUTHORIZED", "x", providers.Retryable, CodeTokenExpired},
 		{"validation error invalid token", 400, "VALIDATION_ERROR", "invalid token", providers.Retryable, CodeTokenExpired},
 		{"validation error Invalid Token.", 400, "VALIDATION_ERROR", "Invalid Token.", providers.Retryable, CodeTokenExpired},
@@ -34,9 +36,10 @@ func TestClassify(t *testing.T) {
 		{"duplicate tracking number", 400, "VALIDATION_ERROR", wire.MsgDuplicateTrackID, providers.Permanent, CodeDuplicateTrackID},
 		{"duplicate inside a longer text", 400, "VALIDATION_ERROR", "خطا: " + wire.MsgDuplicateTrackID + ".", providers.Permanent, CodeDuplicateTrackID},
 		{"duplicate with arabic yeh", 400, "VALIDATION_ERROR", "شماره پيگيري تكراري است", providers.Permanent, CodeDuplicateTrackID},
-		{"provider not responding", 400, "SERVICE_CALL_ERROR", wire.MsgProviderNotResponding, providers.Retryable, "SERVICE_CALL_ERROR"},
-		{"provider not responding with zwnj", 400, "SERVICE_CALL_ERROR", "سرویس\u200cدهنده جوابگو نیست", providers.Retryable, "SERVICE_CALL_ERROR"},
-		{"provider not responding on 503", 503, "SERVICE_CALL_ERROR", wire.MsgProviderNotResponding, providers.Retryable, "SERVICE_CALL_ERROR"},
+		{"provider not responding", 400, "SERVICE_CALL_ERROR", wire.MsgProviderNotResponding, providers.Unknown, "SERVICE_CALL_ERROR"},
+		{"provider not responding with zwnj", 400, "SERVICE_CALL_ERROR", "سرویس\u200cدهنده جوابگو نیست", providers.Unknown, "SERVICE_CALL_ERROR"},
+		{"provider not responding on 503", 503, "SERVICE_CALL_ERROR", wire.MsgProviderNotResponding, providers.Unknown, "SERVICE_CALL_ERROR"},
+		{"provider not responding on 200", 200, "SERVICE_CALL_ERROR", wire.MsgProviderNotResponding, providers.Unknown, "SERVICE_CALL_ERROR"},
 		{"user blocked", 400, "VALIDATION_ERROR", wire.MsgUserBlocked, providers.Permanent, "VALIDATION_ERROR"},
 		{"user inactive", 400, "VALIDATION_ERROR", wire.MsgUserInactive, providers.Permanent, "VALIDATION_ERROR"},
 		{"invalid account", 400, "VALIDATION_ERROR", wire.MsgInvalidAccount, providers.Permanent, "VALIDATION_ERROR"},
@@ -52,7 +55,7 @@ func TestClassify(t *testing.T) {
 		{"insufficient balance on 500", 500, "SERVICE_CALL_ERROR", wire.MsgInsufficientBalance, providers.Permanent, CodeInsufficientBalance},
 		{"business refusal on 500", 500, "SERVICE_CALL_ERROR", wire.MsgInvalidAmount, providers.Permanent, "SERVICE_CALL_ERROR"},
 		{"already transferred (sandbox)", 400, "VALIDATION_ERROR", wire.MsgAlreadyTransferred, providers.Permanent, "VALIDATION_ERROR"},
-		{"token of another kind (sandbox)", 403, "UNAUTHORIZED", wire.MsgTokenNotForService, providers.Retryable, CodeTokenExpired},
+		{"token of another kind (sandbox)", 403, wire.CodeForbidden, wire.MsgTokenNotForService, providers.Permanent, wire.CodeForbidden},
 
 		// HTTP status alone.
 		{"429", 429, "", "", providers.Retryable, ""},
@@ -65,6 +68,8 @@ func TestClassify(t *testing.T) {
 		{"404", 404, "", "", providers.Permanent, ""},
 		{"422", 422, "X", "y", providers.Permanent, "X"},
 		{"200 with FAILED wire.Envelope", 200, "SERVICE_CALL_ERROR", "Minimum amount is 10000 Rials.", providers.Permanent, "SERVICE_CALL_ERROR"},
+		{"200 FAILED without code or message", 200, "", "", providers.Unknown, ""},
+		{"408 with a FAILED envelope", 408, "REQUEST_TIMEOUT", "request timeout", providers.Unknown, "REQUEST_TIMEOUT"},
 		{"302", 302, "", "", providers.Unknown, ""},
 	}
 	for _, tc := range tests {

@@ -83,38 +83,43 @@ func (c *Client) Block(ctx context.Context, clientID, trackID string, req BlockR
 	if err != nil {
 		return BlockResponse{}, fmt.Errorf("sending block: %w", err)
 	}
-	return blockResponse(env.Result, env.TrackID), nil
+	return blockResponse(env.Result, env.TrackID, req), nil
 }
 
-func blockResponse(r wire.BlockResult, trackID string) BlockResponse {
-	return BlockResponse{
-		Amount:      int64(r.Amount),
+// blockResponse reads a block's answer r; the description and days it
+// does not echo are the request's.
+func blockResponse(r wire.BlockResult, trackID string, req BlockRequest) BlockResponse {
+	resp := BlockResponse{
+		Amount:      r.Amount.V,
 		Description: r.Description,
 		Deposit:     r.Deposit,
 		BlockDate:   r.BlockDate,
 		Days:        int(r.Days),
 		TrackID:     trackID,
 	}
+	if resp.Description == "" {
+		resp.Description = req.Description
+	}
+	if resp.Days == 0 {
+		resp.Days = req.Days
+	}
+	return resp
 }
 
 // Unblock releases the block req.BlockTrackID; req.Amount must equal the
 // blocked amount. trackID must be new.
 func (c *Client) Unblock(ctx context.Context, clientID, trackID string, req UnblockRequest) (UnblockResponse, error) {
-	body := wire.UnblockBody(req)
+	body := wire.UnblockBody{Amount: req.Amount, Description: req.Description, Days: strconv.Itoa(req.Days),
+		BlockTrackID: req.BlockTrackID, Deposit: req.Deposit, BlockDate: req.BlockDate}
 	env, err := call[wire.UnblockResult](ctx, c, http.MethodPost, wire.UnblockPath, clientID, trackID, body)
 	if err != nil {
 		return UnblockResponse{}, fmt.Errorf("sending unblock: %w", err)
 	}
-	return unblockResponse(env.Result, env.TrackID), nil
-}
-
-func unblockResponse(r wire.UnblockResult, trackID string) UnblockResponse {
-	return UnblockResponse{
-		Amount:      int64(r.Amount),
-		Deposit:     r.Deposit,
-		UnblockDate: r.UnblockDate,
-		TrackID:     trackID,
+	resp := UnblockResponse{Amount: env.Result.Amount.V, Deposit: env.Result.Deposit, UnblockDate: env.Result.UnblockDate, TrackID: env.TrackID}
+	if resp.Deposit == "" {
+		resp.Deposit = req.Deposit
 	}
+	return resp, nil
 }
 
 // UnblockTransfer moves req.Amount rials, at most the unblocked amount, from
@@ -123,22 +128,19 @@ func unblockResponse(r wire.UnblockResult, trackID string) UnblockResponse {
 // must be new. An insufficient balance fails Permanent with Code
 // CodeInsufficientBalance (see IsInsufficientBalance).
 func (c *Client) UnblockTransfer(ctx context.Context, clientID, trackID string, req UnblockTransferRequest) (UnblockTransferResponse, error) {
-	body := wire.TransferBody(req)
+	body := wire.TransferBody{Amount: req.Amount, Description: req.Description, Days: strconv.Itoa(req.Days),
+		UnblockTrackID: req.UnblockTrackID, Destination: req.Destination}
 	env, err := call[wire.TransferResult](ctx, c, http.MethodPost, wire.TransferPath, clientID, trackID, body)
 	if err != nil {
 		return UnblockTransferResponse{}, fmt.Errorf("sending unblock-transfer: %w", err)
 	}
-	return transferResponse(env.Result, env.TrackID), nil
-}
-
-func transferResponse(r wire.TransferResult, trackID string) UnblockTransferResponse {
-	return UnblockTransferResponse{
-		Amount:       int64(r.Amount),
-		Source:       r.Source,
-		Destination:  r.Destination,
-		TransferDate: r.TransferDate,
-		TrackID:      trackID,
+	r := env.Result
+	resp := UnblockTransferResponse{Amount: r.Amount.V, Source: r.Source, Destination: r.Destination, TransferDate: r.TransferDate,
+		TrackID: env.TrackID}
+	if resp.Destination == "" {
+		resp.Destination = req.Destination
 	}
+	return resp, nil
 }
 
 // UnblockTransferInquiry asks what became of the unblock-transfer sent with
@@ -151,7 +153,9 @@ func (c *Client) UnblockTransferInquiry(ctx context.Context, clientID, trackID, 
 		method: http.MethodGet,
 		path:   fmt.Sprintf(wire.TransferInquiryPath, url.PathEscape(clientID)),
 		query:  q,
-		token:  func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) },
+		// The result's status is the transfer's; FAILED there is an answer.
+		statusInResult: true,
+		token:          func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) },
 		invalidate: func() {
 			c.tokens.Invalidate(clientID)
 		},
@@ -178,9 +182,9 @@ func (c *Client) UnblockTransferInquiry(ctx context.Context, clientID, trackID, 
 // FacilityInquiry asks Finnotech for the current loans, at all banks, of
 // the person (10-digit national code) or legal entity (11-digit national
 // id) nationalID. It is a read: retrying it, with a new trackID, is safe.
-// It uses a client-credential token for ScopeFacilityInquiry when the
-// TokenSource is a ClientCredentialSource. The "no facility" answer is a
-// success with Result.NoFacility set and no facilities.
+// It uses a client-credential token for ScopeFacilityInquiry. The "no
+// facility" answer is a success with Result.NoFacility set and no
+// facilities.
 //
 // nationalID must be digits only (else Permanent CodeBadRequest, nothing
 // sent); Finnotech checks its length. It never appears in an error.
@@ -189,19 +193,12 @@ func (c *Client) FacilityInquiry(ctx context.Context, clientID, trackID, nationa
 		return FacilityResponse{}, fmt.Errorf("inquiring facilities: %w", &providers.Error{Provider: provider,
 			Class: providers.Permanent, Code: CodeBadRequest, Message: "national id must be digits"})
 	}
-	r := request{
+	r := c.clientCredential(ScopeFacilityInquiry, request{
 		method: http.MethodGet,
 		path:   fmt.Sprintf(wire.FacilityPath, url.PathEscape(clientID), nationalID),
 		query:  url.Values{"trackId": {trackID}},
 		redact: nationalID,
-	}
-	if cc, ok := c.tokens.(ClientCredentialSource); ok {
-		r.token = func(ctx context.Context) (string, error) { return cc.ClientCredential(ctx, ScopeFacilityInquiry) }
-		r.invalidate = func() { cc.InvalidateClientCredential(ScopeFacilityInquiry) }
-	} else {
-		r.token = func(ctx context.Context) (string, error) { return c.tokens.Token(ctx, clientID) }
-		r.invalidate = func() { c.tokens.Invalidate(clientID) }
-	}
+	})
 	env, err := send[wire.FacilityResult](ctx, c, r)
 	if err != nil {
 		return FacilityResponse{}, fmt.Errorf("inquiring facilities: %w", err)
@@ -210,43 +207,89 @@ func (c *Client) FacilityInquiry(ctx context.Context, clientID, trackID, nationa
 }
 
 // CallStatus asks the wages service for the last status of the call sent
-// with callTrackID. CallUnknown means Finnotech never saw that trackId. It
-// is CallStatusDetail without the details.
+// with callTrackID. It is CallStatusDetail without the entry.
 func (c *Client) CallStatus(ctx context.Context, clientID, callTrackID string) (CallStatus, error) {
 	r, err := c.CallStatusDetail(ctx, clientID, callTrackID)
 	return r.Status, err
 }
 
 // CallStatusDetail asks the wages service about the call sent with
-// callTrackID: its last status and, when it is DONE, the result it
-// answered (see CallStatusResult.Response).
-//
-// DEVIATION (finnotech/doc.go, "Where the code does not follow this yet"):
-// the wages call is made with the same token as the money calls (the
-// documented page asks for a client-credential token with scope
-// boomrang:wages:get), and is read as answering for one trackId with
-// {"result":{"trackId","status","service","response"},"status":"DONE"}
-// (the documented answer is an array; finnotech/doc.go, "Wages").
+// callTrackID, with a client-credential token for ScopeWages
+// (finnotech/doc.go, "Wages"): GET /dev/v2/clients/{clientId}/wages?trackId=.
+// Finnotech answers a list of entries; the entries of callTrackID decide,
+// DONE before any other (only that call was ever sent with the trackId),
+// then PENDING or UNKNOWN, then FAILED. No entry is CallAbsent. An entry of another status, or an
+// answer without the list, is an Unknown CodeUnreadableResponse error.
 func (c *Client) CallStatusDetail(ctx context.Context, clientID, callTrackID string) (CallStatusResult, error) {
-	env, err := call[wire.WagesResult](ctx, c, http.MethodGet, wire.WagesPath, clientID, callTrackID, nil)
+	env, err := send[wire.WagesResult](ctx, c, c.clientCredential(ScopeWages, request{
+		method: http.MethodGet,
+		path:   fmt.Sprintf(wire.WagesPath, url.PathEscape(clientID)),
+		query:  url.Values{"trackId": {callTrackID}},
+	}))
 	if err != nil {
 		return CallStatusResult{}, fmt.Errorf("asking call status: %w", err)
 	}
-	r := env.Result
-	if r.Status == "" || r.TrackID != "" && r.TrackID != callTrackID {
-		return CallStatusResult{}, fmt.Errorf("asking call status: %w", &providers.Error{
-			Provider:   provider,
-			Class:      providers.Unknown,
-			Code:       CodeUnreadableResponse,
-			Message:    fmt.Sprintf("wages answered status %q for trackId %q", r.Status, r.TrackID),
-			HTTPStatus: http.StatusOK,
-		})
+	var found *WagesEntry
+	for _, w := range env.Result.Wages {
+		if string(w.TrackID) != callTrackID {
+			continue
+		}
+		e := wagesEntry(w)
+		switch e.Status {
+		case CallDone, CallFailed, CallPending, CallUnknown:
+		default:
+			return CallStatusResult{}, fmt.Errorf("asking call status: %w", &providers.Error{
+				Provider:   provider,
+				Class:      providers.Unknown,
+				Code:       CodeUnreadableResponse,
+				Message:    fmt.Sprintf("wages answered status %q", w.Status),
+				HTTPStatus: http.StatusOK,
+			})
+		}
+		if found == nil || statusRank(e.Status) > statusRank(found.Status) {
+			found = &e
+		}
 	}
-	res := CallStatusResult{Status: CallStatus(r.Status), Service: r.Service}
-	if res.Status == CallDone && len(r.Response) > 0 && !bytes.Equal(r.Response, []byte("null")) {
-		res.Response = r.Response
+	if found == nil {
+		return CallStatusResult{Status: CallAbsent}, nil
 	}
-	return res, nil
+	return CallStatusResult{Status: found.Status, Entry: found}, nil
+}
+
+// statusRank orders the statuses of several entries of one trackId: what
+// proves the most wins.
+func statusRank(s CallStatus) int {
+	switch s {
+	case CallDone:
+		return 3
+	case CallPending, CallUnknown:
+		return 2
+	default:
+		return 1
+	}
+}
+
+func wagesEntry(w wire.WagesEntry) WagesEntry {
+	return WagesEntry{
+		TrackID:           string(w.TrackID),
+		Status:            CallStatus(w.Status),
+		Fee:               w.Amount.V,
+		TransactionAmount: w.TransactionAmount.V,
+		ServiceName:       w.ServiceName,
+		ScopeName:         w.ScopeName,
+		TariffName:        w.TariffName,
+		UID:               string(w.UID),
+		Deposit:           string(w.Deposit),
+		Date:              string(w.Date),
+	}
+}
+
+// clientCredential makes r use the client-credential token of scope: got
+// from, and dropped at, the TokenSource's client-credential side only.
+func (c *Client) clientCredential(scope string, r request) request {
+	r.token = func(ctx context.Context) (string, error) { return c.tokens.ClientCredential(ctx, scope) }
+	r.invalidate = func() { c.tokens.InvalidateClientCredential(scope) }
+	return r
 }
 
 // request is one call to Finnotech.
@@ -264,12 +307,16 @@ type request struct {
 	// redact is a secret in the path (a national id), masked in transport
 	// errors, which quote the URL.
 	redact string
+	// statusInResult: the operation's result has a status of its own (the
+	// unblock-transfer inquiry's status of the transfer), so a FAILED
+	// result.status is a failure only beside a result.error.
+	statusInResult bool
 }
 
 // call sends one request to the path pathFmt (holding one %s for the
 // clientId) with trackID as its query parameter and the clientId's token,
 // and returns the envelope of a successful answer. body nil sends no body.
-func call[T any](ctx context.Context, c *Client, method, pathFmt, clientID, trackID string, body any) (wire.Envelope[T], error) {
+func call[T result](ctx context.Context, c *Client, method, pathFmt, clientID, trackID string, body any) (wire.Envelope[T], error) {
 	return send[T](ctx, c, request{
 		method:     method,
 		path:       fmt.Sprintf(pathFmt, url.PathEscape(clientID)),
@@ -280,9 +327,23 @@ func call[T any](ctx context.Context, c *Client, method, pathFmt, clientID, trac
 	})
 }
 
+// result is what a DONE answer of an operation holds; Missing names the
+// fields the operation must return and the answer lacks.
+type result interface {
+	Missing() []string
+}
+
 // send sends r and returns the envelope of a successful answer, or a
 // *providers.Error classified by classify.
-func send[T any](ctx context.Context, c *Client, r request) (wire.Envelope[T], error) {
+//
+// An answer is a success only when it is a 2xx whose outer status is DONE,
+// whose result holds neither a FAILED status nor an error, and whose result
+// reads as T with every field T.Missing asks for. Any FAILED status, outer
+// or nested, is a failure classified by its error's code and message; a 2xx
+// that is neither (another status, DONE beside an error, an unreadable
+// result, fields missing) is of unknown outcome, CodeUnreadableResponse.
+// A dead-token signal anywhere in a readable error drops the token.
+func send[T result](ctx context.Context, c *Client, r request) (wire.Envelope[T], error) {
 	var env wire.Envelope[T]
 	tok, err := r.token(ctx)
 	if err != nil {
@@ -318,39 +379,60 @@ func send[T any](ctx context.Context, c *Client, r request) (wire.Envelope[T], e
 	if readErr == nil && len(data) > maxBody {
 		readErr = fmt.Errorf("answer longer than %d bytes", maxBody)
 	}
-	decodeErr := readErr
-	if decodeErr == nil {
-		decodeErr = json.Unmarshal(data, &env)
+	var ans answer
+	if readErr == nil {
+		ans = readAnswer(data)
 	}
+	env.Status, env.TrackID = ans.status, ans.trackID
 
-	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-	switch {
-	case ok && decodeErr != nil:
-		// Sent and answered, but the answer cannot be read: it may have been
-		// applied.
-		return env, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
-			Message: "reading answer", HTTPStatus: resp.StatusCode, Err: redactURL(decodeErr, r.redact)}
-	case ok && env.Status == wire.StatusDone && env.Error == nil:
-		return env, nil
-	case ok && env.Status != wire.StatusFailed && env.Error == nil:
-		return env, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
-			Message: fmt.Sprintf("answer has status %q", env.Status), HTTPStatus: resp.StatusCode}
-	}
-
-	// A failure. When the body could not be read, the HTTP status alone
-	// decides.
-	var code, msg string
-	if decodeErr == nil && env.Error != nil {
-		code, msg = env.Error.Code, env.Error.Message
-	}
-	class, ourCode := classify(resp.StatusCode, code, msg)
-	if msg == "" {
-		msg = http.StatusText(resp.StatusCode)
-	}
-	if ourCode == CodeTokenExpired {
+	status := resp.StatusCode
+	ok := status >= 200 && status < 300
+	if ans.deadTokenError(status) != nil || status == http.StatusUnauthorized {
 		r.invalidate()
 	}
-	return env, &providers.Error{Provider: provider, Class: class, Code: ourCode, Message: msg, HTTPStatus: resp.StatusCode}
+	unknown := func(msg string, err error) (wire.Envelope[T], error) {
+		return env, &providers.Error{Provider: provider, Class: providers.Unknown, Code: CodeUnreadableResponse,
+			Message: msg, HTTPStatus: status, Err: err}
+	}
+
+	innerFailed := ans.innerStatus == wire.StatusFailed && (ans.innerErr != nil || !r.statusInResult)
+	switch {
+	case !ans.object && ok:
+		// Sent and answered, but the answer cannot be read: it may have been
+		// applied.
+		if readErr == nil {
+			readErr = errors.New("answer is not a JSON object")
+		}
+		return unknown("reading answer", redactURL(readErr, r.redact))
+
+	case !ok || ans.status == wire.StatusFailed || innerFailed:
+		// A failure. When the body could not be read, the HTTP status alone
+		// decides.
+		e := ans.failure(status)
+		class, ourCode := classify(status, e.Code, e.Message)
+		msg := e.Message
+		if msg == "" {
+			msg = http.StatusText(status)
+		}
+		return env, &providers.Error{Provider: provider, Class: class, Code: ourCode, Message: msg, HTTPStatus: status}
+
+	case ans.status != wire.StatusDone:
+		return unknown(fmt.Sprintf("answer has status %q", ans.status), nil)
+
+	case ans.err != nil || ans.innerErr != nil:
+		e := ans.failure(status)
+		return unknown(fmt.Sprintf("answer says DONE beside error %s %q", e.Code, e.Message), nil)
+
+	case ans.result == nil:
+		return unknown("answer says DONE without a result", nil)
+	}
+	if err := json.Unmarshal(ans.result, &env.Result); err != nil {
+		return unknown("reading answer", redactURL(err, r.redact))
+	}
+	if m := env.Result.Missing(); len(m) > 0 {
+		return unknown("answer says DONE without "+strings.Join(m, ", "), nil)
+	}
+	return env, nil
 }
 
 // tokenError is the error of a call that was not sent for want of a token.

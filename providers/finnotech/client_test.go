@@ -74,7 +74,7 @@ func TestUnblock(t *testing.T) {
 	blockID, b := f.block(t, "app-1", 5000)
 
 	unblockID := newTrackID(t)
-	req := UnblockRequest{Amount: 5000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test"}
+	req := UnblockRequest{Amount: 5000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test", Days: 12}
 	resp, err := f.client.Unblock(context.Background(), "app-1", unblockID, req)
 	if err != nil {
 		t.Fatalf("Unblock: %v", err)
@@ -106,7 +106,7 @@ func TestUnblock(t *testing.T) {
 func TestUnblockRefused(t *testing.T) {
 	f := newFixture(t, finnotechfake.Config{}, "tok")
 	blockID, b := f.block(t, "app-1", 5000)
-	good := UnblockRequest{Amount: 5000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test"}
+	good := UnblockRequest{Amount: 5000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test", Days: 12}
 
 	tests := []struct {
 		name     string
@@ -121,6 +121,10 @@ func TestUnblockRefused(t *testing.T) {
 		{"another client", "app-2", func(*UnblockRequest) {}, wire.MsgTransactionNotFound},
 		{"zero amount", "app-1", func(r *UnblockRequest) { r.Amount = 0 }, wire.MsgBadAmount},
 		{"no block trackId", "app-1", func(r *UnblockRequest) { r.BlockTrackID = "" }, wire.MsgNoBlockTrackID},
+		{"days mismatch", "app-1", func(r *UnblockRequest) { r.Days = 13 }, wire.MsgDaysMismatch},
+		{"no days", "app-1", func(r *UnblockRequest) { r.Days = 0 }, wire.MsgBadDays},
+		{"description mismatch", "app-1", func(r *UnblockRequest) { r.Description = "other" }, wire.MsgDescriptionMismatch},
+		{"no description", "app-1", func(r *UnblockRequest) { r.Description = "" }, wire.MsgDescriptionMismatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -321,7 +325,7 @@ func TestCallStatusPending(t *testing.T) {
 	var st CallStatus
 	eventually(t, "the sandbox to see the call", func() bool {
 		st = f.callStatus(t, "app-1", trackID)
-		return st != CallUnknown
+		return st != CallAbsent
 	})
 	if st != CallPending {
 		t.Errorf("CallStatus of a hanging call = %s, want PENDING", st)
@@ -334,11 +338,11 @@ func TestCallStatusPending(t *testing.T) {
 	})
 }
 
-func TestCallStatusUnknown(t *testing.T) {
+func TestCallStatusAbsent(t *testing.T) {
 	f := newFixture(t, finnotechfake.Config{}, "tok")
 	f.block(t, "app-1", 1000)
-	if st := f.callStatus(t, "app-1", newTrackID(t)); st != CallUnknown {
-		t.Errorf("CallStatus of a never-sent trackId = %s, want UNKNOWN", st)
+	if st := f.callStatus(t, "app-1", newTrackID(t)); st != CallAbsent {
+		t.Errorf("CallStatus of a never-sent trackId = %s, want ABSENT", st)
 	}
 }
 
@@ -396,7 +400,8 @@ func newCannedServer(tb testing.TB, status int, body string) *cannedServer {
 }
 
 func TestRequestShape(t *testing.T) {
-	ok := `{"result":{"amount":1,"description":"d","deposit":"0201698541000","blockDate":"951210","days":"12"},"status":"DONE","trackId":"block-1"}`
+	// One answer for both calls, holding what each must return.
+	ok := `{"result":{"amount":1,"description":"d","deposit":"0201698541000","blockDate":"951210","days":"12","unblockDate":"951211"},"status":"DONE","trackId":"block-1"}`
 	cs := newCannedServer(t, 200, ok)
 	c := NewClient(ClientConfig{BaseURL: cs.URL + "/", HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok-1")})
 	if _, err := c.Block(context.Background(), "app 1", "block-1", BlockRequest{Amount: 1, Description: "مسدودی", Days: 12}); err != nil {
@@ -416,11 +421,11 @@ func TestRequestShape(t *testing.T) {
 		t.Errorf("body = %s, want %s", got, want)
 	}
 
-	if _, err := c.Unblock(context.Background(), "app-1", "unblock-1", UnblockRequest{Amount: 1, BlockTrackID: "block-1", Deposit: "0201698541000", BlockDate: "951210", Description: "d"}); err != nil {
+	if _, err := c.Unblock(context.Background(), "app-1", "unblock-1", UnblockRequest{Amount: 1, BlockTrackID: "block-1", Deposit: "0201698541000", BlockDate: "951210", Description: "d", Days: 12}); err != nil {
 		t.Fatalf("Unblock: %v", err)
 	}
 	r, body = cs.last()
-	if got, want := string(body), `{"amount":1,"blockTrackId":"block-1","deposit":"0201698541000","blockDate":"951210","description":"d"}`; got != want {
+	if got, want := string(body), `{"amount":1,"description":"d","days":"12","blockTrackId":"block-1","deposit":"0201698541000","blockDate":"951210"}`; got != want {
 		t.Errorf("unblock body = %s, want %s", got, want)
 	}
 	if r.URL.Path != "/oak/v2/clients/app-1/unblock" || r.URL.Query().Get("trackId") != "unblock-1" {
@@ -480,7 +485,28 @@ func TestCannedAnswers(t *testing.T) {
 	}{
 		{"validation error invalid token", 400, `{"status":"FAILED","trackId":"t","error":{"code":"VALIDATION_ERROR","message":"invalid token"}}`, providers.Retryable, CodeTokenExpired, true},
 		{"401 without body", 401, ``, providers.Retryable, CodeTokenExpired, true},
-		{"provider not responding", 400, `{"status":"FAILED","trackId":"t","error":{"code":"SERVICE_CALL_ERROR","message":"سرویس دهنده جوابگو نیست"}}`, providers.Retryable, "SERVICE_CALL_ERROR", false},
+		{"provider not responding", 400, `{"status":"FAILED","trackId":"t","error":{"code":"SERVICE_CALL_ERROR","message":"سرویس دهنده جوابگو نیست"}}`, providers.Unknown, "SERVICE_CALL_ERROR", false},
+		{"403 without body is a refusal", 403, ``, providers.Permanent, "", false},
+		{"403 unauthorized", 403, `{"status":"FAILED","trackId":"t","error":{"code":"UNAUTHORIZED","message":"خطای دریافتی از سرور احراز هویت: توکن ارسالی نامعتبر است"}}`, providers.Retryable, CodeTokenExpired, true},
+		{"408 FAILED envelope", 408, `{"status":"FAILED","trackId":"t","error":{"code":"REQUEST_TIMEOUT","message":"request timeout"}}`, providers.Unknown, "REQUEST_TIMEOUT", false},
+		// The nested failure envelope (finnotech/doc.go, "Envelope").
+		{"200 nested FAILED under outer DONE", 200, `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"Minimum amount is 10000 Rials."}},"status":"DONE","trackId":"t"}`, providers.Permanent, "SERVICE_CALL_ERROR", false},
+		{"200 nested FAILED insufficient balance", 200, `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"موجودی حساب کافی نیست"}},"status":"DONE","trackId":"t"}`, providers.Permanent, CodeInsufficientBalance, false},
+		{"400 outer FAILED, error only nested", 400, `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"موجودی حساب کافی نیست"}},"status":"FAILED","trackId":"t"}`, providers.Permanent, CodeInsufficientBalance, false},
+		{"200 nested FAILED without error", 200, `{"result":{"response":null,"status":"FAILED"},"status":"DONE","trackId":"t"}`, providers.Unknown, "", false},
+		{"200 nested not responding", 200, `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"سرویس دهنده جوابگو نیست"}},"status":"DONE","trackId":"t"}`, providers.Unknown, "SERVICE_CALL_ERROR", false},
+		// A partial decode keeps the error.
+		{"result of the wrong type beside an insufficient balance", 400, `{"result":"oops","status":"FAILED","trackId":"t","error":{"code":"VALIDATION_ERROR","message":"موجودی حساب کافی نیست"}}`, providers.Permanent, CodeInsufficientBalance, false},
+		{"result of the wrong type beside a dead token", 400, `{"result":[1],"status":"FAILED","trackId":"t","error":{"code":"UNAUTHORIZED","message":"x"}}`, providers.Retryable, CodeTokenExpired, true},
+		{"200 result of the wrong type beside invalid token", 200, `{"result":"x","status":"FAILED","error":{"code":"VALIDATION_ERROR","message":"invalid token"}}`, providers.Retryable, CodeTokenExpired, true},
+		{"trackId of the wrong type beside an error", 400, `{"trackId":7,"status":"FAILED","error":{"code":"VALIDATION_ERROR","message":"invalid days"}}`, providers.Permanent, "VALIDATION_ERROR", false},
+		// A DONE answer without what the operation returns is no success.
+		{"200 DONE without deposit and blockDate", 200, `{"result":{"amount":1,"description":"d","days":"1"},"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 DONE without result", 200, `{"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 DONE with a null result", 200, `{"result":null,"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 DONE with an empty amount", 200, `{"result":{"amount":"","description":"d","deposit":"0201698541000","blockDate":"951210","days":"1"},"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 DONE beside an error", 200, `{"result":{"amount":1,"description":"d","deposit":"0201698541000","blockDate":"951210","days":"1"},"status":"DONE","trackId":"t","error":{"code":"SERVICE_CALL_ERROR","message":"x"}}`, providers.Unknown, CodeUnreadableResponse, false},
+		{"200 FAILED without error", 200, `{"status":"FAILED","trackId":"t"}`, providers.Unknown, "", false},
 		{"insufficient balance", 400, `{"status":"FAILED","trackId":"t","error":{"code":"VALIDATION_ERROR","message":"موجودی حساب کافی نیست"}}`, providers.Permanent, CodeInsufficientBalance, false},
 		{"429", 429, `{"status":"FAILED","trackId":"t","error":{"code":"TOO_MANY_REQUESTS","message":"slow down"}}`, providers.Retryable, "TOO_MANY_REQUESTS", false},
 		{"500 html", 500, `<html>oops</html>`, providers.Unknown, "", false},
@@ -506,38 +532,40 @@ func TestCannedAnswers(t *testing.T) {
 	}
 }
 
-func TestCallStatusAnswers(t *testing.T) {
+// TestMoneyAnswers: an unblock or a transfer answered DONE outside and
+// FAILED inside, or DONE without what it returns, is no success.
+func TestMoneyAnswers(t *testing.T) {
+	const nested = `{"result":{"response":null,"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"Minimum amount is 10000 Rials."}},"status":"DONE","trackId":"t"}`
+	calls := map[string]func(c *Client) error{
+		"unblock": func(c *Client) error {
+			_, err := c.Unblock(context.Background(), "app-1", "t", UnblockRequest{Amount: 1, BlockTrackID: "b", Deposit: "0201698541000",
+				BlockDate: "951210", Description: "d", Days: 1})
+			return err
+		},
+		"transfer": func(c *Client) error {
+			_, err := c.UnblockTransfer(context.Background(), "app-1", "t", UnblockTransferRequest{Amount: 1, UnblockTrackID: "u",
+				Destination: destination, Description: "d", Days: 1})
+			return err
+		},
+	}
 	tests := []struct {
-		name      string
-		body      string
-		want      CallStatus
-		wantClass providers.Class
-		wantErr   bool
+		name, op, body string
+		wantClass      providers.Class
+		wantCode       string
 	}{
-		{"done", `{"result":{"trackId":"t","status":"DONE","service":"block"},"status":"DONE","trackId":"t"}`, CallDone, 0, false},
-		{"failed", `{"result":{"trackId":"t","status":"FAILED"},"status":"DONE","trackId":"t"}`, CallFailed, 0, false},
-		{"no trackId in result", `{"result":{"status":"PENDING"},"status":"DONE"}`, CallPending, 0, false},
-		{"other trackId", `{"result":{"trackId":"x","status":"DONE"},"status":"DONE"}`, "", providers.Unknown, true},
-		{"no status", `{"result":{"trackId":"t"},"status":"DONE"}`, "", providers.Unknown, true},
+		{"unblock nested FAILED", "unblock", nested, providers.Permanent, "SERVICE_CALL_ERROR"},
+		{"transfer nested FAILED", "transfer", nested, providers.Permanent, "SERVICE_CALL_ERROR"},
+		{"transfer nested insufficient balance", "transfer", `{"result":{"status":"FAILED","error":{"code":"SERVICE_CALL_ERROR","message":"موجودی حساب کافی نیست"}},"status":"DONE"}`, providers.Permanent, CodeInsufficientBalance},
+		{"unblock DONE with an empty result", "unblock", `{"result":{},"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse},
+		{"unblock DONE without unblockDate", "unblock", `{"result":{"amount":1,"deposit":"0201698541000"},"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse},
+		{"transfer DONE with an empty result", "transfer", `{"result":{},"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse},
+		{"transfer DONE without transferDate", "transfer", `{"result":{"amount":1,"source":"0201698541000","destination":"0201000000001"},"status":"DONE","trackId":"t"}`, providers.Unknown, CodeUnreadableResponse},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newCannedServer(t, 200, tc.body)
 			c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
-			got, err := c.CallStatus(context.Background(), "app-1", "t")
-			if tc.wantErr {
-				wantError(t, err, tc.wantClass, CodeUnreadableResponse, http.StatusOK)
-				return
-			}
-			if err != nil {
-				t.Fatalf("CallStatus: %v", err)
-			}
-			if got != tc.want {
-				t.Errorf("CallStatus = %s, want %s", got, tc.want)
-			}
-			if r, _ := cs.last(); r.Method != http.MethodGet || r.URL.Path != "/dev/v2/clients/app-1/wages" || r.URL.Query().Get("trackId") != "t" {
-				t.Errorf("request %s %s, want GET /dev/v2/clients/app-1/wages?trackId=t", r.Method, r.URL)
-			}
+			wantError(t, calls[tc.op](c), tc.wantClass, tc.wantCode, http.StatusOK)
 		})
 	}
 }

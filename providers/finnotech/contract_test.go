@@ -43,6 +43,14 @@ func (m *mintingTokens) Invalidate(clientID string) {
 	delete(m.cached, clientID)
 }
 
+// ClientCredential hands out the one client-credential token the sandbox
+// takes for every scope; nothing in the contract refuses it.
+func (m *mintingTokens) ClientCredential(context.Context, ...string) (string, error) {
+	return finnotechfake.ClientCredentialPrefix + "contract", nil
+}
+
+func (m *mintingTokens) InvalidateClientCredential(...string) {}
+
 func (m *mintingTokens) Issued() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -112,7 +120,8 @@ func contractEnv(t *testing.T, sb *finnotechfake.Sandbox, a *Adapter) providerte
 					Command:         schemas.Command{Kind: schemas.KindUnblock, TrackID: newTrackID(t), Provider: schemas.ProviderFinnotech},
 					ProviderTrackID: newTrackID(t),
 					Block: &schemas.BlockRef{TrackID: "never-blocked", Provider: schemas.ProviderFinnotech, ClientID: "app-1",
-						Amount: 10_000, Deposit: finnotechfake.DepositOf("app-1"), BlockDate: "951210", ProviderTrackID: "never-blocked"},
+						Amount: 10_000, Description: "test", Days: 30, Deposit: finnotechfake.DepositOf("app-1"), BlockDate: "951210",
+						ProviderTrackID: "never-blocked"},
 				}
 			},
 		},

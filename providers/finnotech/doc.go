@@ -6,10 +6,11 @@
 //
 // The Client speaks Finnotech's JSON API: a Bearer token, a trackId query
 // parameter on every call, and the envelope
-// {"result":...,"status":"DONE","trackId":...} on success or
-// {"status":"FAILED","trackId":...,"error":{"code":...,"message":...}} on
-// failure. Every failure is a *providers.Error whose Class says whether the
-// call may have been applied (see classify.go).
+// {"result":...,"status":"DONE","trackId":...} on success or, on failure,
+// {"status":"FAILED","trackId":...,"error":{"code":...,"message":...}} or
+// the same error nested in result (see "Envelope"). Every failure is a
+// *providers.Error whose Class says whether the call may have been applied
+// (see classify.go).
 //
 // Finnotech never replays a trackId: sending one again is answered with
 // "duplicate tracking number" (Code DUPLICATE_TRACK_ID), not with the first
@@ -18,9 +19,9 @@
 // Adapter.Resolve) on the old trackId, never by re-sending it.
 //
 // Tokens: the oak calls use the authorization-code token of the clientId,
-// the facility inquiry a client-credential token (see "Tokens" below).
-// Tokens keeps both, renewing them before they expire and after Finnotech
-// refuses them.
+// the facility inquiry and wages a client-credential token (see "Tokens"
+// below). Tokens keeps both, renewing them before they expire and after
+// Finnotech refuses them.
 //
 // The Adapter maps a providers.Request onto the Client. Package
 // finnotechfake, beside this one, simulates Finnotech for tests and
@@ -105,7 +106,13 @@
 //
 // An answer whose outer or inner status is FAILED, or whose result lacks
 // the fields the operation returns, is never a success [assumed: the
-// nested form may come with an outer DONE].
+// nested form may come with an outer DONE]. The fields each operation must
+// return: block amount, deposit and blockDate (description and days, when
+// not echoed, are the ones sent); unblock amount and unblockDate; transfer
+// amount and transferDate; the transfer inquiry its status; wages its list
+// [assumed: what only Finnotech can tell, plus the amount as proof]. A
+// result of the wrong type does not hide the error beside it: the answer
+// is read field by field.
 //
 // # Tokens
 //
@@ -142,12 +149,16 @@
 // clientId only picks the stored token [assumed: blockd has one set of
 // credentials].
 //
-// A refused token comes as HTTP 401 or 403, as code UNAUTHORIZED [FDOC 73],
-// or as VALIDATION_ERROR with the message "invalid token" [finnotechjs
-// src/common/http.ts]; pyfinnotech renews on 403 [pyfinnotech
-// pyfinnotech/api.py]. All three mean the call was refused before it was
+// A refused token comes as HTTP 401, as code UNAUTHORIZED [FDOC 73], or as
+// VALIDATION_ERROR with the message "invalid token" [finnotechjs
+// src/common/http.ts]. All three mean the call was refused before it was
 // applied: renew the token and send again with a new trackId [assumed: a
-// refused token applies nothing].
+// refused token applies nothing]. pyfinnotech renews on any 403
+// [pyfinnotech pyfinnotech/api.py]; blockd does not: a 403 without one of
+// the signals above is a refusal of the call, not of the token [assumed:
+// the pages name the dead token by its code and message]. A refused
+// client-credential token is dropped alone, never a customer's token, and
+// a call never falls back from one kind of token to the other.
 //
 // # Track IDs
 //
@@ -210,12 +221,13 @@
 // once"; blockd follows the notes.)
 //
 //	POST /oak/v2/clients/{clientId}/unblockTransfer?trackId=...
-//	{"amount": <at most the unblocked amount>, "description": "...", "days": <the block's>,
+//	{"amount": <at most the unblocked amount>, "description": <the block's>, "days": <the block's>,
 //	 "unblockTrackId": <the trackId the successful unblock call was sent with>,
 //	 "destination": <deposit number or IBAN>}
 //
 // answers {"amount","source","destination","transferDate"}, the date
-// Jalali YYMMDD [assumed: as for unblock].
+// Jalali YYMMDD [assumed: as for unblock; description and days are the
+// block's because the oak block page says unblock-transfer needs them].
 //
 // # Unblock-transfer inquiry
 //
@@ -229,7 +241,9 @@
 // "destination", "transferDate"}, the fields other than status possibly
 // empty when the transfer did not succeed, and a transfer it never saw
 // refused with "transaction not found" (تراکنش یافت نشد) [assumed: the
-// page is not public].
+// page is not public]. For a transfer wages does not settle, its DONE is
+// applied, FAILED not applied, and PENDING or "transaction not found"
+// prove nothing (see "Unknown outcomes").
 //
 // # Wages
 //
@@ -253,6 +267,18 @@
 // was applied. A block's trackId is what its fee is asked with [page: oak
 // block], so wages covers the oak calls [assumed: from that remark].
 //
+// blockd reads the entries of the trackId it asked about; should there be
+// several, DONE wins (only that call was ever sent with the trackId), then
+// PENDING or UNKNOWN, then FAILED; another status is unreadable. A call
+// wages finds DONE is recorded with what blockd sent and, from the entry,
+// what only Finnotech knows: a block's deposit and blockDate, an unblock's
+// unblockDate, a transfer's transferDate, each date the Jalali YYMMDD of
+// the entry's date [assumed: the day the call was recorded is the day it
+// took effect]. The result says so in an "inquiry" object, {"service":
+// "wages", "status": "DONE", "fields": [the result fields the entry
+// supplied]} (schemas.FinnotechInquiry); an entry without a usable date, or
+// a block's without its deposit, leaves the outcome unknown.
+//
 // # Facility inquiry
 //
 //	GET /credit/v2/clients/{clientId}/users/{user}/facilityInquiry?trackId=...
@@ -266,10 +292,16 @@
 // facilitySuspiciousTotalAmount), dishonored and facilityList; every item
 // carries each value twice, camelCase (bankCode, amountOrginal, sic) and
 // prefixed (FacilityBankCode, FacilityAmountOrginal, ...), dates Jalali
-// YYYYMMDD and "0" for none [page: facility inquiry]. blockd reads the
-// Facility* fields first [assumed: they are the complete set] and reports
-// the national id it asked about, since the sample echoes a 9-digit nid
-// [page: facility inquiry]. "No facility" is a success:
+// YYYYMMDD and "0" for none [page: facility inquiry]. The two families
+// disagree in the page's own example (other branch codes; debts of
+// 101017180 and 1151155953 rials), and its facilityDebtTotalAmount is the
+// sum of the camelCase family [page: facility inquiry]. Which is right is
+// not said, so blockd keeps both, each under its own name: "summary" (the
+// camelCase fields) and "contract" (the Facility* fields, with request
+// number, status, currency and dates), each absent when none of its fields
+// was sent. It reports the national id it asked about, since the sample
+// echoes a 9-digit nid [page: facility inquiry]. "No facility" is a
+// success, its message kept in the result:
 //
 //	{"result": {"result": 120, "nid": "...", "message": "هیچ تسهیلات و تعهدی یافت نشد"}, "status": "DONE", ...}
 //
@@ -296,13 +328,19 @@
 //     limit, transaction not found, invalid tracking number, account not in
 //     whitelist: permanent.
 //   - VALIDATION_ERROR, HTTP 400 [FDOC 148], and any other 4xx: permanent.
+//   - HTTP 403 without a dead-token code or message: permanent (see
+//     "Tokens").
 //   - HTTP 429: retryable [assumed: a rate limit refuses before applying].
 //   - "provider not responding" (سرویس دهنده جوابگو نیست) [FDOC 9], HTTP
 //     408 [FDOC 148], a 5xx after the request was sent, a lost or
 //     unreadable answer, a 2xx whose status is neither DONE nor FAILED:
 //     unknown.
-//   - HTTP 2xx with status FAILED, outer or nested (see "Envelope"):
-//     permanent.
+//   - HTTP 2xx with status FAILED, outer or nested (see "Envelope"), and an
+//     error code or message: permanent, classified by the code and message
+//     as above (so "provider not responding" stays unknown and
+//     "insufficient balance" is detected in either envelope); without any
+//     error: unknown [assumed: not explained]. A 2xx DONE beside an error,
+//     or without the fields the operation returns: unknown.
 //
 // SERVICE_CALL_ERROR is the code of an error of the bank behind Finnotech
 // [FDOC 2]; its message decides.
@@ -319,7 +357,10 @@
 //     trackId.
 //
 // PENDING, UNKNOWN and no entry at all leave the outcome unknown: ask again
-// later. When the resolve deadline (BLOCKD_RESOLVE_DEADLINE, default 10m,
+// later. A transfer wages leaves unknown is also asked of the
+// unblock-transfer inquiry: DONE is applied, FAILED not applied, PENDING
+// and "transaction not found" leave it unknown (a late call may still
+// land). When the resolve deadline (BLOCKD_RESOLVE_DEADLINE, default 10m,
 // well inside 72 hours) passes first, the command ends FAILED with OUTCOME_UNKNOWN and
 // needs reconciliation by an operator [assumed: the deadline is blockd's].
 //
@@ -354,50 +395,37 @@
 //     consent: they never expire and work at any bank. The token endpoint
 //     takes any authorization code starting with "code-"; a refresh token
 //     works once, and the token it replaces works until it expires.
-//   - An injected "try again" fault is answered HTTP 400 SERVICE_CALL_ERROR
-//     "provider not responding"; a drawn error is a 503 and a timeout a 504.
-//     None of the three is applied.
+//   - An injected "try again" fault is answered HTTP 429
+//     TOO_MANY_REQUESTS; a drawn error is a 503 and a timeout a 504. None of
+//     the three is applied.
+//   - The other faults (sandboxfault) are answered so: a late call hangs
+//     unseen by wages until the client gives up, is applied LateBy later and
+//     never answered; apply-then-timeout answers 408 REQUEST_TIMEOUT;
+//     apply-then-not-responding answers HTTP 400 FAILED SERVICE_CALL_ERROR
+//     "provider not responding" (the status the pages give their failures,
+//     so that only the text tells it from a refusal); status-lags applies,
+//     answers nothing, and wages says UNKNOWN for StatusLag before DONE;
+//     nested-failed answers 200 with the nested envelope under an outer
+//     DONE, not applied.
+//   - With Config.Tokens empty, a token the sandbox never issued works for
+//     the services of its kind: a client-credential one when it starts with
+//     "cc-" (finnotechfake.StaticToken hands out "cc-"+token), an
+//     authorization-code one otherwise. A live token of the wrong kind or
+//     scope is refused 403 FORBIDDEN, a dead one 403 UNAUTHORIZED.
+//   - Wages answers the state at the request's arrival (a call in its
+//     latency shows PENDING); its fee is 2500 rials for a DONE call.
 //   - Each clientId has one deposit (DepositOf), and the refusal texts for
 //     which Finnotech documents no text are the sandbox's own (internal/wire,
 //     errors.go).
 //
 // # Where the code does not follow this yet
 //
-//   - Wages token: Client.CallStatusDetail asks wages with the clientId's
-//     authorization-code token (TokenSource.Token), not a client-credential
-//     token with scope boomrang:wages:get; finnotechfake accepts any token
-//     for wages.
-//   - Wages answer: wire.WagesResult reads one object
-//     {"trackId","status","service","response"}, not the documented
-//     result.wages array, and finnotechfake writes that object; for a
-//     trackId it never saw, the fake answers status UNKNOWN where Finnotech
-//     answers an empty array.
-//   - Wages "response": to build the result of a call found DONE,
-//     Adapter.Resolve needs the call's result object under "response", a
-//     field the documented entry does not have (only the fake sends it);
-//     without it Resolve fails as unreadable and the command stays in
-//     doubt.
-//   - UNKNOWN taken as "not applied": Adapter.Resolve answers not applied
-//     for a block or unblock whose wages status is UNKNOWN, and the
-//     processor (consumer/processor, doubt and resolveClaimed) then sends
-//     it again with a new trackId. For a transfer, UNKNOWN leads to the
-//     unblock-transfer inquiry, whose "transaction not found" is also taken
-//     as not applied.
-//   - Transfer re-sent: a transfer of unknown outcome that wages (or the
-//     inquiry) reports FAILED is resolved as not applied, and the processor
-//     sends a new unblock-transfer while it has attempts left.
-//   - "provider not responding" is Retryable in classify.go, so the
-//     processor sends the call again, with a new trackId, after its retry
-//     delay; the fake records such a call FAILED.
-//   - Nested failure and missing fields: the Client (send in client.go)
-//     takes any 2xx envelope with status DONE and no error as a success,
-//     without looking at result.status or result.error and without
-//     checking that the result holds the operation's fields. Only the
-//     processor checks that a block result's amount is the one asked for.
-//   - Unblock and transfer bodies: wire.UnblockBody and wire.TransferBody
-//     carry no days, and the transfer's description is the transfer
-//     command's. The fake checks an unblock's deposit, blockDate and amount
-//     against the hold, not its description or days.
+//   - Transfer re-sent: Adapter.Resolve answers not applied for a transfer
+//     that wages (or the unblock-transfer inquiry) reports FAILED, as it
+//     should, and the processor (consumer/processor, doubt and
+//     resolveClaimed) then sends a new unblock-transfer while it has
+//     attempts left, where "Unknown outcomes" says to end the command and
+//     let the upstream decide.
 //   - The insufficient-balance retry is not implemented: there is no
 //     setting for it, and the Client's CodeInsufficientBalance ends the
 //     transfer FAILED.

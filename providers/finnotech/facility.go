@@ -1,6 +1,7 @@
 package finnotech
 
 import (
+	"slices"
 	"time"
 
 	"github.com/blockd/blockd/providers/finnotech/internal/wire"
@@ -8,13 +9,15 @@ import (
 	"github.com/blockd/blockd/schemas"
 )
 
-// normalizeFacilities turns the answer r into blockd's result for nationalID. The "no
-// facility" answer (result 120, or no facilityList at all, or an empty one)
-// gives NoFacility and an empty, non-nil Facilities.
+// normalizeFacilities turns the answer r into blockd's result for
+// nationalID. The "no facility" answer (result 120, or no facilityList at
+// all, or an empty one) gives NoFacility, Finnotech's message and an empty,
+// non-nil Facilities.
 func normalizeFacilities(r wire.FacilityResult, nationalID string) schemas.FinnotechFacilityResult {
 	out := schemas.FinnotechFacilityResult{
 		NationalID:          nationalID,
 		Name:                r.Name,
+		Message:             r.Message,
 		TotalAmount:         r.TotalAmount.V,
 		DebtTotalAmount:     r.DebtTotalAmount.V,
 		PastExpiredTotal:    r.PastExpiredTotalAmount.V,
@@ -28,34 +31,68 @@ func normalizeFacilities(r wire.FacilityResult, nationalID string) schemas.Finno
 		return out
 	}
 	for _, it := range r.FacilityList {
-		out.Facilities = append(out.Facilities, normalizeFacility(it))
+		out.Facilities = append(out.Facilities, schemas.Facility{Summary: facilitySummary(it), Contract: facilityContract(it)})
 	}
 	return out
 }
 
-// normalizeFacility turns one loan of the answer into blockd's.
-func normalizeFacility(it wire.FacilityItem) schemas.Facility {
-	f := schemas.Facility{
-		BankCode:          firstString(it.FacilityBankCode, it.BankCode),
-		BranchCode:        firstString(it.FacilityBranchCode, it.BranchCode),
-		BranchDescription: firstString(wire.LenientString(it.FacilityBranch), wire.LenientString(it.BranchDescription)),
+// facilitySummary is the loan's plain fields, or nil when none was sent.
+func facilitySummary(it wire.FacilityItem) *schemas.FacilitySummary {
+	amountOriginal := firstInt(it.AmountOrginal, it.AmountOriginal)
+	if it.BankCode == "" && it.BranchCode == "" && it.BranchDescription == "" && it.Type == "" &&
+		!anySet(amountOriginal, it.BenefitAmount, it.DebtorTotalAmount, it.PastExpiredAmount, it.DeferredAmount, it.SuspiciousAmount) {
+		return nil
+	}
+	return &schemas.FacilitySummary{
+		BankCode:          string(it.BankCode),
+		BranchCode:        string(it.BranchCode),
+		BranchDescription: it.BranchDescription,
+		Type:              string(it.Type),
+		AmountOriginal:    amountOriginal.V,
+		BenefitAmount:     it.BenefitAmount.V,
+		DebtorTotalAmount: it.DebtorTotalAmount.V,
+		PastExpiredAmount: it.PastExpiredAmount.V,
+		DeferredAmount:    it.DeferredAmount.V,
+		SuspiciousAmount:  it.SuspiciousAmount.V,
+	}
+}
+
+// facilityContract is the loan's "Facility"-prefixed fields, or nil when
+// none was sent.
+func facilityContract(it wire.FacilityItem) *schemas.FacilityContract {
+	amountOriginal := firstInt(it.FacilityAmountOrginal, it.FacilityAmountOriginal)
+	texts := []wire.LenientString{it.FacilityBankCode, it.FacilityBranchCode, wire.LenientString(it.FacilityBranch),
+		it.FacilityRequestNo, it.FacilityRequestType, it.FacilityCurrencyCode, it.FacilityType, wire.LenientString(it.FacilityStatus),
+		wire.LenientString(it.FacilityGroup), it.FacilitySetDate, it.FacilityEndDate, it.FacilityMoratoriumDate}
+	if !slices.ContainsFunc(texts, func(s wire.LenientString) bool { return s != "" }) &&
+		!anySet(amountOriginal, it.FacilityBenefitAmount, it.FacilityDebtorTotalAmount, it.FacilityPastExpiredAmount,
+			it.FacilityDeferredAmount, it.FacilitySuspiciousAmount, it.FacilityAmountObligation) {
+		return nil
+	}
+	c := &schemas.FacilityContract{
+		BankCode:          string(it.FacilityBankCode),
+		BranchCode:        string(it.FacilityBranchCode),
+		Branch:            it.FacilityBranch,
 		RequestNo:         string(it.FacilityRequestNo),
-		Type:              firstString(it.FacilityType, it.Type),
-		Status:            it.FacilityStatus,
+		RequestType:       string(it.FacilityRequestType),
 		Currency:          string(it.FacilityCurrencyCode),
-		AmountOriginal:    firstInt(it.FacilityAmountOrginal, it.FacilityAmountOriginal, it.AmountOrginal, it.AmountOriginal),
-		BenefitAmount:     firstInt(it.FacilityBenefitAmount, it.BenefitAmount),
-		DebtorTotalAmount: firstInt(it.FacilityDebtorTotalAmount, it.DebtorTotalAmount),
-		PastExpiredAmount: firstInt(it.FacilityPastExpiredAmount, it.PastExpiredAmount),
-		DeferredAmount:    firstInt(it.FacilityDeferredAmount, it.DeferredAmount),
-		SuspiciousAmount:  firstInt(it.FacilitySuspiciousAmount, it.SuspiciousAmount),
+		Type:              string(it.FacilityType),
+		Status:            it.FacilityStatus,
+		Group:             it.FacilityGroup,
+		AmountOriginal:    amountOriginal.V,
+		BenefitAmount:     it.FacilityBenefitAmount.V,
+		DebtorTotalAmount: it.FacilityDebtorTotalAmount.V,
+		PastExpiredAmount: it.FacilityPastExpiredAmount.V,
+		DeferredAmount:    it.FacilityDeferredAmount.V,
+		SuspiciousAmount:  it.FacilitySuspiciousAmount.V,
 		ObligationAmount:  it.FacilityAmountObligation.V,
 		SetDate:           string(it.FacilitySetDate),
 		EndDate:           string(it.FacilityEndDate),
+		MoratoriumDate:    string(it.FacilityMoratoriumDate),
 	}
-	f.SetDateGregorian = gregorianDay(f.SetDate)
-	f.EndDateGregorian = gregorianDay(f.EndDate)
-	return f
+	c.SetDateGregorian = gregorianDay(c.SetDate)
+	c.EndDateGregorian = gregorianDay(c.EndDate)
+	return c
 }
 
 // gregorianDay converts a Jalali YYYYMMDD date to YYYY-MM-DD; it returns ""
@@ -72,22 +109,17 @@ func gregorianDay(raw string) string {
 	return d.Time().Format(time.DateOnly)
 }
 
-// firstString returns the first non-empty value.
-func firstString(vs ...wire.LenientString) string {
-	for _, v := range vs {
-		if v != "" {
-			return string(v)
-		}
-	}
-	return ""
-}
-
-// firstInt returns the first value that was sent, or 0.
-func firstInt(vs ...wire.LenientInt) int64 {
+// firstInt returns the first value that was sent, or one not Set.
+func firstInt(vs ...wire.LenientInt) wire.LenientInt {
 	for _, v := range vs {
 		if v.Set {
-			return v.V
+			return v
 		}
 	}
-	return 0
+	return wire.LenientInt{}
+}
+
+// anySet reports whether any of vs was sent.
+func anySet(vs ...wire.LenientInt) bool {
+	return firstInt(vs...).Set
 }

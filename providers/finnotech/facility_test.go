@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,65 +28,31 @@ const seedNoFacilityAnswer = `{ "result": { "result": 120 , "nid": "007133196" ,
 
 const nationalID = "0071331951"
 
-// ccTokens is a TokenSource and ClientCredentialSource that records what
-// it was asked.
-type ccTokens struct {
-	recordingTokens
-	cc string
-
-	ccMu          sync.Mutex
-	asked         [][]string
-	ccInvalidated [][]string
-}
-
-func (c *ccTokens) ClientCredential(_ context.Context, scopes ...string) (string, error) {
-	c.ccMu.Lock()
-	defer c.ccMu.Unlock()
-	c.asked = append(c.asked, scopes)
-	return c.cc, nil
-}
-
-func (c *ccTokens) InvalidateClientCredential(scopes ...string) {
-	c.ccMu.Lock()
-	defer c.ccMu.Unlock()
-	c.ccInvalidated = append(c.ccInvalidated, scopes)
-}
-
 func TestFacilitySeedAnswer(t *testing.T) {
 	cs := newCannedServer(t, 200, seedFacilityAnswer)
-	tokens := &ccTokens{recordingTokens: recordingTokens{tok: "ac-token"}, cc: "cc-token"}
+	tokens := &recordingTokens{tok: "ac-token", cc: "cc-token"}
 	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: tokens})
 	got, err := c.FacilityInquiry(context.Background(), "app-1", "getfacility213454", nationalID)
 	if err != nil {
 		t.Fatalf("FacilityInquiry: %v", err)
 	}
-	want := FacilityResponse{
-		Result: schemas.FinnotechFacilityResult{
-			NationalID:      nationalID,
-			Name:            "امیر قریشی مقدم",
-			TotalAmount:     324921522,
-			DebtTotalAmount: 101017180,
-			Facilities: []schemas.Facility{{
-				// The Facility* value wins where both were sent.
-				BankCode:          "14",
-				BranchCode:        "02159",
-				BranchDescription: "بانک مسکن - شهیدنامجوی تهران",
-				RequestNo:         "0215997049192414",
-				Type:              "18",
-				Status:            "جاری",
-				Currency:          "IRR",
-				AmountOriginal:    600000000,
-				BenefitAmount:     752873056,
-				DebtorTotalAmount: 1151155953,
-				SetDate:           "13970430",
-				EndDate:           "14090430",
-				SetDateGregorian:  "2018-07-21",
-				EndDateGregorian:  "2030-07-21",
-			}},
-		},
-		TrackID: "getfacility213454",
+	// Both per-loan families of the seed, each under its own name: the
+	// plain one ("summary"), whose debtorTotalAmount is what the totals
+	// add up, and the Facility-prefixed one ("contract").
+	b, _ := json.Marshal(got.Result)
+	sameJSON(t, b, `{"nationalId":"`+nationalID+`","name":"امیر قریشی مقدم","noFacility":false,
+		"totalAmount":324921522,"debtTotalAmount":101017180,"pastExpiredTotalAmount":0,"deferredTotalAmount":0,"suspiciousTotalAmount":0,
+		"facilities":[{
+			"summary":{"bankCode":"14","branchCode":"91182","branchDescription":"بانک مسکن - مسکن - تهران - پارک دانشجوتهران","type":"18",
+				"amountOriginal":180000000,"benefitAmount":101017180,"debtorTotalAmount":101017180,"pastExpiredAmount":0,"deferredAmount":0,"suspiciousAmount":0},
+			"contract":{"bankCode":"14","branchCode":"02159","branch":"بانک مسکن - شهیدنامجوی تهران","requestNo":"0215997049192414","requestType":"3",
+				"currency":"IRR","type":"18","status":"جاری","group":"اصلي","amountOriginal":600000000,"benefitAmount":752873056,
+				"debtorTotalAmount":1151155953,"pastExpiredAmount":0,"deferredAmount":0,"suspiciousAmount":0,"obligationAmount":0,
+				"setDate":"13970430","endDate":"14090430","setDateGregorian":"2018-07-21","endDateGregorian":"2030-07-21","moratoriumDate":"0"}
+		}]}`)
+	if got.TrackID != "getfacility213454" {
+		t.Errorf("TrackID = %q, want getfacility213454", got.TrackID)
 	}
-	providertest.JSONEqual(t, got, want)
 
 	r, _ := cs.last()
 	if r.Method != http.MethodGet || r.URL.Path != "/credit/v2/clients/app-1/users/"+nationalID+"/facilityInquiry" ||
@@ -98,6 +64,37 @@ func TestFacilitySeedAnswer(t *testing.T) {
 	}
 	if len(tokens.asked) != 1 || len(tokens.asked[0]) != 1 || tokens.asked[0][0] != ScopeFacilityInquiry {
 		t.Errorf("client-credential scopes asked = %q, want [[%s]]", tokens.asked, ScopeFacilityInquiry)
+	}
+}
+
+// TestFacilitySeedTotals: in the seed's example the debt total is the sum
+// of the plain family's debtorTotalAmount, not of the Facility-prefixed
+// one's; the result keeps that visible.
+func TestFacilitySeedTotals(t *testing.T) {
+	cs := newCannedServer(t, 200, seedFacilityAnswer)
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
+	got, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
+	if err != nil {
+		t.Fatalf("FacilityInquiry: %v", err)
+	}
+	var res struct {
+		DebtTotalAmount int64 `json:"debtTotalAmount"`
+		Facilities      []struct {
+			Summary  struct{ DebtorTotalAmount int64 } `json:"summary"`
+			Contract struct{ DebtorTotalAmount int64 } `json:"contract"`
+		} `json:"facilities"`
+	}
+	b, _ := json.Marshal(got.Result)
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
+	}
+	var summary, contract int64
+	for _, f := range res.Facilities {
+		summary, contract = summary+f.Summary.DebtorTotalAmount, contract+f.Contract.DebtorTotalAmount
+	}
+	if summary != res.DebtTotalAmount || summary != 101017180 || contract != 1151155953 {
+		t.Errorf("debt total %d, summary family sums to %d, contract family to %d; want 101017180 = 101017180, and 1151155953",
+			res.DebtTotalAmount, summary, contract)
 	}
 }
 
@@ -129,6 +126,13 @@ func TestFacilityNoFacility(t *testing.T) {
 			if !strings.Contains(string(b), `"facilities":[]`) || !strings.Contains(string(b), `"noFacility":true`) {
 				t.Errorf("result JSON %s, want noFacility true and facilities []", b)
 			}
+			var msg struct {
+				Message *string `json:"message"`
+			}
+			if err := json.Unmarshal(b, &msg); err != nil || (tc.wantMessage != "") != (msg.Message != nil) ||
+				msg.Message != nil && *msg.Message != tc.wantMessage {
+				t.Errorf("result JSON %s, want message %q", b, tc.wantMessage)
+			}
 		})
 	}
 }
@@ -137,42 +141,48 @@ func TestFacilityLenientDecoding(t *testing.T) {
 	item := func(fields string) string {
 		return `{"result":{"nid":"1","facilityTotalAmount":` + "%TOTAL%" + `,"facilityList":[{` + fields + `}]},"status":"DONE","trackId":"t"}`
 	}
+	const zeros = `"pastExpiredAmount":0,"deferredAmount":0,"suspiciousAmount":0`
 	tests := []struct {
 		name  string
 		total string
 		item  string
-		want  schemas.Facility
+		want  string // the facility's JSON
 	}{
 		{"amounts as strings, branchCode a number", `"100"`,
 			`"bankCode":"14","branchCode":91182,"amountOrginal":"180000000","benefitAmount":"5","debtorTotalAmount":"7"`,
-			schemas.Facility{BankCode: "14", BranchCode: "91182", AmountOriginal: 180000000, BenefitAmount: 5, DebtorTotalAmount: 7}},
+			`{"summary":{"bankCode":"14","branchCode":"91182","amountOriginal":180000000,"benefitAmount":5,"debtorTotalAmount":7,` + zeros + `}}`},
 		{"amounts as numbers, codes as numbers", `100`,
 			`"FacilityBankCode":14,"FacilityBranchCode":2159,"FacilityAmountOrginal":600000000,"FacilityBenefitAmount":752873056,"FacilityDebtorTotalAmount":1151155953,"FacilityType":18,"FacilityRequestNo":215997049192414`,
-			schemas.Facility{BankCode: "14", BranchCode: "2159", Type: "18", RequestNo: "215997049192414", AmountOriginal: 600000000, BenefitAmount: 752873056, DebtorTotalAmount: 1151155953}},
+			`{"contract":{"bankCode":"14","branchCode":"2159","requestNo":"215997049192414","type":"18","amountOriginal":600000000,` +
+				`"benefitAmount":752873056,"debtorTotalAmount":1151155953,` + zeros + `,"obligationAmount":0}}`},
 		{"large amounts stay exact", `"9007199254740993"`,
 			`"FacilityAmountOrginal":"9007199254740993","FacilityBenefitAmount":9007199254740993`,
-			schemas.Facility{AmountOriginal: 9007199254740993, BenefitAmount: 9007199254740993}},
-		{"camelCase only", `"100"`,
+			`{"contract":{"amountOriginal":9007199254740993,"benefitAmount":9007199254740993,"debtorTotalAmount":0,` + zeros + `,"obligationAmount":0}}`},
+		{"plain fields only", `"100"`,
 			`"bankCode":"17","branchCode":"00012","branchDescription":"شعبه","pastExpiredAmount":"1","deferredAmount":"2","suspiciousAmount":"3","debtorTotalAmount":"4","type":"5","amountOrginal":"6","benefitAmount":"7"`,
-			schemas.Facility{BankCode: "17", BranchCode: "00012", BranchDescription: "شعبه", Type: "5", PastExpiredAmount: 1, DeferredAmount: 2, SuspiciousAmount: 3, DebtorTotalAmount: 4, AmountOriginal: 6, BenefitAmount: 7}},
-		{"Facility* wins over camelCase, even when zero", `"100"`,
+			`{"summary":{"bankCode":"17","branchCode":"00012","branchDescription":"شعبه","type":"5","amountOriginal":6,"benefitAmount":7,` +
+				`"debtorTotalAmount":4,"pastExpiredAmount":1,"deferredAmount":2,"suspiciousAmount":3}}`},
+		{"both families kept apart, a zero included", `"100"`,
 			`"pastExpiredAmount":"9","FacilityPastExpiredAmount":"0","bankCode":"17","FacilityBankCode":"14"`,
-			schemas.Facility{BankCode: "14"}},
-		{"empty Facility* falls back to camelCase", `"100"`,
+			`{"summary":{"bankCode":"17","amountOriginal":0,"benefitAmount":0,"debtorTotalAmount":0,"pastExpiredAmount":9,"deferredAmount":0,"suspiciousAmount":0},` +
+				`"contract":{"bankCode":"14","amountOriginal":0,"benefitAmount":0,"debtorTotalAmount":0,` + zeros + `,"obligationAmount":0}}`},
+		{"empty values are not sent", `"100"`,
 			`"branchCode":"91182","FacilityBranchCode":"","debtorTotalAmount":"8","FacilityDebtorTotalAmount":""`,
-			schemas.Facility{BranchCode: "91182", DebtorTotalAmount: 8}},
+			`{"summary":{"branchCode":"91182","amountOriginal":0,"benefitAmount":0,"debtorTotalAmount":8,` + zeros + `}}`},
 		{"null values", `null`,
 			`"bankCode":null,"FacilityAmountOrginal":null,"amountOrginal":"5"`,
-			schemas.Facility{AmountOriginal: 5}},
+			`{"summary":{"amountOriginal":5,"benefitAmount":0,"debtorTotalAmount":0,` + zeros + `}}`},
 		{"correct spelling read too", `"100"`,
 			`"FacilityAmountOriginal":"11"`,
-			schemas.Facility{AmountOriginal: 11}},
+			`{"contract":{"amountOriginal":11,"benefitAmount":0,"debtorTotalAmount":0,` + zeros + `,"obligationAmount":0}}`},
 		{"dates converted, raw kept", `"100"`,
 			`"FacilitySetDate":"13950101","FacilityEndDate":14031229`,
-			schemas.Facility{SetDate: "13950101", EndDate: "14031229", SetDateGregorian: "2016-03-20", EndDateGregorian: "2025-03-19"}},
+			`{"contract":{"amountOriginal":0,"benefitAmount":0,"debtorTotalAmount":0,` + zeros + `,"obligationAmount":0,` +
+				`"setDate":"13950101","endDate":"14031229","setDateGregorian":"2016-03-20","endDateGregorian":"2025-03-19"}}`},
 		{"unusable dates kept raw only", `"100"`,
 			`"FacilitySetDate":"0","FacilityEndDate":"13971340","FacilityMoratoriumDate":"0"`,
-			schemas.Facility{SetDate: "0", EndDate: "13971340"}},
+			`{"contract":{"amountOriginal":0,"benefitAmount":0,"debtorTotalAmount":0,` + zeros + `,"obligationAmount":0,` +
+				`"setDate":"0","endDate":"13971340","moratoriumDate":"0"}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,9 +196,8 @@ func TestFacilityLenientDecoding(t *testing.T) {
 			if got.Result.NoFacility || len(got.Result.Facilities) != 1 {
 				t.Fatalf("result = %+v, want one facility", got.Result)
 			}
-			if got.Result.Facilities[0] != tc.want {
-				t.Errorf("facility = %+v, want %+v", got.Result.Facilities[0], tc.want)
-			}
+			b, _ := json.Marshal(got.Result.Facilities[0])
+			sameJSON(t, b, tc.want)
 			wantTotal, _ := strconv.ParseInt(strings.Trim(tc.total, `"`), 10, 64)
 			if got.Result.TotalAmount != wantTotal {
 				t.Errorf("TotalAmount = %d, want %d", got.Result.TotalAmount, wantTotal)
@@ -216,7 +225,7 @@ func TestFacilityUnreadable(t *testing.T) {
 
 func TestFacilityDeadClientCredential(t *testing.T) {
 	cs := newCannedServer(t, 403, `{"status":"FAILED","trackId":"t","error":{"code":"UNAUTHORIZED","message":"x"}}`)
-	tokens := &ccTokens{recordingTokens: recordingTokens{tok: "ac"}, cc: "cc"}
+	tokens := &recordingTokens{tok: "ac", cc: "cc"}
 	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: tokens})
 	_, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
 	wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
@@ -228,14 +237,16 @@ func TestFacilityDeadClientCredential(t *testing.T) {
 	}
 }
 
-func TestFacilityFallsBackToToken(t *testing.T) {
+// TestFacilityNeverUsesTheCustomersToken: the facility inquiry asks the
+// TokenSource for a client-credential token, never for a clientId's.
+func TestFacilityNeverUsesTheCustomersToken(t *testing.T) {
 	cs := newCannedServer(t, 200, seedNoFacilityAnswer)
 	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("static")})
 	if _, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID); err != nil {
 		t.Fatalf("FacilityInquiry: %v", err)
 	}
-	if r, _ := cs.last(); r.Header.Get("Authorization") != "Bearer static" {
-		t.Errorf("Authorization = %q, want Bearer static", r.Header.Get("Authorization"))
+	if r, _ := cs.last(); r.Header.Get("Authorization") != "Bearer cc-static" {
+		t.Errorf("Authorization = %q, want Bearer cc-static", r.Header.Get("Authorization"))
 	}
 }
 
@@ -330,4 +341,27 @@ func TestAdapterFacility(t *testing.T) {
 			t.Errorf("result %s, want facilities []", raw)
 		}
 	}
+}
+
+// TestFacilityExampleIsTheSeed: the facility result example in
+// schemas/examples is what the client makes of the seed's answer.
+func TestFacilityExampleIsTheSeed(t *testing.T) {
+	raw, err := os.ReadFile("../../schemas/examples/result.facility.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var example struct {
+		Result json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(raw, &example); err != nil {
+		t.Fatalf("decoding the example: %v", err)
+	}
+	cs := newCannedServer(t, 200, seedFacilityAnswer)
+	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok")})
+	got, err := c.FacilityInquiry(context.Background(), "app-1", "t", nationalID)
+	if err != nil {
+		t.Fatalf("FacilityInquiry: %v", err)
+	}
+	b, _ := json.Marshal(got.Result)
+	sameJSON(t, b, string(example.Result))
 }

@@ -2,7 +2,6 @@ package finnotech
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/schemas"
@@ -15,9 +14,10 @@ const provider = schemas.ProviderFinnotech
 // there is no, Finnotech error code.
 const (
 	// CodeTokenExpired (providers.CodeTokenExpired): Finnotech refused the
-	// token (HTTP 401/403, UNAUTHORIZED, or VALIDATION_ERROR "invalid
-	// token"). The call was not applied; the token was invalidated, and a
-	// retry with a new trackId gets a new one.
+	// token (HTTP 401, code UNAUTHORIZED, or VALIDATION_ERROR "invalid
+	// token"; a 403 without one of these is a refusal of the call, not of
+	// the token). The call was not applied; the token was invalidated, and
+	// a retry with a new trackId gets a new one.
 	CodeTokenExpired = providers.CodeTokenExpired
 	// CodeDuplicateTrackID: the trackId was already used by an earlier call.
 	// This call was not applied; what the earlier call did is asked with
@@ -52,18 +52,22 @@ const (
 	CodeUnreadableResponse = "UNREADABLE_RESPONSE"
 )
 
-// TokenSource hands out the Bearer token for a Finnotech clientId. The
-// Client calls Invalidate when Finnotech says the token is dead, so that the
-// next Token call gets a fresh one.
+// TokenSource hands out the Bearer tokens: the authorization-code token of
+// a clientId (the customer's consent, for the oak calls and the
+// unblock-transfer inquiry) and the application's client-credential tokens
+// by scope set (the facility inquiry and the wages call status). The
+// Client calls Invalidate or InvalidateClientCredential when Finnotech says
+// that token is dead, so that the next call gets a fresh one; a refused
+// client-credential token never invalidates a customer's token, and the
+// Client never falls back from one kind to the other.
 type TokenSource interface {
 	Token(ctx context.Context, clientID string) (string, error)
 	Invalidate(clientID string)
+	ClientCredentialSource
 }
 
-// ClientCredentialSource hands out client-credential tokens by scope set.
-// When the Client's TokenSource also implements it (Tokens does), the
-// client-credential calls (the facility inquiry) use it; otherwise they use
-// TokenSource.Token like every other call.
+// ClientCredentialSource hands out client-credential tokens by scope set
+// (Tokens does, and so does finnotechfake.StaticToken).
 type ClientCredentialSource interface {
 	ClientCredential(ctx context.Context, scopes ...string) (string, error)
 	InvalidateClientCredential(scopes ...string)
@@ -73,24 +77,32 @@ type ClientCredentialSource interface {
 // (finnotech/doc.go, "Facility inquiry").
 const ScopeFacilityInquiry = "credit:facility-inquiry:get"
 
-// CallStatus is the last status Finnotech holds for a call, by its trackId.
-// The unblock-transfer inquiry answers with the same DONE, FAILED and
-// PENDING.
+// ScopeWages is the scope of the wages service, the documented call status
+// (finnotech/doc.go, "Wages"). It is asked with a client-credential token.
+const ScopeWages = "boomrang:wages:get"
+
+// CallStatus is the last status Finnotech holds for a call, by its trackId
+// (finnotech/doc.go, "Wages"). The unblock-transfer inquiry answers with the same
+// DONE, FAILED and PENDING.
 type CallStatus string
 
-// Call statuses of the wages service. Any other value is returned as sent;
-// treat it like CallUnknown.
+// Call statuses: the four of the wages service, and CallAbsent, ours, for
+// a wages answer without an entry for the trackId.
 const (
 	// CallDone: the call was applied.
 	CallDone CallStatus = "DONE"
-	// CallFailed: the call was not applied.
+	// CallFailed: the call was not applied, and will not be.
 	CallFailed CallStatus = "FAILED"
 	// CallPending: the call is still being processed; ask again later.
 	CallPending CallStatus = "PENDING"
-	// CallUnknown: Finnotech never saw that trackId. DEVIATION
-	// (finnotech/doc.go, "Wages"): documented, it is an entry whose outcome
-	// Finnotech does not know, and an unseen trackId has no entry.
+	// CallUnknown: Finnotech does not know (yet) whether the call was
+	// applied; ask again later. It is not "not applied" (the money pages:
+	// never repeat such a call, check it).
 	CallUnknown CallStatus = "UNKNOWN"
+	// CallAbsent: wages holds no entry for the trackId: the call did not
+	// reach Finnotech, or has not reached it yet. Not "not applied" either:
+	// a call that is late may still arrive.
+	CallAbsent CallStatus = "ABSENT"
 )
 
 // BlockRequest is the body of a block call.
@@ -116,7 +128,8 @@ type BlockResponse struct {
 }
 
 // UnblockRequest is the body of an unblock call; every field comes from the
-// stored block.
+// stored block: the seed says the block's amount, description and days are
+// needed again by the unblock (finnotech/doc.go, "Unblock").
 type UnblockRequest struct {
 	// Amount must equal the blocked amount.
 	Amount int64
@@ -125,6 +138,8 @@ type UnblockRequest struct {
 	Deposit      string
 	BlockDate    string
 	Description  string
+	// Days is the block's, 1–90; sent as a string, as in the block.
+	Days int
 }
 
 // UnblockResponse is the result of a successful unblock call.
@@ -138,21 +153,39 @@ type UnblockResponse struct {
 
 // CallStatusResult is the wages answer about one call.
 type CallStatusResult struct {
+	// Status is the call's last status; CallAbsent when wages holds no
+	// entry for it.
 	Status CallStatus
-	// Service names the service the call was made to, as Finnotech sent it.
-	Service string
-	// Response is the result object of the call's successful answer, when
-	// Status is CallDone and Finnotech sent it; nil otherwise.
-	//
-	// ASSUMPTION, not in the documented wages answer (finnotech/doc.go,
-	// "Where the code does not follow this yet"): the wages answer about a
-	// DONE call carries the original call's "result" object under "response",
-	// so a call whose answer was lost can be recorded with what Finnotech
-	// answered (a block's deposit and blockDate).
-	Response json.RawMessage
+	// Entry is the wages entry Status comes from; nil when CallAbsent.
+	Entry *WagesEntry
 }
 
-// UnblockTransferRequest is the body of an unblock-transfer call.
+// WagesEntry is one entry of the wages service (finnotech/doc.go,
+// "Wages"): a call Finnotech received, its last status and what it charged
+// for it.
+type WagesEntry struct {
+	TrackID string
+	Status  CallStatus
+	// Fee is the entry's "amount": the fee charged in rials, 0 when the call
+	// is not DONE. It says nothing about whether the call was applied.
+	Fee int64
+	// TransactionAmount is the amount the call moved or held, in rials.
+	TransactionAmount int64
+	ServiceName       string
+	ScopeName         string
+	TariffName        string
+	UID               string
+	// Deposit is the account the call was made on.
+	Deposit string
+	// Date is when Finnotech recorded the call: Jalali YYYYMMDDHHMMSS, as
+	// sent.
+	Date string
+}
+
+// UnblockTransferRequest is the body of an unblock-transfer call: the
+// transfer's amount and destination, and the block's description and days,
+// which the seed says the unblock-transfer needs again (finnotech/doc.go,
+// "Unblock-transfer").
 type UnblockTransferRequest struct {
 	// Amount in rials, at most the unblocked amount.
 	Amount int64
@@ -161,7 +194,9 @@ type UnblockTransferRequest struct {
 	UnblockTrackID string
 	// Destination deposit number or IBAN.
 	Destination string
+	// Description and Days are the block's.
 	Description string
+	Days        int
 }
 
 // UnblockTransferResponse is the result of a successful unblock-transfer.

@@ -22,13 +22,18 @@ func sandboxDay() time.Time {
 	return time.Date(2017, 2, 28, 10, 30, 0, 0, jalali.Tehran())
 }
 
-// recordingTokens is a TokenSource that remembers what was invalidated.
+// recordingTokens is a TokenSource that hands out tok as the customer's
+// token and cc as every client-credential token (ClientCredentialPrefix+tok
+// when cc is empty), and remembers what it was asked and what was
+// invalidated.
 type recordingTokens struct {
-	tok string
-	err error
+	tok, cc string
+	err     error
 
-	mu          sync.Mutex
-	invalidated []string
+	mu            sync.Mutex
+	invalidated   []string
+	asked         [][]string
+	ccInvalidated [][]string
 }
 
 func (r *recordingTokens) Token(context.Context, string) (string, error) {
@@ -45,6 +50,22 @@ func (r *recordingTokens) Invalidated() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.invalidated...)
+}
+
+func (r *recordingTokens) ClientCredential(_ context.Context, scopes ...string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.asked = append(r.asked, scopes)
+	if r.cc == "" {
+		return finnotechfake.ClientCredentialPrefix + r.tok, r.err
+	}
+	return r.cc, r.err
+}
+
+func (r *recordingTokens) InvalidateClientCredential(scopes ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ccInvalidated = append(r.ccInvalidated, scopes)
 }
 
 // fixture is a Client talking to a Sandbox over real HTTP.
@@ -122,7 +143,7 @@ func (f *fixture) unblock(tb testing.TB, clientID, blockID string, b BlockRespon
 	tb.Helper()
 	trackID := newTrackID(tb)
 	if _, err := f.client.Unblock(context.Background(), clientID, trackID, UnblockRequest{Amount: b.Amount,
-		BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: "test"}); err != nil {
+		BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: b.Description, Days: b.Days}); err != nil {
 		tb.Fatalf("Unblock: %v", err)
 	}
 	return trackID
@@ -203,4 +224,16 @@ func (f *tokenFixture) stored(tb testing.TB, clientID string) Token {
 		tb.Fatalf("Load(%s) = %v, %v", clientID, ok, err)
 	}
 	return t
+}
+
+// blockWithTokens places a good block for app-1 through the fixture's
+// client and returns its trackId and answer.
+func (f *tokenFixture) blockWithTokens(tb testing.TB, amount int64) (string, BlockResponse) {
+	tb.Helper()
+	trackID := newTrackID(tb)
+	resp, err := f.client.Block(context.Background(), "app-1", trackID, BlockRequest{Amount: amount, Description: "test", Days: 12})
+	if err != nil {
+		tb.Fatalf("Block: %v", err)
+	}
+	return trackID, resp
 }

@@ -24,7 +24,7 @@ func TestUnblockTransfer(t *testing.T) {
 
 	trackID := newTrackID(t)
 	resp, err := f.client.UnblockTransfer(ctx, "app-1", trackID, UnblockTransferRequest{Amount: 4000,
-		UnblockTrackID: unblockID, Destination: destination, Description: "payout"})
+		UnblockTrackID: unblockID, Destination: destination, Description: "test", Days: 12})
 	if err != nil {
 		t.Fatalf("UnblockTransfer: %v", err)
 	}
@@ -53,7 +53,7 @@ func TestUnblockTransfer(t *testing.T) {
 	// remainder.
 	second := newTrackID(t)
 	_, err = f.client.UnblockTransfer(ctx, "app-1", second, UnblockTransferRequest{Amount: 1000,
-		UnblockTrackID: unblockID, Destination: destination})
+		UnblockTrackID: unblockID, Destination: destination, Description: "test", Days: 12})
 	pe := wantError(t, err, providers.Permanent, wire.CodeValidation, http.StatusBadRequest)
 	if pe.Message != wire.MsgAlreadyTransferred {
 		t.Errorf("second transfer: Message = %q, want %q", pe.Message, wire.MsgAlreadyTransferred)
@@ -86,11 +86,14 @@ func TestUnblockTransferRefused(t *testing.T) {
 		{"zero amount", "app-1", func(r *UnblockTransferRequest, _ string) { r.Amount = 0 }, wire.MsgBadAmount},
 		{"negative amount", "app-1", func(r *UnblockTransferRequest, _ string) { r.Amount = -1 }, wire.MsgBadAmount},
 		{"to the source deposit", "app-1", func(r *UnblockTransferRequest, _ string) { r.Destination = finnotechfake.DepositOf("app-1") }, wire.MsgSameAccounts},
+		{"days not the block's", "app-1", func(r *UnblockTransferRequest, _ string) { r.Days = 11 }, wire.MsgDaysMismatch},
+		{"no days", "app-1", func(r *UnblockTransferRequest, _ string) { r.Days = 0 }, wire.MsgBadDays},
+		{"description not the block's", "app-1", func(r *UnblockTransferRequest, _ string) { r.Description = "payout" }, wire.MsgDescriptionMismatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			blockID, unblockID := f.unblocked(t, "app-1", 5000)
-			req := UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination, Description: "d"}
+			req := UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination, Description: "test", Days: 12}
 			tc.edit(&req, blockID)
 			trackID := newTrackID(t)
 			_, err := f.client.UnblockTransfer(context.Background(), tc.clientID, trackID, req)
@@ -109,7 +112,7 @@ func TestUnblockTransferRefused(t *testing.T) {
 	t.Run("transfer of a block never unblocked", func(t *testing.T) {
 		blockID, _ := f.block(t, "app-1", 5000)
 		_, err := f.client.UnblockTransfer(context.Background(), "app-1", newTrackID(t),
-			UnblockTransferRequest{Amount: 5000, UnblockTrackID: blockID, Destination: destination})
+			UnblockTransferRequest{Amount: 5000, UnblockTrackID: blockID, Destination: destination, Description: "test", Days: 12})
 		wantError(t, err, providers.Permanent, wire.CodeValidation, http.StatusBadRequest)
 		if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldBlocked {
 			t.Errorf("hold state = %s, want BLOCKED", h.State)
@@ -128,7 +131,7 @@ func TestUnblockTransferInsufficientBalance(t *testing.T) {
 	for _, amount := range []int64{50_000, 49_001} {
 		trackID := newTrackID(t)
 		_, err := f.client.UnblockTransfer(ctx, "app-low", trackID, UnblockTransferRequest{Amount: amount,
-			UnblockTrackID: unblockID, Destination: destination})
+			UnblockTrackID: unblockID, Destination: destination, Description: "test", Days: 12})
 		pe := wantError(t, err, providers.Permanent, CodeInsufficientBalance, http.StatusBadRequest)
 		if !IsInsufficientBalance(err) || pe.Message != wire.MsgInsufficientBalance {
 			t.Errorf("amount %d: IsInsufficientBalance = %v, Message %q; want true, %q", amount, IsInsufficientBalance(err), pe.Message, wire.MsgInsufficientBalance)
@@ -143,7 +146,7 @@ func TestUnblockTransferInsufficientBalance(t *testing.T) {
 
 	// The documented remedy: 1000 rial less, with a new trackId.
 	resp, err := f.client.UnblockTransfer(ctx, "app-low", newTrackID(t), UnblockTransferRequest{Amount: 49_000,
-		UnblockTrackID: unblockID, Destination: destination})
+		UnblockTrackID: unblockID, Destination: destination, Description: "test", Days: 12})
 	if err != nil {
 		t.Fatalf("UnblockTransfer of amount - 1000: %v", err)
 	}
@@ -154,7 +157,7 @@ func TestUnblockTransferInsufficientBalance(t *testing.T) {
 	// Other deposits are not short.
 	_, other := f.unblocked(t, "app-1", 50_000)
 	if _, err := f.client.UnblockTransfer(ctx, "app-1", newTrackID(t), UnblockTransferRequest{Amount: 50_000,
-		UnblockTrackID: other, Destination: destination}); err != nil {
+		UnblockTrackID: other, Destination: destination, Description: "test", Days: 12}); err != nil {
 		t.Errorf("UnblockTransfer from another deposit: %v", err)
 	}
 }
@@ -165,8 +168,8 @@ func TestUnblockTransferFaults(t *testing.T) {
 		blockID, unblockID := f.unblocked(t, "app-1", 5000)
 		f.sandbox.InjectNext(sandboxfault.FaultRetryable)
 		_, err := f.client.UnblockTransfer(context.Background(), "app-1", newTrackID(t),
-			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination})
-		wantError(t, err, providers.Retryable, wire.CodeServiceCall, http.StatusBadRequest)
+			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination, Description: "test", Days: 12})
+		wantError(t, err, providers.Retryable, wire.CodeTooManyRequests, http.StatusTooManyRequests)
 		if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldUnblocked {
 			t.Errorf("hold state = %s, want UNBLOCKED", h.State)
 		}
@@ -177,7 +180,7 @@ func TestUnblockTransferFaults(t *testing.T) {
 		f.sandbox.InjectNext(sandboxfault.FaultApplyThenDrop)
 		trackID := newTrackID(t)
 		_, err := f.client.UnblockTransfer(context.Background(), "app-1", trackID,
-			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination})
+			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination, Description: "test", Days: 12})
 		wantError(t, err, providers.Unknown, "", 0)
 		if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldTransferred || h.TransferTrackID != trackID {
 			t.Errorf("hold = %+v, want TRANSFERRED by %s", h, trackID)
@@ -188,7 +191,7 @@ func TestUnblockTransferFaults(t *testing.T) {
 		blockID, unblockID := f.unblocked(t, "app-1", 5000)
 		f.sandbox.InjectNext(sandboxfault.FaultTokenExpired)
 		_, err := f.client.UnblockTransfer(context.Background(), "app-1", newTrackID(t),
-			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination})
+			UnblockTransferRequest{Amount: 5000, UnblockTrackID: unblockID, Destination: destination, Description: "test", Days: 12})
 		wantError(t, err, providers.Retryable, CodeTokenExpired, http.StatusForbidden)
 		if h, _ := f.sandbox.Hold(blockID); h.State != finnotechfake.HoldUnblocked {
 			t.Errorf("hold state = %s, want UNBLOCKED", h.State)
@@ -207,12 +210,12 @@ func TestUnblockTransferInquiry(t *testing.T) {
 	_, unblockID := f.unblocked(t, "app-1", 5000)
 	refused := newTrackID(t)
 	if _, err := f.client.UnblockTransfer(ctx, "app-1", refused, UnblockTransferRequest{Amount: 6000,
-		UnblockTrackID: unblockID, Destination: destination}); err == nil {
+		UnblockTrackID: unblockID, Destination: destination, Description: "test", Days: 12}); err == nil {
 		t.Fatal("transfer over the unblocked amount: got no error")
 	}
 	done := newTrackID(t)
 	if _, err := f.client.UnblockTransfer(ctx, "app-1", done, UnblockTransferRequest{Amount: 4500,
-		UnblockTrackID: unblockID, Destination: destination}); err != nil {
+		UnblockTrackID: unblockID, Destination: destination, Description: "test", Days: 12}); err != nil {
 		t.Fatalf("UnblockTransfer: %v", err)
 	}
 	blockID, _ := f.block(t, "app-1", 1000)
@@ -278,10 +281,10 @@ func TestUnblockTransferInquiryPending(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		_, err := f.client.UnblockTransfer(ctx, "app-1", trackID, UnblockTransferRequest{Amount: 5000,
-			UnblockTrackID: unblockID, Destination: destination})
+			UnblockTrackID: unblockID, Destination: destination, Description: "test", Days: 12})
 		done <- err
 	}()
-	eventually(t, "the sandbox to see the transfer", func() bool { return f.callStatus(t, "app-1", trackID) != CallUnknown })
+	eventually(t, "the sandbox to see the transfer", func() bool { return f.callStatus(t, "app-1", trackID) != CallAbsent })
 	got, err := f.client.UnblockTransferInquiry(context.Background(), "app-1", newTrackID(t), trackID)
 	if err != nil || got.Status != CallPending {
 		t.Errorf("inquiry of a hanging transfer = %+v, %v; want PENDING", got, err)
@@ -295,7 +298,7 @@ func TestTransferRequestShape(t *testing.T) {
 	cs := newCannedServer(t, 200, ok)
 	c := NewClient(ClientConfig{BaseURL: cs.URL, HTTPClient: cs.Client(), Tokens: finnotechfake.StaticToken("tok-1")})
 	resp, err := c.UnblockTransfer(context.Background(), "app-1", "xfr-1", UnblockTransferRequest{Amount: 1_500_000,
-		UnblockTrackID: "ubl-1", Destination: destination, Description: "court order"})
+		UnblockTrackID: "ubl-1", Destination: destination, Description: "court order", Days: 30})
 	if err != nil {
 		t.Fatalf("UnblockTransfer: %v", err)
 	}
@@ -307,7 +310,7 @@ func TestTransferRequestShape(t *testing.T) {
 	if r.Method != http.MethodPost || r.URL.Path != "/oak/v2/clients/app-1/unblockTransfer" || r.URL.Query().Get("trackId") != "xfr-1" {
 		t.Errorf("request %s %s, want POST /oak/v2/clients/app-1/unblockTransfer?trackId=xfr-1", r.Method, r.URL)
 	}
-	if got, want := string(body), `{"amount":1500000,"unblockTrackId":"ubl-1","destination":"0201000000001","description":"court order"}`; got != want {
+	if got, want := string(body), `{"amount":1500000,"description":"court order","days":"30","unblockTrackId":"ubl-1","destination":"0201000000001"}`; got != want {
 		t.Errorf("body = %s, want %s", got, want)
 	}
 	if got := r.Header.Get("Authorization"); got != "Bearer tok-1" {

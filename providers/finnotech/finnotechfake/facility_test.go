@@ -33,7 +33,7 @@ func TestSandboxFacility(t *testing.T) {
 		nid := strconv.Itoa(1_000_000_001 + 7*i) // 10 digits, ending in 1..9 or 0
 		got := inquire(t, nid).Result
 		if nid[9] == '0' {
-			if !got.NoFacility || got.Facilities == nil || len(got.Facilities) != 0 {
+			if !got.NoFacility || got.Facilities == nil || len(got.Facilities) != 0 || got.Message != wire.MsgNoFacility {
 				t.Errorf("nid ending in 0: result %+v, want no facility", got)
 			}
 			continue
@@ -44,9 +44,15 @@ func TestSandboxFacility(t *testing.T) {
 			t.Fatalf("nid %s: %d facilities (NoFacility %v), want 1-3", nid, n, got.NoFacility)
 		}
 		var total, debt int64
-		for _, fc := range got.Facilities {
-			total += fc.AmountOriginal
-			debt += fc.DebtorTotalAmount
+		for _, f := range got.Facilities {
+			sum, fc := f.Summary, f.Contract
+			if sum == nil || fc == nil {
+				t.Fatalf("nid %s: facility %+v, want both families", nid, f)
+			}
+			// The sandbox's totals are the sums of the plain family, as in
+			// the seed's example.
+			total += sum.AmountOriginal
+			debt += sum.DebtorTotalAmount
 			if fc.AmountOriginal <= 0 || fc.BenefitAmount <= 0 || fc.Currency != "IRR" || fc.Status != sandboxFacilityStatus ||
 				len(fc.BranchCode) != 5 || fc.RequestNo == "" {
 				t.Errorf("nid %s: facility %+v, want positive amounts, IRR, a 5-digit branch code", nid, fc)
@@ -92,7 +98,7 @@ func TestSandboxFacility(t *testing.T) {
 
 func TestSandboxFacilityAnswerShape(t *testing.T) {
 	f := newFixture(t, Config{}, "tok")
-	status, env := f.rawCall(t, http.MethodGet, "/credit/v2/clients/app-1/users/"+nationalID+"/facilityInquiry?trackId=f-1", "Bearer tok", "", "")
+	status, env := f.rawCall(t, http.MethodGet, "/credit/v2/clients/app-1/users/"+nationalID+"/facilityInquiry?trackId=f-1", "Bearer cc-tok", "", "")
 	if status != 200 || env.Status != wire.StatusDone {
 		t.Fatalf("HTTP %d %+v, want 200 DONE", status, env)
 	}
@@ -117,7 +123,7 @@ func TestSandboxFacilityAnswerShape(t *testing.T) {
 	}
 
 	// Without a trackId, the sandbox makes one up.
-	status, env = f.rawCall(t, http.MethodGet, "/credit/v2/clients/app-1/users/0071331960/facilityInquiry", "Bearer tok", "", "")
+	status, env = f.rawCall(t, http.MethodGet, "/credit/v2/clients/app-1/users/0071331960/facilityInquiry", "Bearer cc-tok", "", "")
 	if status != 200 || len(env.TrackID) != 36 || !strings.Contains(string(env.Result), `"result":120`) {
 		t.Errorf("HTTP %d, trackId %q, result %s; want 200, a UUID and result 120", status, env.TrackID, env.Result)
 	}
@@ -128,9 +134,10 @@ func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
 	ctx := context.Background()
 
 	// The authorization-code token of the oak calls is refused.
-	ac := finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(seedToken)})
+	ac := finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: sameTokens(seedToken)})
 	_, err := ac.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
-	pe := wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
+	// A live token of the wrong kind is a refusal, not a dead token.
+	pe := wantError(t, err, providers.Permanent, wire.CodeForbidden, http.StatusForbidden)
 	if pe.Message != wire.MsgTokenNotForService {
 		t.Errorf("Message = %q, want %q", pe.Message, wire.MsgTokenNotForService)
 	}
@@ -140,16 +147,16 @@ func TestSandboxFacilityNeedsClientCredential(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ClientCredential: %v", err)
 	}
-	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(other)}).FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
-	wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
+	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: sameTokens(other)}).FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID)
+	wantError(t, err, providers.Permanent, wire.CodeForbidden, http.StatusForbidden)
 
 	// And a client-credential token is refused by the oak calls.
 	right, err := f.tokens.ClientCredential(ctx, finnotech.ScopeFacilityInquiry)
 	if err != nil {
 		t.Fatalf("ClientCredential: %v", err)
 	}
-	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken(right)}).Block(ctx, "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
-	wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
+	_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: sameTokens(right)}).Block(ctx, "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
+	wantError(t, err, providers.Permanent, wire.CodeForbidden, http.StatusForbidden)
 
 	// Tokens picks the right one.
 	if _, err := f.client.FacilityInquiry(ctx, "app-1", newTrackID(t), nationalID); err != nil {

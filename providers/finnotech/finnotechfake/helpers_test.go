@@ -133,3 +133,14 @@ func wantError(tb testing.TB, err error, class providers.Class, code string, htt
 	tb.Helper()
 	return providertest.WantError(tb, err, schemas.ProviderFinnotech, class, code, httpStatus)
 }
+
+// sameTokens is a finnotech.TokenSource that hands out tok for every call,
+// of either kind: what a client that mixed the kinds up would send.
+type sameTokens string
+
+func (s sameTokens) Token(context.Context, string) (string, error) { return string(s), nil }
+func (sameTokens) Invalidate(string)                               {}
+func (s sameTokens) ClientCredential(context.Context, ...string) (string, error) {
+	return string(s), nil
+}
+func (sameTokens) InvalidateClientCredential(...string) {}

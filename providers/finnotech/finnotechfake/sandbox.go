@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/providers/finnotech"
 	"github.com/blockd/blockd/providers/finnotech/internal/wire"
@@ -76,10 +78,12 @@ type Config struct {
 	// stop the call. Default 0.
 	Latency time.Duration
 	// Tokens are long-lived authorization-code tokens the sandbox accepts
-	// for the oak and wages services, each with the refresh token
-	// "refresh-"+token. Default (empty): any non-empty Bearer token is
-	// accepted for every service, except one the sandbox issued that has
-	// expired or does not fit the service, and one it revoked.
+	// for the oak services, each with the refresh token "refresh-"+token;
+	// the client-credential services (facility inquiry, wages) then take
+	// only client-credential tokens from the token endpoint. Default
+	// (empty): any non-empty Bearer token is accepted for the services of
+	// its kind (see ClientCredentialPrefix), except one the sandbox issued
+	// that has expired or does not fit the service, and one it revoked.
 	Tokens []string
 	// ClientID and ClientSecret are the HTTP Basic credentials of the token
 	// endpoint. Defaults "blockd-sandbox" and "sandbox-secret".
@@ -108,8 +112,20 @@ type Config struct {
 	// ApplyThenDropRate is the share (0..1) of money calls that are carried
 	// out, after which the connection is closed without an answer. Default 0.
 	ApplyThenDropRate float64
-	// TimeoutDelay is how long a TimeoutRate call hangs. Default 30s.
+	// Rates are the shares (each 0..1) of money calls that draw each of the
+	// other faults (see InjectNext), after the three rates above. Default
+	// none.
+	Rates map[sandboxfault.Fault]float64
+	// TimeoutDelay is how long a TimeoutRate call hangs (and a
+	// FaultLateDelivery call at most waits for the client to give up).
+	// Default 30s.
 	TimeoutDelay time.Duration
+	// LateBy is how long after the client gave up a FaultLateDelivery call
+	// is applied. Default 100ms.
+	LateBy time.Duration
+	// StatusLag is how long wages says UNKNOWN about a FaultStatusLags
+	// call. Default 3s.
+	StatusLag time.Duration
 	// Seed seeds the fault draws (math/rand/v2 PCG). Default 0, a fixed
 	// sequence like any other seed.
 	Seed int64
@@ -165,6 +181,7 @@ type Sandbox struct {
 	order        []string          // BlockTrackIDs in creation order
 	byUnblock    map[string]string // BlockTrackID by UnblockTrackID
 	calls        map[string]*sandboxCall
+	callOrder    []string // trackIds in the order the calls were received
 	applied      map[string]int
 	requests     map[string]int
 	tokens       map[string]*sandboxToken // by value: configured and issued
@@ -173,18 +190,30 @@ type Sandbox struct {
 	tokensIssued int
 }
 
-// sandboxCall is what the sandbox remembers of a trackId.
+// sandboxCall is what the sandbox remembers of a trackId: what wages
+// answers about it, and what the unblock-transfer inquiry answers about a
+// transfer.
 type sandboxCall struct {
 	op       string
 	clientID string
 	status   finnotech.CallStatus
-	// response is the result of a DONE money call, for wages.
-	response json.RawMessage
+	// recorded is when the call was received, then when it was applied or
+	// refused: its wages date.
+	recorded time.Time
+	// uid is its wages entry's uid.
+	uid string
+	// deposit is the deposit the call was made on, once known.
+	deposit string
+	// amount is the amount the call held or moved (its wages
+	// transactionAmount).
+	amount int64
 	// The request and result of an unblock-transfer, for its inquiry.
-	amount       int64
 	source       string
 	destination  string
 	transferDate string
+	// unknownUntil: wages says UNKNOWN about the call until then
+	// (FaultStatusLags), on the real clock.
+	unknownUntil time.Time
 }
 
 // New returns a Sandbox configured by cfg.
@@ -198,7 +227,8 @@ func New(cfg Config) *Sandbox {
 		lowBalance:   make(map[string]bool),
 		now:          cfg.Now,
 		faults: sandboxfault.New(sandboxfault.Config{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutRate: cfg.TimeoutRate,
-			ApplyThenDropRate: cfg.ApplyThenDropRate, TimeoutDelay: cfg.TimeoutDelay, Seed: cfg.Seed}),
+			ApplyThenDropRate: cfg.ApplyThenDropRate, Rates: cfg.Rates, TimeoutDelay: cfg.TimeoutDelay, LateBy: cfg.LateBy,
+			StatusLag: cfg.StatusLag, Seed: cfg.Seed}),
 		holds:     make(map[string]*Hold),
 		byUnblock: make(map[string]string),
 		calls:     make(map[string]*sandboxCall),
@@ -248,18 +278,36 @@ func (s *Sandbox) SetFaults(errorRate, timeoutRate, applyDropRate float64) {
 	s.faults.SetRates(errorRate, timeoutRate, applyDropRate)
 }
 
+// SetFaultRates replaces the rates (each clamped to 0..1) of the faults
+// other than those of SetFaults, for money calls from now on.
+func (s *Sandbox) SetFaultRates(rates map[sandboxfault.Fault]float64) {
+	s.faults.SetFaultRates(rates)
+}
+
 // InjectNext makes the next money call (block, unblock or
 // unblock-transfer) that passes the token and trackId checks suffer f,
 // ahead of any fault drawn at the configured rates; faults injected in a
-// row hit calls in that order.
+// row hit calls in that order. Each fault is Finnotech's own answer:
 //
-//   - FaultRetryable: 400 SERVICE_CALL_ERROR "سرویس دهنده جوابگو نیست"
-//     (provider not responding), not applied.
+//   - FaultRetryable: 429 TOO_MANY_REQUESTS, not applied.
 //   - FaultTimeout: hang as for TimeoutRate, not applied.
 //   - FaultApplyThenDrop: apply, then close the connection unanswered.
 //   - FaultTokenExpired: revoke the call's token, so that only a new one
 //     (a refresh) works from then on, and answer 403 UNAUTHORIZED, not
 //     applied.
+//   - FaultLateDelivery: hang, unknown to wages, until the client gives up
+//     (or TimeoutDelay passes), apply the call LateBy later, and answer
+//     nothing.
+//   - FaultApplyThenTimeout: apply, then answer 408 with the FAILED
+//     envelope (REQUEST_TIMEOUT).
+//   - FaultApplyThenNotResponding: apply, then answer 400 FAILED
+//     SERVICE_CALL_ERROR "سرویس دهنده جوابگو نیست" (provider not
+//     responding).
+//   - FaultStatusLags: apply, close the connection unanswered, and let
+//     wages say UNKNOWN about the call for StatusLag before DONE.
+//   - FaultNestedFailed: answer 200 with the nested envelope, outer DONE,
+//     result.status FAILED, result.error SERVICE_CALL_ERROR "Minimum amount
+//     is 10000 Rials.", not applied.
 func (s *Sandbox) InjectNext(f sandboxfault.Fault) {
 	s.faults.InjectNext(f)
 }
@@ -343,13 +391,19 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 		validTrackID := isValidTrackID(req.trackID)
 
 		// Reserve the trackId at once, so that a second call with it is a
-		// duplicate even while this one is still being processed.
+		// duplicate even while this one is still being processed; a call
+		// that passes the checks draws its fault now. A late call is not
+		// reserved: Finnotech does not have it yet.
 		s.mu.Lock()
 		s.requests[op]++
 		_, duplicate := s.calls[req.trackID]
-		reserved := validTrackID && !duplicate
+		f := faultNone
+		if authMsg == "" && validTrackID && !duplicate {
+			f = s.nextFault()
+		}
+		reserved := validTrackID && !duplicate && f != faultLateDelivery
 		if reserved {
-			s.calls[req.trackID] = &sandboxCall{op: op, clientID: req.clientID, status: finnotech.CallPending}
+			s.record(req.trackID, &sandboxCall{op: op, clientID: req.clientID, status: finnotech.CallPending})
 		}
 		s.mu.Unlock()
 
@@ -358,7 +412,7 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 		switch {
 		case authMsg != "":
 			s.finish(req.trackID, reserved, finnotech.CallFailed)
-			writeFailure(w, http.StatusForbidden, req.trackID, wire.CodeUnauthorized, authMsg)
+			writeRefusedToken(w, req.trackID, authMsg)
 			return
 		case !validTrackID:
 			writeFailure(w, http.StatusBadRequest, req.trackID, wire.CodeValidation, wire.MsgBadTrackID)
@@ -369,18 +423,18 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 			return
 		}
 
-		f := s.nextFault()
 		switch f {
 		case faultUnavailable:
 			s.finish(req.trackID, true, finnotech.CallFailed)
 			writeFailure(w, http.StatusServiceUnavailable, req.trackID, "SERVICE_UNAVAILABLE", "service unavailable")
 			return
-		case faultNotResponding:
-			// Sandbox choice (finnotech/doc.go, "The sandbox"): Finnotech's
-			// "try again later" is the documented business text "provider not
-			// responding" on HTTP 400, not applied.
+		case faultTooManyRequests:
+			// ASSUMPTION (finnotech/doc.go, "Error codes"): Finnotech's "try again later"
+			// refusal, sent before the call reaches the bank, is HTTP 429.
+			// The pages document none; "provider not responding" is not one,
+			// it leaves the bank's outcome unknown.
 			s.finish(req.trackID, true, finnotech.CallFailed)
-			writeFailure(w, http.StatusBadRequest, req.trackID, wire.CodeServiceCall, wire.MsgProviderNotResponding)
+			writeFailure(w, http.StatusTooManyRequests, req.trackID, wire.CodeTooManyRequests, wire.MsgTooManyRequests)
 			return
 		case faultTokenExpired:
 			s.revoke(bearerToken(r))
@@ -393,12 +447,51 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 			s.finish(req.trackID, true, finnotech.CallFailed)
 			writeFailure(w, http.StatusGatewayTimeout, req.trackID, "GATEWAY_TIMEOUT", "gateway timeout")
 			return
+		case faultNestedFailed:
+			// The nested failure envelope of the pages (finnotech/doc.go,
+			// "Envelope"), on HTTP 200 under an outer DONE, with the
+			// SERVICE_CALL_ERROR text the pages show in it. Not applied.
+			s.finish(req.trackID, true, finnotech.CallFailed)
+			writeJSON(w, http.StatusOK, wire.Envelope[wire.NestedFailure]{Status: wire.StatusDone, TrackID: req.trackID,
+				Result: wire.NestedFailure{Status: wire.StatusFailed,
+					Error: &wire.APIError{Code: wire.CodeServiceCall, Message: wire.MsgMinimumAmount}}})
+			return
+		case faultLateDelivery:
+			// Finnotech has not got the call: wages knows nothing of it
+			// while the client waits. It arrives LateBy after the client
+			// gave up, and is applied then; nobody is left to answer.
+			s.faults.Hang(r.Context())
+			time.Sleep(s.faults.LateBy())
+			if s.reserve(op, req.clientID, req.trackID) {
+				s.apply(r, req, body, readErr)
+			}
+			sandboxfault.DropConnection(w)
+			return
 		}
 
 		status, result, code, msg := s.apply(r, req, body, readErr)
-		if f == faultDrop {
+		switch f {
+		case faultDrop:
 			// Applied (or refused) and recorded; the answer is lost.
 			sandboxfault.DropConnection(w)
+			return
+		case faultStatusLags:
+			// Applied and recorded, the answer lost, and wages says
+			// UNKNOWN about the call for StatusLag.
+			s.lagStatus(req.trackID)
+			sandboxfault.DropConnection(w)
+			return
+		case faultApplyThenTimeout:
+			// ASSUMPTION (finnotech/doc.go, "Error codes"): the pages name HTTP 408 a
+			// timeout of a money call; its code and text are not shown.
+			writeFailure(w, http.StatusRequestTimeout, req.trackID, wire.CodeRequestTimeout, wire.MsgRequestTimeout)
+			return
+		case faultApplyThenNotResponding:
+			// "Provider not responding" as the pages show their failures:
+			// HTTP 400, the outer FAILED envelope, with SERVICE_CALL_ERROR,
+			// the code of errors of the bank behind Finnotech (package
+			// doc, errors). A 400 that only its text tells from a refusal.
+			writeFailure(w, http.StatusBadRequest, req.trackID, wire.CodeServiceCall, wire.MsgProviderNotResponding)
 			return
 		}
 		if code != "" {
@@ -407,6 +500,14 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 		}
 		writeJSON(w, status, wire.Envelope[any]{Result: result, Status: wire.StatusDone, TrackID: req.trackID})
 	}
+}
+
+// lagStatus makes wages say UNKNOWN about the call sent with trackID for
+// the plan's StatusLag, on the real clock.
+func (s *Sandbox) lagStatus(trackID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[trackID].unknownUntil = time.Now().Add(s.faults.StatusLag())
 }
 
 // apply checks the body of a reserved money call and carries it out. It
@@ -423,6 +524,7 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.calls[req.trackID]
+	c.recorded, c.amount = s.now(), req.amount
 	refuse := func(code, msg string) (int, any, string, string) {
 		c.status = finnotech.CallFailed
 		return http.StatusBadRequest, nil, code, msg
@@ -441,26 +543,30 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 		}
 		s.holds[h.BlockTrackID] = h
 		s.order = append(s.order, h.BlockTrackID)
-		result = wire.BlockResult{Amount: providers.FlexInt(h.Amount), Description: h.Description, Deposit: h.Deposit,
+		c.deposit = h.Deposit
+		result = wire.BlockResult{Amount: wire.LenientInt{V: h.Amount, Set: true}, Description: h.Description, Deposit: h.Deposit,
 			BlockDate: h.BlockDate, Days: wire.NumericString(h.Days)}
 
 	case OpUnblock:
-		// ASSUMPTION (finnotech/doc.go, "Unblock"): an unblock names its
-		// block by the block call's trackId, with the block's deposit and
-		// blockDate, and must release the whole amount.
+		// ASSUMPTION (finnotech/doc.go, "Unblock"): an unblock names its block by
+		// the block call's trackId, with the block's deposit and blockDate,
+		// and must release the whole amount.
 		h, ok := s.holds[req.body.BlockTrackID]
 		if !ok || h.ClientID != req.clientID || h.State != HoldBlocked ||
 			h.Deposit != req.body.Deposit || h.BlockDate != req.body.BlockDate {
 			return refuse(wire.CodeValidation, wire.MsgTransactionNotFound)
 		}
-		if h.Amount != req.amount {
-			return refuse(wire.CodeValidation, wire.MsgInvalidAmount)
+		// The seed: the unblock amount must equal the block's; the block's
+		// description and days are sent again and must be the block's too.
+		if msg := h.differs(req); msg != "" {
+			return refuse(wire.CodeValidation, msg)
 		}
+		c.deposit = h.Deposit
 		h.State = HoldUnblocked
 		h.UnblockTrackID = req.trackID
 		h.UnblockDate = today
 		s.byUnblock[req.trackID] = h.BlockTrackID
-		result = wire.UnblockResult{Amount: providers.FlexInt(h.Amount), Deposit: h.Deposit, UnblockDate: today}
+		result = wire.UnblockResult{Amount: wire.LenientInt{V: h.Amount, Set: true}, Deposit: h.Deposit, UnblockDate: today}
 
 	case OpTransfer:
 		// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"): a transfer names
@@ -476,26 +582,42 @@ func (s *Sandbox) apply(r *http.Request, req moneyRequest, body []byte, readErr 
 			return refuse(wire.CodeValidation, wire.MsgAlreadyTransferred)
 		case req.amount > h.Amount:
 			return refuse(wire.CodeValidation, wire.MsgInvalidAmount)
+		case req.days != h.Days:
+			return refuse(wire.CodeValidation, wire.MsgDaysMismatch)
+		case req.body.Description != h.Description:
+			return refuse(wire.CodeValidation, wire.MsgDescriptionMismatch)
 		case req.body.Destination == h.Deposit:
 			return refuse(wire.CodeValidation, wire.MsgSameAccounts)
 		case s.lowBalance[h.Deposit] && req.amount > h.Amount-bankFloor:
 			return refuse(wire.CodeServiceCall, wire.MsgInsufficientBalance)
 		}
+		c.deposit = h.Deposit
 		h.State = HoldTransferred
 		h.TransferTrackID = req.trackID
 		h.TransferAmount = req.amount
 		h.TransferDestination = req.body.Destination
 		h.TransferDate = today
 		c.source, c.transferDate = h.Deposit, today
-		result = wire.TransferResult{Amount: providers.FlexInt(req.amount), Source: h.Deposit, Destination: req.body.Destination,
+		result = wire.TransferResult{Amount: wire.LenientInt{V: req.amount, Set: true}, Source: h.Deposit, Destination: req.body.Destination,
 			TransferDate: today}
 	}
 	c.status = finnotech.CallDone
-	// DEVIATION (finnotech/doc.go, "Where the code does not follow this
-	// yet"): wages carries the result of a DONE call under "response".
-	c.response, _ = json.Marshal(result)
 	s.applied[req.op]++
 	return http.StatusOK, result, "", ""
+}
+
+// differs returns the refusal of an unblock whose amount, days or
+// description are not the block's h, or "".
+func (h *Hold) differs(req moneyRequest) string {
+	switch {
+	case req.amount != h.Amount:
+		return wire.MsgInvalidAmount
+	case req.days != h.Days:
+		return wire.MsgDaysMismatch
+	case req.body.Description != h.Description:
+		return wire.MsgDescriptionMismatch
+	}
+	return ""
 }
 
 // parse reads and checks the body of a money call; it returns the
@@ -510,13 +632,15 @@ func (req *moneyRequest) parse(contentType string, body []byte, readErr error) s
 	}
 	req.amount = int64(amount)
 
+	// Every money call carries the block's days (the seed: needed again by
+	// unblock and unblock-transfer).
+	var days providers.FlexInt
+	if len(req.body.Days) == 0 || json.Unmarshal(req.body.Days, &days) != nil || days < 1 || days > 90 {
+		return wire.MsgBadDays
+	}
+	req.days = int(days)
 	switch req.op {
 	case OpBlock:
-		var days providers.FlexInt
-		if len(req.body.Days) == 0 || json.Unmarshal(req.body.Days, &days) != nil || days < 1 || days > 90 {
-			return wire.MsgBadDays
-		}
-		req.days = int(days)
 		if strings.TrimSpace(req.body.Description) == "" {
 			return wire.MsgNoDescription
 		}
@@ -535,33 +659,80 @@ func (req *moneyRequest) parse(contentType string, body []byte, readErr error) s
 	return ""
 }
 
-// wages answers the last status of the call sent with trackId.
+// wages serves GET /dev/v2/clients/{clientId}/wages (finnotech/doc.go, "Wages"):
+// with a client-credential token of scope boomrang:wages:get, the entries
+// of the client's calls, filtered by trackId when one is given, as
+// {"wages":[...],"total":n}; an empty list when the sandbox never received
+// that trackId (or has not yet: a FaultLateDelivery call). Each entry's
+// status is the call's: PENDING while it is being processed, DONE or
+// FAILED once it is, UNKNOWN during a FaultStatusLags lag. The answer is
+// the state when the request arrives, sent after the latency.
 func (s *Sandbox) wages(w http.ResponseWriter, r *http.Request) {
-	trackID := r.URL.Query().Get("trackId")
+	clientID, trackID := r.PathValue("clientId"), r.URL.Query().Get("trackId")
+	authMsg := s.authorize(r, wire.TokenTypeCC, finnotech.ScopeWages)
+	// The answer is the state when the request arrives; the latency comes
+	// after, so that a call under way (in its own latency) shows PENDING.
+	res := wire.WagesResult{Wages: []wire.WagesEntry{}}
 	s.mu.Lock()
 	s.requests[OpWages]++
-	s.mu.Unlock()
-
-	s.faults.Delay()
-	if msg := s.authorize(r, "", ""); msg != "" {
-		writeFailure(w, http.StatusForbidden, trackID, wire.CodeUnauthorized, msg)
-		return
-	}
-	if !isValidTrackID(trackID) {
-		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgBadTrackID)
-		return
-	}
-
-	s.mu.Lock()
-	res := wire.WagesResult{TrackID: trackID, Status: string(finnotech.CallUnknown)}
-	if c, ok := s.calls[trackID]; ok {
-		res.Status, res.Service = string(c.status), c.op
-		if c.status == finnotech.CallDone {
-			res.Response = c.response
+	for _, id := range s.callOrder {
+		if c := s.calls[id]; c.clientID == clientID && (trackID == "" || id == trackID) {
+			res.Wages = append(res.Wages, s.wagesEntry(id, c))
 		}
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, wire.Envelope[wire.WagesResult]{Result: res, Status: wire.StatusDone, TrackID: trackID})
+	res.Total = wire.LenientInt{V: int64(len(res.Wages)), Set: true}
+
+	s.faults.Delay()
+	if authMsg != "" {
+		writeRefusedToken(w, trackID, authMsg)
+		return
+	}
+	if trackID != "" && !isValidTrackID(trackID) {
+		writeFailure(w, http.StatusBadRequest, trackID, wire.CodeValidation, wire.MsgBadTrackID)
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.Envelope[wire.WagesResult]{Result: res, Status: wire.StatusDone, TrackID: uuid.NewString()})
+}
+
+// Values of the sandbox's wages entries.
+const (
+	// sandboxFee is the fee of a DONE call; a call that is not DONE is
+	// charged nothing.
+	sandboxFee    = 2500
+	sandboxTariff = "sandbox"
+)
+
+// wagesEntry is the wages entry of call c, sent with trackID. s.mu is held.
+func (s *Sandbox) wagesEntry(trackID string, c *sandboxCall) wire.WagesEntry {
+	status := c.status
+	if time.Now().Before(c.unknownUntil) {
+		status = finnotech.CallUnknown
+	}
+	var fee int64
+	if status == finnotech.CallDone {
+		fee = sandboxFee
+	}
+	return wire.WagesEntry{
+		TrackID:           wire.LenientString(trackID),
+		Status:            string(status),
+		Amount:            wire.LenientInt{V: fee, Set: true},
+		TransactionAmount: wire.LenientInt{V: c.amount, Set: true},
+		ServiceName:       c.op,
+		ScopeName:         opScopes()[c.op],
+		TariffName:        sandboxTariff,
+		UID:               wire.LenientString(c.uid),
+		Deposit:           wire.LenientString(c.deposit),
+		Date:              wire.LenientString(jalaliDateTime(c.recorded)),
+	}
+}
+
+// opScopes are the scopes of the services the sandbox lists in wages.
+func opScopes() map[string]string {
+	return map[string]string{
+		OpBlock: "oak:block:*", OpUnblock: "oak:unblock:*", OpTransfer: "oak:unblock-transfer:*",
+		OpTransferInquiry: "oak:unblock-transfer-inquiry:get", OpFacility: finnotech.ScopeFacilityInquiry,
+	}
 }
 
 // ledger is what GET /_sandbox/ledger shows: the holds (with their
@@ -587,8 +758,18 @@ func (s *Sandbox) reserve(op, clientID, trackID string) bool {
 	if _, dup := s.calls[trackID]; dup {
 		return false
 	}
-	s.calls[trackID] = &sandboxCall{op: op, clientID: clientID, status: finnotech.CallPending}
+	s.record(trackID, &sandboxCall{op: op, clientID: clientID, status: finnotech.CallPending})
 	return true
+}
+
+// record files the new call c under trackID, received now. s.mu is held.
+func (s *Sandbox) record(trackID string, c *sandboxCall) {
+	c.recorded, c.uid = s.now(), uuid.NewString()
+	if c.op == OpBlock {
+		c.deposit = DepositOf(c.clientID)
+	}
+	s.calls[trackID] = c
+	s.callOrder = append(s.callOrder, trackID)
 }
 
 // finish records the final status of a reserved call.
@@ -598,7 +779,8 @@ func (s *Sandbox) finish(trackID string, reserved bool, st finnotech.CallStatus)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls[trackID].status = st
+	c := s.calls[trackID]
+	c.status, c.recorded = st, s.now()
 }
 
 // fault is what the sandbox does to one money call.
@@ -608,25 +790,38 @@ const (
 	faultNone fault = iota
 	// faultUnavailable (ErrorRate): 503, not applied.
 	faultUnavailable
-	// faultNotResponding (FaultRetryable): "provider not responding", not applied.
-	faultNotResponding
+	// faultTooManyRequests (FaultRetryable): 429, not applied.
+	faultTooManyRequests
 	// faultTokenExpired (FaultTokenExpired): 403 UNAUTHORIZED, not applied.
 	faultTokenExpired
 	// faultTimeout (TimeoutRate, FaultTimeout): hang, not applied.
 	faultTimeout
 	// faultDrop (ApplyThenDropRate, FaultApplyThenDrop): apply, answer nothing.
 	faultDrop
+	// faultLateDelivery (FaultLateDelivery): hang unseen, apply LateBy after
+	// the client gave up, answer nothing.
+	faultLateDelivery
+	// faultApplyThenTimeout (FaultApplyThenTimeout): apply, answer 408.
+	faultApplyThenTimeout
+	// faultApplyThenNotResponding (FaultApplyThenNotResponding): apply,
+	// answer 400 "provider not responding".
+	faultApplyThenNotResponding
+	// faultStatusLags (FaultStatusLags): apply, answer nothing, wages says
+	// UNKNOWN for StatusLag.
+	faultStatusLags
+	// faultNestedFailed (FaultNestedFailed): 200 with the nested FAILED
+	// envelope, not applied.
+	faultNestedFailed
 )
 
 // nextFault returns the fault of a money call, as Finnotech answers it: an
-// injected "try again" is the documented "provider not responding", a drawn
-// one a 503.
+// injected "try again" is a 429, a drawn one a 503.
 func (s *Sandbox) nextFault() fault {
 	f, injected := s.faults.Next()
 	switch f {
 	case sandboxfault.FaultRetryable:
 		if injected {
-			return faultNotResponding
+			return faultTooManyRequests
 		}
 		return faultUnavailable
 	case sandboxfault.FaultTokenExpired:
@@ -635,6 +830,16 @@ func (s *Sandbox) nextFault() fault {
 		return faultTimeout
 	case sandboxfault.FaultApplyThenDrop:
 		return faultDrop
+	case sandboxfault.FaultLateDelivery:
+		return faultLateDelivery
+	case sandboxfault.FaultApplyThenTimeout:
+		return faultApplyThenTimeout
+	case sandboxfault.FaultApplyThenNotResponding:
+		return faultApplyThenNotResponding
+	case sandboxfault.FaultStatusLags:
+		return faultStatusLags
+	case sandboxfault.FaultNestedFailed:
+		return faultNestedFailed
 	default:
 		return faultNone
 	}
@@ -674,8 +879,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// StaticToken returns a finnotech.TokenSource that always hands out tok,
-// for tests that need no token endpoint; Invalidate does nothing.
+// ClientCredentialPrefix starts the tokens the sandbox takes, when
+// Config.Tokens is empty, for client-credential tokens: a Bearer token it
+// never issued works for the services of its kind only, a client-credential
+// one (facility inquiry, wages) when it starts with "cc-", an
+// authorization-code one (the oak calls) otherwise.
+const ClientCredentialPrefix = "cc-"
+
+// StaticToken returns a finnotech.TokenSource for tests that need no token
+// endpoint: it hands out tok as every clientId's authorization-code token
+// and ClientCredentialPrefix+tok as the client-credential token of every
+// scope set; its Invalidate methods do nothing.
 func StaticToken(tok string) finnotech.TokenSource {
 	return staticToken(tok)
 }
@@ -684,3 +898,8 @@ type staticToken string
 
 func (s staticToken) Token(context.Context, string) (string, error) { return string(s), nil }
 func (staticToken) Invalidate(string)                               {}
+
+func (s staticToken) ClientCredential(context.Context, ...string) (string, error) {
+	return ClientCredentialPrefix + string(s), nil
+}
+func (staticToken) InvalidateClientCredential(...string) {}

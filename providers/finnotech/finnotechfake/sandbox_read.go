@@ -26,7 +26,7 @@ func (s *Sandbox) transferInquiry(w http.ResponseWriter, r *http.Request) {
 	s.faults.Delay()
 
 	if msg := s.authorize(r, wire.TokenTypeCode, ""); msg != "" {
-		writeFailure(w, http.StatusForbidden, trackID, wire.CodeUnauthorized, msg)
+		writeRefusedToken(w, trackID, msg)
 		return
 	}
 	if !isValidTrackID(trackID) {
@@ -81,7 +81,7 @@ func (s *Sandbox) facility(w http.ResponseWriter, r *http.Request) {
 	s.faults.Delay()
 
 	if msg := s.authorize(r, wire.TokenTypeCC, finnotech.ScopeFacilityInquiry); msg != "" {
-		writeFailure(w, http.StatusForbidden, trackID, wire.CodeUnauthorized, msg)
+		writeRefusedToken(w, trackID, msg)
 		return
 	}
 	if trackID == "" {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/providers/finnotech"
@@ -87,19 +88,16 @@ func TestSandboxFaultTokenExpiredRevokes(t *testing.T) {
 	f.sandbox.InjectNext(sandboxfault.FaultTokenExpired)
 	_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
 	wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
-	// Any token works in this sandbox, except the revoked one.
-	for _, call := range []func() error{
-		func() error {
-			_, err := f.client.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
-			return err
-		},
-		func() error { _, err := f.client.CallStatus(context.Background(), "app-1", "t"); return err },
-		func() error {
-			_, err := f.client.FacilityInquiry(context.Background(), "app-1", newTrackID(t), "0071331951")
-			return err
-		},
-	} {
-		wantError(t, call(), providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
+	// Any token works in this sandbox, except the revoked one: the oak
+	// calls fail from now on...
+	_, err = f.client.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
+	wantError(t, err, providers.Retryable, finnotech.CodeTokenExpired, http.StatusForbidden)
+	// ...while the client-credential calls, on another token, do not.
+	if _, err := f.client.CallStatus(context.Background(), "app-1", "t"); err != nil {
+		t.Errorf("CallStatus on the client-credential token: %v", err)
+	}
+	if _, err := f.client.FacilityInquiry(context.Background(), "app-1", newTrackID(t), "0071331951"); err != nil {
+		t.Errorf("FacilityInquiry on the client-credential token: %v", err)
 	}
 	other := finnotech.NewClient(finnotech.ClientConfig{BaseURL: f.server.URL, HTTPClient: f.server.Client(), Tokens: StaticToken("other")})
 	if _, err := other.Block(context.Background(), "app-1", newTrackID(t), finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1}); err != nil {
@@ -121,11 +119,11 @@ func TestSandboxLedger(t *testing.T) {
 	blockID, b := f.block(t, "app-1", 7000)
 	f.block(t, "app-2", 8000)
 	unblockID := newTrackID(t)
-	if _, err := f.client.Unblock(context.Background(), "app-1", unblockID, finnotech.UnblockRequest{Amount: 7000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate}); err != nil {
+	if _, err := f.client.Unblock(context.Background(), "app-1", unblockID, finnotech.UnblockRequest{Amount: 7000, BlockTrackID: blockID, Deposit: b.Deposit, BlockDate: b.BlockDate, Description: b.Description, Days: b.Days}); err != nil {
 		t.Fatalf("Unblock: %v", err)
 	}
 	transferID := newTrackID(t)
-	if _, err := f.client.UnblockTransfer(context.Background(), "app-1", transferID, finnotech.UnblockTransferRequest{Amount: 6500, UnblockTrackID: unblockID, Destination: destination}); err != nil {
+	if _, err := f.client.UnblockTransfer(context.Background(), "app-1", transferID, finnotech.UnblockTransferRequest{Amount: 6500, UnblockTrackID: unblockID, Destination: destination, Description: b.Description, Days: b.Days}); err != nil {
 		t.Fatalf("UnblockTransfer: %v", err)
 	}
 	if _, err := f.client.UnblockTransferInquiry(context.Background(), "app-1", newTrackID(t), transferID); err != nil {
@@ -216,4 +214,104 @@ func TestSandboxSeededFaults(t *testing.T) {
 	if !seen[-1] || !seen[providers.Unknown] || len(seen) != 2 {
 		t.Errorf("outcomes %v, want both successes and 503s", a)
 	}
+}
+
+// TestSandboxWagesNeedsClientCredential: wages answers the documented
+// list, and only to a client-credential token.
+func TestSandboxWagesNeedsClientCredential(t *testing.T) {
+	f := newFixture(t, Config{}, "tok")
+	blockID, _ := f.block(t, "app-1", 1000)
+	status, env := f.rawCall(t, http.MethodGet, "/dev/v2/clients/app-1/wages?trackId="+blockID, "Bearer tok", "", "")
+	if status != http.StatusForbidden || env.Error == nil || env.Error.Code != wire.CodeForbidden {
+		t.Errorf("wages with the customer's token: HTTP %d %+v, want 403 FORBIDDEN", status, env.Error)
+	}
+	status, env = f.rawCall(t, http.MethodGet, "/dev/v2/clients/app-1/wages?trackId="+blockID, "Bearer cc-tok", "", "")
+	var res struct {
+		Wages []map[string]any `json:"wages"`
+		Total int              `json:"total"`
+	}
+	if err := json.Unmarshal(env.Result, &res); status != 200 || err != nil || res.Total != 1 || len(res.Wages) != 1 {
+		t.Fatalf("wages: HTTP %d %s (%v), want one entry", status, env.Result, err)
+	}
+	for _, k := range []string{"trackId", "status", "amount", "transactionAmount", "serviceName", "scopeName", "tariffName", "uid", "deposit", "date"} {
+		if _, ok := res.Wages[0][k]; !ok {
+			t.Errorf("entry %v lacks %q", res.Wages[0], k)
+		}
+	}
+	_, env = f.rawCall(t, http.MethodGet, "/dev/v2/clients/app-1/wages?trackId=never-sent", "Bearer cc-tok", "", "")
+	if string(env.Result) != `{"wages":[],"total":0}` {
+		t.Errorf("wages of a trackId never sent: %s, want an empty list", env.Result)
+	}
+
+	// With configured tokens, only the token endpoint's client-credential
+	// token of scope boomrang:wages:get is taken.
+	tf := newTokenFixture(t, Config{})
+	for _, scope := range []string{finnotech.ScopeFacilityInquiry, finnotech.ScopeWages} {
+		tok, err := tf.tokens.ClientCredential(context.Background(), scope)
+		if err != nil {
+			t.Fatalf("ClientCredential(%s): %v", scope, err)
+		}
+		_, err = finnotech.NewClient(finnotech.ClientConfig{BaseURL: tf.server.URL, HTTPClient: tf.server.Client(),
+			Tokens: sameTokens(tok)}).CallStatus(context.Background(), "app-1", "t")
+		if scope == finnotech.ScopeWages && err != nil {
+			t.Errorf("wages with a token of scope %s: %v", scope, err)
+		}
+		if scope != finnotech.ScopeWages {
+			wantError(t, err, providers.Permanent, wire.CodeForbidden, http.StatusForbidden)
+		}
+	}
+}
+
+// TestSandboxWagesWhileACallIsUnderWay: wages says PENDING about a call
+// while the fake applies it (its latency), and knows nothing of a late one
+// until it arrives.
+func TestSandboxWagesWhileACallIsUnderWay(t *testing.T) {
+	t.Run("pending during the latency", func(t *testing.T) {
+		f := newFixture(t, Config{Latency: 300 * time.Millisecond}, "tok")
+		trackID := newTrackID(t)
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.client.Block(context.Background(), "app-1", trackID, finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
+			done <- err
+		}()
+		// The call is reserved as it arrives, then takes its latency.
+		deadline := time.Now().Add(10 * time.Second)
+		for f.sandbox.Requests(OpBlock) == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if st, err := f.client.CallStatus(context.Background(), "app-1", trackID); err != nil || st != finnotech.CallPending {
+			t.Errorf("CallStatus during the call's latency = %s, %v; want PENDING", st, err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Block: %v", err)
+		}
+		if st, err := f.client.CallStatus(context.Background(), "app-1", trackID); err != nil || st != finnotech.CallDone {
+			t.Errorf("CallStatus after the answer = %s, %v; want DONE", st, err)
+		}
+	})
+	t.Run("a late call is unseen until it lands", func(t *testing.T) {
+		f := newFixture(t, Config{LateBy: 200 * time.Millisecond}, "tok")
+		f.sandbox.InjectNext(sandboxfault.FaultLateDelivery)
+		trackID := newTrackID(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_, err := f.client.Block(ctx, "app-1", trackID, finnotech.BlockRequest{Amount: 1, Description: "d", Days: 1})
+		wantError(t, err, providers.Unknown, "", 0)
+		if st, err := f.client.CallStatus(context.Background(), "app-1", trackID); err != nil || st != finnotech.CallAbsent {
+			t.Errorf("CallStatus before the call lands = %s, %v; want ABSENT", st, err)
+		}
+		if n := len(f.sandbox.Holds()); n != 0 {
+			t.Errorf("holds before the call lands = %d, want 0", n)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for len(f.sandbox.Holds()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if st, err := f.client.CallStatus(context.Background(), "app-1", trackID); err != nil || st != finnotech.CallDone {
+			t.Errorf("CallStatus once it landed = %s, %v; want DONE", st, err)
+		}
+		if got := f.sandbox.CallCount(OpBlock); got != 1 {
+			t.Errorf("CallCount(block) = %d, want 1", got)
+		}
+	})
 }

@@ -30,13 +30,13 @@ type sandboxToken struct {
 // codeScopes are the scopes of an authorization-code token in the sandbox.
 func codeScopes() []string {
 	return []string{"oak:block:*", "oak:unblock:*", "oak:unblock-transfer:*",
-		"oak:unblock-transfer-inquiry:get", "boomrang:wages:get"}
+		"oak:unblock-transfer-inquiry:get"}
 }
 
 // authorize checks the Bearer token of r, never recording it, for a
-// service that needs a token of kind (wire.TokenTypeCode,
-// wire.TokenTypeCC, or "" for either) with scope (or "" for any). It returns "" when the token may
-// call the service, else the message of the refusal.
+// service that needs a token of kind (wire.TokenTypeCode, wire.TokenTypeCC,
+// or "" for either) with scope (or "" for any). It returns "" when the
+// token may call the service, else the message of the refusal.
 func (s *Sandbox) authorize(r *http.Request, kind, scope string) string {
 	tok := bearerToken(r)
 	if tok == "" {
@@ -52,7 +52,15 @@ func (s *Sandbox) authorize(r *http.Request, kind, scope string) string {
 	case !known && s.strictTokens:
 		return wire.MsgBadToken
 	case !known:
-		// Accept-any mode: a token the sandbox never saw works everywhere.
+		// Accept-any mode: a token the sandbox never saw works for the
+		// services of its kind (see ClientCredentialPrefix).
+		unknownKind := wire.TokenTypeCode
+		if strings.HasPrefix(tok, ClientCredentialPrefix) {
+			unknownKind = wire.TokenTypeCC
+		}
+		if kind != "" && kind != unknownKind {
+			return wire.MsgTokenNotForService
+		}
 		return ""
 	case !t.expiry.IsZero() && !s.now().Before(t.expiry):
 		return wire.MsgBadToken
@@ -61,6 +69,18 @@ func (s *Sandbox) authorize(r *http.Request, kind, scope string) string {
 		return wire.MsgTokenNotForService
 	}
 	return ""
+}
+
+// writeRefusedToken answers a call whose token authorize refused with msg:
+// 403 UNAUTHORIZED for a dead token (Finnotech's documented signal), 403
+// FORBIDDEN for a live token of the wrong kind or scope (finnotech/doc.go,
+// "Tokens").
+func writeRefusedToken(w http.ResponseWriter, trackID, msg string) {
+	code := wire.CodeUnauthorized
+	if msg == wire.MsgTokenNotForService {
+		code = wire.CodeForbidden
+	}
+	writeFailure(w, http.StatusForbidden, trackID, code, msg)
 }
 
 // lookupToken finds a configured or issued token in constant time per

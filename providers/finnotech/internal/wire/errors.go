@@ -34,6 +34,11 @@ const (
 	MsgBadDays        = "invalid days"
 	MsgNoDescription  = "description is required"
 	MsgNoBlockTrackID = "blockTrackId is required"
+	// The unblock's and unblock-transfer's refusal of days or a
+	// description that are not the block's, worded like the seed's rule
+	// for the amount. ASSUMPTION (finnotech/doc.go, "Unblock"): their texts.
+	MsgDaysMismatch        = "days must equal the blocked days"
+	MsgDescriptionMismatch = "description must equal the block's description"
 	// The unblock-transfer's refusals. ASSUMPTION (finnotech/doc.go,
 	// "Unblock-transfer"): their texts, the seed states only the rules;
 	// MsgSameAccounts is transferTo's documented text [FDOC 148].
@@ -41,6 +46,20 @@ const (
 	MsgNoDestination      = "destination is required"
 	MsgAlreadyTransferred = "a successful unblock-transfer was already made for this unblock"
 	MsgSameAccounts       = "Source And destination accounts are the same!"
+	// CodeTooManyRequests and MsgTooManyRequests are the sandbox's "try
+	// again later" refusal (HTTP 429). ASSUMPTION (finnotech/doc.go,
+	// "Error codes").
+	CodeTooManyRequests = "TOO_MANY_REQUESTS"
+	MsgTooManyRequests  = "too many requests, try again later"
+	// CodeRequestTimeout and MsgRequestTimeout are the sandbox's HTTP 408
+	// answer. ASSUMPTION (finnotech/doc.go, "Error codes"): the pages name
+	// the 408 of a money call, not its code or text.
+	CodeRequestTimeout = "REQUEST_TIMEOUT"
+	MsgRequestTimeout  = "request timeout"
+	// MsgMinimumAmount is the SERVICE_CALL_ERROR text the pages show in
+	// the nested failure envelope [FDOC, per finnotech/doc.go, "Error
+	// codes"].
+	MsgMinimumAmount = "Minimum amount is 10000 Rials."
 	// CodeServiceCall is Finnotech's code for an error of the bank behind
 	// it (finnotech/doc.go, "Error codes").
 	CodeServiceCall = "SERVICE_CALL_ERROR"
@@ -49,14 +68,18 @@ const (
 	MsgNoInquiryTrackID   = "inquiryTrackId is required"
 	MsgBadNationalID      = "national id must be 10 or 11 digits"
 	MsgTokenNotForService = "token does not give access to this service"
-	MsgBadClient          = "invalid client credentials"
-	MsgBadGrant           = "invalid grant_type"
-	MsgBadCode            = "invalid code"
-	MsgNoBank             = "bank is required"
-	MsgBadRefreshToken    = "invalid refresh token"
-	MsgBadNID             = "nid must be 10 digits"
-	MsgNoScopes           = "scopes is required"
-	MsgBadTokenType       = "invalid token_type"
+	// CodeForbidden is the sandbox's code for a token that is alive but
+	// not of the kind or scope the service needs. ASSUMPTION (finnotech/doc.go,
+	// "Tokens"): Finnotech's own code for it is not documented.
+	CodeForbidden      = "FORBIDDEN"
+	MsgBadClient       = "invalid client credentials"
+	MsgBadGrant        = "invalid grant_type"
+	MsgBadCode         = "invalid code"
+	MsgNoBank          = "bank is required"
+	MsgBadRefreshToken = "invalid refresh token"
+	MsgBadNID          = "nid must be 10 digits"
+	MsgNoScopes        = "scopes is required"
+	MsgBadTokenType    = "invalid token_type"
 	// MsgNoFacility is the seed's "no facility" text.
 	MsgNoFacility = "هیچ تسهیلات و تعهدی یافت نشد" // no facility or obligation found
 )

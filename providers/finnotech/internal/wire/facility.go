@@ -30,14 +30,17 @@ type FacilityResult struct {
 	FacilityList []FacilityItem `json:"facilityList"`
 }
 
-// FacilityItem is one loan. The seed sends each value twice, in camelCase
-// and with a Pascal "Facility" prefix, and the two do not always agree
-// (branchCode "91182" next to FacilityBranchCode "02159"). The Pascal
-// fields are the fuller set (request number, status, dates), so blockd
-// takes the Facility* value wherever one was sent and falls back to the
-// camelCase one.
-// ASSUMPTION (finnotech/doc.go, "Facility inquiry"): the Facility* fields
-// are the authoritative ones.
+// Missing is empty: every answer is read, an answer without facilityList
+// being the "no facility" one (finnotech/doc.go, "Facility inquiry").
+func (FacilityResult) Missing() []string { return nil }
+
+// FacilityItem is one loan. The seed sends each loan twice, in plain
+// camelCase fields and in fields with a Pascal "Facility" prefix, and the
+// two do not agree (branchCode "91182" next to FacilityBranchCode "02159";
+// debtorTotalAmount 101017180, which the seed's facilityDebtTotalAmount
+// equals, next to FacilityDebtorTotalAmount 1151155953). The seed does not
+// say which is right, so blockd keeps both (finnotech/doc.go, "Facility
+// inquiry").
 type FacilityItem struct {
 	BankCode          LenientString `json:"bankCode"`
 	BranchCode        LenientString `json:"branchCode"`

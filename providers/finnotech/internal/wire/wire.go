@@ -31,8 +31,9 @@ const (
 	// ASSUMPTION (finnotech/doc.go, "Unblock-transfer inquiry"): it is
 	// GET .../unblockTransferInquiry?trackId=<new>&inquiryTrackId=<transfer's>.
 	TransferInquiryPath = "/oak/v2/clients/%s/unblockTransferInquiry"
-	// WagesPath is documented (finnotech/doc.go, "Wages"): the last status of
-	// a call.
+	// WagesPath is documented (finnotech/doc.go, "Wages"): the last status of a
+	// call, asked with a client-credential token of scope
+	// boomrang:wages:get.
 	WagesPath = "/dev/v2/clients/%s/wages"
 	// FacilityPath is documented (finnotech/doc.go, "Facility inquiry");
 	// its two verbs are the clientId and the national id.
@@ -55,10 +56,36 @@ type Envelope[T any] struct {
 	Error   *APIError `json:"error,omitempty"`
 }
 
-// APIError is the error of a failed answer.
+// APIError is the error of a failed answer, outer or nested.
 type APIError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+}
+
+// NestedFailure is the nested failure envelope the pages show (package
+// doc, envelope): HTTP 200, {"result":{"response":null,"status":"FAILED",
+// "error":{...}},"status":...}. The fake writes it as the result.
+type NestedFailure struct {
+	Response any       `json:"response"`
+	Status   string    `json:"status"`
+	Error    *APIError `json:"error"`
+}
+
+// required is a field a DONE answer must hold.
+type required struct {
+	lacking bool
+	name    string
+}
+
+// missing returns the names of the required fields that are lacking.
+func missing(fields ...required) []string {
+	var out []string
+	for _, f := range fields {
+		if f.lacking {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 // BlockBody is the documented block body; days is a string in the seed.
@@ -69,57 +96,78 @@ type BlockBody struct {
 }
 
 // BlockResult is the result of a block call; days is a string in the seed.
+// Amount, Deposit and BlockDate are what a DONE answer must hold (Missing).
 type BlockResult struct {
-	Amount      providers.FlexInt `json:"amount"`
-	Description string            `json:"description"`
-	Deposit     string            `json:"deposit"`
-	BlockDate   string            `json:"blockDate"`
-	Days        NumericString     `json:"days"`
+	Amount      LenientInt    `json:"amount"`
+	Description string        `json:"description"`
+	Deposit     string        `json:"deposit"`
+	BlockDate   string        `json:"blockDate"`
+	Days        NumericString `json:"days"`
+}
+
+// Missing names the fields a DONE block answer must hold and r lacks: the
+// amount blocked, and the deposit and date only Finnotech knows.
+func (r BlockResult) Missing() []string {
+	return missing(required{!r.Amount.Set, "amount"}, required{r.Deposit == "", "deposit"}, required{r.BlockDate == "", "blockDate"})
 }
 
 // UnblockBody is the unblock body.
-// ASSUMPTION (finnotech/doc.go, "Unblock"): the fields and their names;
-// amount equals the block's, blockTrackId is the trackId the block call was
-// sent with. DEVIATION (finnotech/doc.go, "Where the code does not follow
-// this yet"): the contract's body also carries the block's days.
+// ASSUMPTION (finnotech/doc.go, "Unblock"): the fields and their names; amount,
+// description and days are the block's (the seed: all three are needed
+// again by unblock), blockTrackId is the trackId the block call was sent
+// with, deposit and blockDate are what the block answered.
 type UnblockBody struct {
 	Amount       int64  `json:"amount"`
+	Description  string `json:"description"`
+	Days         string `json:"days"`
 	BlockTrackID string `json:"blockTrackId"`
 	Deposit      string `json:"deposit"`
 	BlockDate    string `json:"blockDate"`
-	Description  string `json:"description"`
 }
 
 // UnblockResult is the unblock result.
-// ASSUMPTION (finnotech/doc.go, "Unblock"):
-// {"amount","deposit","unblockDate"}, the date Jalali YYMMDD like blockDate.
+// ASSUMPTION (finnotech/doc.go, "Unblock"): {"amount","deposit","unblockDate"},
+// the date Jalali YYMMDD like blockDate.
 type UnblockResult struct {
-	Amount      providers.FlexInt `json:"amount"`
-	Deposit     string            `json:"deposit"`
-	UnblockDate string            `json:"unblockDate"`
+	Amount      LenientInt `json:"amount"`
+	Deposit     string     `json:"deposit"`
+	UnblockDate string     `json:"unblockDate"`
+}
+
+// Missing names the fields a DONE unblock answer must hold and r lacks:
+// the amount released and its date (the deposit is the block's).
+func (r UnblockResult) Missing() []string {
+	return missing(required{!r.Amount.Set, "amount"}, required{r.UnblockDate == "", "unblockDate"})
 }
 
 // TransferBody is the unblock-transfer body.
-// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"): the fields and their
-// names; unblockTrackId is the trackId the successful unblock call was sent
-// with. DEVIATION (finnotech/doc.go, "Where the code does not follow this
-// yet"): the contract's body also carries the block's days.
+// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"): the fields and their names;
+// amount is the transfer's (at most the unblocked amount), description and
+// days the block's (the seed: needed again by unblock-transfer),
+// unblockTrackId the trackId the successful unblock call was sent with.
 type TransferBody struct {
 	Amount         int64  `json:"amount"`
+	Description    string `json:"description"`
+	Days           string `json:"days"`
 	UnblockTrackID string `json:"unblockTrackId"`
 	Destination    string `json:"destination"`
-	Description    string `json:"description"`
 }
 
 // TransferResult is the unblock-transfer result.
-// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"):
-// {"amount","source","destination","transferDate"}, the date Jalali YYMMDD
-// like blockDate.
+// ASSUMPTION (finnotech/doc.go, "Unblock-transfer"): {"amount","source",
+// "destination","transferDate"}, the date Jalali YYMMDD like blockDate.
 type TransferResult struct {
-	Amount       providers.FlexInt `json:"amount"`
-	Source       string            `json:"source"`
-	Destination  string            `json:"destination"`
-	TransferDate string            `json:"transferDate"`
+	Amount       LenientInt `json:"amount"`
+	Source       string     `json:"source"`
+	Destination  string     `json:"destination"`
+	TransferDate string     `json:"transferDate"`
+}
+
+// Missing names the fields a DONE transfer answer must hold and r lacks:
+// the amount moved and its date (source and destination are known to the
+// caller).
+func (r TransferResult) Missing() []string {
+	return missing(required{!r.Amount.Set, "amount"}, required{r.TransferDate == "", "transferDate"})
 }
 
 // TransferInquiryResult is the unblock-transfer inquiry result.
@@ -135,18 +183,37 @@ type TransferInquiryResult struct {
 	TransferDate string     `json:"transferDate,omitempty"`
 }
 
-// WagesResult is the wages answer for one trackId.
-// DEVIATION (finnotech/doc.go, "Where the code does not follow this yet"):
-// one object {"trackId","status","service"}, where the documented answer
-// (finnotech/doc.go, "Wages") is an array of entries with more fields
-// (transactionAmount, scopeName, date, amount); and "response", which the
-// documented entry does not have, holds the call's result object when the
-// call is DONE.
+// Missing names the fields a DONE inquiry answer must hold and r lacks:
+// the transfer's status.
+func (r TransferInquiryResult) Missing() []string { return missing(required{r.Status == "", "status"}) }
+
+// WagesResult is the documented wages answer (finnotech/doc.go, "Wages"):
+// {"wages":[...],"total":n}, the entries filtered by the trackId asked
+// about; the list is empty when Finnotech holds no entry for it (yet).
 type WagesResult struct {
-	TrackID  string          `json:"trackId"`
-	Status   string          `json:"status"`
-	Service  string          `json:"service,omitempty"`
-	Response json.RawMessage `json:"response,omitempty"`
+	// Wages is nil when the answer has no list at all (then it is
+	// unreadable); the fake writes an empty one as [].
+	Wages []WagesEntry `json:"wages"`
+	Total LenientInt   `json:"total"`
+}
+
+// Missing names the list when the answer has none.
+func (r WagesResult) Missing() []string { return missing(required{r.Wages == nil, "wages"}) }
+
+// WagesEntry is one entry of the wages answer. Amount is the fee charged;
+// date is Jalali YYYYMMDDHHMMSS. Text fields are read as strings or
+// numbers.
+type WagesEntry struct {
+	TrackID           LenientString `json:"trackId"`
+	Status            string        `json:"status"`
+	Amount            LenientInt    `json:"amount"`
+	TransactionAmount LenientInt    `json:"transactionAmount"`
+	ServiceName       string        `json:"serviceName"`
+	ScopeName         string        `json:"scopeName"`
+	TariffName        string        `json:"tariffName"`
+	UID               LenientString `json:"uid"`
+	Deposit           LenientString `json:"deposit"`
+	Date              LenientString `json:"date"`
 }
 
 // TokenBody is the token endpoint's body for every grant (finnotech/doc.go,

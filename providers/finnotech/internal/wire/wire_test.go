@@ -57,7 +57,7 @@ func TestWrittenAsTheSeedShowsThem(t *testing.T) {
 		v    any
 		want string
 	}{
-		{"days a string", BlockResult{Amount: 1, Days: 12}, `{"amount":1,"description":"","deposit":"","blockDate":"","days":"12"}`},
+		{"days a string", BlockResult{Amount: LenientInt{V: 1, Set: true}, Days: 12}, `{"amount":1,"description":"","deposit":"","blockDate":"","days":"12"}`},
 		{"inquiry amount a number", TransferInquiryResult{Status: "DONE", Amount: LenientInt{V: 5, Set: true}}, `{"status":"DONE","amount":5}`},
 		{"inquiry without amount", TransferInquiryResult{Status: "FAILED"}, `{"status":"FAILED"}`},
 	}
