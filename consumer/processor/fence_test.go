@@ -8,6 +8,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/blockd/blockd/consumer/processor"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -69,5 +70,48 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestPausedWorkerLeavesOneFinnotechHold is reproduction B as the issue
+// found it: one Finnotech block, instance A paused past its lease after
+// recording the call's intent, instance B's sweeper taking the command over.
+// B must not send again while wages does not know the call (A has not sent
+// it), and A must not send once it woke: the sandbox ends with one hold.
+func TestPausedWorkerLeavesOneFinnotechHold(t *testing.T) {
+	t.Parallel()
+	const lease = time.Second
+	e := newEnv(t, processor.Config{Lease: lease}, "")
+	woke := make(chan struct{})
+	a := e.newProcessor(processor.Config{Owner: "a", Lease: lease}, processor.Hooks{AfterIntent: func(string) {
+		time.Sleep(lease + time.Second)
+		close(woke)
+	}})
+	b := e.newProcessor(processor.Config{Owner: "b", Lease: lease, SweepInterval: 50 * time.Millisecond,
+		ResolveRetry: 50 * time.Millisecond, CallTimeout: 500 * time.Millisecond}, processor.Hooks{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("B's Run: %v", err)
+		}
+	}()
+
+	block := `{"trackId":"fb1","provider":"finnotech","clientId":"app-1","amount":1500000,"description":"court order","days":30}`
+	if err := a.Handle(context.Background(), kafka.Message{Topic: blockTopic, Offset: 1, Key: []byte("k"), Value: []byte(block)}); err != nil {
+		t.Fatalf("A's Handle: %v", err)
+	}
+	<-woke
+	waitFor(t, 15*time.Second, "a terminal result for fb1", func() bool { return len(e.results("fb1")) > 0 })
+	if r := e.onlyResult("fb1"); r.Status != schemas.StatusDone {
+		t.Fatalf("got %s (%+v), want DONE", r.Status, r.Error)
+	}
+	if got := len(e.finnotech.Holds()); got != 1 {
+		t.Errorf("the Finnotech sandbox holds %d blocks for one block command, want 1", got)
+	}
+	if got := e.finnotech.Requests(finnotechfake.OpBlock); got != 1 {
+		t.Errorf("the block was sent %d times, want once", got)
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
 	"github.com/blockd/blockd/providers/card"
 	"github.com/blockd/blockd/providers/card/cardfake"
+	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 	"github.com/blockd/blockd/store"
@@ -32,9 +34,10 @@ type env struct {
 	t        *testing.T
 	store    *store.Store
 	proc     *processor.Processor
-	card     *cardfake.Sandbox
-	arhivaar *arhivaarfake.Sandbox
-	offset   int64
+	card      *cardfake.Sandbox
+	arhivaar  *arhivaarfake.Sandbox
+	finnotech *finnotechfake.Sandbox
+	offset    int64
 
 	validator *schemas.Validator
 	provs     map[schemas.Provider]processor.Provider
@@ -57,6 +60,9 @@ func newEnv(t *testing.T, cfg processor.Config, arhivaarURL string) *env {
 	arhSB := arhivaarfake.New(arhivaarfake.Config{})
 	arhSrv := httptest.NewServer(arhSB)
 	t.Cleanup(arhSrv.Close)
+	finSB := finnotechfake.New(finnotechfake.Config{})
+	finSrv := httptest.NewServer(finSB)
+	t.Cleanup(finSrv.Close)
 	if arhivaarURL == "" {
 		arhivaarURL = arhSrv.URL
 	}
@@ -67,9 +73,11 @@ func newEnv(t *testing.T, cfg processor.Config, arhivaarURL string) *env {
 	httpClient := &http.Client{}
 	provs := map[schemas.Provider]processor.Provider{
 		schemas.ProviderCard:     card.NewAdapter(card.NewClient(card.ClientConfig{BaseURL: cardSrv.URL, ClientID: "sandbox-client", ClientSecret: "sandbox-secret", HTTPClient: httpClient})),
+		schemas.ProviderFinnotech: finnotech.NewAdapter(finnotech.NewClient(finnotech.ClientConfig{BaseURL: finSrv.URL, HTTPClient: httpClient,
+			Tokens: finnotechfake.StaticToken("processor-test")})),
 		schemas.ProviderArhivaar: arhivaar.NewAdapter(arhivaar.NewClient(arhivaar.ClientConfig{BaseURL: arhivaarURL, AccKey: arhivaarfake.DefaultAccKey, Secret: arhivaarfake.DefaultSecret, HTTPClient: httpClient})),
 	}
-	e := &env{t: t, store: st, card: cardSB, arhivaar: arhSB, validator: v, provs: provs}
+	e := &env{t: t, store: st, card: cardSB, arhivaar: arhSB, finnotech: finSB, validator: v, provs: provs}
 	e.proc = e.newProcessor(cfg, processor.Hooks{})
 	return e
 }
