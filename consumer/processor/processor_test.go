@@ -31,9 +31,9 @@ import (
 const blockTopic = "blockd.cmd.block"
 
 type env struct {
-	t        *testing.T
-	store    *store.Store
-	proc     *processor.Processor
+	t         *testing.T
+	store     *store.Store
+	proc      *processor.Processor
 	card      *cardfake.Sandbox
 	arhivaar  *arhivaarfake.Sandbox
 	finnotech *finnotechfake.Sandbox
@@ -72,7 +72,7 @@ func newEnv(t *testing.T, cfg processor.Config, arhivaarURL string) *env {
 	}
 	httpClient := &http.Client{}
 	provs := map[schemas.Provider]processor.Provider{
-		schemas.ProviderCard:     card.NewAdapter(card.NewClient(card.ClientConfig{BaseURL: cardSrv.URL, ClientID: "sandbox-client", ClientSecret: "sandbox-secret", HTTPClient: httpClient})),
+		schemas.ProviderCard: card.NewAdapter(card.NewClient(card.ClientConfig{BaseURL: cardSrv.URL, ClientID: "sandbox-client", ClientSecret: "sandbox-secret", HTTPClient: httpClient})),
 		schemas.ProviderFinnotech: finnotech.NewAdapter(finnotech.NewClient(finnotech.ClientConfig{BaseURL: finSrv.URL, HTTPClient: httpClient,
 			Tokens: finnotechfake.StaticToken("processor-test")})),
 		schemas.ProviderArhivaar: arhivaar.NewAdapter(arhivaar.NewClient(arhivaar.ClientConfig{BaseURL: arhivaarURL, AccKey: arhivaarfake.DefaultAccKey, Secret: arhivaarfake.DefaultSecret, HTTPClient: httpClient})),
