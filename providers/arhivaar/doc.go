@@ -194,8 +194,7 @@
 //
 // # Where the code does not follow this yet
 //
-//   - CannotLandAfter: the processor (consumer/processor) does not set
-//     providers.Request.CannotLandAfter yet, so Resolve sends nothing and
-//     every unknown outcome stays unproven until the command's resolve
-//     deadline ends it OUTCOME_UNKNOWN.
+//   - Nothing known: the client, the fake and the processor follow the
+//     contract above as far as this package can tell. The signature rule
+//     itself is an assumption until Arhivaar confirms it ("Signature").
 package arhivaar

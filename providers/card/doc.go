@@ -316,14 +316,8 @@
 //
 // # Where the code does not follow this yet
 //
-//   - CannotLandAfter: the processor (consumer/processor) does not set
-//     providers.Request.CannotLandAfter yet, so a state read that does not
-//     show the call's effect stays unproven, and an unblock's empty slot
-//     is never settled as applied, until the command's resolve deadline
-//     ends it OUTCOME_UNKNOWN.
-//   - The unblock after a block in the unused entry: an unblock command
-//     names a slot (blockCodeSlot), and nothing maps it to the codeSlot its
-//     block's Result reported, so an unblock of the slot the block command
-//     named, when the code went into the other slot, removes another
-//     party's code and leaves the block's own.
+//   - An unblock that does not name its block (no blockTrackId) is sent for
+//     the slot it names. When that block's code went into the other, unused
+//     slot (its result's codeSlot), the upstream must name that slot; only
+//     an unblock that names its block is checked (REJECTED SLOT_MISMATCH).
 package card

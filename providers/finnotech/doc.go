@@ -420,12 +420,6 @@
 //
 // # Where the code does not follow this yet
 //
-//   - Transfer re-sent: Adapter.Resolve answers not applied for a transfer
-//     that wages (or the unblock-transfer inquiry) reports FAILED, as it
-//     should, and the processor (consumer/processor, doubt and
-//     resolveClaimed) then sends a new unblock-transfer while it has
-//     attempts left, where "Unknown outcomes" says to end the command and
-//     let the upstream decide.
 //   - The insufficient-balance retry is not implemented: there is no
 //     setting for it, and the Client's CodeInsufficientBalance ends the
 //     transfer FAILED.
