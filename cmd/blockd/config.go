@@ -273,6 +273,12 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		if c.FinnotechClientID == "" {
 			errs = append(errs, &configError{"BLOCKD_FINNOTECH_CLIENT_ID", errors.New("required when BLOCKD_FINNOTECH_URL points at a real Finnotech")})
 		}
+		if c.FinnotechNID == "" {
+			// Without it no client-credentials token can be had, so wages
+			// cannot be asked and every unknown outcome would end
+			// OUTCOME_UNKNOWN.
+			errs = append(errs, &configError{"BLOCKD_FINNOTECH_NID", errors.New("required when BLOCKD_FINNOTECH_URL points at a real Finnotech: the wages call-status inquiry needs a client-credentials token")})
+		}
 	}
 	if c.ArhivaarURL != "" && (c.ArhivaarAccKey == "" || c.ArhivaarSecret == "") {
 		errs = append(errs, &configError{"BLOCKD_ARHIVAAR_SECRET", errors.New("BLOCKD_ARHIVAAR_ACC_KEY and BLOCKD_ARHIVAAR_SECRET are required with BLOCKD_ARHIVAAR_URL")})

@@ -49,6 +49,7 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"BLOCKD_FINNOTECH_TOKEN": "a", "BLOCKD_FINNOTECH_TOKEN_FILE": "/x"}, "BLOCKD_FINNOTECH_TOKEN"},
 		{map[string]string{"BLOCKD_FINNOTECH_TOKEN_FILE": "/does/not/exist"}, "BLOCKD_FINNOTECH_TOKEN_FILE"},
 		{map[string]string{"BLOCKD_FINNOTECH_URL": "https://api.example", "BLOCKD_FINNOTECH_TOKEN": "t"}, "BLOCKD_FINNOTECH_CLIENT_ID"},
+		{map[string]string{"BLOCKD_FINNOTECH_URL": "https://api.example", "BLOCKD_FINNOTECH_TOKEN": "t", "BLOCKD_FINNOTECH_CLIENT_ID": "c"}, "BLOCKD_FINNOTECH_NID"},
 		{map[string]string{"BLOCKD_ARHIVAAR_URL": "https://api.example"}, "BLOCKD_ARHIVAAR_SECRET"},
 		{map[string]string{"BLOCKD_CARD_URL": "https://api.example", "BLOCKD_CARD_CLIENT_ID": "c"}, "BLOCKD_CARD_CLIENT_SECRET"},
 		{map[string]string{"BLOCKD_SANDBOX_ERROR_RATE": "1.5"}, "BLOCKD_SANDBOX_ERROR_RATE"},
@@ -75,7 +76,7 @@ func TestLoadConfigSecretsFromFiles(t *testing.T) {
 	if err := os.WriteFile(path, []byte("s3cret-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := loadConfig(envOf(map[string]string{"BLOCKD_FINNOTECH_URL": "https://api.example", "BLOCKD_FINNOTECH_CLIENT_ID": "app", "BLOCKD_FINNOTECH_TOKEN_FILE": path}), os.ReadFile)
+	c, err := loadConfig(envOf(map[string]string{"BLOCKD_FINNOTECH_URL": "https://api.example", "BLOCKD_FINNOTECH_CLIENT_ID": "app", "BLOCKD_FINNOTECH_NID": "0012345678", "BLOCKD_FINNOTECH_TOKEN_FILE": path}), os.ReadFile)
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
 	}
