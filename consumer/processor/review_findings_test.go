@@ -1,0 +1,163 @@
+package processor_test
+
+// Failing tests written by the issue-8 review: each one reproduces a
+// finding (see the review report) and fails on the code under review.
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/blockd/blockd/consumer/processor"
+	"github.com/blockd/blockd/providers"
+	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
+	"github.com/blockd/blockd/providers/sandboxfault"
+	"github.com/blockd/blockd/schemas"
+)
+
+// runProcessor runs p's sweeper until the test ends.
+func runProcessor(t *testing.T, p *processor.Processor) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+// TestReviewArhivaarResendThatTimedOutLandsAfterTheNextCommand: Arhivaar's
+// Resolve is a re-send of the state-setting call, sent once the ORIGINAL
+// call can no longer land. But a re-send is itself a call that can time out
+// and land late (up to LandingMargin after its client gave up, by blockd's
+// own assumption), and nothing records it or waits for it: the next
+// Resolve re-sends again, gets OK, the command is DONE, the account's next
+// command goes out, and then the first re-send lands and undoes it.
+//
+// Interleaving: block X's call times out (not applied) -> IN_DOUBT; after
+// CannotLandAfter the sweeper re-sends (re-send #1), which hangs and times
+// out, but takes effect LateBy later (< LandingMargin); the next sweep
+// re-sends (#2) -> OK -> X DONE; unblock Y on the same account -> DONE
+// (account active); re-send #1 lands -> the account is blocked again while
+// blockd's last word for it is "unblocked".
+func TestReviewArhivaarResendThatTimedOutLandsAfterTheNextCommand(t *testing.T) {
+	t.Parallel()
+	const (
+		callTimeout = 200 * time.Millisecond
+		margin      = 3 * time.Second
+		lateBy      = 2 * time.Second // inside the landing margin blockd itself assumes
+	)
+	arh := arhivaarfake.New(arhivaarfake.Config{LateBy: lateBy})
+	srv := httptest.NewServer(arh)
+	t.Cleanup(srv.Close)
+	e := newEnv(t, processor.Config{CallTimeout: callTimeout, LandingMargin: margin, ResolveInline: 100 * time.Millisecond,
+		ResolveRetry: 50 * time.Millisecond, SweepInterval: 50 * time.Millisecond}, srv.URL)
+	arh.InjectNext(sandboxfault.FaultTimeout)      // the block's own call: hangs, not applied
+	arh.InjectNext(sandboxfault.FaultLateDelivery) // Resolve's first re-send: times out, lands lateBy later
+
+	const account = "ab77"
+	e.handle(blockTopic, `{"trackId":"rx","provider":"arhivaar","accountId":"`+account+`","note":"court order"}`)
+	if st, _ := e.store.State(context.Background(), "rx"); st != schemas.StateInDoubt {
+		t.Fatalf("block after a timed-out call: got %s, want IN_DOUBT", st)
+	}
+	runProcessor(t, e.proc)
+	waitFor(t, 20*time.Second, "a result for the block", func() bool { return len(e.results("rx")) > 0 })
+	if r := e.onlyResult("rx"); r.Status != schemas.StatusDone {
+		t.Fatalf("block: got %s %+v, want DONE", r.Status, r.Error)
+	}
+	e.handle("blockd.cmd.unblock", `{"trackId":"ry","provider":"arhivaar","accountId":"`+account+`","note":"released"}`)
+	if r := e.onlyResult("ry"); r.Status != schemas.StatusDone {
+		t.Fatalf("unblock: got %s %+v, want DONE", r.Status, r.Error)
+	}
+	if a, _ := arh.Account(account); a.Blocked {
+		t.Fatalf("account blocked right after the unblock was answered DONE")
+	}
+	time.Sleep(lateBy + 500*time.Millisecond)
+	if a, _ := arh.Account(account); a.Blocked {
+		t.Errorf("account %s is blocked at Arhivaar (%d state changes, %d accepted calls) while blockd answered its last command, "+
+			"unblock ry, DONE: a Resolve re-send of block rx that timed out landed after the unblock", account, a.Changes, a.Calls)
+	}
+}
+
+// amountChanger is a Finnotech adapter whose block answers report another
+// amount than the one asked for (what ledgerEffects guards against); its
+// Resolve is the real one (wages).
+type amountChanger struct {
+	processor.Provider
+	resolver processor.Resolver
+}
+
+func (a amountChanger) Execute(ctx context.Context, req providers.Request) (json.RawMessage, error) {
+	out, err := a.Provider.Execute(ctx, req)
+	if err != nil || req.Command.Kind != schemas.KindBlock {
+		return out, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		return nil, err
+	}
+	m["amount"] = req.Command.Amount - 1000
+	return json.Marshal(m)
+}
+
+func (a amountChanger) Resolve(ctx context.Context, req providers.Request) (providers.Resolution, error) {
+	return a.resolver.Resolve(ctx, req)
+}
+
+// TestReviewFinnotechBlockOfAnotherAmountIsNotSilentlyDone: recordOutcome
+// keeps a block whose answer reports another amount than asked "for an
+// operator" (markInDoubt, "never re-send"). But nothing flags it: the
+// sweeper claims the IN_DOUBT command, wages says DONE, resultFromWages
+// builds the result from the COMMAND's amount, ledgerEffects passes, and the
+// command ends DONE with a hold of the asked amount and no
+// needsReconciliation. The provider's own answer (the other amount) is
+// dropped.
+func TestReviewFinnotechBlockOfAnotherAmountIsNotSilentlyDone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, processor.Config{}, "")
+	real := e.provs[schemas.ProviderFinnotech]
+	e.provs[schemas.ProviderFinnotech] = amountChanger{Provider: real, resolver: real.(processor.Resolver)}
+	p := e.newProcessor(processor.Config{Lease: 500 * time.Millisecond, SweepInterval: 50 * time.Millisecond, ResolveRetry: 50 * time.Millisecond}, processor.Hooks{})
+
+	e.offset++
+	block := `{"trackId":"am1","provider":"finnotech","clientId":"app-1","amount":1500000,"description":"court order","days":30}`
+	if err := p.Handle(context.Background(), kafkaMessage(blockTopic, e.offset, block)); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if st, _ := e.store.State(context.Background(), "am1"); st != schemas.StateInDoubt {
+		t.Fatalf("block answered with another amount: got %s, want IN_DOUBT (kept for an operator)", st)
+	}
+	runProcessor(t, p)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.results("am1")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	rs := e.results("am1")
+	if len(rs) == 0 {
+		return // still kept for an operator: fine
+	}
+	list, err := e.store.NeedsReconciliation(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagged := false
+	for _, c := range list {
+		flagged = flagged || c.TrackID == "am1"
+	}
+	if rs[0].Status == schemas.StatusDone && !flagged {
+		t.Errorf("the provider answered that it blocked %d rials, not the %d asked; blockd kept the command IN_DOUBT for an operator, "+
+			"then its sweeper settled it DONE from wages with the asked amount and no needsReconciliation: result %s",
+			1500000-1000, 1500000, rs[0].Result)
+	}
+}
+
+func kafkaMessage(topic string, offset int64, value string) kafka.Message {
+	return kafka.Message{Topic: topic, Offset: offset, Key: []byte("k"), Value: []byte(value)}
+}
