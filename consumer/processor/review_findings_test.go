@@ -6,6 +6,7 @@ package processor_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -160,4 +161,52 @@ func TestReviewFinnotechBlockOfAnotherAmountIsNotSilentlyDone(t *testing.T) {
 
 func kafkaMessage(topic string, offset int64, value string) kafka.Message {
 	return kafka.Message{Topic: topic, Offset: offset, Key: []byte("k"), Value: []byte(value)}
+}
+
+// TestReviewCardUnblockOfAFailedBlockRemovesAnotherPartysCode: the new
+// SLOT_MISMATCH rule (rules.go) compares the unblock's slot with the slot
+// its block's code went into, but Lookup.CodeSlot is read only for a DONE
+// block, and for card and Arhivaar applyRules asks only that the named
+// block be terminal. An unblock naming a block that FAILED (its code never
+// went in) therefore passes every rule and removes whatever code the slot
+// holds: another party's, exactly what SLOT_MISMATCH is meant to prevent.
+func TestReviewCardUnblockOfAFailedBlockRemovesAnotherPartysCode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, processor.Config{}, "")
+	const account = "0001000010000000099"
+	block := func(trackID, code string) string {
+		return fmt.Sprintf(`{"trackId":%q,"provider":"card","accountId":%q,"blockCodeSlot":1,"blockCode":%q}`, trackID, account, code)
+	}
+	e.handle(blockTopic, block("fb0", "Z")) // another party's high-priority code, slot 1
+	e.handle(blockTopic, block("fb1", "C")) // goes into the unused slot 2
+	e.handle(blockTopic, block("fb2", "B")) // both slots in use, lower priority: refused
+	if r := e.onlyResult("fb2"); r.Status != schemas.StatusFailed {
+		t.Fatalf("block into two used slots: got %s %+v, want FAILED", r.Status, r.Error)
+	}
+	e.handle("blockd.cmd.unblock", fmt.Sprintf(`{"trackId":"fb3","provider":"card","accountId":%q,"blockCodeSlot":1,"blockTrackId":"fb2"}`, account))
+	r := e.onlyResult("fb3")
+	acct, _ := e.card.Account(account)
+	if r.Status != schemas.StatusRejected || acct.BlockCode1 != "Z" {
+		t.Errorf("unblock naming the FAILED block fb2: got %s %+v, and slot 1 now holds %q; want REJECTED and slot 1 still holding Z "+
+			"(fb2's code never went in: the unblock removed another party's code)", r.Status, r.Error, acct.BlockCode1)
+	}
+}
+
+// TestReviewCardUnblockNamingABlockOfAnotherAccount: applyRules checks the
+// named block's kind, provider, outcome and code slot, never its account.
+// An unblock that names block ab0 (account X) but carries account Y passes
+// and removes the code in Y's slot: block ab1's, which it does not name.
+func TestReviewCardUnblockNamingABlockOfAnotherAccount(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, processor.Config{}, "")
+	const x, y = "0001000010000000101", "0001000010000000102"
+	e.handle(blockTopic, fmt.Sprintf(`{"trackId":"ab0","provider":"card","accountId":%q,"blockCodeSlot":1,"blockCode":"B"}`, x))
+	e.handle(blockTopic, fmt.Sprintf(`{"trackId":"ab1","provider":"card","accountId":%q,"blockCodeSlot":1,"blockCode":"Z"}`, y))
+	e.handle("blockd.cmd.unblock", fmt.Sprintf(`{"trackId":"ab2","provider":"card","accountId":%q,"blockCodeSlot":1,"blockTrackId":"ab0"}`, y))
+	r := e.onlyResult("ab2")
+	acct, _ := e.card.Account(y)
+	if r.Status != schemas.StatusRejected || acct.BlockCode1 != "Z" {
+		t.Errorf("unblock of account %s naming block ab0 of account %s: got %s %+v, and %s's slot 1 holds %q; want REJECTED and Z kept",
+			y, x, r.Status, r.Error, y, acct.BlockCode1)
+	}
 }
