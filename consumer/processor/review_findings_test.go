@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/blockd/blockd/consumer/processor"
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
+	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 )
@@ -208,5 +210,66 @@ func TestReviewCardUnblockNamingABlockOfAnotherAccount(t *testing.T) {
 	if r.Status != schemas.StatusRejected || acct.BlockCode1 != "Z" {
 		t.Errorf("unblock of account %s naming block ab0 of account %s: got %s %+v, and %s's slot 1 holds %q; want REJECTED and Z kept",
 			y, x, r.Status, r.Error, y, acct.BlockCode1)
+	}
+}
+
+// newTransferProcessor is another instance on e's store and sandboxes that
+// also reads transfers.
+func (e *env) newTransferProcessor(cfg processor.Config, hooks processor.Hooks) *processor.Processor {
+	cfg.Topics = map[string]schemas.Kind{blockTopic: schemas.KindBlock, "blockd.cmd.unblock": schemas.KindUnblock,
+		"blockd.cmd.transfer": schemas.KindTransfer}
+	cfg.RetryDelay, cfg.RetryDelayMax = 10*time.Millisecond, 20*time.Millisecond
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = 2 * time.Second
+	}
+	return processor.New(cfg, e.store, e.validator, e.provs, hooks, zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel))
+}
+
+// TestReviewTransferNeverSentIsNotReportedNotApplied is reproduction B for
+// an unblock-transfer: instance A records the transfer's intent and pauses
+// past its lease; B's sweeper takes it over (IN_DOUBT); A wakes, does not
+// send, and records the call NOT_SENT. recordedVerdict turns NOT_SENT into
+// NotApplied, and resolveClaimed answers every NotApplied transfer FAILED
+// TRANSFER_NOT_APPLIED (retryable false), whose message says "the answer to
+// transfer call ... was lost and the provider then said it was not
+// applied". Neither is true: the call was provably never sent (the brief's
+// case for a safe new attempt), the provider was never asked, and the
+// upstream is told to check a statement for a transfer that never left.
+func TestReviewTransferNeverSentIsNotReportedNotApplied(t *testing.T) {
+	t.Parallel()
+	const lease = time.Second
+	e := newEnv(t, processor.Config{Lease: lease}, "")
+	woke := make(chan struct{})
+	a := e.newTransferProcessor(processor.Config{Owner: "a", Lease: lease}, processor.Hooks{AfterIntent: func(trackID string) {
+		if trackID == "nt-t" {
+			time.Sleep(lease + time.Second)
+			close(woke)
+		}
+	}})
+	handle := func(topic, value string) {
+		t.Helper()
+		e.offset++
+		if err := a.Handle(context.Background(), kafkaMessage(topic, e.offset, value)); err != nil {
+			t.Fatalf("A's Handle: %v", err)
+		}
+	}
+	handle(blockTopic, `{"trackId":"nt-b","provider":"finnotech","clientId":"app-1","amount":6000,"description":"court order","days":30}`)
+	handle("blockd.cmd.unblock", `{"trackId":"nt-u","provider":"finnotech","blockTrackId":"nt-b"}`)
+	if r := e.onlyResult("nt-u"); r.Status != schemas.StatusDone {
+		t.Fatalf("unblock: got %s %+v, want DONE", r.Status, r.Error)
+	}
+	b := e.newTransferProcessor(processor.Config{Owner: "b", Lease: lease, SweepInterval: 50 * time.Millisecond,
+		ResolveRetry: 50 * time.Millisecond, CallTimeout: 500 * time.Millisecond}, processor.Hooks{})
+	runProcessor(t, b)
+	handle("blockd.cmd.transfer", `{"trackId":"nt-t","provider":"finnotech","unblockTrackId":"nt-u","amount":6000,"destination":"0201000000001","description":"payout"}`)
+	<-woke
+	waitFor(t, 15*time.Second, "a result for the transfer", func() bool { return len(e.results("nt-t")) > 0 })
+	r := e.onlyResult("nt-t")
+	if got := e.finnotech.Requests(finnotechfake.OpTransfer); got > 1 {
+		t.Fatalf("the transfer was sent %d times", got)
+	}
+	if r.Error != nil && r.Error.Code == schemas.CodeTransferNotApplied {
+		t.Errorf("a transfer whose only call was never sent (sandbox got %d transfer calls) ended FAILED %s, retryable %v: %q",
+			e.finnotech.Requests(finnotechfake.OpTransfer), r.Error.Code, r.Error.Retryable, r.Error.Message)
 	}
 }
