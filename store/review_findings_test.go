@@ -1,0 +1,55 @@
+package store_test
+
+// Failing tests written by the issue-8 review (see the review report).
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/blockd/blockd/schemas"
+)
+
+// TestReviewCallNotSentLocksInTheStoresOrder: every other writer of a
+// command and its calls (TakeOverAbandoned, Receive's and MarkInDoubt's
+// markInDoubt, Complete, RecordInDoubtNotApplied, RecordLateAnswer) locks
+// the commands row first and the provider_calls row second.
+// RecordCallNotSent locks the call first and the command second. When the
+// paused worker of reproduction B wakes while a sweeper takes the command
+// over, the two deadlock and PostgreSQL aborts one: if it is
+// RecordCallNotSent, the call stays UNKNOWN although it was never sent (for
+// Finnotech, wages never knows it: OUTCOME_UNKNOWN after the deadline); if
+// it is TakeOverAbandoned, its whole batch is lost for that sweep.
+//
+// The other transaction below does what TakeOverAbandoned does, in its
+// order: UPDATE commands, then UPDATE provider_calls.
+func TestReviewCallNotSentLocksInTheStoresOrder(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ctx := context.Background()
+	claim := calling(t, s, "dl1", "dl1-a1", time.Minute)
+
+	other, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.Exec(`UPDATE commands SET state = 'IN_DOUBT', owner = NULL, claim = NULL, lease_until = NULL WHERE track_id = 'dl1'`); err != nil {
+		t.Fatal(err)
+	}
+	notSent := make(chan error, 1)
+	go func() {
+		notSent <- s.RecordCallNotSent(ctx, schemas.CallNotSentParams{TrackID: "dl1", Claim: claim, ProviderTrackID: "dl1-a1", Reason: "paused"})
+	}()
+	time.Sleep(300 * time.Millisecond) // RecordCallNotSent now holds the call row and waits for the command row
+	_, otherErr := other.Exec(`UPDATE provider_calls SET state = 'UNKNOWN' WHERE track_id = 'dl1' AND state = 'SENDING'`)
+	if otherErr == nil {
+		otherErr = other.Commit()
+	}
+	if err := <-notSent; err != nil {
+		t.Errorf("RecordCallNotSent racing a takeover: %v (the takeover: %v)", err, otherErr)
+	}
+	if otherErr != nil {
+		t.Errorf("a takeover racing RecordCallNotSent: %v", otherErr)
+	}
+}
