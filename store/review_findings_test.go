@@ -53,3 +53,36 @@ func TestReviewCallNotSentLocksInTheStoresOrder(t *testing.T) {
 		t.Errorf("a takeover racing RecordCallNotSent: %v", otherErr)
 	}
 }
+
+// TestReviewCompleteWithoutClaimNeedsAKnownAnswer: Complete lets "a known
+// answer for the command's latest call" settle an IN_DOUBT command without
+// the claim. It does not check that the answer is known: resolveClaimed's
+// deadline path passes ProviderTrackID with CallState UNKNOWN, so a sweeper
+// that lost its claim (paused past its lease) still answers FAILED
+// OUTCOME_UNKNOWN over the instance that now holds the command and may be
+// recording the proven outcome that very moment (its Complete then fails
+// and its answer only flags the command).
+func TestReviewCompleteWithoutClaimNeedsAKnownAnswer(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ctx := context.Background()
+	calling(t, s, "cu1", "cu1-a1", time.Millisecond)
+	time.Sleep(5 * time.Millisecond)
+	if _, n, err := s.TakeOverAbandoned(ctx, "b", time.Minute, 10); err != nil || n != 1 {
+		t.Fatalf("TakeOverAbandoned: %d in doubt, %v", n, err)
+	}
+	stale, err := s.ClaimInDoubt(ctx, "b", time.Millisecond, 10) // B's claim, soon lost
+	if err != nil || len(stale) != 1 {
+		t.Fatalf("ClaimInDoubt by B: %+v, %v", stale, err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if cur, err := s.ClaimInDoubt(ctx, "c", time.Minute, 10); err != nil || len(cur) != 1 {
+		t.Fatalf("ClaimInDoubt by C: %+v, %v", cur, err)
+	}
+	err = s.Complete(ctx, schemas.Completion{TrackID: "cu1", Claim: stale[0].Claim, State: schemas.StateFailed, ProviderTrackID: "cu1-a1",
+		CallState: schemas.CallUnknown, EventID: "00000000-0000-0000-0000-0000000000c1", Result: resultMsg("cu1"), NeedsReconciliation: true})
+	if err == nil {
+		st, _ := s.State(ctx, "cu1")
+		t.Errorf("B, whose claim C took over, answered the command OUTCOME_UNKNOWN (state now %s) without the claim and without a known answer; want ErrNotClaimed", st)
+	}
+}
