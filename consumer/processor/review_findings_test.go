@@ -17,6 +17,7 @@ import (
 	"github.com/blockd/blockd/consumer/processor"
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
+	"github.com/blockd/blockd/providers/card"
 	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
 	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
@@ -271,5 +272,67 @@ func TestReviewTransferNeverSentIsNotReportedNotApplied(t *testing.T) {
 	if r.Error != nil && r.Error.Code == schemas.CodeTransferNotApplied {
 		t.Errorf("a transfer whose only call was never sent (sandbox got %d transfer calls) ended FAILED %s, retryable %v: %q",
 			e.finnotech.Requests(finnotechfake.OpTransfer), r.Error.Code, r.Error.Retryable, r.Error.Message)
+	}
+}
+
+// TestReviewCardResolveOfASecondBlockWithTheSameCode: the platform puts a
+// block whose slot is in use into the unused slot, even the same letter
+// (cardfake's place, the seed). Card's Resolve takes "either slot holds the
+// command's code" as Applied and reports codeSlot = the slot asked when it
+// holds the code. With an earlier block of the same code in that slot, the
+// details read cannot tell this call's code from the earlier one's: block 2
+// (answer lost, applied into slot 2) is recorded with codeSlot 1, and
+// SLOT_MISMATCH then makes its unblock name slot 1, removing block 1's
+// code and leaving block 2's in place.
+func TestReviewCardResolveOfASecondBlockWithTheSameCode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, processor.Config{}, "")
+	const account = "0001000010000000111"
+	e.handle(blockTopic, cardBlock("sc1", account)) // "B" into slot 1
+	e.card.InjectNext(sandboxfault.FaultApplyThenDrop)
+	e.handle(blockTopic, cardBlock("sc2", account)) // "B" asked for slot 1, goes into slot 2; answer lost
+	acct, _ := e.card.Account(account)
+	var res card.Result
+	r := e.onlyResult("sc2")
+	if r.Status != schemas.StatusDone || json.Unmarshal(r.Result, &res) != nil {
+		t.Fatalf("second block: got %s %s", r.Status, r.Result)
+	}
+	if acct.BlockCode1 != "B" || acct.BlockCode2 != "B" {
+		t.Fatalf("account slots %q %q, want B in both", acct.BlockCode1, acct.BlockCode2)
+	}
+	if res.CodeSlot != 2 {
+		t.Errorf("block sc2's code went into slot 2 (slot 1 held sc1's), but blockd recorded codeSlot %d from the details read (%s): "+
+			"its unblock must now name slot %d and would remove sc1's code", res.CodeSlot, res.StateFrom, res.CodeSlot)
+	}
+}
+
+// TestReviewCardResolveCountsACodeAlreadyThereBeforeTheCallCanLand: Resolve
+// takes a block as Applied as soon as either slot holds its code, without
+// waiting for CannotLandAfter (unlike its "not applied" and its unblock
+// verdicts). When the code was already there (an earlier block of the same
+// letter), the timed-out call has not landed yet: the command is DONE at
+// once, and the call lands afterwards into the unused slot, a code no
+// record knows about; both unblocks then leave the card blocked.
+func TestReviewCardResolveCountsACodeAlreadyThereBeforeTheCallCanLand(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, processor.Config{CallTimeout: 200 * time.Millisecond, LandingMargin: time.Second}, "")
+	const account = "0001000010000000112"
+	e.handle(blockTopic, cardBlock("sl1", account))
+	e.card.InjectNext(sandboxfault.FaultLateDelivery) // hangs until the client gives up, lands 100ms later
+	e.handle(blockTopic, cardBlock("sl2", account))
+	r := e.onlyResult("sl2")
+	time.Sleep(500 * time.Millisecond)
+	acct, _ := e.card.Account(account)
+	var after time.Duration
+	if err := e.store.DB().Get(&after, `SELECT (extract(epoch FROM c.completed_at - p.started_at) * 1e9)::bigint
+		FROM commands c JOIN provider_calls p USING (track_id) WHERE c.track_id = 'sl2'`); err != nil {
+		t.Fatal(err)
+	}
+	if r.Status == schemas.StatusDone && acct.BlockCode1 == "B" && acct.BlockCode2 == "B" {
+		var res card.Result
+		_ = json.Unmarshal(r.Result, &res)
+		t.Errorf("block sl2 was answered DONE (codeSlot %d, from %s) %v after its call's intent, before the call could no longer land "+
+			"(call timeout + landing margin = %v); the call then landed into slot 2: the account holds B in both slots, one of them unknown to any record",
+			res.CodeSlot, res.StateFrom, after.Round(time.Millisecond), 200*time.Millisecond+time.Second)
 	}
 }
