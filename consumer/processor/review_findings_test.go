@@ -336,3 +336,40 @@ func TestReviewCardResolveCountsACodeAlreadyThereBeforeTheCallCanLand(t *testing
 			res.CodeSlot, res.StateFrom, after.Round(time.Millisecond), 200*time.Millisecond+time.Second)
 	}
 }
+
+// TestReviewInDoubtCommandOfADisabledProviderGetsItsDeadline:
+// resolveClaimed releases the claim of a command whose provider is not
+// enabled (and of one whose rules cannot be rebuilt) before it looks at
+// ResolveDeadline: such a command is claimed and released forever and
+// never gets a terminal result, nor is it listed for reconciliation.
+func TestReviewInDoubtCommandOfADisabledProviderGetsItsDeadline(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, processor.Config{}, "")
+	ctx := context.Background()
+	cmd := schemas.Command{Kind: schemas.KindBlock, TrackID: "dp1", Provider: schemas.ProviderCard, AccountID: "0001000010000000121", BlockCodeSlot: 1, BlockCode: "B"}
+	rec, err := e.store.Receive(ctx, cmd, schemas.SourceMeta{Topic: blockTopic}, "dead", time.Minute, func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.BeginCall(ctx, schemas.CallStart{TrackID: "dp1", Claim: rec.Claim, ProviderTrackID: "dp1-a1"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.MarkInDoubt(ctx, schemas.MarkInDoubtParams{TrackID: "dp1", Claim: rec.Claim, Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.ReleaseInDoubtClaim(ctx, schemas.ReleaseClaimParams{TrackID: "dp1", Claim: rec.Claim}); err != nil {
+		t.Fatal(err)
+	}
+	// This deployment no longer enables the card platform.
+	provs := map[schemas.Provider]processor.Provider{schemas.ProviderArhivaar: e.provs[schemas.ProviderArhivaar]}
+	p := processor.New(processor.Config{Topics: map[string]schemas.Kind{blockTopic: schemas.KindBlock}, SweepInterval: 50 * time.Millisecond,
+		ResolveRetry: 50 * time.Millisecond, ResolveDeadline: 300 * time.Millisecond}, e.store, e.validator, provs, processor.Hooks{},
+		zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+	runProcessor(t, p)
+	time.Sleep(3 * time.Second)
+	if rs := e.results("dp1"); len(rs) == 0 {
+		st, _ := e.store.State(ctx, "dp1")
+		list, _ := e.store.NeedsReconciliation(ctx, 10)
+		t.Errorf("10x past ResolveDeadline the command is still %s with no result (reconciliation list: %d entries): claimed and released forever", st, len(list))
+	}
+}
