@@ -140,6 +140,11 @@ const (
 	// NotApplied: the provider states the call did not take effect, and it
 	// can no longer take effect later.
 	NotApplied
+	// SafeToRepeat: nothing says whether the call took effect, but it can no
+	// longer take effect later, and the call only sets a state, so sending
+	// the same call again, as a new recorded attempt, is safe (Arhivaar,
+	// which has no status inquiry). Never for a call that moves money.
+	SafeToRepeat
 )
 
 func (v Verdict) String() string {
@@ -148,6 +153,8 @@ func (v Verdict) String() string {
 		return "applied"
 	case NotApplied:
 		return "not-applied"
+	case SafeToRepeat:
+		return "safe-to-repeat"
 	default:
 		return "unproven"
 	}

@@ -104,6 +104,8 @@ type Lookup struct {
 	// ClientID is the Finnotech client the command was made for: its own,
 	// or its hold's.
 	ClientID string
+	// AccountID is the account an Arhivaar or card command acts on.
+	AccountID string
 	// CodeSlot is, for a card block that is DONE, the slot its code went
 	// into (result.codeSlot); 0 otherwise.
 	CodeSlot int
@@ -156,9 +158,16 @@ type RecordInDoubtNotAppliedParams struct {
 	TrackID string
 	// Claim is the caller's claim on the command; the caller keeps it.
 	Claim string
+	// ProviderTrackID is the in-doubt call the verdict is about; only its
+	// row changes.
+	ProviderTrackID string
 	// Evidence says what proves the call was not applied ("wages FAILED",
 	// "never sent", …); it is kept on the call row.
 	Evidence string
+	// Superseded says the call is not proven unapplied, but can no longer
+	// land and its state-setting effect is safe to set again: its row stays
+	// UNKNOWN, and a new attempt supersedes it (providers.SafeToRepeat).
+	Superseded bool
 }
 
 // ReleaseClaimParams names a claimed command whose claim the caller gives

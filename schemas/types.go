@@ -191,6 +191,9 @@ const (
 	// when the one asked for is in use); removing that slot would remove
 	// another party's code.
 	CodeSlotMismatch = "SLOT_MISMATCH"
+	// CodeAccountMismatch: an Arhivaar or card unblock names a block of
+	// another account.
+	CodeAccountMismatch = "ACCOUNT_MISMATCH"
 	// CodeAmountMismatch: an unblock's amount differs from its block's.
 	CodeAmountMismatch = "AMOUNT_MISMATCH"
 	// CodeAlreadyUnblocked: the block was already released by another unblock.

@@ -236,9 +236,9 @@ func (s *Store) Complete(ctx context.Context, c schemas.Completion) error {
 			       needs_reconciliation = needs_reconciliation OR $9
 			WHERE track_id = $1 AND (
 			      (claim = $2 AND state IN ('RECEIVED', 'CALLING', 'IN_DOUBT'))
-			   OR ($8 <> '' AND state = 'IN_DOUBT' AND EXISTS (
+			   OR ($8 <> '' AND $10 IN ('DONE', 'FAILED') AND state = 'IN_DOUBT' AND EXISTS (
 			          SELECT 1 FROM provider_calls p WHERE p.provider_track_id = $8 AND p.track_id = $1 AND p.attempt = commands.attempts)))`,
-			c.TrackID, nullUUID(c.Claim), c.State, c.EventID, c.Result.Topic, c.Result.Value, headers, c.ProviderTrackID, c.NeedsReconciliation)
+			c.TrackID, nullUUID(c.Claim), c.State, c.EventID, c.Result.Topic, c.Result.Value, headers, c.ProviderTrackID, c.NeedsReconciliation, c.CallState)
 		if err != nil {
 			return fmt.Errorf("recording outcome: %w", err)
 		}
@@ -334,6 +334,7 @@ func (s *Store) Lookup(ctx context.Context, trackID string) (schemas.Lookup, err
 		LastCall string `db:"last_call"`
 		ClientID string `db:"client_id"`
 		CodeSlot int    `db:"code_slot"`
+		Account  string `db:"account_id"`
 	}
 	err := s.db.GetContext(ctx, &row, `
 		SELECT kind, provider, state,
@@ -343,7 +344,8 @@ func (s *Store) Lookup(ctx context.Context, trackID string) (schemas.Lookup, err
 		                (SELECT h.client_id FROM holds h WHERE h.unblock_track_id = c.request->>'unblockTrackId'),
 		                (SELECT h.client_id FROM holds h WHERE h.block_track_id = c.request->>'blockTrackId'), '') AS client_id,
 		       CASE WHEN c.provider = 'card' AND c.kind = 'block' AND c.state = 'DONE'
-		            THEN coalesce((convert_from(c.result, 'UTF8')::jsonb #>> '{result,codeSlot}')::int, 0) ELSE 0 END AS code_slot
+		            THEN coalesce((convert_from(c.result, 'UTF8')::jsonb #>> '{result,codeSlot}')::int, 0) ELSE 0 END AS code_slot,
+		       coalesce(c.request->>'accountId', '') AS account_id
 		FROM commands c WHERE track_id = $1`, trackID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return schemas.Lookup{}, nil
@@ -352,7 +354,7 @@ func (s *Store) Lookup(ctx context.Context, trackID string) (schemas.Lookup, err
 		return schemas.Lookup{}, fmt.Errorf("reading command %s: %w", trackID, err)
 	}
 	l := schemas.Lookup{Found: true, Kind: schemas.Kind(row.Kind), Provider: schemas.Provider(row.Provider),
-		State: schemas.State(row.State), ProviderTrackID: row.LastCall, ClientID: row.ClientID, CodeSlot: row.CodeSlot}
+		State: schemas.State(row.State), ProviderTrackID: row.LastCall, ClientID: row.ClientID, CodeSlot: row.CodeSlot, AccountID: row.Account}
 	var h struct {
 		schemas.BlockRef
 		State          string         `db:"state"`
@@ -531,10 +533,16 @@ func (s *Store) RecordInDoubtNotApplied(ctx context.Context, p schemas.RecordInD
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotClaimed
 		}
+		// A NOT_SENT call keeps saying so; a superseded one stays UNKNOWN
+		// (nothing proves it was not applied: setting the same state again
+		// is what is safe); any other is FAILED, confirmed not applied.
 		if _, err := tx.ExecContext(ctx, `
-			UPDATE provider_calls SET state = 'FAILED', error_code = coalesce(error_code, 'CONFIRMED_NOT_APPLIED'), finished_at = coalesce(finished_at, now()),
-			       evidence = coalesce(NULLIF($2, ''), evidence)
-			WHERE track_id = $1 AND state IN ('SENDING', 'UNKNOWN', 'NOT_SENT')`, p.TrackID, p.Evidence); err != nil {
+			UPDATE provider_calls SET
+			       state = CASE WHEN state = 'NOT_SENT' THEN 'NOT_SENT' WHEN $4 THEN 'UNKNOWN' ELSE 'FAILED' END,
+			       error_code = CASE WHEN state = 'NOT_SENT' OR $4 THEN error_code ELSE coalesce(error_code, 'CONFIRMED_NOT_APPLIED') END,
+			       finished_at = coalesce(finished_at, now()), evidence = coalesce(NULLIF($2, ''), evidence)
+			WHERE track_id = $1 AND provider_track_id = $3 AND state IN ('SENDING', 'UNKNOWN', 'NOT_SENT')`,
+			p.TrackID, p.Evidence, p.ProviderTrackID, p.Superseded); err != nil {
 			return fmt.Errorf("recording confirmed failure: %w", err)
 		}
 		return nil
@@ -628,6 +636,10 @@ func (s *Store) State(ctx context.Context, trackID string) (schemas.State, error
 // on; if another worker took it over meanwhile it is left to that worker.
 func (s *Store) RecordCallNotSent(ctx context.Context, p schemas.CallNotSentParams) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// The command row first, as every other writer locks them.
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM commands WHERE track_id = $1 FOR UPDATE`, p.TrackID); err != nil {
+			return fmt.Errorf("locking command: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE provider_calls SET state = 'NOT_SENT', finished_at = now(), evidence = $2
 			WHERE provider_track_id = $1 AND state IN ('SENDING', 'UNKNOWN')`, p.ProviderTrackID, p.Reason); err != nil {

@@ -348,10 +348,7 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 	req providers.Request, start schemas.CallStart, receivedAt time.Time, traceparent string,
 	finish func(schemas.Status, *schemas.ErrorInfo) error) error {
 	g := p.guards[cmd.Provider]
-	maxAttempts, retryBudget := p.cfg.MaxAttempts, p.cfg.RetryBudget
-	if g.policy.MaxAttempts > 0 {
-		maxAttempts = g.policy.MaxAttempts
-	}
+	maxAttempts, retryBudget := p.maxAttempts(cmd.Provider), p.cfg.RetryBudget
 	if g.policy.RetryBudget > 0 {
 		retryBudget = g.policy.RetryBudget
 	}
@@ -407,26 +404,33 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 			// Never re-send blindly: record the doubt, then ask the provider.
 			// The call may still land until its client gave up plus a margin.
 			req.CannotLandAfter = sentAt.Add(p.cfg.CallTimeout + p.cfg.LandingMargin)
-			res, err := p.doubt(ctx, log, prov, cmd, claim, req, callErr)
-			if err != nil || res.Verdict == providers.Unproven {
+			res, next, err := p.doubt(ctx, log, prov, cmd, claim, req, attempt, callErr)
+			if err != nil {
 				return err
 			}
-			switch {
-			case res.Verdict == providers.Applied:
+			switch next {
+			case stepWait:
+				return nil
+			case stepDone:
 				out, callErr, evidence = res.Result, nil, res.Evidence
-			case cmd.Kind == schemas.KindTransfer:
+			case stepNotResent:
 				// Money left the account, or not: the answer was lost and the
 				// provider's "not applied" is not the call's own refusal.
 				// Never re-sent; the upstream decides after checking.
 				callErr = notResent(req.ProviderTrackID, res.Evidence, callErr)
-			default:
+			case stepResend:
 				backToReceived = true
+				callErr = confirmedNotApplied(cmd, res.Evidence, callErr)
+			case stepExhausted:
 				callErr = confirmedNotApplied(cmd, res.Evidence, callErr)
 			}
 		}
 		recordCtx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
-		retry := callErr != nil && classify(cmd, callErr) == providers.Retryable &&
-			attempt < maxAttempts && time.Now().Add(delay).Before(budget) && ctx.Err() == nil
+		// A call settled "send again" is sent again whatever the retry
+		// budget: it is recorded not applied (or superseded) already, and
+		// afterVerdict bounded it by the attempts.
+		retry := backToReceived || callErr != nil && classify(cmd, callErr) == providers.Retryable && ctx.Err() == nil &&
+			attempt < maxAttempts && time.Now().Add(delay).Before(budget)
 		if !retry {
 			err := p.recordOutcome(recordCtx, log, cmd, claim, req, attempt, receivedAt, traceparent, callOutcome{out, callErr, evidence})
 			cancelRecord()
@@ -478,42 +482,45 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 // provider call timeout so that a slow provider never cuts a write short.
 const dbTimeout = 15 * time.Second
 
-// doubt handles a call of unknown outcome: it records the command IN_DOUBT
-// and asks the provider (bounded by ResolveInline). A confirmed "not
-// applied" of a call that may be sent again moves the command back to
-// RECEIVED; an unproven one leaves it IN_DOUBT for the sweeper to ask
-// again. It returns what the provider said.
-func (p *Processor) doubt(ctx context.Context, log zerolog.Logger, prov Provider, cmd schemas.Command, claim string, req providers.Request, callErr error) (providers.Resolution, error) {
+// doubt handles a call of unknown outcome: it records the command IN_DOUBT,
+// asks the provider (bounded by ResolveInline) and lets afterVerdict decide.
+// A call to be sent again is recorded not applied (or superseded) and the
+// command goes back to RECEIVED; an unproven one is left IN_DOUBT for the
+// sweeper to ask again (stepWait). It returns the verdict and the step.
+func (p *Processor) doubt(ctx context.Context, log zerolog.Logger, prov Provider, cmd schemas.Command, claim string, req providers.Request,
+	attempt int, callErr error) (providers.Resolution, step, error) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
 	if err := p.store.MarkInDoubt(wctx, schemas.MarkInDoubtParams{TrackID: cmd.TrackID, Claim: claim, Reason: "call outcome unknown: " + callErr.Error()}); err != nil {
 		if errors.Is(err, schemas.ErrNotClaimed) {
 			// Another worker took the command over and settles the call.
 			log.Warn().Err(callErr).Msg("lost the claim; the call's outcome is unknown and the new owner resolves it")
-			return providers.Resolution{}, nil
+			return providers.Resolution{}, stepWait, nil
 		}
-		return providers.Resolution{}, fmt.Errorf("marking %s in doubt: %w", cmd.TrackID, err)
+		return providers.Resolution{}, stepWait, fmt.Errorf("marking %s in doubt: %w", cmd.TrackID, err)
 	}
 	log.Warn().Err(callErr).Msg("provider call outcome unknown; asking the provider")
 	res := p.resolve(ctx, log, prov, req, p.cfg.ResolveInline)
+	next := p.afterVerdict(cmd, res, false, attempt)
 	wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
-	switch {
-	case res.Verdict == providers.NotApplied && cmd.Kind != schemas.KindTransfer:
-		if err := p.store.RecordInDoubtNotApplied(wctx, schemas.RecordInDoubtNotAppliedParams{TrackID: cmd.TrackID, Claim: claim, Evidence: res.Evidence}); err != nil {
+	switch next {
+	case stepResend, stepExhausted:
+		if err := p.store.RecordInDoubtNotApplied(wctx, schemas.RecordInDoubtNotAppliedParams{TrackID: cmd.TrackID, Claim: claim,
+			ProviderTrackID: req.ProviderTrackID, Evidence: res.Evidence, Superseded: res.Verdict == providers.SafeToRepeat}); err != nil {
 			if errors.Is(err, schemas.ErrNotClaimed) {
-				return providers.Resolution{}, p.lateAnswer(wctx, log, schemas.LateAnswer{TrackID: cmd.TrackID,
+				return res, stepWait, p.lateAnswer(wctx, log, schemas.LateAnswer{TrackID: cmd.TrackID,
 					ProviderTrackID: req.ProviderTrackID, State: schemas.CallFailed, Evidence: res.Evidence})
 			}
-			return providers.Resolution{}, fmt.Errorf("recording confirmed failure of %s: %w", cmd.TrackID, err)
+			return res, stepWait, fmt.Errorf("recording confirmed failure of %s: %w", cmd.TrackID, err)
 		}
-	case res.Verdict == providers.Unproven:
+	case stepWait:
 		if err := p.store.ReleaseInDoubtClaim(wctx, schemas.ReleaseClaimParams{TrackID: cmd.TrackID, Claim: claim, RetryIn: p.cfg.ResolveRetry}); err != nil {
-			return res, err
+			return res, stepWait, err
 		}
 		log.Warn().Str("evidence", res.Evidence).Msg("provider could not say yet what happened; command stays IN_DOUBT and is asked about again")
 	}
-	return res, nil
+	return res, next, nil
 }
 
 // callOutcome is what became of a provider call: its normalised answer, or

@@ -50,6 +50,61 @@ func (p *Processor) resolve(ctx context.Context, log zerolog.Logger, prov Provid
 	}
 }
 
+// step is what a command does next once its in-doubt call has a verdict.
+type step int
+
+const (
+	// stepWait: nothing proven, or a repeat not allowed: ask again later;
+	// never send anything.
+	stepWait step = iota
+	// stepDone: the call was applied; record the result.
+	stepDone
+	// stepResend: the in-doubt call is recorded not applied (or superseded)
+	// and a new attempt goes out with a new provider trackId.
+	stepResend
+	// stepExhausted: not applied, and no attempts are left: FAILED.
+	stepExhausted
+	// stepNotResent: a transfer that may have moved money is never sent
+	// again: FAILED TRANSFER_NOT_APPLIED, the upstream decides.
+	stepNotResent
+)
+
+// afterVerdict decides what a command does after res, the verdict on its
+// in-doubt call; neverSent says the store proves that call never left (a
+// fenced worker's NOT_SENT), attempts is how many calls were recorded.
+func (p *Processor) afterVerdict(cmd schemas.Command, res providers.Resolution, neverSent bool, attempts int) step {
+	exhausted := attempts >= p.maxAttempts(cmd.Provider)
+	switch res.Verdict {
+	case providers.Applied:
+		return stepDone
+	case providers.NotApplied:
+		switch {
+		case cmd.Kind == schemas.KindTransfer && !neverSent:
+			return stepNotResent
+		case exhausted:
+			return stepExhausted
+		}
+		return stepResend
+	case providers.SafeToRepeat:
+		// "Not known, but safe to set again": never for money, and when no
+		// attempt is left the outcome stays unknown, never FAILED.
+		if cmd.Kind == schemas.KindTransfer || exhausted {
+			return stepWait
+		}
+		return stepResend
+	default:
+		return stepWait
+	}
+}
+
+// maxAttempts is the provider's bound on calls per command.
+func (p *Processor) maxAttempts(provider schemas.Provider) int {
+	if g, ok := p.guards[provider]; ok && g.policy.MaxAttempts > 0 {
+		return g.policy.MaxAttempts
+	}
+	return p.cfg.MaxAttempts
+}
+
 // recordedVerdict is what the store already proves about an in-doubt call,
 // before the provider is asked: a call its worker never sent cannot have
 // been applied; an answer that arrived after its worker lost the command
@@ -70,10 +125,12 @@ func recordedVerdict(call schemas.CallRecord) (providers.Resolution, bool) {
 
 // resolveClaimed settles an IN_DOUBT command claimed by the sweeper: what
 // the store already knows about the call first, else the provider is asked
-// once. Applied is recorded as DONE; NotApplied allows a new attempt (never
-// for a transfer: see notResent); Unproven is asked again later, with a
+// once, and afterVerdict decides. Applied is recorded as DONE; NotApplied
+// and SafeToRepeat allow a new attempt (never for a transfer that may have
+// left: see notResent); anything unproven is asked again later, with a
 // growing delay, until ResolveDeadline, then answered FAILED/OUTCOME_UNKNOWN
-// and flagged for an operator. Nothing is ever sent again on Unproven.
+// and flagged for an operator — also when the provider is no longer enabled
+// or the call cannot be rebuilt. Nothing is ever sent again on Unproven.
 func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) error {
 	cmd := c.Command
 	release := p.enter(cmd.TrackID)
@@ -81,10 +138,17 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 	log := p.log.With().Str("trackId", cmd.TrackID).Str("type", string(cmd.Kind)).Str("provider", string(cmd.Provider)).
 		Str("providerTrackId", c.ProviderTrackID).Logger()
 	inDoubtFor := time.Since(c.InDoubtSince)
-	askAgainLater := schemas.ReleaseClaimParams{TrackID: cmd.TrackID, Claim: c.Claim, RetryIn: p.resolveRetry(inDoubtFor)}
+	askAgainLater := func(evidence string) error {
+		if inDoubtFor > p.cfg.ResolveDeadline {
+			return p.outcomeUnknown(ctx, log, c, evidence)
+		}
+		retryIn := p.resolveRetry(inDoubtFor)
+		log.Info().Str("evidence", evidence).Dur("retryIn", retryIn).Msg("outcome still unproven; asking again later")
+		return p.store.ReleaseInDoubtClaim(ctx, schemas.ReleaseClaimParams{TrackID: cmd.TrackID, Claim: c.Claim, RetryIn: retryIn})
+	}
 	prov, ok := p.providers[cmd.Provider]
 	if !ok {
-		return p.store.ReleaseInDoubtClaim(ctx, askAgainLater)
+		return askAgainLater("provider " + string(cmd.Provider) + " is not enabled in this deployment")
 	}
 	// The call's intent was recorded c.Call.Age ago; it was sent within a
 	// call timeout of that (see fence), its client gave up a call timeout
@@ -94,13 +158,12 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 	start := schemas.CallStart{TrackID: cmd.TrackID, Claim: c.Claim}
 	if rejection, err := p.applyRules(ctx, log, cmd, &req, &start, c.InDoubtSince.Add(p.cfg.ResolveDeadline)); err != nil || rejection != nil {
 		var w *waiting
-		if errors.As(err, &w) {
-			return p.store.ReleaseInDoubtClaim(ctx, askAgainLater)
+		if !errors.As(err, &w) {
+			// The command's own reservation makes the rules pass; anything
+			// else is an inconsistency to look at, not to guess about.
+			log.Error().Err(err).Interface("rejection", rejection).Msg("rebuilding an in-doubt call failed")
 		}
-		// The command's own reservation makes the rules pass; anything else
-		// is an inconsistency to look at, not to guess about.
-		log.Error().Err(err).Interface("rejection", rejection).Msg("rebuilding an in-doubt call failed")
-		return p.store.ReleaseInDoubtClaim(ctx, askAgainLater)
+		return askAgainLater("the call could not be rebuilt")
 	}
 	finish := func(status schemas.Status, einfo *schemas.ErrorInfo) error {
 		res := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, status, nil, einfo, c.Attempts, c.ReceivedAt, uuid.NewString())
@@ -115,43 +178,49 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 	if !known {
 		res = p.resolve(ctx, log, prov, req, 0)
 	}
-	switch {
-	case res.Verdict == providers.Applied:
+	switch next := p.afterVerdict(cmd, res, c.Call.State == schemas.CallNotSent, c.Attempts); next {
+	case stepDone:
 		return record(callOutcome{out: res.Result, evidence: res.Evidence})
-	case res.Verdict == providers.NotApplied && cmd.Kind == schemas.KindTransfer:
+	case stepNotResent:
 		return record(callOutcome{err: notResent(c.ProviderTrackID, res.Evidence, nil)})
-	case res.Verdict == providers.NotApplied:
-		if err := p.store.RecordInDoubtNotApplied(ctx, schemas.RecordInDoubtNotAppliedParams{TrackID: cmd.TrackID, Claim: c.Claim, Evidence: res.Evidence}); err != nil {
+	case stepResend, stepExhausted:
+		if err := p.store.RecordInDoubtNotApplied(ctx, schemas.RecordInDoubtNotAppliedParams{TrackID: cmd.TrackID, Claim: c.Claim,
+			ProviderTrackID: c.ProviderTrackID, Evidence: res.Evidence, Superseded: res.Verdict == providers.SafeToRepeat}); err != nil {
 			if errors.Is(err, schemas.ErrNotClaimed) {
 				return p.lateAnswer(ctx, log, schemas.LateAnswer{TrackID: cmd.TrackID, ProviderTrackID: c.ProviderTrackID,
 					State: schemas.CallFailed, Evidence: res.Evidence})
 			}
 			return fmt.Errorf("recording confirmed failure of %s: %w", cmd.TrackID, err)
 		}
-		if c.Attempts >= p.cfg.MaxAttempts {
+		if next == stepExhausted {
 			return record(callOutcome{err: confirmedNotApplied(cmd, res.Evidence, nil)})
 		}
 		req.ProviderTrackID, req.CannotLandAfter = uuid.NewString(), time.Time{}
 		start.ProviderTrackID = req.ProviderTrackID
 		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, cmd, c.Claim, req, start, c.ReceivedAt, c.Traceparent, finish))
-	case inDoubtFor > p.cfg.ResolveDeadline:
-		log.Error().Str("evidence", res.Evidence).Msg("no provable outcome by the deadline: answering OUTCOME_UNKNOWN; an operator must reconcile")
-		out := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusFailed, nil, &schemas.ErrorInfo{
-			Code: schemas.CodeOutcomeUnknown, NeedsReconciliation: true,
-			Message: "the provider could not say within " + p.cfg.ResolveDeadline.String() + " whether call " + c.ProviderTrackID +
-				" was applied (last: " + res.Evidence + "); it was not sent again; an operator must check it",
-		}, c.Attempts, c.ReceivedAt, uuid.NewString())
-		err := p.store.Complete(ctx, schemas.Completion{TrackID: cmd.TrackID, Claim: c.Claim, State: schemas.StateFailed,
-			ProviderTrackID: c.ProviderTrackID, CallState: schemas.CallUnknown, CallEvidence: res.Evidence, EventID: out.EventID,
-			Result: p.resultMessage(out, c.Traceparent), NeedsReconciliation: true})
-		if errors.Is(err, schemas.ErrNotClaimed) {
-			return nil
-		}
-		return err
 	default:
-		log.Info().Str("evidence", res.Evidence).Dur("retryIn", askAgainLater.RetryIn).Msg("outcome still unproven; asking again later")
-		return p.store.ReleaseInDoubtClaim(ctx, askAgainLater)
+		return askAgainLater(res.Evidence)
 	}
+}
+
+// outcomeUnknown answers an in-doubt command whose call nothing could prove
+// by ResolveDeadline: FAILED OUTCOME_UNKNOWN, flagged for an operator; the
+// call was never sent again.
+func (p *Processor) outcomeUnknown(ctx context.Context, log zerolog.Logger, c schemas.InDoubtClaim, evidence string) error {
+	cmd := c.Command
+	log.Error().Str("evidence", evidence).Msg("no provable outcome by the deadline: answering OUTCOME_UNKNOWN; an operator must reconcile")
+	out := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusFailed, nil, &schemas.ErrorInfo{
+		Code: schemas.CodeOutcomeUnknown, NeedsReconciliation: true,
+		Message: "the provider could not say within " + p.cfg.ResolveDeadline.String() + " whether call " + c.ProviderTrackID +
+			" was applied (last: " + evidence + "); it was not sent again; an operator must check it",
+	}, c.Attempts, c.ReceivedAt, uuid.NewString())
+	err := p.store.Complete(ctx, schemas.Completion{TrackID: cmd.TrackID, Claim: c.Claim, State: schemas.StateFailed,
+		ProviderTrackID: c.ProviderTrackID, CallState: schemas.CallUnknown, CallEvidence: evidence, EventID: out.EventID,
+		Result: p.resultMessage(out, c.Traceparent), NeedsReconciliation: true})
+	if errors.Is(err, schemas.ErrNotClaimed) {
+		return nil
+	}
+	return err
 }
 
 // resolveRetry is how long an in-doubt command that has been in doubt for

@@ -36,8 +36,14 @@ func (p *Processor) applyRules(ctx context.Context, log zerolog.Logger, cmd sche
 				return &schemas.ErrorInfo{Code: schemas.CodeBlockNotFound, Retryable: true, Message: "no block " + cmd.BlockTrackID + " arrived within " + p.cfg.UnblockWait.String()}, nil
 			case l.Kind != schemas.KindBlock || l.Provider != cmd.Provider:
 				return &schemas.ErrorInfo{Code: schemas.CodeProviderMismatch, Message: "trackId " + cmd.BlockTrackID + " is not a " + string(cmd.Provider) + " block"}, nil
+			case l.AccountID != cmd.AccountID:
+				return &schemas.ErrorInfo{Code: schemas.CodeAccountMismatch, Message: "block " + cmd.BlockTrackID + " is a block of another account"}, nil
 			case !l.State.Terminal():
 				return &schemas.ErrorInfo{Code: schemas.CodeBlockPending, Retryable: true, Message: "block " + cmd.BlockTrackID + " had no outcome within " + p.cfg.UnblockWait.String()}, nil
+			case l.State != schemas.StateDone:
+				// Its state never took effect: what the account holds now is
+				// another party's, and not this unblock's to remove.
+				return &schemas.ErrorInfo{Code: schemas.CodeBlockNotDone, Message: "block " + cmd.BlockTrackID + " ended " + string(l.State) + "; there is nothing of it to unblock"}, nil
 			case l.CodeSlot != 0 && l.CodeSlot != cmd.BlockCodeSlot:
 				return &schemas.ErrorInfo{Code: schemas.CodeSlotMismatch, Message: fmt.Sprintf(
 					"block %s put its code into slot %d (slot %d was in use); this unblock names slot %d, whose code is not the block's",
