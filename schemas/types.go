@@ -226,6 +226,10 @@ const (
 	// transfer again on its own (the provider's pages say to check the
 	// account statement first): the upstream decides, with a new trackId.
 	CodeTransferNotApplied = "TRANSFER_NOT_APPLIED"
+	// CodeAnswerMismatch: the provider applied the call, but its answer
+	// does not match the command (e.g. another amount blocked). Known, not
+	// in doubt; not retryable; flagged for an operator.
+	CodeAnswerMismatch = "PROVIDER_ANSWER_MISMATCH"
 )
 
 // FinnotechBlockResult is the normalised result of a Finnotech block.

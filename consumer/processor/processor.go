@@ -545,10 +545,18 @@ func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, cmd s
 		res = p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusDone, out, nil, attempts, receivedAt, uuid.NewString())
 		c.State, c.CallState, c.CallAnswer, c.CallEvidence = schemas.StateDone, schemas.CallDone, out, o.evidence
 		if err := ledgerEffects(&c, cmd, req, out); err != nil {
-			// The provider applied the call but its answer is not what we
-			// can record: keep the command for an operator, never re-send.
-			log.Error().Err(err).Msg("provider answer could not be recorded")
-			return p.markInDoubt(ctx, log, cmd.TrackID, claim, "provider answer unreadable: "+err.Error())
+			// The provider applied the call, but not as the command asked
+			// (another amount, say). That is known, not in doubt: the
+			// command ends FAILED for an operator, the call is recorded
+			// applied with the provider's own answer, and the ledger is left
+			// as it was (a reservation stays), so nothing acts on it.
+			log.Error().Err(err).Msg("the provider applied the call but its answer does not match the command")
+			c = schemas.Completion{TrackID: cmd.TrackID, Claim: claim, ProviderTrackID: req.ProviderTrackID, State: schemas.StateFailed,
+				CallState: schemas.CallDone, CallAnswer: out, CallEvidence: o.evidence, NeedsReconciliation: true}
+			res = p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusFailed, nil, &schemas.ErrorInfo{
+				Code: schemas.CodeAnswerMismatch, NeedsReconciliation: true,
+				Message: "the provider applied the call but its answer does not match the command: " + err.Error() + "; an operator must reconcile it",
+			}, attempts, receivedAt, uuid.NewString())
 		}
 	} else {
 		var pe *providers.Error

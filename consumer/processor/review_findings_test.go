@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,50 +116,51 @@ func (a amountChanger) Resolve(ctx context.Context, req providers.Request) (prov
 	return a.resolver.Resolve(ctx, req)
 }
 
-// TestReviewFinnotechBlockOfAnotherAmountIsNotSilentlyDone: recordOutcome
-// keeps a block whose answer reports another amount than asked "for an
-// operator" (markInDoubt, "never re-send"). But nothing flags it: the
-// sweeper claims the IN_DOUBT command, wages says DONE, resultFromWages
-// builds the result from the COMMAND's amount, ledgerEffects passes, and the
-// command ends DONE with a hold of the asked amount and no
-// needsReconciliation. The provider's own answer (the other amount) is
-// dropped.
-func TestReviewFinnotechBlockOfAnotherAmountIsNotSilentlyDone(t *testing.T) {
+// TestFinnotechBlockOfAnotherAmountIsFlaggedNotSettled (review finding F4):
+// a block whose answer reports another amount than asked was kept IN_DOUBT
+// "for an operator", and the sweeper then settled it DONE from wages with
+// the asked amount, dropping the provider's own answer. The answer is a
+// known fact, not a doubt: the command ends FAILED PROVIDER_ANSWER_MISMATCH,
+// flagged and listed for reconciliation, the call is recorded applied with
+// the provider's answer, and no hold is made of an amount nobody blocked.
+func TestFinnotechBlockOfAnotherAmountIsFlaggedNotSettled(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, processor.Config{}, "")
 	real := e.provs[schemas.ProviderFinnotech]
 	e.provs[schemas.ProviderFinnotech] = amountChanger{Provider: real, resolver: real.(processor.Resolver)}
 	p := e.newProcessor(processor.Config{Lease: 500 * time.Millisecond, SweepInterval: 50 * time.Millisecond, ResolveRetry: 50 * time.Millisecond}, processor.Hooks{})
+	runProcessor(t, p)
 
 	e.offset++
 	block := `{"trackId":"am1","provider":"finnotech","clientId":"app-1","amount":1500000,"description":"court order","days":30}`
 	if err := p.Handle(context.Background(), kafkaMessage(blockTopic, e.offset, block)); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	if st, _ := e.store.State(context.Background(), "am1"); st != schemas.StateInDoubt {
-		t.Fatalf("block answered with another amount: got %s, want IN_DOUBT (kept for an operator)", st)
-	}
-	runProcessor(t, p)
-	deadline := time.Now().Add(5 * time.Second)
-	for len(e.results("am1")) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	rs := e.results("am1")
-	if len(rs) == 0 {
-		return // still kept for an operator: fine
+	time.Sleep(500 * time.Millisecond) // let a sweeper act, if anything were left for it
+	r := e.onlyResult("am1")
+	if r.Status != schemas.StatusFailed || r.Error == nil || r.Error.Code != schemas.CodeAnswerMismatch || !r.Error.NeedsReconciliation || r.Error.Retryable {
+		t.Fatalf("got %s %+v, want FAILED PROVIDER_ANSWER_MISMATCH, needing reconciliation, not retryable", r.Status, r.Error)
 	}
 	list, err := e.store.NeedsReconciliation(context.Background(), 10)
-	if err != nil {
+	if err != nil || len(list) != 1 || list[0].TrackID != "am1" {
+		t.Fatalf("reconciliation list: %+v, %v; want am1", list, err)
+	}
+	var call struct {
+		State  string `db:"state"`
+		Answer []byte `db:"answer"`
+	}
+	if err := e.store.DB().Get(&call, `SELECT state, answer FROM provider_calls WHERE track_id = 'am1'`); err != nil {
 		t.Fatal(err)
 	}
-	flagged := false
-	for _, c := range list {
-		flagged = flagged || c.TrackID == "am1"
+	if call.State != schemas.CallDone || !strings.Contains(string(call.Answer), "1499000") {
+		t.Errorf("the call row: %s %s, want DONE with the provider's own answer (1499000)", call.State, call.Answer)
 	}
-	if rs[0].Status == schemas.StatusDone && !flagged {
-		t.Errorf("the provider answered that it blocked %d rials, not the %d asked; blockd kept the command IN_DOUBT for an operator, "+
-			"then its sweeper settled it DONE from wages with the asked amount and no needsReconciliation: result %s",
-			1500000-1000, 1500000, rs[0].Result)
+	var holds int
+	if err := e.store.DB().Get(&holds, `SELECT count(*) FROM holds WHERE block_track_id = 'am1'`); err != nil {
+		t.Fatal(err)
+	}
+	if holds != 0 {
+		t.Errorf("blockd's ledger holds %d entries for am1, want none until an operator reconciles", holds)
 	}
 }
 
