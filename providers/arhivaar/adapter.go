@@ -3,7 +3,6 @@ package arhivaar
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -32,11 +31,6 @@ func NewAdapter(c *Client) *Adapter {
 // the JSON Schema before, and Arhivaar (or the Sandbox) checks it again.
 // Arhivaar has no request id, so req.ProviderTrackID is not sent.
 func (a *Adapter) Execute(ctx context.Context, req providers.Request) (json.RawMessage, error) {
-	return a.send(ctx, req, StateFromAnswer)
-}
-
-// send makes the call for req and returns its Result, saying stateFrom.
-func (a *Adapter) send(ctx context.Context, req providers.Request, stateFrom string) (json.RawMessage, error) {
 	cmd := req.Command
 	var block bool
 	switch cmd.Kind {
@@ -51,7 +45,7 @@ func (a *Adapter) send(ctx context.Context, req providers.Request, stateFrom str
 	if err := a.client.SetBlocked(ctx, cmd.AccountID, block, cmd.Note); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(Result{AccountID: cmd.AccountID, Blocked: block, Note: cmd.Note, StateFrom: stateFrom})
+	b, err := json.Marshal(Result{AccountID: cmd.AccountID, Blocked: block, Note: cmd.Note, StateFrom: StateFromAnswer})
 	if err != nil {
 		// Not reached: a Result holds only strings and a bool. The call was
 		// applied, so this is not a provider refusal.
@@ -60,35 +54,22 @@ func (a *Adapter) send(ctx context.Context, req providers.Request, stateFrom str
 	return b, nil
 }
 
-// Resolve settles a call whose answer was lost by sending it again: setting
-// an account's state is idempotent and Arhivaar calls carry no request id
-// nor any status inquiry, so a re-send is the only inquiry there is.
+// Resolve settles a call whose answer was lost. Arhivaar has no status
+// inquiry and its calls carry no request id; setting an account's state is
+// idempotent (assumed: package doc, "Idempotency"). So Resolve never sends
+// anything itself: a re-send made here would be a call nobody records or
+// fences, which could time out and land after the account's next command.
 //
-// The re-send goes out only after req.CannotLandAfter. Before it, or when
-// it is zero, the original call may still land, and a re-send would prove
-// nothing (its OK would make the command DONE while the original could
-// still land after the account's next command and undo it): the verdict is
-// Unproven and nothing is sent.
-//
-//   - OK: Applied; the Result says "stateFrom":"resend".
-//   - A documented refusal (INVALID_ID, INVALID_BLOCK, INVALID_NOTE, and
-//     the assumed INVALID_SIGNATURE): the same input was refused, so the
-//     original was too: NotApplied.
-//   - Anything else (an undocumented answer, a 429 or 503, a timeout or
-//     another transport failure) proves nothing: the error is returned and
-//     the verdict is Unproven, so that the processor logs what the provider
-//     said and asks again later.
-func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (providers.Resolution, error) {
+//   - Before req.CannotLandAfter (or when it is zero) the original call may
+//     still land: Unproven.
+//   - After it: SafeToRepeat. Whether the call took effect is not known,
+//     but it can no longer, so the processor sends the same state again as
+//     a new, recorded and fenced attempt, whose own answer settles the
+//     command (and whose own lost answer is resolved the same way).
+func (a *Adapter) Resolve(_ context.Context, req providers.Request) (providers.Resolution, error) {
 	if req.CannotLandAfter.IsZero() || !time.Now().After(req.CannotLandAfter) {
-		return providers.Resolution{Evidence: "the call could still land: too early to re-send it"}, nil
+		return providers.Resolution{Evidence: "no status inquiry, and the call could still land"}, nil
 	}
-	out, err := a.send(ctx, req, StateFromResend)
-	if err == nil {
-		return providers.Resolution{Verdict: providers.Applied, Result: out, Evidence: "the same state set again: OK"}, nil
-	}
-	var pe *providers.Error
-	if errors.As(err, &pe) && pe.Provider == provider && pe.Class == providers.Permanent && documented(pe.Code) != "" {
-		return providers.Resolution{Verdict: providers.NotApplied, Evidence: "the same state set again: refused " + pe.Code}, nil
-	}
-	return providers.Resolution{}, fmt.Errorf("re-sending to learn the outcome: %w", err)
+	return providers.Resolution{Verdict: providers.SafeToRepeat,
+		Evidence: "no status inquiry; the call can no longer land; setting the same state again is safe"}, nil
 }

@@ -43,16 +43,11 @@ type Result struct {
 	AccountID string `json:"accountId"`
 	Blocked   bool   `json:"blocked"`
 	Note      string `json:"note"`
-	// StateFrom says which call's OK the Result rests on: StateFromAnswer
-	// or StateFromResend.
+	// StateFrom says what the Result rests on: always StateFromAnswer, the
+	// OK of a call of this command (a call whose answer was lost is
+	// superseded by a new, recorded attempt: see Adapter.Resolve).
 	StateFrom string `json:"stateFrom"`
 }
 
-// The values of Result.StateFrom.
-const (
-	// StateFromAnswer: the call's own answer was OK.
-	StateFromAnswer = "answer"
-	// StateFromResend: the call's answer was lost, and Resolve's re-send of
-	// the same state, after the call could no longer land, was OK.
-	StateFromResend = "resend"
-)
+// StateFromAnswer is Result.StateFrom: a call's own answer was OK.
+const StateFromAnswer = "answer"
