@@ -110,6 +110,11 @@ type Request struct {
 	// unblock-transfer inquiry).
 	InquiredTrackID  string
 	InquiredClientID string
+	// Before is the provider's state as the adapter's Prepare read it before
+	// the command's first call (nil when it has no Prepare, or the read was
+	// not kept): Execute and Resolve compare what they read with it, so that
+	// a state that was already there is never taken for this call's effect.
+	Before json.RawMessage
 	// CannotLandAfter is set for Resolve only: the time after which the call
 	// being resolved can no longer take effect at the provider (its intent
 	// was recorded, then it was sent within the call timeout, the client

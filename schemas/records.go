@@ -122,6 +122,18 @@ type CallStart struct {
 	// ReserveTransfer, when set, reserves the hold released by that unblock
 	// for this transfer; the call is not started if another transfer holds it.
 	ReserveTransfer string
+	// Before is the provider's state as read before this call (Preparer);
+	// the command keeps the one read before its FIRST call.
+	Before []byte
+}
+
+// CallBegun is what recording a call attempt returns.
+type CallBegun struct {
+	// Attempt is the attempt's number, from 1.
+	Attempt int
+	// Before is the provider's state before the command's first call, if
+	// one was read (see CallStart.Before).
+	Before []byte
 }
 
 // MarkInDoubtParams names a CALLING command whose provider call may have
@@ -320,6 +332,9 @@ type InDoubtClaim struct {
 	ProviderTrackID string
 	// Call is what the store knows about that call.
 	Call CallRecord
+	// Before is the provider's state before the command's first call, if
+	// one was read (CallStart.Before).
+	Before []byte
 }
 
 // InDoubtCommand is a command whose provider call may have been applied and

@@ -143,13 +143,19 @@ func (s *Store) MarkInDoubt(ctx context.Context, p schemas.MarkInDoubtParams) er
 // CALLING, committed before the call is sent. It fails with ErrNotClaimed
 // when the caller lost the command, and ErrHoldTaken when ReserveHold names
 // a hold another unblock already has.
-func (s *Store) BeginCall(ctx context.Context, c schemas.CallStart, lease time.Duration) (attempt int, err error) {
+func (s *Store) BeginCall(ctx context.Context, c schemas.CallStart, lease time.Duration) (begun schemas.CallBegun, err error) {
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		err := tx.GetContext(ctx, &attempt, `
+		var row struct {
+			Attempts int    `db:"attempts"`
+			Before   []byte `db:"before"`
+		}
+		err := tx.GetContext(ctx, &row, `
 			UPDATE commands SET state = 'CALLING', attempts = attempts + 1, updated_at = now(),
-			       lease_until = now() + $3 * interval '1 millisecond'
+			       lease_until = now() + $3 * interval '1 millisecond', before = coalesce(before, $4)
 			WHERE track_id = $1 AND claim = $2 AND state = 'RECEIVED'
-			RETURNING attempts`, c.TrackID, c.Claim, lease.Milliseconds())
+			RETURNING attempts, before`, c.TrackID, c.Claim, lease.Milliseconds(), nullJSON(c.Before))
+		begun = schemas.CallBegun{Attempt: row.Attempts, Before: row.Before}
+		attempt := row.Attempts
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotClaimed
 		}
@@ -189,7 +195,7 @@ func (s *Store) BeginCall(ctx context.Context, c schemas.CallStart, lease time.D
 		}
 		return nil
 	})
-	return attempt, err
+	return begun, err
 }
 
 // RecordAttemptNotApplied records that the claimed command's call attempt
@@ -488,7 +494,7 @@ func (s *Store) ClaimInDoubt(ctx context.Context, owner string, lease time.Durat
 			WHERE c.track_id = open.track_id
 			RETURNING c.kind, c.request, c.claim, c.received_at, c.attempts, c.in_doubt_since, coalesce(c.traceparent, ''),
 			          coalesce(last.provider_track_id, ''), coalesce(last.state, ''), last.answer, coalesce(last.error_code, ''),
-			          coalesce(last.evidence, ''), coalesce(extract(epoch FROM now() - last.started_at), 0)`,
+			          coalesce(last.evidence, ''), coalesce(extract(epoch FROM now() - last.started_at), 0), c.before`,
 			limit, owner, lease.Milliseconds())
 		if err != nil {
 			return fmt.Errorf("claiming in-doubt commands: %w", err)
@@ -500,7 +506,7 @@ func (s *Store) ClaimInDoubt(ctx context.Context, owner string, lease time.Durat
 			var request []byte
 			var age float64
 			if err := rows.Scan(&kind, &request, &c.Claim, &c.ReceivedAt, &c.Attempts, &c.InDoubtSince, &c.Traceparent, &c.ProviderTrackID,
-				&c.Call.State, &c.Call.Answer, &c.Call.ErrorCode, &c.Call.Evidence, &age); err != nil {
+				&c.Call.State, &c.Call.Answer, &c.Call.ErrorCode, &c.Call.Evidence, &age, &c.Before); err != nil {
 				return fmt.Errorf("reading in-doubt command: %w", err)
 			}
 			c.Call.ProviderTrackID = c.ProviderTrackID
@@ -674,8 +680,9 @@ func (s *Store) RecordLateAnswer(ctx context.Context, a schemas.LateAnswer) (sch
 		var cmd struct {
 			State    schemas.State `db:"state"`
 			Attempts int           `db:"attempts"`
+			Kind     schemas.Kind  `db:"kind"`
 		}
-		if err := tx.GetContext(ctx, &cmd, `SELECT state, attempts FROM commands WHERE track_id = $1 FOR UPDATE`, a.TrackID); err != nil {
+		if err := tx.GetContext(ctx, &cmd, `SELECT state, attempts, kind FROM commands WHERE track_id = $1 FOR UPDATE`, a.TrackID); err != nil {
 			return fmt.Errorf("reading command: %w", err)
 		}
 		var call struct {
@@ -722,7 +729,9 @@ func (s *Store) RecordLateAnswer(ctx context.Context, a schemas.LateAnswer) (sch
 		case applied && cmd.Attempts > call.Attempt:
 			v.Reason = fmt.Sprintf("call %s was applied after a later attempt was made for the command", a.ProviderTrackID)
 		}
-		if v.Reason == "" {
+		if v.Reason == "" || cmd.Kind == schemas.KindInquiry {
+			// An inquiry only reads: two answers to it are no two effects.
+			v = schemas.LateAnswerVerdict{}
 			return nil
 		}
 		v.Contradicts = true

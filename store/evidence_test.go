@@ -215,6 +215,26 @@ func TestLateAnswersAreKeptAndContradictionsFlagged(t *testing.T) {
 			t.Errorf("la7 not listed with its reason: %+v", list)
 		}
 	})
+	t.Run("an inquiry answered twice", func(t *testing.T) {
+		ctx := context.Background()
+		r, err := s.Receive(ctx, schemas.Command{Kind: schemas.KindInquiry, TrackID: "la8", Provider: schemas.ProviderFinnotech,
+			Inquiry: "facility", ClientID: "c1", NationalID: "0012345678"}, schemas.SourceMeta{Topic: "blockd.cmd.inquiry"}, "a", time.Minute, notLocal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.BeginCall(ctx, schemas.CallStart{TrackID: "la8", Claim: r.Claim, ProviderTrackID: "la8-a1"}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordAttemptNotApplied(ctx, schemas.RecordAttemptNotAppliedParams{TrackID: "la8", Claim: r.Claim, ProviderTrackID: "la8-a1"}); err != nil {
+			t.Fatal(err)
+		}
+		if v := late("la8", "la8-a1", schemas.CallDone); v.Contradicts {
+			t.Errorf("got a contradiction (%s), want none: an inquiry only reads", v.Reason)
+		}
+		if f, _ := flagged(t, s, "la8"); f {
+			t.Error("inquiry flagged for reconciliation")
+		}
+	})
 	t.Run("an unknown call", func(t *testing.T) {
 		_, err := s.RecordLateAnswer(ctx, schemas.LateAnswer{TrackID: "la1", ProviderTrackID: "nope", State: schemas.CallDone})
 		if err == nil || errors.Is(err, store.ErrNotClaimed) {

@@ -29,7 +29,7 @@ import (
 // Store is the durable state the processor needs (store.Store in production).
 type Store interface {
 	Receive(ctx context.Context, cmd schemas.Command, src schemas.SourceMeta, owner string, lease time.Duration, local func(trackID string) bool) (schemas.Receipt, error)
-	BeginCall(ctx context.Context, c schemas.CallStart, lease time.Duration) (int, error)
+	BeginCall(ctx context.Context, c schemas.CallStart, lease time.Duration) (schemas.CallBegun, error)
 	Complete(ctx context.Context, c schemas.Completion) error
 	RecordAttemptNotApplied(ctx context.Context, p schemas.RecordAttemptNotAppliedParams) error
 	MarkInDoubt(ctx context.Context, p schemas.MarkInDoubtParams) error
@@ -49,6 +49,14 @@ type Store interface {
 // Provider carries out one call at one provider (a providers/* adapter).
 type Provider interface {
 	Execute(ctx context.Context, req providers.Request) (json.RawMessage, error)
+}
+
+// Preparer is a Provider that reads, before a call is sent, the state the
+// call will change (the card platform's block codes). What it reads before
+// a command's first call is kept with the command and given to Execute and
+// Resolve as providers.Request.Before.
+type Preparer interface {
+	Prepare(ctx context.Context, req providers.Request) (json.RawMessage, error)
 }
 
 // Resolver is a Provider that can say what happened to a call whose outcome
@@ -354,14 +362,46 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 	}
 	budget := time.Now().Add(retryBudget)
 	delay := p.cfg.RetryDelay
+	attempts := 0 // calls recorded by this loop
 	for {
 		// A provider that is down makes its commands wait, spending no attempt.
 		report, err := g.admit(ctx, cmd.Provider)
 		if err != nil {
 			return err
 		}
+		if pr, ok := prov.(Preparer); ok {
+			before, err := p.prepare(ctx, pr, req)
+			report(err, classify(cmd, err))
+			if err != nil {
+				// Nothing was sent: a failed read is retried like a call
+				// refused before it was applied, within the same bounds.
+				if ctx.Err() == nil && time.Now().Add(delay).Before(budget) {
+					log.Info().Err(err).Msg("reading the provider's state before the call failed; retrying")
+					select {
+					case <-ctx.Done():
+						return fmt.Errorf("waiting to retry %s: %w", cmd.TrackID, ctx.Err())
+					case <-time.After(delay/2 + rand.N(delay/2+1)):
+					}
+					delay = min(delay*2, p.cfg.RetryDelayMax)
+					continue
+				}
+				noCall := req
+				noCall.ProviderTrackID = ""
+				return p.recordOutcome(ctx, log, cmd, claim, noCall, attempts, receivedAt, traceparent,
+					callOutcome{err: &providers.Error{Provider: cmd.Provider, Class: providers.Retryable, Code: "STATE_UNREADABLE",
+						Message: "the provider's state could not be read before the call; nothing was sent", Err: err}})
+			}
+			start.Before = before
+			report, err = g.admit(ctx, cmd.Provider)
+			if err != nil {
+				return err
+			}
+		}
 		intentAt := time.Now()
-		attempt, err := p.store.BeginCall(ctx, start, p.cfg.Lease)
+		begun, err := p.store.BeginCall(ctx, start, p.cfg.Lease)
+		attempt := begun.Attempt
+		attempts = attempt
+		req.Before = begun.Before
 		if err != nil {
 			report(nil, providers.Permanent) // nothing was sent: not the provider's fault
 		}
@@ -476,6 +516,18 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 		req.ProviderTrackID = uuid.NewString() // Finnotech never replays a trackId
 		start.ProviderTrackID = req.ProviderTrackID
 	}
+}
+
+// prepare reads the provider's state before a call, bounded by the call
+// timeout.
+func (p *Processor) prepare(ctx context.Context, pr Preparer, req providers.Request) (json.RawMessage, error) {
+	rctx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
+	defer cancel()
+	before, err := pr.Prepare(rctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("reading the provider's state before the call: %w", err)
+	}
+	return before, nil
 }
 
 // dbTimeout bounds one recording transaction; it is separate from the

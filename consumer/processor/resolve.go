@@ -153,7 +153,7 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 	// The call's intent was recorded c.Call.Age ago; it was sent within a
 	// call timeout of that (see fence), its client gave up a call timeout
 	// later, and it may land until LandingMargin after that.
-	req := providers.Request{Command: cmd, ProviderTrackID: c.ProviderTrackID,
+	req := providers.Request{Command: cmd, ProviderTrackID: c.ProviderTrackID, Before: c.Before,
 		CannotLandAfter: time.Now().Add(-c.Call.Age + 2*p.cfg.CallTimeout + p.cfg.LandingMargin)}
 	start := schemas.CallStart{TrackID: cmd.TrackID, Claim: c.Claim}
 	if rejection, err := p.applyRules(ctx, log, cmd, &req, &start, c.InDoubtSince.Add(p.cfg.ResolveDeadline)); err != nil || rejection != nil {

@@ -118,21 +118,79 @@ func (a *Adapter) Execute(ctx context.Context, req providers.Request) (json.RawM
 			Message: fmt.Sprintf("card adapter does not carry out %q commands", cmd.Kind)}
 	}
 
+	before, haveBefore := beforeOf(req)
 	acct, err := a.client.SetBlockCode(ctx, cmd.AccountID, cmd.BlockCodeSlot, code, cmd.BusinessUnit,
 		truncate(req.ProviderTrackID, wire.MaxCorrelationID))
+	if err == nil && cmd.Kind == schemas.KindBlock && haveBefore && codeSlot(before, true, acct, cmd) == 0 {
+		// The answer shows the code, but it was there before the command's
+		// first call: the platform kept what was there ("retain the
+		// existing value"), and the code is not this command's.
+		err = &providers.Error{Provider: provider, Class: providers.Permanent, Code: CodeBlockCodeNotApplied,
+			Message: "the answer shows " + cmd.BlockCode + " only where it was before the call: an existing code was kept"}
+	}
 	if err != nil {
 		if cmd.Kind == schemas.KindBlock && IsCodeKept(err) {
-			return a.checkKeptCode(ctx, cmd, err)
+			return a.checkKeptCode(ctx, req, err)
 		}
 		return nil, err
 	}
-	return encodeResult(cmd, acct, StateFromAnswer, "")
+	return encodeResult(cmd, acct, codeSlot(before, haveBefore, acct, cmd), StateFromAnswer, "")
+}
+
+// Prepare reads, before a block's call, the account's block codes: the
+// processor keeps what it read before the command's first call and gives
+// it back as req.Before, so that Execute and Resolve never take a code
+// that was already there (an earlier block of the same letter, another
+// party's) for this command's effect. Other kinds read nothing.
+func (a *Adapter) Prepare(ctx context.Context, req providers.Request) (json.RawMessage, error) {
+	if req.Command.Kind != schemas.KindBlock {
+		return nil, nil
+	}
+	acct, err := a.client.Details(ctx, req.Command.AccountID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the account before the block: %w", err)
+	}
+	b, err := json.Marshal(acct)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the account: %w", err)
+	}
+	return b, nil
+}
+
+// beforeOf reads req.Before: the account as it was before the command's
+// first call, when it was read.
+func beforeOf(req providers.Request) (Account, bool) {
+	var acct Account
+	if len(req.Before) == 0 || json.Unmarshal(req.Before, &acct) != nil {
+		return Account{}, false
+	}
+	return acct, true
+}
+
+// codeSlot is the slot of acct that holds the command's code because of the
+// command: with the account as it was before (haveBefore), a slot that holds
+// the code now and did not then, preferring the slot asked for; without
+// it, any slot that holds the code (slotHolding). 0 when none.
+func codeSlot(before Account, haveBefore bool, acct Account, cmd schemas.Command) int {
+	if !haveBefore {
+		return slotHolding(acct, cmd.BlockCode, cmd.BlockCodeSlot)
+	}
+	code := strings.TrimSpace(cmd.BlockCode)
+	for _, s := range []int{cmd.BlockCodeSlot, 3 - cmd.BlockCodeSlot} {
+		if (s == 1 || s == 2) && code != "" && acct.BlockCode(s) == code && before.BlockCode(s) != code {
+			return s
+		}
+	}
+	return 0
 }
 
 // checkKeptCode settles a block answered with a kept code (keptErr) by
-// reading the account: the command's code in either slot means its effect
-// is in place.
-func (a *Adapter) checkKeptCode(ctx context.Context, cmd schemas.Command, keptErr error) (json.RawMessage, error) {
+// reading the account: the command's code in a slot that did not hold it
+// before the command's first call (any slot, when that is not known) means
+// its effect is in place.
+func (a *Adapter) checkKeptCode(ctx context.Context, req providers.Request, keptErr error) (json.RawMessage, error) {
+	cmd := req.Command
+	before, haveBefore := beforeOf(req)
 	var kept *providers.Error
 	errors.As(keptErr, &kept)
 	acct, err := a.client.Details(ctx, cmd.AccountID)
@@ -141,10 +199,11 @@ func (a *Adapter) checkKeptCode(ctx context.Context, cmd schemas.Command, keptEr
 			Message:    "an existing code was kept, and the account details that would show whether the command's code is already in place could not be read",
 			HTTPStatus: kept.HTTPStatus, Err: err}
 	}
-	if slotHolding(acct, cmd.BlockCode, cmd.BlockCodeSlot) == 0 {
+	s := codeSlot(before, haveBefore, acct, cmd)
+	if s == 0 {
 		return nil, keptErr
 	}
-	return encodeResult(cmd, acct, StateFromDetails, kept.Code)
+	return encodeResult(cmd, acct, s, StateFromDetails, kept.Code)
 }
 
 // Resolve says what became of a blockUnblock call whose answer was lost, by
@@ -173,8 +232,9 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (providers
 		return providers.Resolution{}, fmt.Errorf("reading account state: %w", err)
 	}
 	cannotLand := !req.CannotLandAfter.IsZero() && time.Now().After(req.CannotLandAfter)
-	applied := func(evidence string) (providers.Resolution, error) {
-		out, err := encodeResult(cmd, acct, StateFromDetails, "")
+	before, haveBefore := beforeOf(req)
+	applied := func(slot int, evidence string) (providers.Resolution, error) {
+		out, err := encodeResult(cmd, acct, slot, StateFromDetails, "")
 		if err != nil {
 			return providers.Resolution{}, err
 		}
@@ -182,20 +242,30 @@ func (a *Adapter) Resolve(ctx context.Context, req providers.Request) (providers
 	}
 	switch cmd.Kind {
 	case schemas.KindBlock:
-		if s := slotHolding(acct, cmd.BlockCode, cmd.BlockCodeSlot); s != 0 {
-			return applied(fmt.Sprintf("account details: slot %d holds %s", s, cmd.BlockCode))
+		switch s := codeSlot(before, haveBefore, acct, cmd); {
+		case s != 0 && haveBefore:
+			// The code appeared where it was not before the command's first
+			// call: this command's call landed.
+			return applied(s, fmt.Sprintf("account details: slot %d holds %s, which it did not before the call", s, cmd.BlockCode))
+		case s != 0 && cannotLand:
+			return applied(s, fmt.Sprintf("account details: slot %d holds %s after the call can no longer land", s, cmd.BlockCode))
+		case s != 0:
+			// Without the state before the call, a code already there (an
+			// earlier block of the same letter) cannot be told from this
+			// call's; wait until the call can no longer land.
+			return providers.Resolution{Evidence: fmt.Sprintf("account details: slot %d holds %s, but it may have been there before and the call could still land: too early to count", s, cmd.BlockCode)}, nil
 		}
 		if !cannotLand {
-			return providers.Resolution{Evidence: "account details: neither slot holds " + cmd.BlockCode +
+			return providers.Resolution{Evidence: "account details: no slot newly holds " + cmd.BlockCode +
 				" yet, but the call could still land: too early to count"}, nil
 		}
 		return providers.Resolution{Verdict: providers.NotApplied,
-			Evidence: "account details: neither slot holds " + cmd.BlockCode + " after the call can no longer land"}, nil
+			Evidence: "account details: no slot newly holds " + cmd.BlockCode + " after the call can no longer land"}, nil
 	case schemas.KindUnblock:
 		held := acct.BlockCode(cmd.BlockCodeSlot)
 		switch {
 		case held == "" && cannotLand:
-			return applied(fmt.Sprintf("account details: slot %d is empty after the call can no longer land", cmd.BlockCodeSlot))
+			return applied(cmd.BlockCodeSlot, fmt.Sprintf("account details: slot %d is empty after the call can no longer land", cmd.BlockCodeSlot))
 		case held == "":
 			return providers.Resolution{Evidence: fmt.Sprintf("account details: slot %d is empty, but the call could still land: too early to count", cmd.BlockCodeSlot)}, nil
 		case !cannotLand:
@@ -227,14 +297,13 @@ func slotHolding(acct Account, code string, slot int) int {
 }
 
 // encodeResult is the Result of cmd on the account acct, read from
-// stateFrom; keptCodeAnswer is the code of a kept-code answer that the
-// details inquiry overrode, if any.
-func encodeResult(cmd schemas.Command, acct Account, stateFrom, keptCodeAnswer string) (json.RawMessage, error) {
+// stateFrom, with the command's code in slot (0: the slot asked for);
+// keptCodeAnswer is the code of a kept-code answer that the details
+// inquiry overrode, if any.
+func encodeResult(cmd schemas.Command, acct Account, slot int, stateFrom, keptCodeAnswer string) (json.RawMessage, error) {
 	codeSlot := cmd.BlockCodeSlot
-	if cmd.Kind == schemas.KindBlock {
-		if s := slotHolding(acct, cmd.BlockCode, cmd.BlockCodeSlot); s != 0 {
-			codeSlot = s
-		}
+	if cmd.Kind == schemas.KindBlock && slot != 0 {
+		codeSlot = slot
 	}
 	b, err := json.Marshal(Result{
 		AccountID:      acct.AccountID,

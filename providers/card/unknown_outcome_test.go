@@ -127,29 +127,39 @@ func blockReq(id string, cannotLandAfter time.Time) providers.Request {
 
 // TestResolveCountsAbsenceOnlyAfterTheCallCannotLand: an account state that
 // does not show the call's effect proves "not applied" only once the call
-// can no longer land; a code in either slot proves "applied".
+// can no longer land; a code in a slot that did not hold it before the
+// command's first call proves "applied" at once; without the state before,
+// a code in a slot proves it only once the call can no longer land (it may
+// have been there already: an earlier block of the same letter).
 func TestResolveCountsAbsenceOnlyAfterTheCallCannotLand(t *testing.T) {
 	past, future := time.Now().Add(-time.Second), time.Now().Add(time.Hour)
+	const empty = `{}`
 	tests := []struct {
 		name            string
 		kind            schemas.Kind
 		slot1, slot2    string // the account before Resolve
+		before          string // the account before the first call (req.Before); "" not read
 		cannotLandAfter time.Time
 		want            providers.Verdict
 		wantCodeSlot    float64
 	}{
-		{"block absent, no CannotLandAfter", schemas.KindBlock, "", "", time.Time{}, providers.Unproven, 0},
-		{"block absent, too early", schemas.KindBlock, "", "", future, providers.Unproven, 0},
-		{"block absent, after it can no longer land", schemas.KindBlock, "", "", past, providers.NotApplied, 0},
-		{"block in the slot asked", schemas.KindBlock, "X", "", time.Time{}, providers.Applied, 1},
-		{"block in the unused slot", schemas.KindBlock, "Q", "X", time.Time{}, providers.Applied, 2},
-		{"another code in the slot, too early", schemas.KindBlock, "Q", "R", future, providers.Unproven, 0},
-		{"another code in the slot, late enough", schemas.KindBlock, "Q", "R", past, providers.NotApplied, 0},
-		{"unblock, slot empty, late enough", schemas.KindUnblock, "", "Q", past, providers.Applied, 1},
-		{"unblock, slot empty, too early", schemas.KindUnblock, "", "Q", future, providers.Unproven, 0},
-		{"unblock, slot empty, no CannotLandAfter", schemas.KindUnblock, "", "Q", time.Time{}, providers.Unproven, 0},
-		{"unblock, slot holds a code, too early", schemas.KindUnblock, "X", "", future, providers.Unproven, 0},
-		{"unblock, slot holds a code, late enough", schemas.KindUnblock, "X", "", past, providers.NotApplied, 0},
+		{"block absent, no CannotLandAfter", schemas.KindBlock, "", "", empty, time.Time{}, providers.Unproven, 0},
+		{"block absent, too early", schemas.KindBlock, "", "", empty, future, providers.Unproven, 0},
+		{"block absent, after it can no longer land", schemas.KindBlock, "", "", empty, past, providers.NotApplied, 0},
+		{"block in the slot asked", schemas.KindBlock, "X", "", empty, time.Time{}, providers.Applied, 1},
+		{"block in the unused slot", schemas.KindBlock, "Q", "X", `{"blockCode1":"Q"}`, time.Time{}, providers.Applied, 2},
+		{"the code was there before, too early", schemas.KindBlock, "X", "", `{"blockCode1":"X"}`, future, providers.Unproven, 0},
+		{"the code was there before, late enough", schemas.KindBlock, "X", "", `{"blockCode1":"X"}`, past, providers.NotApplied, 0},
+		{"a second copy in the unused slot", schemas.KindBlock, "X", "X", `{"blockCode1":"X"}`, time.Time{}, providers.Applied, 2},
+		{"a code, state before unknown, too early", schemas.KindBlock, "X", "", "", future, providers.Unproven, 0},
+		{"a code, state before unknown, late enough", schemas.KindBlock, "X", "", "", past, providers.Applied, 1},
+		{"another code in the slot, too early", schemas.KindBlock, "Q", "R", empty, future, providers.Unproven, 0},
+		{"another code in the slot, late enough", schemas.KindBlock, "Q", "R", empty, past, providers.NotApplied, 0},
+		{"unblock, slot empty, late enough", schemas.KindUnblock, "", "Q", "", past, providers.Applied, 1},
+		{"unblock, slot empty, too early", schemas.KindUnblock, "", "Q", "", future, providers.Unproven, 0},
+		{"unblock, slot empty, no CannotLandAfter", schemas.KindUnblock, "", "Q", "", time.Time{}, providers.Unproven, 0},
+		{"unblock, slot holds a code, too early", schemas.KindUnblock, "X", "", "", future, providers.Unproven, 0},
+		{"unblock, slot holds a code, late enough", schemas.KindUnblock, "X", "", "", past, providers.NotApplied, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,6 +179,9 @@ func TestResolveCountsAbsenceOnlyAfterTheCallCannotLand(t *testing.T) {
 			}
 			req := blockReq(id, tc.cannotLandAfter)
 			req.Command.Kind = tc.kind
+			if tc.before != "" {
+				req.Before = json.RawMessage(tc.before)
+			}
 			requests := f.sandbox.Requests()
 			res, err := a.Resolve(ctx, req)
 			if err != nil {
