@@ -155,7 +155,8 @@ type chaosReport struct {
 	DuplicateEffects int // provider effects beyond one per command, phantom DONEs included
 	PhantomDone      int // DONE results without their effect in the sandbox
 	Conflicting      int // commands whose terminal results differ
-	Unresolved       int // results FAILED with OUTCOME_UNKNOWN
+	OutcomeUnknown   int // commands answered FAILED with OUTCOME_UNKNOWN
+	Reconcile        int // commands the database flags needs_reconciliation
 	Kills            int
 	PGRestarts       int
 	BrokerRestarts   int
@@ -163,8 +164,8 @@ type chaosReport struct {
 
 // summary is the last line a run prints.
 func (r chaosReport) summary() string {
-	return fmt.Sprintf("chaos: commands=%d results=%d lost=%d duplicate_effects=%d conflicting_results=%d unresolved=%d kills=%d pg_restarts=%d broker_restarts=%d",
-		r.Commands, r.Results, r.Lost, r.DuplicateEffects, r.Conflicting, r.Unresolved, r.Kills, r.PGRestarts, r.BrokerRestarts)
+	return fmt.Sprintf("chaos: commands=%d results=%d lost=%d duplicate_effects=%d conflicting_results=%d outcome_unknown=%d reconcile=%d kills=%d pg_restarts=%d broker_restarts=%d",
+		r.Commands, r.Results, r.Lost, r.DuplicateEffects, r.Conflicting, r.OutcomeUnknown, r.Reconcile, r.Kills, r.PGRestarts, r.BrokerRestarts)
 }
 
 // ok reports whether the exactly-once promise held.
