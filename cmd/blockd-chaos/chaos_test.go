@@ -17,7 +17,7 @@ import (
 
 // TestChaosShort is the short chaos run: the real blockd binary (built
 // here), three instances in one consumer group killed every ~2s, paused
-// (SIGSTOP) past their lease ~3s after each pause while they have calls in
+// (SIGSTOP) past their lease ~2s after each pause while they have calls in
 // flight,
 // restarted one after another with SIGTERM once, one broker SIGKILL and
 // restart, provider sandboxes with every fault mode (late delivery,
@@ -61,7 +61,7 @@ func TestChaosShort(t *testing.T) {
 		KillEvery:       2 * time.Second,
 		PGRestarts:      0, // shared server: see above
 		BrokerRestarts:  1,
-		PauseEvery:      3 * time.Second,
+		PauseEvery:      2 * time.Second,
 		PauseFor:        6 * time.Second,
 		RollingRestarts: 1,
 		ErrorRate:       0.05,
