@@ -32,13 +32,7 @@ import (
 // killer SIGKILLs a random available blockd instance every ~every (±50%)
 // and starts it again after a short pause, until ctx ends.
 func (s *procSet) killer(ctx context.Context, every time.Duration, rng *rand.Rand) {
-	for {
-		wait := every/2 + time.Duration(rng.Int64N(int64(every)+1))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
+	for jitteredWait(ctx, every, rng) {
 		if s.rollingUnderWay() {
 			continue
 		}
@@ -76,6 +70,16 @@ func (s *procSet) killer(ctx context.Context, every time.Duration, rng *rand.Ran
 			s.log.printf("killer: %v", err)
 		}
 		p.setHeld(false)
+	}
+}
+
+// jitteredWait waits every ±50%; false when ctx ended first.
+func jitteredWait(ctx context.Context, every time.Duration, rng *rand.Rand) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(every/2 + time.Duration(rng.Int64N(int64(every)+1))):
+		return true
 	}
 }
 
@@ -119,13 +123,7 @@ func dbCallsInFlight(db *sql.DB) callsInFlight {
 // under way when ctx ends runs to its end; only abort (the run is
 // interrupted) cuts it short.
 func (s *procSet) pauser(ctx, abort context.Context, every, pauseFor time.Duration, rng *rand.Rand, inFlight callsInFlight) {
-	for {
-		wait := every/2 + time.Duration(rng.Int64N(int64(every)+1))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
+	for jitteredWait(ctx, every, rng) {
 		p, calls := s.pickBusy(ctx, rng, inFlight)
 		if p == nil {
 			continue
@@ -180,7 +178,7 @@ func (s *procSet) pickBusy(ctx context.Context, rng *rand.Rand, inFlight callsIn
 func (p *proc) pause() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.runningLocked() || p.held || p.paused {
+	if !p.availableLocked() {
 		return false
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {

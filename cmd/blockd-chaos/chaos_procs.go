@@ -179,6 +179,10 @@ func (p *proc) setHeld(h bool) {
 func (p *proc) available() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.availableLocked()
+}
+
+func (p *proc) availableLocked() bool {
 	return p.runningLocked() && !p.held && !p.paused
 }
 
@@ -186,7 +190,7 @@ func (p *proc) available() bool {
 func (p *proc) claim() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.runningLocked() || p.held || p.paused {
+	if !p.availableLocked() {
 		return false
 	}
 	p.held = true
