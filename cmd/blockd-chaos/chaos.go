@@ -2,14 +2,16 @@ package main
 
 // The files: main.go (the process), chaos.go (flags, finding or building
 // the blockd binary, the run, the report), chaos_procs.go (child
-// processes, the killer, PostgreSQL and broker restarts), chaos_produce.go
-// (the sandboxes, the command chains and the producer), chaos_check.go (the
+// processes, PostgreSQL and broker restarts), chaos_disrupt.go (the
+// killer, the pauser and the rolling restarts), chaos_produce.go (the
+// sandboxes, the command chains and the producer), chaos_check.go (the
 // results collector and the checks), chaos_group.go (a watch on the
 // consumer group that works around two defects of the kfake broker),
 // chaos_linux.go/chaos_other.go (how children are started).
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,7 +36,18 @@ type chaosOptions struct {
 	ErrorRate       float64       // sandbox share of calls answered 5xx, not applied
 	TimeoutRate     float64       // sandbox share of calls that hang, not applied
 	DropRate        float64       // sandbox share of calls applied, then answered with nothing
+	LateRate        float64       // sandbox share of calls that hang unanswered and take effect LateBy after the client gave up
+	ApplyTimeout    float64       // sandbox share of calls applied, then answered with the provider's timeout
+	NotResponding   float64       // sandbox share of calls applied, then answered "provider not responding"
+	StatusLagRate   float64       // sandbox share of calls applied, unanswered, and UNKNOWN to the status inquiry for StatusLag
+	NestedFailed    float64       // sandbox share of calls answered 200 with a nested FAILED, not applied
 	TimeoutDelay    time.Duration // how long a sandbox timeout hangs
+	LateBy          time.Duration // how long after the client gave up a late call takes effect
+	StatusLag       time.Duration // how long the status inquiry says UNKNOWN about a status-lag call
+	LandingMargin   time.Duration // BLOCKD_LANDING_MARGIN of the blockd processes
+	PauseEvery      time.Duration // mean wait (jittered) before each SIGSTOP of a blockd process with calls in flight; 0: no pauses
+	PauseFor        time.Duration // a pause lasts PauseFor to 1.5×PauseFor
+	RollingRestarts int           // rolling SIGTERM restarts of every blockd instance, one after another
 	Rate            float64       // commands published per second
 	QuiesceTimeout  time.Duration // how long to wait for the last results after producing
 	ResolveDeadline time.Duration // BLOCKD_RESOLVE_DEADLINE of the blockd processes
@@ -63,7 +76,18 @@ func parseChaosFlags(args []string, out io.Writer) (chaosOptions, error) {
 	fs.Float64Var(&o.ErrorRate, "error-rate", 0.05, "sandbox share of provider calls answered 5xx without being applied")
 	fs.Float64Var(&o.TimeoutRate, "timeout-rate", 0.02, "sandbox share of provider calls that hang without being applied")
 	fs.Float64Var(&o.DropRate, "drop-rate", 0.01, "sandbox share of provider calls applied, then dropped without an answer")
+	fs.Float64Var(&o.LateRate, "late-rate", 0.01, "sandbox share of provider calls that hang unanswered until the client gives up and take effect -late-by later")
+	fs.Float64Var(&o.ApplyTimeout, "apply-timeout-rate", 0.01, "sandbox share of provider calls applied, then answered with the provider's timeout (Finnotech 408, Arhivaar/card 504)")
+	fs.Float64Var(&o.NotResponding, "not-responding-rate", 0.01, "sandbox share of provider calls applied, then answered \"provider not responding\" (Finnotech; the others answer their timeout)")
+	fs.Float64Var(&o.StatusLagRate, "status-lag-rate", 0.01, "sandbox share of provider calls applied and dropped, whose status inquiry (Finnotech wages) says UNKNOWN for -status-lag (the others: as -drop-rate)")
+	fs.Float64Var(&o.NestedFailed, "nested-failed-rate", 0.01, "sandbox share of provider calls answered 200 with a nested FAILED, not applied (Finnotech; the others: as -error-rate)")
 	fs.DurationVar(&o.TimeoutDelay, "timeout-delay", 3*time.Second, "how long a sandbox timeout hangs")
+	fs.DurationVar(&o.LateBy, "late-by", time.Second, "how long after the client gave up a -late-rate call takes effect (must stay below -landing-margin)")
+	fs.DurationVar(&o.StatusLag, "status-lag", 5*time.Second, "how long the status inquiry says UNKNOWN about a -status-lag-rate call")
+	fs.DurationVar(&o.LandingMargin, "landing-margin", 10*time.Second, "BLOCKD_LANDING_MARGIN: how long after its client gave up blockd assumes a call can still take effect; must cover the sandboxes' latest landing")
+	fs.DurationVar(&o.PauseEvery, "pause-every", 6*time.Second, "mean wait (jittered ±50%) before each SIGSTOP of a random blockd process that has calls in flight, counted from the end of the last pause; 0 disables")
+	fs.DurationVar(&o.PauseFor, "pause-for", 6*time.Second, "a paused blockd process is SIGCONTed after -pause-for to 1.5×-pause-for; keep it above the lease (5s)")
+	fs.IntVar(&o.RollingRestarts, "rolling-restarts", 1, "rolling restarts during the run: every blockd instance in turn SIGTERMed, started again and waited for until ready")
 	fs.Float64Var(&o.Rate, "rate", 150, "commands published per second")
 	fs.DurationVar(&o.QuiesceTimeout, "quiesce-timeout", 5*time.Minute, "after producing, how long to wait for every command's terminal result")
 	fs.DurationVar(&o.ResolveDeadline, "resolve-deadline", 2*time.Minute, "BLOCKD_RESOLVE_DEADLINE: how long blockd tries to resolve an unknown outcome")
@@ -96,10 +120,37 @@ func (o *chaosOptions) validate() error {
 	if o.PGRestarts < 0 || o.BrokerRestarts < 0 {
 		errs = append(errs, errors.New("-pg-restarts and -broker-restarts must not be negative"))
 	}
-	for name, r := range map[string]float64{"-error-rate": o.ErrorRate, "-timeout-rate": o.TimeoutRate, "-drop-rate": o.DropRate} {
-		if r < 0 || r > 1 {
+	rates := map[string]float64{"-error-rate": o.ErrorRate, "-timeout-rate": o.TimeoutRate, "-drop-rate": o.DropRate,
+		"-late-rate": o.LateRate, "-apply-timeout-rate": o.ApplyTimeout, "-not-responding-rate": o.NotResponding,
+		"-status-lag-rate": o.StatusLagRate, "-nested-failed-rate": o.NestedFailed}
+	total := 0.0
+	for _, name := range sortedKeys(rates) {
+		if r := rates[name]; r < 0 || r > 1 {
 			errs = append(errs, fmt.Errorf("%s must be between 0 and 1", name))
 		}
+		total += rates[name]
+	}
+	if total > 1 {
+		errs = append(errs, fmt.Errorf("the fault rates add up to %.3f, more than 1", total))
+	}
+	if o.RollingRestarts < 0 {
+		errs = append(errs, errors.New("-rolling-restarts must not be negative"))
+	}
+	if o.PauseEvery < 0 {
+		errs = append(errs, errors.New("-pause-every must not be negative"))
+	}
+	if o.PauseEvery > 0 && o.PauseFor <= 0 {
+		errs = append(errs, errors.New("-pause-for must be positive"))
+	}
+	if o.LateBy < 0 || o.StatusLag < 0 || o.LandingMargin < 0 {
+		errs = append(errs, errors.New("-late-by, -status-lag and -landing-margin must not be negative"))
+	}
+	if o.LateRate > 0 && o.LandingMargin <= latestLanding(*o) {
+		// blockd would take "not applied" for proven while a late call can
+		// still land, and the run would count the harness's own
+		// misconfiguration as duplicate effects.
+		errs = append(errs, fmt.Errorf("-landing-margin %s must exceed %s: a -late-rate call may take effect that long after blockd's client gave up (-late-by, plus -timeout-delay beyond the call timeout %s while the client is paused)",
+			o.LandingMargin, latestLanding(*o), chaosCallTimeout))
 	}
 	if o.Rate <= 0 {
 		errs = append(errs, errors.New("-rate must be positive"))
@@ -111,6 +162,37 @@ func (o *chaosOptions) validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// The timings of the blockd processes (blockdEnv).
+const (
+	chaosCallTimeout   = 2 * time.Second
+	chaosLease         = 5 * time.Second
+	chaosShutdownGrace = 10 * time.Second // BLOCKD_SHUTDOWN_GRACE
+)
+
+// latestLanding is how long after blockd's client gave up a sandbox call
+// can still take effect: a late call waits for the client to go away, or
+// for TimeoutDelay when the client cannot (it is paused), then LateBy.
+func latestLanding(o chaosOptions) time.Duration {
+	return max(o.TimeoutDelay-chaosCallTimeout, 0) + o.LateBy
+}
+
+// configWarnings are settings that make commands end OUTCOME_UNKNOWN for
+// the harness's sake rather than blockd's: blockd cannot prove an outcome
+// before its resolve deadline.
+func (o *chaosOptions) configWarnings() []string {
+	var w []string
+	if settle := 2*chaosCallTimeout + o.LandingMargin; o.ResolveDeadline <= settle {
+		w = append(w, fmt.Sprintf("-resolve-deadline %s is not above 2×call timeout + -landing-margin = %s: a doubt only a state read (card) or a re-send (Arhivaar) can settle ends OUTCOME_UNKNOWN", o.ResolveDeadline, settle))
+	}
+	if o.StatusLagRate > 0 && o.ResolveDeadline <= o.StatusLag {
+		w = append(w, fmt.Sprintf("-resolve-deadline %s is not above -status-lag %s: every -status-lag-rate call at Finnotech ends OUTCOME_UNKNOWN", o.ResolveDeadline, o.StatusLag))
+	}
+	if o.PauseEvery > 0 && o.PauseFor <= chaosLease {
+		w = append(w, fmt.Sprintf("-pause-for %s is not above the lease %s: a paused blockd may keep its claims", o.PauseFor, chaosLease))
+	}
+	return w
 }
 
 // chaosDatabase checks that u names a database on this machine and returns
@@ -155,16 +237,19 @@ type chaosReport struct {
 	DuplicateEffects int // provider effects beyond one per command, phantom DONEs included
 	PhantomDone      int // DONE results without their effect in the sandbox
 	Conflicting      int // commands whose terminal results differ
-	Unresolved       int // results FAILED with OUTCOME_UNKNOWN
+	OutcomeUnknown   int // commands answered FAILED with OUTCOME_UNKNOWN
+	Reconcile        int // commands the database flags needs_reconciliation
 	Kills            int
+	Pauses           int // SIGSTOPs of a blockd process with calls in flight, each SIGCONTed after -pause-for
+	RollingRestarts  int // rolling SIGTERM restarts of every instance, completed
 	PGRestarts       int
 	BrokerRestarts   int
 }
 
 // summary is the last line a run prints.
 func (r chaosReport) summary() string {
-	return fmt.Sprintf("chaos: commands=%d results=%d lost=%d duplicate_effects=%d conflicting_results=%d unresolved=%d kills=%d pg_restarts=%d broker_restarts=%d",
-		r.Commands, r.Results, r.Lost, r.DuplicateEffects, r.Conflicting, r.Unresolved, r.Kills, r.PGRestarts, r.BrokerRestarts)
+	return fmt.Sprintf("chaos: commands=%d results=%d lost=%d duplicate_effects=%d conflicting_results=%d outcome_unknown=%d reconcile=%d kills=%d pauses=%d rolling_restarts=%d pg_restarts=%d broker_restarts=%d",
+		r.Commands, r.Results, r.Lost, r.DuplicateEffects, r.Conflicting, r.OutcomeUnknown, r.Reconcile, r.Kills, r.Pauses, r.RollingRestarts, r.PGRestarts, r.BrokerRestarts)
 }
 
 // ok reports whether the exactly-once promise held.
@@ -282,8 +367,13 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 		}
 		log.printf("built %s into %s in %s", blockdPackage, o.Blockd, time.Since(buildStart).Round(time.Millisecond))
 	}
-	log.printf("seed=%d n=%d instances=%d kill-every=%s pg-restarts=%d broker-restarts=%d faults: error=%.3f timeout=%.3f drop=%.3f rate=%.0f/s resolve-deadline=%s",
-		o.Seed, o.N, o.Instances, o.KillEvery, o.PGRestarts, o.BrokerRestarts, o.ErrorRate, o.TimeoutRate, o.DropRate, o.Rate, o.ResolveDeadline)
+	log.printf("seed=%d n=%d instances=%d kill-every=%s pause-every=%s pause-for=%s rolling-restarts=%d pg-restarts=%d broker-restarts=%d rate=%.0f/s resolve-deadline=%s landing-margin=%s",
+		o.Seed, o.N, o.Instances, o.KillEvery, o.PauseEvery, o.PauseFor, o.RollingRestarts, o.PGRestarts, o.BrokerRestarts, o.Rate, o.ResolveDeadline, o.LandingMargin)
+	log.printf("faults: error=%.3f timeout=%.3f drop=%.3f late=%.3f apply-timeout=%.3f not-responding=%.3f status-lag=%.3f nested-failed=%.3f (timeout-delay=%s late-by=%s status-lag=%s)",
+		o.ErrorRate, o.TimeoutRate, o.DropRate, o.LateRate, o.ApplyTimeout, o.NotResponding, o.StatusLagRate, o.NestedFailed, o.TimeoutDelay, o.LateBy, o.StatusLag)
+	for _, w := range o.configWarnings() {
+		log.printf("WARNING: %s", w)
+	}
 
 	// Everything below is bounded: the whole run may not outlive this.
 	limit := 5*time.Minute + time.Duration(float64(o.N)/o.Rate*float64(time.Second))*2 + o.QuiesceTimeout + o.ResolveDeadline
@@ -378,7 +468,19 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 			procs.killer(chaosCtx, o.KillEvery, rand.New(rand.NewPCG(uint64(o.Seed), 0x6b111)))
 		}()
 	}
-	events := restartSchedule(o.PGRestarts, o.BrokerRestarts)
+	if o.PauseEvery > 0 && o.Instances > 0 {
+		db, err := sql.Open("postgres", o.DatabaseURL)
+		if err != nil {
+			return rep, err
+		}
+		defer db.Close()
+		chaosWG.Add(1)
+		go func() {
+			defer chaosWG.Done()
+			procs.pauser(chaosCtx, ctx, o.PauseEvery, o.PauseFor, rand.New(rand.NewPCG(uint64(o.Seed), 0x57095)), dbCallsInFlight(db))
+		}()
+	}
+	events := restartSchedule(o.PGRestarts, o.BrokerRestarts, o.RollingRestarts)
 	eventsDone := make(chan struct{})
 	chaosWG.Add(1)
 	go func() {
@@ -400,6 +502,11 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 					log.printf("broker restart FAILED: %v", err)
 					continue
 				}
+			case "rolling":
+				if err := procs.rollingRestart(chaosCtx, chaosShutdownGrace+10*time.Second, time.Minute); err != nil {
+					log.printf("rolling restart FAILED: %v", err)
+					continue
+				}
 			}
 		}
 	}()
@@ -417,8 +524,8 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 			case <-t.C:
 				pub := prod.publishedIDs()
 				done := results.terminalAmong(pub)
-				log.printf("published=%d/%d terminal=%d kills=%d pg_restarts=%d broker_restarts=%d",
-					len(pub), o.N, done, procs.kills(), procs.pgRestarts(), procs.brokerRestarts())
+				log.printf("published=%d/%d terminal=%d kills=%d pauses=%d rolling_restarts=%d pg_restarts=%d broker_restarts=%d",
+					len(pub), o.N, done, procs.kills(), procs.pauses(), procs.rollingRestarts(), procs.pgRestarts(), procs.brokerRestarts())
 			}
 		}
 	}()
@@ -482,11 +589,15 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 	procs.stopBroker()
 
 	rep.Kills, rep.PGRestarts, rep.BrokerRestarts = procs.kills(), procs.pgRestarts(), procs.brokerRestarts()
+	rep.Pauses, rep.RollingRestarts = procs.pauses(), procs.rollingRestarts()
 	if err := checkChaos(ctx, &rep, o, plan, prod, results, sb, log); err != nil {
 		return rep, err
 	}
 	if n := doctor.evictions(); n > 0 {
 		log.line("chaos: consumer group reset by the group doctor %d time(s), for kfake ghost members or rebalance livelock (broker defects, not blockd's: see chaos_group.go)", n)
+	}
+	for _, g := range procs.gracelessStops() {
+		log.line("chaos: rolling restart: a SIGTERMed blockd did not exit 0 within the grace: %s", g)
 	}
 	if n := procs.unexpectedExits(); n > 0 {
 		log.line("chaos: blockd/broker processes that exited on their own (restarted): %d — see the logs in %s", n, runDir)
@@ -497,19 +608,22 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 
 // restartEvent is one scheduled restart, at a share of the commands published.
 type restartEvent struct {
-	what  string // "pg" or "broker"
+	what  string // "pg", "broker" or "rolling"
 	share float64
 }
 
-// restartSchedule spreads the PostgreSQL restarts and the broker restarts
-// over the production, never both at once.
-func restartSchedule(pgRestarts, brokerRestarts int) []restartEvent {
+// restartSchedule spreads the PostgreSQL restarts, the broker restarts and
+// the rolling restarts over the production, in that order, one at a time.
+func restartSchedule(pgRestarts, brokerRestarts, rollingRestarts int) []restartEvent {
 	var ev []restartEvent
-	for i := range pgRestarts {
-		ev = append(ev, restartEvent{"pg", 0.1 + 0.8*float64(2*i+1)/float64(2*(pgRestarts+brokerRestarts))})
-	}
-	for i := range brokerRestarts {
-		ev = append(ev, restartEvent{"broker", 0.1 + 0.8*float64(2*(pgRestarts+i)+1)/float64(2*(pgRestarts+brokerRestarts))})
+	total := pgRestarts + brokerRestarts + rollingRestarts
+	for _, kind := range []struct {
+		what string
+		n    int
+	}{{"pg", pgRestarts}, {"broker", brokerRestarts}, {"rolling", rollingRestarts}} {
+		for range kind.n {
+			ev = append(ev, restartEvent{kind.what, 0.1 + 0.8*float64(2*len(ev)+1)/float64(2*total)})
+		}
 	}
 	return ev
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -218,10 +219,13 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 	rep.Lost = lost.n
 	rep.Results = len(st.published) - lost.n
 	rep.Conflicting = conflicts.n
-	rep.Unresolved = ev.unresolvedCommands()
+	rep.OutcomeUnknown = ev.outcomeUnknownCommands()
+	flagged := ev.reconcileCommands()
+	rep.Reconcile = flagged.n
 	rep.PhantomDone = effects.phantom.n
 	rep.DuplicateEffects = effects.count()
 	printChaosFindings(log, ev, sb, lost, conflicts, effects, suspects)
+	printReconcileFindings(log, ev, flagged, ev.unflaggedUnknowns())
 	return nil
 }
 
@@ -460,16 +464,64 @@ func (ev *chaosEvidence) conflictingResults() examples {
 	return conflicts
 }
 
-// unresolvedCommands counts the published commands answered FAILED with
-// OUTCOME_UNKNOWN: blockd could not learn within its resolve deadline
-// whether the provider applied them. Not a breach of the promise (the
-// answer is honest), so not in ok, but each is a command an operator must
-// settle by hand.
-func (ev *chaosEvidence) unresolvedCommands() int {
+// outcomeUnknownCommands counts the published commands answered FAILED
+// with OUTCOME_UNKNOWN: blockd could not learn within its resolve deadline
+// whether the provider applied them, and did not send them again. Not a
+// breach of the promise (the answer is honest), so not in ok, but each is
+// a command an operator must settle by hand.
+func (ev *chaosEvidence) outcomeUnknownCommands() int {
 	n := 0
 	for _, id := range ev.published {
 		if a, ok := ev.answers[id]; ok && a.code == schemas.CodeOutcomeUnknown {
 			n++
+		}
+	}
+	return n
+}
+
+// reconcileCommands finds the published commands the database flags
+// needs_reconciliation: those answered OUTCOME_UNKNOWN, and those whose
+// call answered after its worker lost the command and contradicted the
+// record (store.RecordLateAnswer). Each example names the command, its
+// answer and the database's reason.
+func (ev *chaosEvidence) reconcileCommands() examples {
+	var flagged examples
+	for _, id := range ev.published {
+		c, ok := ev.db.commands[id]
+		if !ok || !c.needsReconciliation {
+			continue
+		}
+		a := ev.answers[id]
+		flagged.add("%s (%s) answered %s/%s: %s", id, ev.plan.byTrack[id].Label, a.status, a.code, cmp.Or(c.reconcileReason, c.inDoubt, "(no reason recorded)"))
+	}
+	return flagged
+}
+
+// unflaggedUnknowns proves that an operator can find every command blockd
+// answered OUTCOME_UNKNOWN: each is flagged needs_reconciliation in the
+// database. It finds each one that is not.
+func (ev *chaosEvidence) unflaggedUnknowns() examples {
+	var unflagged examples
+	for _, id := range ev.published {
+		if a, ok := ev.answers[id]; !ok || a.code != schemas.CodeOutcomeUnknown {
+			continue
+		}
+		if c := ev.db.commands[id]; !c.needsReconciliation {
+			unflagged.add("%s (%s) answered FAILED/OUTCOME_UNKNOWN but the database does not flag it needs_reconciliation (stored %s)", id, ev.plan.byTrack[id].Label, cmp.Or(c.state, "nothing"))
+		}
+	}
+	return unflagged
+}
+
+// lateAnswers counts the provider calls whose answer arrived after their
+// worker lost the command (provider_calls.late_at): by the answer's state
+// when it was kept beside a state the call already had (late_state), and
+// under "" when it settled a call still open.
+func (ev *chaosEvidence) lateAnswers() map[string]int {
+	n := map[string]int{}
+	for _, c := range ev.db.calls {
+		if c.late {
+			n[c.lateState]++
 		}
 	}
 	return n
@@ -698,17 +750,22 @@ func (ev *chaosEvidence) arhivaarEffects(f *effectFindings) {
 	}
 }
 
-// cardEffects: a card account's block-code slot agrees with the answers of
+// cardEffects: a card account's block-code slots agree with the answers of
 // its commands, and the card sandbox applied no more updates than the card
-// commands that may have had an effect. It finds a code in the slot of a
-// block answered as not applied, more updates than allowed (duplicate
-// effects), a DONE block whose code is missing or a DONE unblock (block not
-// done) whose slot still holds a code (phantom), and a block that took
-// effect after its DONE unblock (disorder).
+// commands that may have had an effect. Each account of the run is fresh
+// and named by one block, so its code goes into the slot the block asks
+// for; the card platform puts the same code into the other slot only when
+// that one is in use, so a code in the other slot is the block taking
+// effect a second time, whatever the answers say. It finds that, a code in
+// the slot of a block answered as not applied, more updates than allowed
+// and not explained by an account (duplicate effects), a DONE block whose
+// code is missing or a DONE unblock (block not done) whose slot still
+// holds a code (phantom), and a block that took effect after its DONE
+// unblock (disorder).
 func (ev *chaosEvidence) cardEffects(f *effectFindings) {
 	dup, phantom, disorder := &f.duplicate, &f.phantom, &f.disorder
 	answers, accounts, outcome, allowedEffects := ev.answers, ev.accounts, ev.outcome, ev.allowedEffects
-	cardAllowed := 0
+	cardAllowed, twice := 0, 0
 	for _, acct := range sortedKeys(accounts) {
 		p := accounts[acct]
 		if !strings.HasPrefix(acct, "card/") {
@@ -718,11 +775,12 @@ func (ev *chaosEvidence) cardEffects(f *effectFindings) {
 		cardAllowed += allowedEffects(p)
 		a := ev.ledgers.card[id]
 		slot := p.block.Cmd.BlockCodeSlot
-		code := a.BlockCode1
-		if slot == 2 {
-			code = a.BlockCode2
+		code := strings.TrimSpace(a.BlockCode(slot))
+		if other := strings.TrimSpace(a.BlockCode(3 - slot)); other != "" {
+			twice++
+			dup.add("card block %s (slot %d) took effect twice: account %s slot %d holds %q too (unblock %s)",
+				p.block.Cmd.TrackID, slot, id, 3-slot, other, outcome(p.unblock))
 		}
-		code = strings.TrimSpace(code)
 		b, u := outcome(p.block), outcome(p.unblock)
 		switch {
 		case b == "DONE" && (u == "NOT" || u == "NONE") && code != p.block.Cmd.BlockCode:
@@ -736,8 +794,9 @@ func (ev *chaosEvidence) cardEffects(f *effectFindings) {
 			disorder.add("card account %s: block %s then unblock %s, both DONE, but slot %d ends holding %q", id, p.block.Cmd.TrackID, p.unblock.Cmd.TrackID, slot, code)
 		}
 	}
-	if n := ev.ledgers.cardApplied; n > cardAllowed {
-		dup.addN(n-cardAllowed, "card sandbox applied %d updates for %d card commands DONE or of unknown outcome (it counts per sandbox, not per account)", n, cardAllowed)
+	if n := ev.ledgers.cardApplied; n > cardAllowed+twice {
+		dup.addN(n-cardAllowed-twice, "card sandbox applied %d updates for %d card commands DONE or of unknown outcome and %d second effects found on their accounts (it counts per sandbox, not per account)",
+			n, cardAllowed, twice)
 	}
 }
 
@@ -889,22 +948,40 @@ func printChaosFindings(log *chaosLogger, ev *chaosEvidence, sb *chaosSandboxes,
 		sb.finnotech.CallCount(finnotechfake.OpBlock), sb.finnotech.CallCount(finnotechfake.OpUnblock), len(holds), appliedTransfers,
 		sb.arhivaar.Requests(), sb.arhivaar.Applied(), sb.card.Requests(), sb.card.Applied())
 	log.line("chaos: database: %d provider calls recorded for %d commands stored", len(db.calls), len(db.commands))
-	for _, e := range []struct {
-		name string
-		ex   *examples
-	}{{"lost", &lost}, {"conflicting", &conflicts}, {"duplicate effect", &dup}, {"phantom DONE", &phantom}, {"suspect", &suspects}, {"out of order", &disorder}} {
-		for _, s := range e.ex.list {
-			log.line("chaos: %s: %s", e.name, s)
-		}
-		if e.ex.n > len(e.ex.list) {
-			log.line("chaos: %s: ... and %d more", e.name, e.ex.n-len(e.ex.list))
-		}
-	}
+	printExamples(log, "lost", lost)
+	printExamples(log, "conflicting", conflicts)
+	printExamples(log, "duplicate effect", dup)
+	printExamples(log, "phantom DONE", phantom)
+	printExamples(log, "suspect", suspects)
+	printExamples(log, "out of order", disorder)
 	if disorder.n > 0 {
 		log.line("chaos: out_of_order=%d arhivaar/card accounts end blocked though their unblock, published after the block, is DONE too", disorder.n)
 	}
 	if phantom.n > 0 {
 		log.line("phantom_done=%d", phantom.n)
+	}
+}
+
+// printReconcileFindings prints what an operator would have to settle:
+// the commands flagged needs_reconciliation, the OUTCOME_UNKNOWN answers
+// not flagged, and the late answers the database kept.
+func printReconcileFindings(log *chaosLogger, ev *chaosEvidence, flagged, unflagged examples) {
+	late := ev.lateAnswers()
+	log.line("chaos: needs_reconciliation: %d commands flagged (%d answered OUTCOME_UNKNOWN); answers that arrived after their worker lost the command: %d settled a call still open, %d kept beside its recorded state (DONE=%d FAILED=%d)",
+		flagged.n, ev.outcomeUnknownCommands(), late[""], late[string(schemas.CallDone)]+late[string(schemas.CallFailed)],
+		late[string(schemas.CallDone)], late[string(schemas.CallFailed)])
+	printExamples(log, "needs reconciliation", flagged)
+	printExamples(log, "OUTCOME_UNKNOWN not flagged", unflagged)
+}
+
+// printExamples prints the examples of one kind of finding, and how many
+// more there are.
+func printExamples(log *chaosLogger, name string, ex examples) {
+	for _, s := range ex.list {
+		log.line("chaos: %s: %s", name, s)
+	}
+	if ex.n > len(ex.list) {
+		log.line("chaos: %s: ... and %d more", name, ex.n-len(ex.list))
 	}
 }
 
@@ -925,13 +1002,20 @@ func sortedKeys[V any](m map[string]V) []string {
 // dbCall is one provider_calls row.
 type dbCall struct {
 	trackID, state, errorCode string
-	attempt                   int
-	started, finished         time.Time
+	// late: an answer arrived after the call's worker lost the command;
+	// lateState is what it said when it was kept beside a state the call
+	// already had (else it became the call's state).
+	late              bool
+	lateState         string
+	attempt           int
+	started, finished time.Time
 }
 
 // dbCommand is what the commands table says of one command.
 type dbCommand struct {
 	state, owner, lease, inDoubt string
+	needsReconciliation          bool
+	reconcileReason              string
 	received, completed          time.Time
 }
 
@@ -964,7 +1048,8 @@ func readChaosDatabase(ctx context.Context, databaseURL string) (chaosDB, error)
 		d := chaosDB{calls: map[string]dbCall{}, commands: map[string]dbCommand{}}
 		lastErr = func() error {
 			rows, err := db.QueryContext(ctx, `
-				SELECT provider_track_id, track_id, attempt, state, coalesce(error_code, ''), started_at, coalesce(finished_at, 'epoch')
+				SELECT provider_track_id, track_id, attempt, state, coalesce(error_code, ''), late_at IS NOT NULL, coalesce(late_state, ''),
+				       started_at, coalesce(finished_at, 'epoch')
 				FROM provider_calls`)
 			if err != nil {
 				return err
@@ -973,7 +1058,7 @@ func readChaosDatabase(ctx context.Context, databaseURL string) (chaosDB, error)
 			for rows.Next() {
 				var p string
 				var c dbCall
-				if err := rows.Scan(&p, &c.trackID, &c.attempt, &c.state, &c.errorCode, &c.started, &c.finished); err != nil {
+				if err := rows.Scan(&p, &c.trackID, &c.attempt, &c.state, &c.errorCode, &c.late, &c.lateState, &c.started, &c.finished); err != nil {
 					return err
 				}
 				d.calls[p] = c
@@ -983,7 +1068,8 @@ func readChaosDatabase(ctx context.Context, databaseURL string) (chaosDB, error)
 			}
 			rows2, err := db.QueryContext(ctx, `
 				SELECT track_id, state, coalesce(owner, ''), coalesce(to_char(lease_until, 'HH24:MI:SS.MS'), ''),
-				       coalesce(in_doubt_reason, ''), received_at, coalesce(completed_at, 'epoch')
+				       coalesce(in_doubt_reason, ''), needs_reconciliation, coalesce(reconcile_reason, ''),
+				       received_at, coalesce(completed_at, 'epoch')
 				FROM commands`)
 			if err != nil {
 				return err
@@ -992,7 +1078,7 @@ func readChaosDatabase(ctx context.Context, databaseURL string) (chaosDB, error)
 			for rows2.Next() {
 				var t string
 				var c dbCommand
-				if err := rows2.Scan(&t, &c.state, &c.owner, &c.lease, &c.inDoubt, &c.received, &c.completed); err != nil {
+				if err := rows2.Scan(&t, &c.state, &c.owner, &c.lease, &c.inDoubt, &c.needsReconciliation, &c.reconcileReason, &c.received, &c.completed); err != nil {
 					return err
 				}
 				d.commands[t] = c

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
@@ -95,7 +96,7 @@ func failedResult(eventID, code string) seenResult {
 
 // chaosCounts are what the property checks count for one state.
 type chaosCounts struct {
-	lost, conflicting, duplicateEffects, phantomDone, unresolved int
+	lost, conflicting, duplicateEffects, phantomDone, outcomeUnknown, reconcile, unflagged int
 }
 
 func countChaos(st chaosState) (chaosCounts, *chaosEvidence, effectFindings) {
@@ -106,8 +107,32 @@ func countChaos(st chaosState) (chaosCounts, *chaosEvidence, effectFindings) {
 		conflicting:      ev.conflictingResults().n,
 		duplicateEffects: effects.count(),
 		phantomDone:      effects.phantom.n,
-		unresolved:       ev.unresolvedCommands(),
+		outcomeUnknown:   ev.outcomeUnknownCommands(),
+		reconcile:        ev.reconcileCommands().n,
+		unflagged:        ev.unflaggedUnknowns().n,
 	}, ev, effects
+}
+
+// answerOutcomeUnknown makes command id answered FAILED OUTCOME_UNKNOWN,
+// flagged needs_reconciliation as blockd flags it.
+func answerOutcomeUnknown(st *chaosState, id string) {
+	st.results[id] = []seenResult{failedResult("ev-"+id, schemas.CodeOutcomeUnknown)}
+	st.db.commands[id] = dbCommand{state: string(schemas.StateFailed), needsReconciliation: true}
+}
+
+// addCardCommand adds a published card command on testCardAccount.
+func addCardCommand(st *chaosState, kind schemas.Kind, id string) {
+	c := &chaosCommand{Label: "card/" + string(kind), Cmd: schemas.Command{Kind: kind, TrackID: id,
+		Provider: schemas.ProviderCard, AccountID: testCardAccount, BlockCodeSlot: 1}}
+	if kind == schemas.KindBlock {
+		c.Cmd.BlockCode = "B"
+	} else {
+		c.Cmd.BlockTrackID = testCardBlock
+	}
+	st.plan.byTrack[id] = c
+	st.published = append(st.published, id)
+	st.results[id] = []seenResult{doneResult(id)}
+	st.db.commands[id] = dbCommand{state: string(schemas.StateDone)}
 }
 
 // TestChaosChecks feeds the property checks a clean state, and states that
@@ -162,11 +187,64 @@ func TestChaosChecks(t *testing.T) {
 			example: testCardBlock + ": DONE//ev-" + testCardBlock + " vs DONE//ev-second",
 		},
 		{
-			name: "unresolved: a command answered FAILED OUTCOME_UNKNOWN",
+			name: "outcome unknown: a command answered FAILED OUTCOME_UNKNOWN, flagged for reconciliation",
+			breach: func(st *chaosState) {
+				answerOutcomeUnknown(st, testCardBlock)
+			},
+			want:    chaosCounts{outcomeUnknown: 1, reconcile: 1},
+			example: testCardBlock + " (card/block) answered FAILED/OUTCOME_UNKNOWN",
+		},
+		{
+			name: "unflagged: a command answered FAILED OUTCOME_UNKNOWN that the database does not flag",
 			breach: func(st *chaosState) {
 				st.results[testCardBlock] = []seenResult{failedResult("ev-"+testCardBlock, schemas.CodeOutcomeUnknown)}
 			},
-			want: chaosCounts{unresolved: 1},
+			want:    chaosCounts{outcomeUnknown: 1, unflagged: 1},
+			example: testCardBlock + " (card/block) answered FAILED/OUTCOME_UNKNOWN but the database does not flag it",
+		},
+		{
+			name: "reconcile: a DONE command flagged by a late answer that contradicts it",
+			breach: func(st *chaosState) {
+				st.db.commands[testFinBlock] = dbCommand{state: string(schemas.StateDone), needsReconciliation: true,
+					reconcileReason: "call x was applied and another call of the command was applied too"}
+			},
+			want:    chaosCounts{reconcile: 1},
+			example: testFinBlock + " (finnotech/block) answered DONE/: call x was applied and another call",
+		},
+		{
+			name: "duplicate effect: a finnotech block of unknown outcome with two holds (a late call and a re-send)",
+			breach: func(st *chaosState) {
+				answerOutcomeUnknown(st, testFinBlock)
+				st.db.calls["call-fblk-1-again"] = dbCall{trackID: testFinBlock, state: "DONE", attempt: 2}
+				st.ledgers.holds = append(st.ledgers.holds, finnotechfake.Hold{BlockTrackID: "call-fblk-1-again", Amount: 50_000, State: finnotechfake.HoldBlocked})
+				st.ledgers.finnotechBlockCalls = 2
+			},
+			want:    chaosCounts{duplicateEffects: 1, outcomeUnknown: 1, reconcile: 1},
+			example: "finnotech block " + testFinBlock + " has 2 holds",
+		},
+		{
+			name: "duplicate effect: a card block took effect twice, its code in both slots",
+			breach: func(st *chaosState) {
+				st.ledgers.card[testCardAccount] = card.Account{AccountID: testCardAccount, BlockCode1: "B", BlockCode2: "B"}
+				st.ledgers.cardApplied = 2
+			},
+			want:    chaosCounts{duplicateEffects: 1},
+			example: "card block " + testCardBlock + " (slot 1) took effect twice: account " + testCardAccount + " slot 2 holds \"B\" too",
+		},
+		{
+			name: "duplicate effect: a card block took effect twice, its unblock removed one, the sandbox's count hidden by a block of unknown outcome",
+			breach: func(st *chaosState) {
+				addCardCommand(st, schemas.KindUnblock, "cubl-1")
+				addCardCommand(st, schemas.KindBlock, "cblk-other")
+				st.plan.byTrack["cblk-other"].Cmd.AccountID = "0000000000000000002"
+				answerOutcomeUnknown(st, "cblk-other") // may have had an effect; had none
+				st.ledgers.card["0000000000000000002"] = card.Account{AccountID: "0000000000000000002"}
+				st.ledgers.cardLedger = append(st.ledgers.cardLedger, "0000000000000000002")
+				st.ledgers.card[testCardAccount] = card.Account{AccountID: testCardAccount, BlockCode2: "B"}
+				st.ledgers.cardApplied = 3 // the block twice, the unblock once: within 3 allowed
+			},
+			want:    chaosCounts{duplicateEffects: 1, outcomeUnknown: 1, reconcile: 1},
+			example: "card block " + testCardBlock + " (slot 1) took effect twice: account " + testCardAccount + " slot 2 holds \"B\" too (unblock DONE)",
 		},
 		{
 			name: "duplicate effect: one finnotech block with two holds",
@@ -258,7 +336,8 @@ func TestChaosChecks(t *testing.T) {
 				return
 			}
 			var all []string
-			for _, ex := range []examples{ev.lostCommands(), ev.conflictingResults(), effects.duplicate, effects.phantom} {
+			for _, ex := range []examples{ev.lostCommands(), ev.conflictingResults(), effects.duplicate, effects.phantom,
+				ev.reconcileCommands(), ev.unflaggedUnknowns()} {
 				all = append(all, ex.list...)
 			}
 			if !strings.Contains(strings.Join(all, "\n"), tt.example) {
@@ -304,5 +383,17 @@ func TestChaosTally(t *testing.T) {
 	}
 	if got.labelStatus["card/block"]["FAILED"] != 1 {
 		t.Errorf("got card/block statuses %v, want FAILED=1", got.labelStatus["card/block"])
+	}
+}
+
+// TestChaosLateAnswers: an answer that settled a call still open and one
+// kept beside a recorded state are told apart.
+func TestChaosLateAnswers(t *testing.T) {
+	st := cleanChaosState()
+	st.db.calls["call-open"] = dbCall{trackID: testFinBlock, state: "DONE", late: true}
+	st.db.calls["call-kept"] = dbCall{trackID: testFinBlock, state: "FAILED", late: true, lateState: "DONE"}
+	got := newChaosEvidence(st).lateAnswers()
+	if want := map[string]int{"": 1, "DONE": 1}; !maps.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

@@ -29,10 +29,12 @@ import (
 // extend a rebalance for each join. The doctor describes the group every
 // 2s; when it has been Stable with more members than running blockd
 // processes for longer than a session timeout (16s), or has not been Stable
-// for 30s while no blockd was killed for 15s, it evicts every member with
-// one LeaveGroup request (by member id, as an administrator can). The live
-// members see UNKNOWN_MEMBER_ID and join again; the ghost is gone. It never
-// commits an offset and never touches a blockd process or the database.
+// for 30s while no blockd was killed, paused or restarted for 15s, it
+// evicts every member with one LeaveGroup request (by member id, as an
+// administrator can). The live members see UNKNOWN_MEMBER_ID and join
+// again; the ghost is gone. It never commits an offset and never touches a
+// blockd process or the database. A paused blockd counts as running: it
+// is still a member and comes back.
 type groupDoctor struct {
 	addr  string
 	procs *procSet
@@ -87,7 +89,7 @@ func (d *groupDoctor) run(ctx context.Context) {
 			continue
 		case ghost && time.Since(since) < 16*time.Second:
 			continue
-		case stuck && (time.Since(since) < 30*time.Second || time.Since(d.procs.lastKill()) < 15*time.Second):
+		case stuck && (time.Since(since) < 30*time.Second || time.Since(d.procs.lastDisruption()) < 15*time.Second):
 			continue
 		}
 		why := "not Stable"

@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,9 +33,16 @@ type proc struct {
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
+	instance string        // BLOCKD_INSTANCE_ID of the current process, if any
 	exited   chan struct{} // closed when the current process has exited
+	exitErr  error         // how the last process that exited ended (nil: exit status 0)
 	expected bool          // the current process is being stopped on purpose
-	held     bool          // down on purpose: the supervisor leaves it alone
+	// held: down, or being stopped, on purpose; the supervisor, the
+	// killer, the pauser and the rolling restart leave it alone.
+	held bool
+	// paused: SIGSTOPped by the pauser; the killer and the rolling restart
+	// leave it alone until the pauser SIGCONTs it.
+	paused   bool
 	starts   int
 	surprise int // exits nobody asked for
 }
@@ -90,7 +97,13 @@ func (p *proc) start() error {
 		return fmt.Errorf("starting %s: %w", p.name, err)
 	}
 	p.starts++
-	p.cmd, p.expected = cmd, false
+	p.cmd, p.expected, p.paused = cmd, false, false
+	p.instance = ""
+	for _, kv := range env {
+		if id, ok := strings.CutPrefix(kv, "BLOCKD_INSTANCE_ID="); ok {
+			p.instance = id
+		}
+	}
 	exited := make(chan struct{})
 	p.exited = exited
 	go func() {
@@ -101,6 +114,9 @@ func (p *proc) start() error {
 		expected := p.expected && p.cmd == cmd
 		if !expected {
 			p.surprise++
+		}
+		if p.cmd == cmd {
+			p.exitErr = werr
 		}
 		p.mu.Unlock()
 		if !expected {
@@ -119,7 +135,9 @@ func exitText(err error) string {
 }
 
 // signal sends sig to the current process, marking its exit as expected,
-// and waits up to wait for it to exit. It reports whether it exited.
+// and waits up to wait for it to exit. It reports whether it exited. A
+// signal other than SIGKILL is followed by SIGCONT, so that a process the
+// pauser stopped handles it (only stopping the run signals a paused one).
 func (p *proc) signal(sig syscall.Signal, wait time.Duration) bool {
 	p.mu.Lock()
 	if !p.runningLocked() {
@@ -130,6 +148,9 @@ func (p *proc) signal(sig syscall.Signal, wait time.Duration) bool {
 	cmd, exited := p.cmd, p.exited
 	p.mu.Unlock()
 	_ = cmd.Process.Signal(sig)
+	if sig != syscall.SIGKILL {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+	}
 	select {
 	case <-exited:
 		return true
@@ -153,20 +174,61 @@ func (p *proc) setHeld(h bool) {
 	p.mu.Unlock()
 }
 
+// available reports whether the process runs and nobody is stopping,
+// killing or pausing it.
+func (p *proc) available() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.availableLocked()
+}
+
+func (p *proc) availableLocked() bool {
+	return p.runningLocked() && !p.held && !p.paused
+}
+
+// claim marks the process held if it is available; false when it is not.
+func (p *proc) claim() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.availableLocked() {
+		return false
+	}
+	p.held = true
+	return true
+}
+
+// instanceID is BLOCKD_INSTANCE_ID of the current process.
+func (p *proc) instanceID() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.instance
+}
+
+// lastExit is how the last process that exited ended (nil: exit status 0).
+func (p *proc) lastExit() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exitErr
+}
+
 // procSet is the broker and the blockd instances of one run.
 type procSet struct {
 	runDir string
 	bin    string
 	log    *chaosLogger
 
-	mu         sync.Mutex
-	broker     *proc
-	blockd     []*proc
-	nKills     int
-	lastKilled time.Time
-	nPG        int
-	nBroker    int
-	stopping   bool
+	mu        sync.Mutex
+	broker    *proc
+	blockd    []*proc
+	nKills    int
+	nPauses   int
+	nRolling  int
+	rolling   bool     // a rolling restart is under way
+	graceless []string // rolling-restart stops that did not end in exit status 0 within the grace
+	disrupted time.Time
+	nPG       int
+	nBroker   int
+	stopping  bool
 }
 
 func newProcSet(runDir, bin string, log *chaosLogger) *procSet {
@@ -290,26 +352,35 @@ func (s *procSet) startBlockd(i int, env func(start int) []string) (*proc, error
 // waitReady waits until every blockd instance says it is ready.
 func (s *procSet) waitReady(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	client := &http.Client{Timeout: 2 * time.Second}
 	for _, p := range s.instances() {
-		for {
-			if !p.running() {
-				return fmt.Errorf("%s exited while starting (see %s)", p.name, p.logPath)
-			}
-			res, err := client.Get("http://" + p.addr + "/readyz")
-			if err == nil {
-				res.Body.Close()
-				if res.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("%s not ready after %s (see %s)", p.name, limit, p.logPath)
-			}
-			time.Sleep(250 * time.Millisecond)
+		if err := p.waitReady(ctx, deadline); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// waitReady waits until the blockd process answers /readyz with 200 (its
+// database and broker are reachable, it joined the consumer group and no
+// provider's circuit breaker is open), or deadline passes.
+func (p *proc) waitReady(ctx context.Context, deadline time.Time) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		if !p.running() {
+			return fmt.Errorf("%s exited while starting (see %s)", p.name, p.logPath)
+		}
+		res, err := client.Get("http://" + p.addr + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s not ready by %s (see %s)", p.name, deadline.Format(time.TimeOnly), p.logPath)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 func (s *procSet) instances() []*proc {
@@ -324,11 +395,39 @@ func (s *procSet) kills() int {
 	return s.nKills
 }
 
-// lastKill is when the killer last SIGKILLed a blockd process.
-func (s *procSet) lastKill() time.Time {
+// lastDisruption is when a blockd process was last SIGKILLed, paused,
+// resumed or SIGTERMed by a rolling restart: the consumer group rebalances
+// after each.
+func (s *procSet) lastDisruption() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lastKilled
+	return s.disrupted
+}
+
+func (s *procSet) markDisruption() {
+	s.mu.Lock()
+	s.disrupted = time.Now()
+	s.mu.Unlock()
+}
+
+func (s *procSet) pauses() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nPauses
+}
+
+func (s *procSet) rollingRestarts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nRolling
+}
+
+// gracelessStops lists the rolling-restart stops that did not end in exit
+// status 0 within the grace.
+func (s *procSet) gracelessStops() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.graceless)
 }
 
 func (s *procSet) pgRestarts() int {
@@ -404,50 +503,6 @@ func (s *procSet) superviseEvery(ctx context.Context, wg *sync.WaitGroup, interv
 			}
 		}
 	}()
-}
-
-// killer SIGKILLs a random running blockd instance every ~every (±50%) and
-// starts it again after a short pause, until ctx ends.
-func (s *procSet) killer(ctx context.Context, every time.Duration, rng *rand.Rand) {
-	for {
-		wait := every/2 + time.Duration(rng.Int64N(int64(every)+1))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		var up []*proc
-		for _, p := range s.instances() {
-			if p.running() {
-				up = append(up, p)
-			}
-		}
-		if len(up) == 0 {
-			continue
-		}
-		p := up[rng.IntN(len(up))]
-		p.setHeld(true)
-		pid := p.pid()
-		if !p.signal(syscall.SIGKILL, 10*time.Second) {
-			s.log.printf("killer: %s (pid %d) did not die within 10s of SIGKILL", p.name, pid)
-			continue
-		}
-		s.mu.Lock()
-		s.nKills++
-		s.lastKilled = time.Now()
-		n := s.nKills
-		s.mu.Unlock()
-		pause := 200*time.Millisecond + time.Duration(rng.Int64N(int64(time.Second)))
-		s.log.printf("killer: SIGKILLed %s (pid %d), kill #%d; starting it again in %s", p.name, pid, n, pause.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
-		case <-time.After(pause):
-		}
-		if err := p.start(); err != nil {
-			s.log.printf("killer: %v", err)
-		}
-		p.setHeld(false)
-	}
 }
 
 // restartBroker SIGKILLs the broker and starts it again on the same port and

@@ -20,6 +20,7 @@ import (
 	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
 	"github.com/blockd/blockd/providers/card/cardfake"
 	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
+	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -43,15 +44,32 @@ type chaosSandboxes struct {
 	servers   []*http.Server
 }
 
+// chaosFaultRates are the rates of the faults beyond error, timeout and
+// apply-then-drop, as every sandbox takes them; each sandbox maps a fault
+// its provider has no answer for to the nearest one it has (see
+// sandboxfault.Fault).
+func chaosFaultRates(o chaosOptions) map[sandboxfault.Fault]float64 {
+	return map[sandboxfault.Fault]float64{
+		sandboxfault.FaultLateDelivery:           o.LateRate,
+		sandboxfault.FaultApplyThenTimeout:       o.ApplyTimeout,
+		sandboxfault.FaultApplyThenNotResponding: o.NotResponding,
+		sandboxfault.FaultStatusLags:             o.StatusLagRate,
+		sandboxfault.FaultNestedFailed:           o.NestedFailed,
+	}
+}
+
 func startChaosSandboxes(o chaosOptions, log *chaosLogger) (*chaosSandboxes, error) {
 	s := &chaosSandboxes{
 		finnotech: finnotechfake.New(finnotechfake.Config{Tokens: []string{chaosFinnotechToken},
 			ClientID: chaosFinnotechClient, ClientSecret: chaosFinnotechSecret,
-			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, TimeoutDelay: o.TimeoutDelay, Seed: o.Seed + 1}),
+			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, Rates: chaosFaultRates(o),
+			TimeoutDelay: o.TimeoutDelay, LateBy: o.LateBy, StatusLag: o.StatusLag, Seed: o.Seed + 1}),
 		arhivaar: arhivaarfake.New(arhivaarfake.Config{
-			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, TimeoutDelay: o.TimeoutDelay, Seed: o.Seed + 2}),
+			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, Rates: chaosFaultRates(o),
+			TimeoutDelay: o.TimeoutDelay, LateBy: o.LateBy, Seed: o.Seed + 2}),
 		card: cardfake.New(cardfake.Config{ClientID: chaosCardClient, ClientSecret: chaosCardSecret,
-			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, TimeoutDelay: o.TimeoutDelay, Seed: o.Seed + 3}),
+			ErrorRate: o.ErrorRate, TimeoutRate: o.TimeoutRate, ApplyThenDropRate: o.DropRate, Rates: chaosFaultRates(o),
+			TimeoutDelay: o.TimeoutDelay, LateBy: o.LateBy, Seed: o.Seed + 3}),
 		urls: make(map[schemas.Provider]string),
 	}
 	for name, h := range map[schemas.Provider]http.Handler{schemas.ProviderFinnotech: s.finnotech, schemas.ProviderArhivaar: s.arhivaar, schemas.ProviderCard: s.card} {
@@ -94,11 +112,12 @@ func blockdEnv(o chaosOptions, brokerAddr string, sb *chaosSandboxes, i int) fun
 			"BLOCKD_INSTANCE_ID="+id,
 			"BLOCKD_CREATE_TOPICS=true",
 			"BLOCKD_TOPIC_PARTITIONS="+strconv.Itoa(chaosPartitions),
-			"BLOCKD_CALL_TIMEOUT=2s",
-			"BLOCKD_LEASE=5s",
+			"BLOCKD_CALL_TIMEOUT="+chaosCallTimeout.String(),
+			"BLOCKD_LEASE="+chaosLease.String(),
 			"BLOCKD_UNBLOCK_WAIT=60s",
 			"BLOCKD_RESOLVE_DEADLINE="+o.ResolveDeadline.String(),
-			"BLOCKD_SHUTDOWN_GRACE=10s",
+			"BLOCKD_LANDING_MARGIN="+o.LandingMargin.String(),
+			"BLOCKD_SHUTDOWN_GRACE="+chaosShutdownGrace.String(),
 			"BLOCKD_LOG_LEVEL="+cmp.Or(o.LogLevel, "warn"),
 			"BLOCKD_FINNOTECH_URL="+sb.urls[schemas.ProviderFinnotech],
 			"BLOCKD_FINNOTECH_CLIENT_ID="+chaosFinnotechClient,

@@ -16,10 +16,15 @@ import (
 )
 
 // TestChaosShort is the short chaos run: the real blockd binary (built
-// here), three instances in one consumer group killed every ~2s, one broker
-// SIGKILL and restart, faulty provider sandboxes, 1000 commands. Every
-// command must get exactly one terminal answer and every provider effect
-// must belong to exactly one command.
+// here), three instances in one consumer group killed every ~2s, paused
+// (SIGSTOP) past their lease ~2s after each pause while they have calls in
+// flight,
+// restarted one after another with SIGTERM once, one broker SIGKILL and
+// restart, provider sandboxes with every fault mode (late delivery,
+// applied-then-timeout, applied-then-not-responding, a status inquiry that
+// lags, nested failures beside 5xx, timeouts and dropped answers), 1000
+// commands. Every command must get exactly one terminal answer and every
+// provider effect must belong to exactly one command.
 //
 // It never restarts PostgreSQL (pg_restarts=0): the other test packages
 // share the server and run in parallel with this one, and a restart would
@@ -56,10 +61,21 @@ func TestChaosShort(t *testing.T) {
 		KillEvery:       2 * time.Second,
 		PGRestarts:      0, // shared server: see above
 		BrokerRestarts:  1,
+		PauseEvery:      2 * time.Second,
+		PauseFor:        6 * time.Second,
+		RollingRestarts: 1,
 		ErrorRate:       0.05,
 		TimeoutRate:     0.02,
 		DropRate:        0.01,
+		LateRate:        0.01,
+		ApplyTimeout:    0.01,
+		NotResponding:   0.01,
+		StatusLagRate:   0.01,
+		NestedFailed:    0.01,
 		TimeoutDelay:    3 * time.Second,
+		LateBy:          time.Second,
+		StatusLag:       3 * time.Second,
+		LandingMargin:   5 * time.Second,
 		Rate:            60,
 		QuiesceTimeout:  100 * time.Second,
 		ResolveDeadline: 15 * time.Second,
@@ -84,6 +100,12 @@ func TestChaosShort(t *testing.T) {
 	}
 	if rep.BrokerRestarts != 1 || rep.PGRestarts != 0 {
 		t.Errorf("broker_restarts=%d pg_restarts=%d, want 1 and 0", rep.BrokerRestarts, rep.PGRestarts)
+	}
+	if rep.Pauses < 1 {
+		t.Errorf("pauses=%d, want at least 1", rep.Pauses)
+	}
+	if rep.RollingRestarts < 1 {
+		t.Errorf("rolling_restarts=%d, want at least 1", rep.RollingRestarts)
 	}
 }
 

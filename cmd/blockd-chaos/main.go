@@ -2,12 +2,17 @@
 // real blockd binary on this machine — the local PostgreSQL, a separate
 // kfake broker process (`blockd broker`), several `blockd serve` processes
 // in one consumer group and the three provider sandboxes with fault
-// injection — publishes realistic command chains while it SIGKILLs blockd
-// processes, restarts PostgreSQL and the broker, and then proves the
-// exactly-once promise with numbers: every command has one terminal
-// result, no result contradicts another, and every effect in the
-// sandboxes' ledgers belongs to exactly one command, to the rial. Its last
-// line is the summary; it exits non-zero when the promise was broken.
+// injection, including the ambiguous answers (late delivery, applied then
+// timed out or "not responding", a lagging status inquiry, nested
+// failures) — publishes realistic command chains while it SIGKILLs blockd
+// processes, SIGSTOPs one with calls in flight for longer than its lease,
+// restarts every instance in turn with SIGTERM, restarts PostgreSQL and the
+// broker, and then proves the exactly-once promise with numbers: every
+// command has one terminal result, no result contradicts another, and
+// every effect in the sandboxes' ledgers belongs to exactly one command,
+// to the rial. It also counts the commands answered OUTCOME_UNKNOWN and
+// those the database flags for reconciliation. Its last line is the
+// summary; it exits non-zero when the promise was broken.
 //
 // It runs the blockd binary named by -blockd or, without it, builds
 // github.com/blockd/blockd/cmd/blockd into its run directory with the go
