@@ -16,11 +16,19 @@ import (
 	"github.com/blockd/blockd/schemas"
 )
 
-// The sentinel errors of the command phases are schemas.ErrNotClaimed and
-// schemas.ErrHoldTaken, so callers can test for them without importing store.
+// The sentinel errors of the store. Those of the command phases are
+// schemas.ErrNotClaimed and schemas.ErrHoldTaken, so callers can test for
+// them without importing store.
 var (
 	ErrNotClaimed = schemas.ErrNotClaimed
 	ErrHoldTaken  = schemas.ErrHoldTaken
+	// ErrNoTokenSealer: the store was opened without SealTokens, so it
+	// neither keeps nor reads provider tokens.
+	ErrNoTokenSealer = errors.New("no token sealer: the store keeps no provider token in clear")
+	// ErrTokenUnreadable: a stored token does not open with any configured
+	// key (it was sealed with a key that is not configured, or the row was
+	// altered or copied from another row).
+	ErrTokenUnreadable = errors.New("cannot be opened")
 )
 
 // Receive stores a consumed command, or finds the one stored under the same

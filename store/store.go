@@ -1,7 +1,8 @@
 // Package store is blockd's durable state in PostgreSQL: the commands table
 // (deduplicated on trackId, one committed phase per step of a command's life),
-// the provider call attempts, the holds ledger, and the outbox the relay
-// publishes from. Migrations are embedded and applied at start.
+// the provider call attempts, the holds ledger, the outbox the relay
+// publishes from, and the provider tokens, sealed by a TokenSealer.
+// Migrations are embedded and applied at start.
 package store
 
 import (
@@ -33,12 +34,16 @@ const OutboxChannel = "blockd_outbox"
 type Store struct {
 	db     *sqlx.DB
 	schema string
+	sealer TokenSealer // nil: the token methods refuse to work
 }
 
 // Option tunes Open.
 type Option func(*options)
 
-type options struct{ maxConns int }
+type options struct {
+	maxConns int
+	sealer   TokenSealer
+}
 
 // MaxConns bounds the connection pool (default 16). Several instances share
 // one server's max_connections, so keep instances × MaxConns under it.
@@ -65,7 +70,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 		db.Close()
 		return nil, fmt.Errorf("connecting to database: %w", err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, sealer: o.sealer}
 	if err := db.GetContext(ctx, &s.schema, `SELECT current_schema()`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("reading current schema: %w", err)

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/blockd/blockd/seal"
 )
 
 // chaosOptions configure one chaos run.
@@ -419,8 +421,17 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 		return rep, err
 	}
 	log.printf("broker up at %s (pid %d), topics created", broker.addr, broker.pid())
+	// The key the instances seal the Finnotech token with in PostgreSQL.
+	tokenKeyFile := filepath.Join(runDir, "token.key")
+	tokenKey, err := seal.NewKeyText()
+	if err != nil {
+		return rep, err
+	}
+	if err := os.WriteFile(tokenKeyFile, tokenKey, 0o600); err != nil {
+		return rep, fmt.Errorf("writing the token key: %w", err)
+	}
 	for i := range o.Instances {
-		env := blockdEnv(o, broker.addr, sb, i)
+		env := blockdEnv(o, broker.addr, tokenKeyFile, sb, i)
 		if _, err := procs.startBlockd(i, env); err != nil {
 			return rep, err
 		}

@@ -100,7 +100,7 @@ func (s *chaosSandboxes) close() {
 // blockdEnv is the environment of blockd instance i. With stable ids every
 // start of instance i has the same BLOCKD_INSTANCE_ID, as a container
 // restarted in place would (<host>-<pid> with pid 1).
-func blockdEnv(o chaosOptions, brokerAddr string, sb *chaosSandboxes, i int) func(start int) []string {
+func blockdEnv(o chaosOptions, brokerAddr, tokenKeyFile string, sb *chaosSandboxes, i int) func(start int) []string {
 	return func(start int) []string {
 		id := fmt.Sprintf("chaos-%d", i+1)
 		if o.FreshIDs {
@@ -126,6 +126,7 @@ func blockdEnv(o chaosOptions, brokerAddr string, sb *chaosSandboxes, i int) fun
 			"BLOCKD_FINNOTECH_REFRESH_TOKEN=refresh-"+chaosFinnotechToken,
 			"BLOCKD_FINNOTECH_BANK=062",
 			"BLOCKD_FINNOTECH_NID="+chaosFinnotechNID,
+			"BLOCKD_TOKEN_KEY_FILE="+tokenKeyFile,
 			"BLOCKD_ARHIVAAR_URL="+sb.urls[schemas.ProviderArhivaar],
 			"BLOCKD_ARHIVAAR_ACC_KEY="+arhivaarfake.DefaultAccKey,
 			"BLOCKD_ARHIVAAR_SECRET="+arhivaarfake.DefaultSecret,

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/blockd/blockd/seal"
 )
 
 // config is everything blockd reads from its environment. It is parsed here
@@ -28,6 +30,13 @@ type config struct {
 	FinnotechRefreshToken string // BLOCKD_FINNOTECH_REFRESH_TOKEN (or _FILE)
 	FinnotechBank         string // BLOCKD_FINNOTECH_BANK: the token's bank code, e.g. 062
 	FinnotechNID          string // BLOCKD_FINNOTECH_NID (or _FILE): national code for client-credential tokens
+
+	// Provider tokens are sealed at rest with TokenKey (BLOCKD_TOKEN_KEY_FILE;
+	// required with BLOCKD_FINNOTECH_URL; zero: a development key under
+	// DataDir); TokenOldKeys (BLOCKD_TOKEN_OLD_KEY_FILES, comma-separated)
+	// still open what they sealed, during a rotation.
+	TokenKey     seal.Key
+	TokenOldKeys []seal.Key
 
 	ArhivaarURL    string // BLOCKD_ARHIVAAR_URL; empty: embedded sandbox
 	ArhivaarAccKey string // BLOCKD_ARHIVAAR_ACC_KEY
@@ -174,6 +183,18 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		}
 		return f
 	}
+	key := func(name, path string) seal.Key {
+		b, err := readFile(path)
+		if err != nil {
+			errs = append(errs, &configError{name, fmt.Errorf("reading key file: %w", err)})
+			return seal.Key{}
+		}
+		k, err := seal.ParseKey(b)
+		if err != nil {
+			errs = append(errs, &configError{name, fmt.Errorf("key file %s: %w", path, err)})
+		}
+		return k
+	}
 	hostPort := func(name, v string) {
 		if _, _, err := net.SplitHostPort(v); err != nil {
 			errs = append(errs, &configError{name, fmt.Errorf("%q is not host:port", v)})
@@ -231,6 +252,20 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		LogLevel:              str("BLOCKD_LOG_LEVEL", "info"),
 		LogFormat:             str("BLOCKD_LOG_FORMAT", "json"),
 	}
+	tokenKeyFile := str("BLOCKD_TOKEN_KEY_FILE", "")
+	if tokenKeyFile != "" {
+		c.TokenKey = key("BLOCKD_TOKEN_KEY_FILE", tokenKeyFile)
+	}
+	if v := str("BLOCKD_TOKEN_OLD_KEY_FILES", ""); v != "" {
+		if tokenKeyFile == "" {
+			errs = append(errs, &configError{"BLOCKD_TOKEN_OLD_KEY_FILES", errors.New("needs BLOCKD_TOKEN_KEY_FILE, the key that replaces them")})
+		}
+		for _, path := range strings.Split(v, ",") {
+			if path = strings.TrimSpace(path); path != "" {
+				c.TokenOldKeys = append(c.TokenOldKeys, key("BLOCKD_TOKEN_OLD_KEY_FILES", path))
+			}
+		}
+	}
 	c.Policies = make(map[string]providerPolicy)
 	for _, p := range []string{"finnotech", "arhivaar", "card"} {
 		prefix := "BLOCKD_" + strings.ToUpper(p) + "_"
@@ -278,6 +313,9 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 			// cannot be asked and every unknown outcome would end
 			// OUTCOME_UNKNOWN.
 			errs = append(errs, &configError{"BLOCKD_FINNOTECH_NID", errors.New("required when BLOCKD_FINNOTECH_URL points at a real Finnotech: the wages call-status inquiry needs a client-credentials token")})
+		}
+		if tokenKeyFile == "" {
+			errs = append(errs, &configError{"BLOCKD_TOKEN_KEY_FILE", errors.New("required when BLOCKD_FINNOTECH_URL points at a real Finnotech: its tokens are kept encrypted with this key")})
 		}
 	}
 	if c.ArhivaarURL != "" && (c.ArhivaarAccKey == "" || c.ArhivaarSecret == "") {

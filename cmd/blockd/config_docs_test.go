@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/blockd/blockd/seal"
 )
 
 // The configuration documents an operator reads, relative to this package.
@@ -51,6 +53,9 @@ var noComparableDefault = map[string]string{
 	"BLOCKD_CARD_CLIENT_ID":               "credential",
 	"BLOCKD_CARD_CLIENT_SECRET":           "secret",
 	"BLOCKD_CARD_CLIENT_SECRET_FILE":      "secret file",
+	// Key files: empty unless given; a development run makes its own key.
+	"BLOCKD_TOKEN_KEY_FILE":      "empty: a development key in BLOCKD_DATA_DIR",
+	"BLOCKD_TOKEN_OLD_KEY_FILES": "empty: no old key",
 	// Per provider, the default is the global BLOCKD_MAX_ATTEMPTS and
 	// BLOCKD_RETRY_BUDGET, kept as 0 ("not overridden") in the config.
 	"BLOCKD_FINNOTECH_MAX_ATTEMPTS": "the global BLOCKD_MAX_ATTEMPTS",
@@ -347,6 +352,9 @@ func TestEnvExampleIsAValidConfig(t *testing.T) {
 	readFile := func(path string) ([]byte, error) {
 		if !strings.HasPrefix(path, "/") {
 			return nil, errors.New("a secret file path should be absolute: " + path)
+		}
+		if strings.HasSuffix(path, ".key") { // a key file holds a key
+			return seal.NewKeyText()
 		}
 		return []byte("secret from " + filepath.Base(path) + "\n"), nil
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,7 @@ func newHarness(t *testing.T, hooks processor.Hooks, overrides ...string) *harne
 		"BLOCKD_FINNOTECH_CLIENT_ID":     sandboxFinnotechClient,
 		"BLOCKD_FINNOTECH_CLIENT_SECRET": sandboxFinnotechSecret,
 		"BLOCKD_FINNOTECH_NID":           sandboxFinnotechNID,
+		"BLOCKD_TOKEN_KEY_FILE":          writeKeyFile(t, "token.key"),
 		"BLOCKD_HTTP_ADDR":               "127.0.0.1:0",
 		"BLOCKD_TOPIC_PARTITIONS":        "3",
 		"BLOCKD_UNBLOCK_WAIT":            "5s",
@@ -88,7 +90,7 @@ func newHarness(t *testing.T, hooks processor.Hooks, overrides ...string) *harne
 	for i := 0; i+1 < len(overrides); i += 2 {
 		env[overrides[i]] = overrides[i+1]
 	}
-	cfg, err := loadConfig(func(k string) string { return env[k] }, nil)
+	cfg, err := loadConfig(func(k string) string { return env[k] }, os.ReadFile)
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
 	}

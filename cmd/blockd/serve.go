@@ -65,12 +65,19 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 		}
 	}
 
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.MaxConns(cfg.DBMaxConns))
+	tokenKeys, err := tokenKeyring(cfg, log)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.MaxConns(cfg.DBMaxConns), store.SealTokens(tokenKeys))
 	if err != nil {
 		return fmt.Errorf("opening store: %w", err)
 	}
 	defer st.Close()
 	log.Info().Str("schema", st.Schema()).Msg("database migrated")
+	if err := checkStoredTokens(ctx, st, tokenKeys.KeyID(), log); err != nil {
+		return err
+	}
 
 	provs, closeSandboxes, err := newProviders(ctx, cfg, st, log)
 	if err != nil {
