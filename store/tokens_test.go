@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/schemas"
-	"github.com/blockd/blockd/seal"
+	"github.com/blockd/blockd/store/seal"
 	"github.com/blockd/blockd/store"
 	"github.com/blockd/blockd/store/storetest"
 )

@@ -25,7 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/blockd/blockd/seal"
+	"github.com/blockd/blockd/store/seal"
 )
 
 // chaosOptions configure one chaos run.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/blockd/blockd/seal"
+	"github.com/blockd/blockd/store/seal"
 )
 
 // config is everything blockd reads from its environment. It is parsed here

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/blockd/blockd/seal"
+	"github.com/blockd/blockd/store/seal"
 )
 
 // The configuration documents an operator reads, relative to this package.

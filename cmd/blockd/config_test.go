@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blockd/blockd/seal"
+	"github.com/blockd/blockd/store/seal"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/blockd/blockd/providers/finnotech"
 	"github.com/blockd/blockd/schemas"
-	"github.com/blockd/blockd/seal"
+	"github.com/blockd/blockd/store/seal"
 	"github.com/blockd/blockd/store"
 )
 

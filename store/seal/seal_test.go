@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/blockd/blockd/seal"
+	"github.com/blockd/blockd/store/seal"
 )
 
 func randomKey(t testing.TB) []byte {
