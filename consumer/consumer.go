@@ -33,6 +33,10 @@ func (f HandlerFunc) Handle(ctx context.Context, m kafka.Message) error { return
 // Config tunes a Consumer. Zero values get the defaults in the comments.
 type Config struct {
 	Brokers []string
+	// Dialer makes every connection to the brokers: the group's and its
+	// partition readers'. It carries TLS and SASL. Default: kafka-go's
+	// plaintext kafka.DefaultDialer.
+	Dialer *kafka.Dialer
 	// GroupID of the consumer group. Default "blockd".
 	GroupID string
 	// Topics are the command topics to read.
@@ -136,6 +140,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		HeartbeatInterval: c.cfg.HeartbeatInterval,
 		RebalanceTimeout:  c.cfg.RebalanceDrain + 5*time.Second,
 		JoinGroupBackoff:  500 * time.Millisecond,
+		Dialer:            c.cfg.Dialer,
 		RetentionTime:     7 * 24 * time.Hour,
 		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug().Msgf(msg, args...) }),
 	})
@@ -282,6 +287,7 @@ func (c *Consumer) fetch(ctx, workCtx context.Context, tp topicPartition, offset
 		MinBytes:  1,
 		MaxBytes:  10 << 20,
 		MaxWait:   c.cfg.MaxWait,
+		Dialer:    c.cfg.Dialer,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			c.log.Debug().Str("topic", tp.topic).Int("partition", tp.partition).Msgf(msg, args...)
 		}),

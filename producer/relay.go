@@ -26,10 +26,13 @@ type Outbox interface {
 // NewWriter returns a kafka-go Writer set for safety: every write waits for
 // all in-sync replicas, keys are hashed to partitions (so one trackId always
 // lands on one partition, in order), and a batch waits at most a few
-// milliseconds for company instead of the default second.
-func NewWriter(brokers []string) *kafka.Writer {
+// milliseconds for company instead of the default second. transport makes
+// its connections, with their TLS and SASL; nil is kafka-go's plaintext
+// kafka.DefaultTransport.
+func NewWriter(brokers []string, transport kafka.RoundTripper) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
+		Transport:    transport,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: 2 * time.Millisecond,

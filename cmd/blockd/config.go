@@ -23,6 +23,21 @@ type config struct {
 	HTTPAddr          string   // BLOCKD_HTTP_ADDR, default 127.0.0.1:8080
 	DataDir           string   // BLOCKD_DATA_DIR, default $HOME/.blockd
 
+	// How blockd reaches the brokers; newKafkaSecurity turns these into
+	// what every Kafka connection uses. The files are read here: *File is
+	// the path, the field without it the content.
+	KafkaTLS           bool   // BLOCKD_KAFKA_TLS, default false
+	KafkaTLSCAFile     string // BLOCKD_KAFKA_TLS_CA_FILE; empty: the system's trusted roots
+	KafkaTLSCA         []byte
+	KafkaTLSCertFile   string // BLOCKD_KAFKA_TLS_CERT_FILE, with _KEY_FILE: a client certificate (mutual TLS)
+	KafkaTLSCert       []byte
+	KafkaTLSKeyFile    string // BLOCKD_KAFKA_TLS_KEY_FILE
+	KafkaTLSKey        []byte
+	KafkaTLSServerName string // BLOCKD_KAFKA_TLS_SERVER_NAME; empty: each broker's host
+	KafkaSASLMechanism string // BLOCKD_KAFKA_SASL_MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty: no SASL
+	KafkaSASLUsername  string // BLOCKD_KAFKA_SASL_USERNAME
+	KafkaSASLPassword  string // BLOCKD_KAFKA_SASL_PASSWORD (or _FILE)
+
 	FinnotechURL          string // BLOCKD_FINNOTECH_URL; empty: embedded sandbox
 	FinnotechClientID     string // BLOCKD_FINNOTECH_CLIENT_ID
 	FinnotechClientSecret string // BLOCKD_FINNOTECH_CLIENT_SECRET (or _FILE)
@@ -201,10 +216,29 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		}
 	}
 
+	file := func(name, path string) []byte {
+		if path == "" {
+			return nil
+		}
+		b, err := readFile(path)
+		if err != nil {
+			errs = append(errs, &configError{name, fmt.Errorf("reading file: %w", err)})
+		}
+		return b
+	}
+
 	home, _ := os.UserHomeDir()
 	host, _ := os.Hostname()
 	c := config{
 		EmbeddedKafkaAddr:     str("BLOCKD_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"),
+		KafkaTLS:              boolean("BLOCKD_KAFKA_TLS", false),
+		KafkaTLSCAFile:        str("BLOCKD_KAFKA_TLS_CA_FILE", ""),
+		KafkaTLSCertFile:      str("BLOCKD_KAFKA_TLS_CERT_FILE", ""),
+		KafkaTLSKeyFile:       str("BLOCKD_KAFKA_TLS_KEY_FILE", ""),
+		KafkaTLSServerName:    str("BLOCKD_KAFKA_TLS_SERVER_NAME", ""),
+		KafkaSASLMechanism:    strings.ToUpper(str("BLOCKD_KAFKA_SASL_MECHANISM", "")),
+		KafkaSASLUsername:     str("BLOCKD_KAFKA_SASL_USERNAME", ""),
+		KafkaSASLPassword:     secret("BLOCKD_KAFKA_SASL_PASSWORD"),
 		DatabaseURL:           str("BLOCKD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/blockd?sslmode=disable"),
 		HTTPAddr:              str("BLOCKD_HTTP_ADDR", "127.0.0.1:8080"),
 		DataDir:               str("BLOCKD_DATA_DIR", filepath.Join(home, ".blockd")),
@@ -293,6 +327,21 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		}
 	} else {
 		hostPort("BLOCKD_EMBEDDED_KAFKA_ADDR", c.EmbeddedKafkaAddr)
+		if c.KafkaTLS {
+			errs = append(errs, &configError{"BLOCKD_KAFKA_TLS", errors.New("the embedded development broker speaks only plaintext: set BLOCKD_KAFKA_BROKERS")})
+		}
+		if c.KafkaSASLMechanism != "" {
+			errs = append(errs, &configError{"BLOCKD_KAFKA_SASL_MECHANISM", errors.New("the embedded development broker takes no SASL: set BLOCKD_KAFKA_BROKERS")})
+		}
+	}
+	before := len(errs)
+	c.KafkaTLSCA = file("BLOCKD_KAFKA_TLS_CA_FILE", c.KafkaTLSCAFile)
+	c.KafkaTLSCert = file("BLOCKD_KAFKA_TLS_CERT_FILE", c.KafkaTLSCertFile)
+	c.KafkaTLSKey = file("BLOCKD_KAFKA_TLS_KEY_FILE", c.KafkaTLSKeyFile)
+	if len(errs) == before { // a file that cannot be read is reported once
+		if _, err := newKafkaSecurity(c); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	hostPort("BLOCKD_HTTP_ADDR", c.HTTPAddr)
 	if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {

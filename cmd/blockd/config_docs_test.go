@@ -56,6 +56,16 @@ var noComparableDefault = map[string]string{
 	// Key files: empty unless given; a development run makes its own key.
 	"BLOCKD_TOKEN_KEY_FILE":      "empty: a development key in BLOCKD_DATA_DIR",
 	"BLOCKD_TOKEN_OLD_KEY_FILES": "empty: no old key",
+	// Kafka security: empty unless given (no CA file: the system's roots;
+	// no server name: each broker's host; no mechanism: no SASL).
+	"BLOCKD_KAFKA_TLS_CA_FILE":        "empty: the system's trusted roots",
+	"BLOCKD_KAFKA_TLS_CERT_FILE":      "empty: no client certificate",
+	"BLOCKD_KAFKA_TLS_KEY_FILE":       "empty: no client certificate",
+	"BLOCKD_KAFKA_TLS_SERVER_NAME":    "empty: each broker's host",
+	"BLOCKD_KAFKA_SASL_MECHANISM":     "empty: no SASL",
+	"BLOCKD_KAFKA_SASL_USERNAME":      "credential",
+	"BLOCKD_KAFKA_SASL_PASSWORD":      "secret",
+	"BLOCKD_KAFKA_SASL_PASSWORD_FILE": "secret file",
 	// Per provider, the default is the global BLOCKD_MAX_ATTEMPTS and
 	// BLOCKD_RETRY_BUDGET, kept as 0 ("not overridden") in the config.
 	"BLOCKD_FINNOTECH_MAX_ATTEMPTS": "the global BLOCKD_MAX_ATTEMPTS",
@@ -349,12 +359,16 @@ func TestEnvExampleIsAValidConfig(t *testing.T) {
 	if len(active) == 0 {
 		t.Fatalf("%s sets nothing", envExamplePath)
 	}
+	caPEM := newTestCA(t, "example CA").pem
 	readFile := func(path string) ([]byte, error) {
 		if !strings.HasPrefix(path, "/") {
 			return nil, errors.New("a secret file path should be absolute: " + path)
 		}
 		if strings.HasSuffix(path, ".key") { // a key file holds a key
 			return seal.NewKeyText()
+		}
+		if strings.HasSuffix(path, "ca.pem") {
+			return caPEM, nil
 		}
 		return []byte("secret from " + filepath.Base(path) + "\n"), nil
 	}

@@ -131,6 +131,7 @@ func (h *harness) run(cfg config, hooks processor.Hooks) (stop func(), httpAddr 
 	select {
 	case httpAddr = <-addrCh:
 	case err := <-done:
+		done <- nil // for stop, which waits for serve to return
 		h.t.Fatalf("serve stopped at start: %v", err)
 	case <-time.After(30 * time.Second):
 		h.t.Fatal("serve did not start listening")

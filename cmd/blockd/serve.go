@@ -50,6 +50,10 @@ type serveOptions struct {
 // fetching, let in-flight commands finish (bounded), commit offsets, flush
 // the outbox, close.
 func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOptions) error {
+	kafkaSec, err := newKafkaSecurity(cfg)
+	if err != nil {
+		return err
+	}
 	brokers := cfg.KafkaBrokers
 	if len(brokers) == 0 {
 		cluster, err := startEmbeddedBroker(cfg, log)
@@ -58,9 +62,16 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 		}
 		defer cluster.Close()
 		brokers = cluster.ListenAddrs()
+	} else {
+		logKafkaSecurity(log, kafkaSec, brokers)
 	}
+	if err := kafkaSec.checkBrokers(ctx, brokers); err != nil {
+		return err
+	}
+	kafkaTransport := kafkaSec.transport()
+	defer kafkaTransport.CloseIdleConnections()
 	if cfg.CreateTopics {
-		if err := ensureTopics(ctx, brokers, cfg); err != nil {
+		if err := ensureTopics(ctx, brokers, kafkaTransport, cfg); err != nil {
 			return err
 		}
 	}
@@ -97,7 +108,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 		ResolveDeadline: cfg.ResolveDeadline, LandingMargin: cfg.LandingMargin, Policies: policies(cfg)}, st, validator, provs, opts.hooks, log)
 	cons, err := consumer.New(consumer.Config{Brokers: brokers, GroupID: cfg.GroupID,
 		Topics:      []string{cfg.TopicBlock, cfg.TopicUnblock, cfg.TopicTransfer, cfg.TopicInquiry},
-		MaxInFlight: cfg.MaxInFlight, Grace: cfg.ShutdownGrace}, proc, log)
+		MaxInFlight: cfg.MaxInFlight, Grace: cfg.ShutdownGrace, Dialer: kafkaSec.dialer()}, proc, log)
 	if err != nil {
 		return err
 	}
@@ -106,7 +117,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	if err != nil {
 		return err
 	}
-	writer := producer.NewWriter(brokers)
+	writer := producer.NewWriter(brokers, kafkaTransport)
 	defer writer.Close()
 	relay := producer.NewRelay(producer.Config{}, st, writer, wake, log)
 
@@ -130,7 +141,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	bg, _ := errgroup.WithContext(background)
 	bg.Go(func() error { return relay.Run(background) })
 	bg.Go(func() error { return proc.Run(background) })
-	bg.Go(func() error { watchBroker(background, brokers, &brokerOK); return nil })
+	bg.Go(func() error { watchBroker(background, brokers, kafkaTransport, &brokerOK); return nil })
 	bg.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving HTTP: %w", err)
@@ -228,8 +239,8 @@ func newProviders(ctx context.Context, cfg config, st *store.Store, log zerolog.
 }
 
 // ensureTopics creates the topics blockd uses when they are missing.
-func ensureTopics(ctx context.Context, brokers []string, cfg config) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+func ensureTopics(ctx context.Context, brokers []string, transport kafka.RoundTripper, cfg config) error {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: transport}
 	var req kafka.CreateTopicsRequest
 	for _, t := range []string{cfg.TopicBlock, cfg.TopicUnblock, cfg.TopicTransfer, cfg.TopicInquiry, cfg.TopicResults, cfg.TopicDLQ} {
 		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: cfg.TopicPartitions, ReplicationFactor: -1})
@@ -239,6 +250,9 @@ func ensureTopics(ctx context.Context, brokers []string, cfg config) error {
 		res, err := client.CreateTopics(ctx, &req)
 		if err == nil {
 			for topic, terr := range res.Errors {
+				if errors.Is(terr, kafka.TopicAuthorizationFailed) || errors.Is(terr, kafka.ClusterAuthorizationFailed) {
+					return fmt.Errorf("creating topic %s (blockd's Kafka user needs Create on it, or set BLOCKD_CREATE_TOPICS=false and create the topics beforehand): %w", topic, terr)
+				}
 				if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
 					return fmt.Errorf("creating topic %s: %w", topic, terr)
 				}
@@ -256,8 +270,8 @@ func ensureTopics(ctx context.Context, brokers []string, cfg config) error {
 }
 
 // watchBroker keeps brokerOK true while a broker answers a metadata request.
-func watchBroker(ctx context.Context, brokers []string, ok *atomic.Bool) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 3 * time.Second}
+func watchBroker(ctx context.Context, brokers []string, transport kafka.RoundTripper, ok *atomic.Bool) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 3 * time.Second, Transport: transport}
 	for {
 		_, err := client.Metadata(ctx, &kafka.MetadataRequest{})
 		ok.Store(err == nil)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/blockd/blockd/providers/finnotech"
 	"github.com/blockd/blockd/schemas"
-	"github.com/blockd/blockd/store/seal"
 	"github.com/blockd/blockd/store"
+	"github.com/blockd/blockd/store/seal"
 )
 
 // finnotechTokenStore keeps Finnotech authorization-code tokens in

@@ -15,8 +15,8 @@ import (
 
 	"github.com/blockd/blockd/consumer/processor"
 	"github.com/blockd/blockd/schemas"
-	"github.com/blockd/blockd/store/seal"
 	"github.com/blockd/blockd/store"
+	"github.com/blockd/blockd/store/seal"
 	"github.com/blockd/blockd/store/storetest"
 )
 
