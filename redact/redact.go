@@ -8,10 +8,12 @@
 // provider echoes in an error message. The rules, in the order they are
 // tried at each position:
 //
-//   - kept as they are: JSON escapes (\" \\ \uXXXX), a bare JSON number that
-//     is a field's value (an amount, an offset: never an account, which is a
-//     string in every blockd message), UUIDs (trackIds), RFC 3339 times and
-//     IPv4 addresses;
+//   - kept as they are: JSON escapes (\" \\ \uXXXX); the value of a JSON
+//     field named trackId, <something>TrackId or eventId (identifiers that
+//     are there to be shown, whatever digits they hold); a bare JSON number
+//     that is a field's value (an amount, an offset: never an account, which
+//     is a string in every blockd message); UUIDs; RFC 3339 times; IPv4
+//     addresses;
 //   - a secret-looking key's value (access_token=…, "client_secret":"…",
 //     sig=…, password=…) becomes [REDACTED];
 //   - "Bearer …" and "Basic …" credentials, and JWTs, become [REDACTED];
@@ -37,6 +39,9 @@ var pattern = regexp.MustCompile(strings.Join([]string{
 	// Kept: JSON escapes, so an escaped quote is never mistaken for the
 	// end of a string and \u00XX is never read as digits.
 	`(?P<keep>\\u[0-9a-fA-F]{4}|\\["\\/bfnrt]` +
+		// a JSON field holding an identifier blockd shows: trackIds and
+		// eventIds are chosen to be shown, and may hold long numbers
+		`|"(?:trackId|[a-z]+TrackId|eventId)":"[^"\\]*"` +
 		// a JSON number that is a field's value
 		`|":-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?` +
 		// UUIDs

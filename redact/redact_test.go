@@ -31,6 +31,7 @@ func TestStringMasksWhatMustNotBeShown(t *testing.T) {
 		{name: "bare JWT", in: "token was eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", secret: []string{"eyJzdWIiOiIxIn0", "c2lnbmF0dXJl"}},
 		{name: "token in a query", in: "GET /x?access_token=abc.DEF-123&page=2", secret: []string{"abc.DEF-123"}, want: "GET /x?access_token=[REDACTED]&page=2"},
 		{name: "secret as JSON", in: `{"client_secret":"hunter2","refresh_token":"r-1"}`, secret: []string{"hunter2", "r-1"}},
+		{name: "a trackId quoted inside a text is not a field", in: `reason {\"trackId\":\"0012345678\"}`, secret: []string{"0012345678"}},
 		{name: "signature field", in: "sig=9f86d081884c7d65 rejected", secret: []string{"9f86d081884c7d65"}},
 	}
 	for _, tt := range tests {
@@ -56,6 +57,7 @@ func TestStringKeepsWhatIsNeeded(t *testing.T) {
 		{"small numbers", "attempt 3 of 4 after 1500ms, HTTP 503, code V5BS0010SF"},
 		{"amounts as JSON numbers", `{"amount":1500000000,"offset":123456789012,"attempts":1}`},
 		{"plain words", "token refreshed; the secret is kept in a file"},
+		{"trackIds in JSON fields", `{"trackId":"order-20261123000001","blockTrackId":"b-12345678901","eventId":"e-99999999"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
