@@ -76,7 +76,9 @@ func TestLoadConfigSecretsFromFiles(t *testing.T) {
 	if err := os.WriteFile(path, []byte("s3cret-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := loadConfig(envOf(map[string]string{"BLOCKD_FINNOTECH_URL": "https://api.example", "BLOCKD_FINNOTECH_CLIENT_ID": "app", "BLOCKD_FINNOTECH_NID": "0012345678", "BLOCKD_FINNOTECH_TOKEN_FILE": path}), os.ReadFile)
+	c, err := loadConfig(envOf(map[string]string{"BLOCKD_FINNOTECH_URL": "https://api.example", "BLOCKD_FINNOTECH_CLIENT_ID": "app",
+		"BLOCKD_FINNOTECH_CLIENT_SECRET": "s", "BLOCKD_FINNOTECH_REFRESH_TOKEN": "r", "BLOCKD_FINNOTECH_BANK": "062",
+		"BLOCKD_FINNOTECH_NID": "0012345678", "BLOCKD_FINNOTECH_TOKEN_FILE": path}), os.ReadFile)
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
 	}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"errors"
+	"maps"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/blockd/blockd/internal/testpki"
+)
+
+// serveEnv is a complete serve configuration for all three providers, with
+// secrets given inline (no files).
+func serveEnv() map[string]string {
+	return map[string]string{
+		"BLOCKD_KAFKA_BROKERS":           "kafka-1:9092",
+		"BLOCKD_DATABASE_URL":            "postgres://blockd@db:5432/blockd?sslmode=verify-full",
+		"BLOCKD_PROVIDERS":               "finnotech,arhivaar,card",
+		"BLOCKD_ADMIN_TOKEN":             "an-operator-token-of-32-characters",
+		"BLOCKD_FINNOTECH_URL":           "https://apibeta.finnotech.ir",
+		"BLOCKD_FINNOTECH_CLIENT_ID":     "app",
+		"BLOCKD_FINNOTECH_CLIENT_SECRET": "s",
+		"BLOCKD_FINNOTECH_TOKEN":         "t",
+		"BLOCKD_FINNOTECH_REFRESH_TOKEN": "r",
+		"BLOCKD_FINNOTECH_BANK":          "062",
+		"BLOCKD_FINNOTECH_NID":           "0012345678",
+		"BLOCKD_ARHIVAAR_URL":            "https://api.arhivaar.ee",
+		"BLOCKD_ARHIVAAR_ACC_KEY":        "k",
+		"BLOCKD_ARHIVAAR_SECRET":         "s",
+		"BLOCKD_CARD_URL":                "https://cards.example",
+		"BLOCKD_CARD_CLIENT_ID":          "c",
+		"BLOCKD_CARD_CLIENT_SECRET":      "s",
+	}
+}
+
+func with(env map[string]string, kv ...string) map[string]string {
+	out := maps.Clone(env)
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			delete(out, kv[i])
+			continue
+		}
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+func wantNamed(t *testing.T, err error, names ...string) {
+	t.Helper()
+	var ce *configError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want a configuration error", err)
+	}
+	for _, name := range names {
+		if !strings.Contains(err.Error(), name+":") {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+}
+
+func TestServeConfigAccepted(t *testing.T) {
+	c, err := loadServeConfig(envOf(serveEnv()), os.ReadFile)
+	if err != nil {
+		t.Fatalf("loadServeConfig: %v", err)
+	}
+	if c.Mode != modeServe || len(c.Providers) != 3 || c.DatabaseCreate {
+		t.Fatalf("got mode %s, providers %v, create database %v; want serve, all three, false", c.Mode, c.Providers, c.DatabaseCreate)
+	}
+}
+
+// With nothing set, blockd serve names every variable it needs, at once.
+func TestServeConfigWithAnEmptyEnvironmentNamesEveryRequiredVariable(t *testing.T) {
+	_, err := loadServeConfig(envOf(nil), os.ReadFile)
+	wantNamed(t, err, "BLOCKD_KAFKA_BROKERS", "BLOCKD_DATABASE_URL", "BLOCKD_PROVIDERS", "BLOCKD_ADMIN_TOKEN")
+	t.Logf("blockd serve with an empty environment:\n%v", err)
+}
+
+func TestServeConfigNamesEveryMissingProviderVariableAtOnce(t *testing.T) {
+	env := map[string]string{"BLOCKD_KAFKA_BROKERS": "k:9092", "BLOCKD_DATABASE_URL": "postgres://db/blockd",
+		"BLOCKD_PROVIDERS": "finnotech,arhivaar,card", "BLOCKD_ADMIN_ADDR": "off"}
+	_, err := loadServeConfig(envOf(env), os.ReadFile)
+	wantNamed(t, err, "BLOCKD_FINNOTECH_URL", "BLOCKD_FINNOTECH_CLIENT_ID", "BLOCKD_FINNOTECH_CLIENT_SECRET",
+		"BLOCKD_FINNOTECH_TOKEN", "BLOCKD_FINNOTECH_REFRESH_TOKEN", "BLOCKD_FINNOTECH_BANK", "BLOCKD_FINNOTECH_NID",
+		"BLOCKD_ARHIVAAR_URL", "BLOCKD_ARHIVAAR_ACC_KEY", "BLOCKD_ARHIVAAR_SECRET",
+		"BLOCKD_CARD_URL", "BLOCKD_CARD_CLIENT_ID", "BLOCKD_CARD_CLIENT_SECRET")
+}
+
+// A provider left out of BLOCKD_PROVIDERS needs nothing: its commands are
+// REJECTED PROVIDER_UNSUPPORTED.
+func TestServeConfigNeedsOnlyTheListedProviders(t *testing.T) {
+	env := serveEnv()
+	for k := range env {
+		if strings.HasPrefix(k, "BLOCKD_ARHIVAAR_") || strings.HasPrefix(k, "BLOCKD_CARD_") {
+			delete(env, k)
+		}
+	}
+	env["BLOCKD_PROVIDERS"] = " finnotech "
+	c, err := loadServeConfig(envOf(env), os.ReadFile)
+	if err != nil {
+		t.Fatalf("loadServeConfig: %v", err)
+	}
+	if len(c.Providers) != 1 || c.Providers[0] != "finnotech" {
+		t.Fatalf("got providers %v, want [finnotech]", c.Providers)
+	}
+}
+
+func TestServeConfigProblems(t *testing.T) {
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, "provider CA")
+	certPEM, keyPEM := ca.Client(t, "blockd")
+	caFile := testpki.WriteFile(t, "ca.pem", ca.PEM)
+	certFile, keyFile := testpki.WriteFile(t, "cert.pem", certPEM), testpki.WriteFile(t, "key.pem", keyPEM)
+	notPEM := testpki.WriteFile(t, "not.pem", []byte("hello"))
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantVar string // "" when the configuration is accepted
+	}{
+		{"http:// refused", with(serveEnv(), "BLOCKD_CARD_URL", "http://cards.example"), "BLOCKD_CARD_URL"},
+		{"http:// on purpose", with(serveEnv(), "BLOCKD_CARD_URL", "http://cards.example", "BLOCKD_CARD_ALLOW_HTTP", "true"), ""},
+		{"not a URL", with(serveEnv(), "BLOCKD_ARHIVAAR_URL", "api.arhivaar.ee"), "BLOCKD_ARHIVAAR_URL"},
+		{"unknown provider", with(serveEnv(), "BLOCKD_PROVIDERS", "finnotech,acme"), "BLOCKD_PROVIDERS"},
+		{"empty provider list", with(serveEnv(), "BLOCKD_PROVIDERS", " , "), "BLOCKD_PROVIDERS"},
+		{"a private CA", with(serveEnv(), "BLOCKD_CARD_CA_FILE", caFile), ""},
+		{"a CA file without a certificate", with(serveEnv(), "BLOCKD_CARD_CA_FILE", notPEM), "BLOCKD_CARD_CA_FILE"},
+		{"a CA file that is not there", with(serveEnv(), "BLOCKD_FINNOTECH_CA_FILE", dir+"/none.pem"), "BLOCKD_FINNOTECH_CA_FILE"},
+		{"a client pair", with(serveEnv(), "BLOCKD_CARD_CERT_FILE", certFile, "BLOCKD_CARD_KEY_FILE", keyFile), ""},
+		{"a certificate without its key", with(serveEnv(), "BLOCKD_CARD_CERT_FILE", certFile), "BLOCKD_CARD_KEY_FILE"},
+		{"a key that is not the certificate's", with(serveEnv(), "BLOCKD_ARHIVAAR_CERT_FILE", certFile, "BLOCKD_ARHIVAAR_KEY_FILE", notPEM), "BLOCKD_ARHIVAAR_CERT_FILE"},
+		{"no admin token", with(serveEnv(), "BLOCKD_ADMIN_TOKEN", ""), "BLOCKD_ADMIN_TOKEN"},
+		{"no admin token, admin listener off", with(serveEnv(), "BLOCKD_ADMIN_TOKEN", "", "BLOCKD_ADMIN_ADDR", "off"), ""},
+		{"a short admin token", with(serveEnv(), "BLOCKD_ADMIN_TOKEN", "letmein"), "BLOCKD_ADMIN_TOKEN"},
+		{"admin and probes on one address", with(serveEnv(), "BLOCKD_ADMIN_ADDR", "127.0.0.1:8080"), "BLOCKD_ADMIN_ADDR"},
+		{"admin address not host:port", with(serveEnv(), "BLOCKD_ADMIN_ADDR", "8081"), "BLOCKD_ADMIN_ADDR"},
+		{"create the database", with(serveEnv(), "BLOCKD_DATABASE_CREATE", "true"), ""},
+		{"create flag not a boolean", with(serveEnv(), "BLOCKD_DATABASE_CREATE", "please"), "BLOCKD_DATABASE_CREATE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadServeConfig(envOf(tt.env), os.ReadFile)
+			if tt.wantVar == "" {
+				if err != nil {
+					t.Fatalf("got %v, want the configuration accepted", err)
+				}
+				return
+			}
+			wantNamed(t, err, tt.wantVar)
+		})
+	}
+}
+
+// blockd dev needs nothing, serves every provider by default (each without
+// a URL from its sandbox), and takes http:// provider URLs.
+func TestDevConfig(t *testing.T) {
+	c, err := loadConfig(envOf(map[string]string{"BLOCKD_CARD_URL": "http://127.0.0.1:9", "BLOCKD_CARD_CLIENT_ID": "c", "BLOCKD_CARD_CLIENT_SECRET": "s"}), os.ReadFile)
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if c.Mode != modeDev || strings.Join(c.Providers, ",") != "finnotech,arhivaar,card" || c.AdminAddr != "127.0.0.1:8081" || c.AdminToken != "" {
+		t.Fatalf("got mode %s, providers %v, admin %s (token set: %v); want dev, all three, 127.0.0.1:8081 without a token",
+			c.Mode, c.Providers, c.AdminAddr, c.AdminToken != "")
+	}
+}
