@@ -65,21 +65,21 @@ func main() {
 // run is blockd's whole life; main only adds the process around it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		io.WriteString(stderr, usage)
 		return usageError{"no command: choose dev or serve"}
 	}
 	cmd := args[0]
 	switch cmd {
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		io.WriteString(stdout, usage)
 		return nil
 	case "dev", "serve", "broker", "sandbox":
 	default:
-		fmt.Fprint(stderr, usage)
+		io.WriteString(stderr, usage)
 		return usageError{"unknown command " + cmd}
 	}
 	if len(args) > 1 {
-		fmt.Fprint(stderr, usage)
+		io.WriteString(stderr, usage)
 		return usageError{fmt.Sprintf("blockd %s takes no arguments (configuration is BLOCKD_* environment variables)", cmd)}
 	}
 	load := loadConfig

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -160,5 +161,84 @@ func TestDevConfig(t *testing.T) {
 	if c.Mode != modeDev || strings.Join(c.Providers, ",") != "finnotech,arhivaar,card" || c.AdminAddr != "127.0.0.1:8081" || c.AdminToken != "" {
 		t.Fatalf("got mode %s, providers %v, admin %s (token set: %v); want dev, all three, 127.0.0.1:8081 without a token",
 			c.Mode, c.Providers, c.AdminAddr, c.AdminToken != "")
+	}
+}
+
+// exampleServeRequired are the active settings of deploy/blockd.env.example
+// without which blockd serve refuses to start; every other active setting
+// may be left out.
+var exampleServeRequired = []string{
+	"BLOCKD_KAFKA_BROKERS", "BLOCKD_DATABASE_URL", "BLOCKD_PROVIDERS", "BLOCKD_ADMIN_TOKEN_FILE",
+	"BLOCKD_FINNOTECH_URL", "BLOCKD_FINNOTECH_CLIENT_ID", "BLOCKD_FINNOTECH_CLIENT_SECRET_FILE", "BLOCKD_FINNOTECH_TOKEN_FILE",
+	"BLOCKD_FINNOTECH_REFRESH_TOKEN_FILE", "BLOCKD_FINNOTECH_BANK", "BLOCKD_FINNOTECH_NID_FILE",
+	"BLOCKD_ARHIVAAR_URL", "BLOCKD_ARHIVAAR_ACC_KEY", "BLOCKD_ARHIVAAR_SECRET_FILE",
+	"BLOCKD_CARD_URL", "BLOCKD_CARD_CLIENT_ID", "BLOCKD_CARD_CLIENT_SECRET_FILE",
+}
+
+// exampleWithFiles is the example's active settings with each *_FILE path
+// replaced by a file generated for the test: a CA for _CA_FILE, a client
+// pair for a _CERT_FILE with its _KEY_FILE, a secret otherwise.
+func exampleWithFiles(t *testing.T) map[string]string {
+	t.Helper()
+	_, active := envExample(t)
+	env := maps.Clone(active)
+	ca := testpki.NewCA(t, "example CA")
+	for name, path := range active {
+		if !strings.HasSuffix(name, "_FILE") {
+			continue
+		}
+		if !strings.HasPrefix(path, "/") {
+			t.Fatalf("%s: %s=%s is not an absolute path", envExamplePath, name, path)
+		}
+		content := []byte("generated-" + strings.ToLower(name) + "-0123456789abcdef\n")
+		switch stem := strings.TrimSuffix(name, "_FILE"); {
+		case strings.HasSuffix(stem, "_CA"):
+			content = ca.PEM
+		case strings.HasSuffix(stem, "_CERT") && active[strings.TrimSuffix(stem, "_CERT")+"_KEY_FILE"] != "":
+			certPEM, keyPEM := ca.Client(t, "blockd")
+			content = certPEM
+			keyName := strings.TrimSuffix(stem, "_CERT") + "_KEY_FILE"
+			env[keyName] = testpki.WriteFile(t, "key.pem", keyPEM)
+		case strings.HasSuffix(stem, "_KEY") && active[strings.TrimSuffix(stem, "_KEY")+"_CERT_FILE"] != "":
+			continue // written with its certificate
+		}
+		env[name] = testpki.WriteFile(t, strings.ToLower(name), content)
+	}
+	return env
+}
+
+// TestEnvExampleIsAServeConfig: blockd serve accepts the example (with its
+// files generated), and refuses it with any required setting removed,
+// naming that setting; removing any other active setting is accepted.
+func TestEnvExampleIsAServeConfig(t *testing.T) {
+	env := exampleWithFiles(t)
+	c, err := loadServeConfig(envOf(env), os.ReadFile)
+	if err != nil {
+		t.Fatalf("blockd serve refuses %s: %v", envExamplePath, err)
+	}
+	if len(c.KafkaBrokers) == 0 || len(c.Providers) != 3 || c.AdminToken == "" || c.AdminAddr == "off" {
+		t.Fatalf("%s: got brokers %v, providers %v, operator listener %s (token set: %v); want brokers, all three providers, the operator listener with its token",
+			envExamplePath, c.KafkaBrokers, c.Providers, c.AdminAddr, c.AdminToken != "")
+	}
+	for _, name := range exampleServeRequired {
+		if _, ok := env[name]; !ok {
+			t.Errorf("%s does not set %s, which blockd serve requires", envExamplePath, name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		required := slices.Contains(exampleServeRequired, name)
+		t.Run("without "+name, func(t *testing.T) {
+			_, err := loadServeConfig(envOf(with(env, name, "")), os.ReadFile)
+			switch {
+			case required && err == nil:
+				t.Fatalf("blockd serve accepts the example without %s", name)
+			case required:
+				if !strings.Contains(err.Error(), name) {
+					t.Fatalf("without %s: the error does not name it:\n%v", name, err)
+				}
+			case err != nil:
+				t.Fatalf("without %s, which is not in exampleServeRequired: %v", name, err)
+			}
+		})
 	}
 }

@@ -236,7 +236,7 @@ func (p *connectProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
-	fmt.Fprint(conn, "HTTP/1.1 200 Connection established\r\n\r\n")
+	io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n")
 	go func() { _, _ = io.Copy(upstream, buf) }()
 	_, _ = io.Copy(conn, upstream)
 }
