@@ -4,19 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"database/sql"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/lib/pq"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -204,25 +201,9 @@ func TestServeCreatesTheDatabaseOnlyWhenTold(t *testing.T) {
 	t.Cleanup(cluster.Close)
 	sandbox := httptest.NewServer(finnotechfake.New(finnotechfake.Config{Tokens: []string{sandboxToken}, ClientID: sandboxFinnotechClient, ClientSecret: sandboxFinnotechSecret}))
 	t.Cleanup(sandbox.Close)
-	base, err := url.Parse(storetest.BaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "blockd_serve_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
-	dbURL := *base
-	dbURL.Path = "/" + name
-	t.Cleanup(func() {
-		admin := *base
-		admin.Path = "/postgres"
-		db, err := sql.Open("postgres", admin.String())
-		if err != nil {
-			return
-		}
-		defer db.Close()
-		_, _ = db.Exec("DROP DATABASE IF EXISTS " + pq.QuoteIdentifier(name) + " WITH (FORCE)")
-	})
+	dbURL := storetest.MissingDatabase(t)
 	env := map[string]string{
-		"BLOCKD_KAFKA_BROKERS": strings.Join(cluster.ListenAddrs(), ","), "BLOCKD_DATABASE_URL": dbURL.String(),
+		"BLOCKD_KAFKA_BROKERS": strings.Join(cluster.ListenAddrs(), ","), "BLOCKD_DATABASE_URL": dbURL,
 		"BLOCKD_PROVIDERS": "finnotech", "BLOCKD_ADMIN_ADDR": "off", "BLOCKD_HTTP_ADDR": "127.0.0.1:0", "BLOCKD_TOPIC_PARTITIONS": "1",
 		"BLOCKD_FINNOTECH_URL": sandbox.URL, "BLOCKD_FINNOTECH_ALLOW_HTTP": "true", "BLOCKD_FINNOTECH_TOKEN": sandboxToken,
 		"BLOCKD_FINNOTECH_REFRESH_TOKEN": "r", "BLOCKD_FINNOTECH_CLIENT_ID": sandboxFinnotechClient,
