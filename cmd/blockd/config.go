@@ -17,8 +17,9 @@ import (
 )
 
 // config is everything blockd reads from its environment. It is parsed here
-// and nowhere else. Empty BLOCKD_KAFKA_BROKERS and BLOCKD_FINNOTECH_URL mean
-// "start the embedded, development-only part".
+// and nowhere else. In blockd dev, an empty BLOCKD_KAFKA_BROKERS or provider
+// URL means "start the embedded, development-only part"; blockd serve
+// requires them instead.
 type config struct {
 	// Mode is the command's, not the environment's: dev may start embedded
 	// parts, serve never does and requires what it would replace.
