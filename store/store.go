@@ -41,23 +41,36 @@ type Store struct {
 type Option func(*options)
 
 type options struct {
-	maxConns int
-	sealer   TokenSealer
+	maxConns       int
+	sealer         TokenSealer
+	createDatabase bool
 }
 
 // MaxConns bounds the connection pool (default 16). Several instances share
 // one server's max_connections, so keep instances × MaxConns under it.
 func MaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 
-// Open connects to databaseURL, creating the database when it is missing,
-// and applies the embedded migrations.
+// CreateDatabase makes Open create the database named in the URL when it is
+// missing (connecting to the server's "postgres" database to do so). Without
+// it a missing database is ErrDatabaseMissing.
+func CreateDatabase() Option { return func(o *options) { o.createDatabase = true } }
+
+// ErrDatabaseMissing: the database the URL names does not exist, and Open
+// was not told to create it.
+var ErrDatabaseMissing = errors.New("the database does not exist")
+
+// Open connects to databaseURL as given (its sslmode included) and applies
+// the embedded migrations. It creates the database only with
+// CreateDatabase.
 func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
 	o := options{maxConns: 16}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := ensureDatabase(ctx, databaseURL); err != nil {
-		return nil, err
+	if o.createDatabase {
+		if err := ensureDatabase(ctx, databaseURL); err != nil {
+			return nil, err
+		}
 	}
 	db, err := sqlx.Open("postgres", databaseURL)
 	if err != nil {
@@ -68,6 +81,10 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
+		var pe *pq.Error
+		if errors.As(err, &pe) && pe.Code == "3D000" { // invalid_catalog_name
+			return nil, fmt.Errorf("connecting to database: %w: %w", ErrDatabaseMissing, err)
+		}
 		return nil, fmt.Errorf("connecting to database: %w", err)
 	}
 	s := &Store{db: db, sealer: o.sealer}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/schemas"
-	"github.com/blockd/blockd/store/seal"
 	"github.com/blockd/blockd/store"
+	"github.com/blockd/blockd/store/seal"
 	"github.com/blockd/blockd/store/storetest"
 )
 

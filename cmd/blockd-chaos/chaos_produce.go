@@ -119,6 +119,14 @@ func blockdEnv(o chaosOptions, brokerAddr, tokenKeyFile string, sb *chaosSandbox
 			"BLOCKD_LANDING_MARGIN="+o.LandingMargin.String(),
 			"BLOCKD_SHUTDOWN_GRACE="+chaosShutdownGrace.String(),
 			"BLOCKD_LOG_LEVEL="+cmp.Or(o.LogLevel, "warn"),
+			// blockd serve: every provider is real to it (the chaos
+			// sandboxes, over http:// on loopback on purpose), and the
+			// operator listener is off (three instances share the host).
+			"BLOCKD_PROVIDERS=finnotech,arhivaar,card",
+			"BLOCKD_ADMIN_ADDR=off",
+			"BLOCKD_FINNOTECH_ALLOW_HTTP=true",
+			"BLOCKD_ARHIVAAR_ALLOW_HTTP=true",
+			"BLOCKD_CARD_ALLOW_HTTP=true",
 			"BLOCKD_FINNOTECH_URL="+sb.urls[schemas.ProviderFinnotech],
 			"BLOCKD_FINNOTECH_CLIENT_ID="+chaosFinnotechClient,
 			"BLOCKD_FINNOTECH_CLIENT_SECRET="+chaosFinnotechSecret,

@@ -3,24 +3,36 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/blockd/blockd/providers/providerhttp"
 	"github.com/blockd/blockd/store/seal"
 )
 
 // config is everything blockd reads from its environment. It is parsed here
-// and nowhere else. Empty BLOCKD_KAFKA_BROKERS and BLOCKD_FINNOTECH_URL mean
-// "start the embedded, development-only part".
+// and nowhere else. In blockd dev, an empty BLOCKD_KAFKA_BROKERS or provider
+// URL means "start the embedded, development-only part"; blockd serve
+// requires them instead.
 type config struct {
-	KafkaBrokers      []string // BLOCKD_KAFKA_BROKERS; empty: embedded kfake broker
+	// Mode is the command's, not the environment's: dev may start embedded
+	// parts, serve never does and requires what it would replace.
+	Mode mode
+
+	KafkaBrokers      []string // BLOCKD_KAFKA_BROKERS; empty: embedded kfake broker (dev only)
 	EmbeddedKafkaAddr string   // BLOCKD_EMBEDDED_KAFKA_ADDR, default 127.0.0.1:9092
-	DatabaseURL       string   // BLOCKD_DATABASE_URL
-	HTTPAddr          string   // BLOCKD_HTTP_ADDR, default 127.0.0.1:8080
+	DatabaseURL       string   // BLOCKD_DATABASE_URL (required by serve)
+	DatabaseCreate    bool     // BLOCKD_DATABASE_CREATE, default false: serve creates a missing database only when true; dev always does
+	HTTPAddr          string   // BLOCKD_HTTP_ADDR, default 127.0.0.1:8080: the probes
+	AdminAddr         string   // BLOCKD_ADMIN_ADDR, default 127.0.0.1:8081: the operator endpoints; "off": none
+	AdminToken        string   // BLOCKD_ADMIN_TOKEN (or _FILE): their bearer token; required by serve with AdminAddr on
 	DataDir           string   // BLOCKD_DATA_DIR, default $HOME/.blockd
 
 	// How blockd reaches the brokers; newKafkaSecurity turns these into
@@ -37,6 +49,14 @@ type config struct {
 	KafkaSASLMechanism string // BLOCKD_KAFKA_SASL_MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty: no SASL
 	KafkaSASLUsername  string // BLOCKD_KAFKA_SASL_USERNAME
 	KafkaSASLPassword  string // BLOCKD_KAFKA_SASL_PASSWORD (or _FILE)
+	// Providers are the providers this deployment serves (BLOCKD_PROVIDERS,
+	// a comma list of finnotech, arhivaar, card; required by serve, dev
+	// default: all three). A command for another is REJECTED
+	// PROVIDER_UNSUPPORTED.
+	Providers []string
+	// Transports say how each provider is reached:
+	// BLOCKD_<PROVIDER>_ALLOW_HTTP, _CA_FILE, _CERT_FILE, _KEY_FILE.
+	Transports map[string]providerTransport
 
 	FinnotechURL          string // BLOCKD_FINNOTECH_URL; empty: embedded sandbox
 	FinnotechClientID     string // BLOCKD_FINNOTECH_CLIENT_ID
@@ -103,6 +123,27 @@ type config struct {
 	LogFormat       string        // BLOCKD_LOG_FORMAT: json (default) or console
 }
 
+// mode is how blockd runs: `blockd dev` or `blockd serve`.
+type mode string
+
+const (
+	modeDev   mode = "dev"
+	modeServe mode = "serve"
+)
+
+// knownProviders are the providers blockd knows, in the order it lists them.
+func knownProviders() []string { return []string{"finnotech", "arhivaar", "card"} }
+
+// providerTransport is how blockd reaches one provider.
+type providerTransport struct {
+	AllowHTTP bool   // BLOCKD_<PROVIDER>_ALLOW_HTTP, default false: serve refuses an http:// URL without it
+	CA        []byte // the PEM of BLOCKD_<PROVIDER>_CA_FILE: the CAs its server must chain to; empty: the system's roots
+	Cert, Key []byte // the PEM of BLOCKD_<PROVIDER>_CERT_FILE and _KEY_FILE: the client pair for mutual TLS
+}
+
+// minAdminToken is the shortest operator token accepted.
+const minAdminToken = 16
+
 // providerPolicy is one provider's protection and retry settings.
 type providerPolicy struct {
 	RateLimit       float64
@@ -121,9 +162,44 @@ type configError struct {
 func (e *configError) Error() string { return fmt.Sprintf("configuration: %s: %v", e.Var, e.Err) }
 func (e *configError) Unwrap() error { return e.Err }
 
-// loadConfig reads the configuration from getenv; readFile reads *_FILE
-// secrets.
+// configErrors are every problem of a configuration, reported at once.
+type configErrors []error
+
+func (e configErrors) Error() string {
+	if len(e) == 1 {
+		return e[0].Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "configuration: %d problems:", len(e))
+	for _, err := range e {
+		var ce *configError
+		if errors.As(err, &ce) {
+			fmt.Fprintf(&b, "\n  %s: %v", ce.Var, ce.Err)
+			continue
+		}
+		fmt.Fprintf(&b, "\n  %v", err)
+	}
+	return b.String()
+}
+
+func (e configErrors) Unwrap() []error { return e }
+
+// loadConfig reads the configuration of `blockd dev` (and of the
+// development tools `blockd broker` and `blockd sandbox`) from getenv;
+// readFile reads *_FILE secrets and the providers' TLS files.
 func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error)) (config, error) {
+	return readConfig(modeDev, getenv, readFile)
+}
+
+// loadServeConfig reads the configuration of `blockd serve`: everything
+// loadConfig reads, and every part dev would embed is required.
+func loadServeConfig(getenv func(string) string, readFile func(string) ([]byte, error)) (config, error) {
+	return readConfig(modeServe, getenv, readFile)
+}
+
+// readConfig reads the configuration of mode m; its error names every
+// variable that is wrong or missing.
+func readConfig(m mode, getenv func(string) string, readFile func(string) ([]byte, error)) (config, error) {
 	var errs []error
 	str := func(name, def string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
@@ -230,6 +306,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	home, _ := os.UserHomeDir()
 	host, _ := os.Hostname()
 	c := config{
+		Mode:                  m,
 		EmbeddedKafkaAddr:     str("BLOCKD_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"),
 		KafkaTLS:              boolean("BLOCKD_KAFKA_TLS", false),
 		KafkaTLSCAFile:        str("BLOCKD_KAFKA_TLS_CA_FILE", ""),
@@ -240,7 +317,10 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		KafkaSASLUsername:     str("BLOCKD_KAFKA_SASL_USERNAME", ""),
 		KafkaSASLPassword:     secret("BLOCKD_KAFKA_SASL_PASSWORD"),
 		DatabaseURL:           str("BLOCKD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/blockd?sslmode=disable"),
+		DatabaseCreate:        boolean("BLOCKD_DATABASE_CREATE", false),
 		HTTPAddr:              str("BLOCKD_HTTP_ADDR", "127.0.0.1:8080"),
+		AdminAddr:             str("BLOCKD_ADMIN_ADDR", "127.0.0.1:8081"),
+		AdminToken:            secret("BLOCKD_ADMIN_TOKEN"),
 		DataDir:               str("BLOCKD_DATA_DIR", filepath.Join(home, ".blockd")),
 		FinnotechURL:          str("BLOCKD_FINNOTECH_URL", ""),
 		FinnotechClientID:     str("BLOCKD_FINNOTECH_CLIENT_ID", ""),
@@ -301,7 +381,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		}
 	}
 	c.Policies = make(map[string]providerPolicy)
-	for _, p := range []string{"finnotech", "arhivaar", "card"} {
+	for _, p := range knownProviders() {
 		prefix := "BLOCKD_" + strings.ToUpper(p) + "_"
 		limit := 0.0
 		if v := getenv(prefix + "RATE_LIMIT"); v != "" {
@@ -325,6 +405,8 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 			hostPort("BLOCKD_KAFKA_BROKERS", b)
 			c.KafkaBrokers = append(c.KafkaBrokers, b)
 		}
+	} else if m == modeServe {
+		errs = append(errs, &configError{"BLOCKD_KAFKA_BROKERS", errors.New("required by blockd serve: the comma-separated host:port list of the Kafka brokers (serve never starts the embedded one)")})
 	} else {
 		hostPort("BLOCKD_EMBEDDED_KAFKA_ADDR", c.EmbeddedKafkaAddr)
 		if c.KafkaTLS {
@@ -344,34 +426,16 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		}
 	}
 	hostPort("BLOCKD_HTTP_ADDR", c.HTTPAddr)
-	if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+	if m == modeServe && strings.TrimSpace(getenv("BLOCKD_DATABASE_URL")) == "" {
+		errs = append(errs, &configError{"BLOCKD_DATABASE_URL", errors.New("required by blockd serve: the PostgreSQL URL, with its sslmode")})
+	} else if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		errs = append(errs, &configError{"BLOCKD_DATABASE_URL", errors.New("must be a postgres:// URL")})
 	}
-	if c.FinnotechURL != "" {
-		if !strings.HasPrefix(c.FinnotechURL, "https://") && !strings.HasPrefix(c.FinnotechURL, "http://") {
-			errs = append(errs, &configError{"BLOCKD_FINNOTECH_URL", errors.New("must be an http(s) URL")})
-		}
-		if c.FinnotechToken == "" {
-			errs = append(errs, &configError{"BLOCKD_FINNOTECH_TOKEN", errors.New("required when BLOCKD_FINNOTECH_URL points at a real Finnotech")})
-		}
-		if c.FinnotechClientID == "" {
-			errs = append(errs, &configError{"BLOCKD_FINNOTECH_CLIENT_ID", errors.New("required when BLOCKD_FINNOTECH_URL points at a real Finnotech")})
-		}
-		if c.FinnotechNID == "" {
-			// Without it no client-credentials token can be had, so wages
-			// cannot be asked and every unknown outcome would end
-			// OUTCOME_UNKNOWN.
-			errs = append(errs, &configError{"BLOCKD_FINNOTECH_NID", errors.New("required when BLOCKD_FINNOTECH_URL points at a real Finnotech: the wages call-status inquiry needs a client-credentials token")})
-		}
-		if tokenKeyFile == "" {
-			errs = append(errs, &configError{"BLOCKD_TOKEN_KEY_FILE", errors.New("required when BLOCKD_FINNOTECH_URL points at a real Finnotech: its tokens are kept encrypted with this key")})
-		}
-	}
-	if c.ArhivaarURL != "" && (c.ArhivaarAccKey == "" || c.ArhivaarSecret == "") {
-		errs = append(errs, &configError{"BLOCKD_ARHIVAAR_SECRET", errors.New("BLOCKD_ARHIVAAR_ACC_KEY and BLOCKD_ARHIVAAR_SECRET are required with BLOCKD_ARHIVAAR_URL")})
-	}
-	if c.CardURL != "" && (c.CardClientID == "" || c.CardClientSecret == "") {
-		errs = append(errs, &configError{"BLOCKD_CARD_CLIENT_SECRET", errors.New("BLOCKD_CARD_CLIENT_ID and BLOCKD_CARD_CLIENT_SECRET are required with BLOCKD_CARD_URL")})
+	c.Providers, c.Transports = readProviders(m, getenv, readFile, &errs)
+	errs = append(errs, c.checkProviders(m, getenv)...)
+	errs = append(errs, c.checkAdmin(m)...)
+	if tokenKeyFile == "" && slices.Contains(c.Providers, "finnotech") && (m == modeServe || c.FinnotechURL != "") {
+		errs = append(errs, &configError{"BLOCKD_TOKEN_KEY_FILE", errors.New("required with a real Finnotech: its tokens are kept encrypted with this key")})
 	}
 	for name, v := range map[string]string{"BLOCKD_SANDBOX_FINNOTECH_ADDR": c.SandboxFinnotechAddr, "BLOCKD_SANDBOX_ARHIVAAR_ADDR": c.SandboxArhivaarAddr, "BLOCKD_SANDBOX_CARD_ADDR": c.SandboxCardAddr} {
 		hostPort(name, v)
@@ -395,5 +459,162 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		}
 		seen[t] = name
 	}
-	return c, errors.Join(errs...)
+	if len(errs) > 0 {
+		return c, configErrors(errs)
+	}
+	return c, nil
+}
+
+// checkAdmin checks the operator listener and its token.
+func (c *config) checkAdmin(m mode) []error {
+	if c.AdminAddr == "off" {
+		return nil
+	}
+	var errs []error
+	if _, port, err := net.SplitHostPort(c.AdminAddr); err != nil {
+		errs = append(errs, &configError{"BLOCKD_ADMIN_ADDR", fmt.Errorf("%q is not host:port or off", c.AdminAddr)})
+	} else if c.AdminAddr == c.HTTPAddr && port != "0" {
+		errs = append(errs, &configError{"BLOCKD_ADMIN_ADDR", fmt.Errorf("%s is also BLOCKD_HTTP_ADDR: the operator endpoints get a listener of their own", c.AdminAddr)})
+	}
+	switch {
+	case c.AdminToken == "" && m == modeServe:
+		errs = append(errs, &configError{"BLOCKD_ADMIN_TOKEN", errors.New("required by blockd serve while BLOCKD_ADMIN_ADDR is on: the bearer token of the operator endpoints, best in a file (BLOCKD_ADMIN_TOKEN_FILE); or set BLOCKD_ADMIN_ADDR=off")})
+	case c.AdminToken != "" && len(c.AdminToken) < minAdminToken:
+		errs = append(errs, &configError{"BLOCKD_ADMIN_TOKEN", fmt.Errorf("too short: at least %d characters (e.g. openssl rand -hex 32)", minAdminToken)})
+	}
+	return errs
+}
+
+// readProviders reads BLOCKD_PROVIDERS and how each provider is reached.
+func readProviders(m mode, getenv func(string) string, readFile func(string) ([]byte, error), errs *[]error) ([]string, map[string]providerTransport) {
+	var served []string
+	if v := strings.TrimSpace(getenv("BLOCKD_PROVIDERS")); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			p = strings.ToLower(strings.TrimSpace(p))
+			switch {
+			case p == "" || slices.Contains(served, p):
+			case !slices.Contains(knownProviders(), p):
+				*errs = append(*errs, &configError{"BLOCKD_PROVIDERS", fmt.Errorf("%q is not a provider: want a comma list of %s", p, strings.Join(knownProviders(), ", "))})
+			default:
+				served = append(served, p)
+			}
+		}
+		if len(served) == 0 {
+			*errs = append(*errs, &configError{"BLOCKD_PROVIDERS", fmt.Errorf("names no provider: want a comma list of %s", strings.Join(knownProviders(), ", "))})
+		}
+	} else if m == modeServe {
+		*errs = append(*errs, &configError{"BLOCKD_PROVIDERS", fmt.Errorf("required by blockd serve: the providers this deployment serves, a comma list of %s", strings.Join(knownProviders(), ", "))})
+	} else {
+		served = knownProviders()
+	}
+
+	transports := make(map[string]providerTransport, 3)
+	for _, p := range knownProviders() {
+		prefix := "BLOCKD_" + strings.ToUpper(p) + "_"
+		var t providerTransport
+		if v := getenv(prefix + "ALLOW_HTTP"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				*errs = append(*errs, &configError{prefix + "ALLOW_HTTP", fmt.Errorf("%q is not true or false", v)})
+			}
+			t.AllowHTTP = b
+		}
+		file := func(name string) []byte {
+			path := strings.TrimSpace(getenv(name))
+			if path == "" {
+				return nil
+			}
+			b, err := readFile(path)
+			if err != nil {
+				*errs = append(*errs, &configError{name, fmt.Errorf("reading it: %w", err)})
+			}
+			return b
+		}
+		t.CA, t.Cert, t.Key = file(prefix+"CA_FILE"), file(prefix+"CERT_FILE"), file(prefix+"KEY_FILE")
+		if len(t.CA) > 0 {
+			if _, err := providerhttp.ParseCA(t.CA); err != nil {
+				*errs = append(*errs, &configError{prefix + "CA_FILE", err})
+			}
+		}
+		switch certSet, keySet := getenv(prefix+"CERT_FILE") != "", getenv(prefix+"KEY_FILE") != ""; {
+		case certSet && !keySet:
+			*errs = append(*errs, &configError{prefix + "KEY_FILE", errors.New("required with " + prefix + "CERT_FILE: the client certificate's key")})
+		case keySet && !certSet:
+			*errs = append(*errs, &configError{prefix + "CERT_FILE", errors.New("required with " + prefix + "KEY_FILE: the client certificate")})
+		case len(t.Cert) > 0 && len(t.Key) > 0:
+			if _, err := providerhttp.ParseClientPair(t.Cert, t.Key); err != nil {
+				*errs = append(*errs, &configError{prefix + "CERT_FILE", fmt.Errorf("with %sKEY_FILE: %w", prefix, err)})
+			}
+		}
+		transports[p] = t
+	}
+	return served, transports
+}
+
+// providerSettings are one provider's URL and the credentials a real one
+// needs, by variable name.
+func (c *config) providerSettings(p string) (url string, required map[string]string) {
+	switch p {
+	case "finnotech":
+		return c.FinnotechURL, map[string]string{"BLOCKD_FINNOTECH_CLIENT_ID": c.FinnotechClientID,
+			"BLOCKD_FINNOTECH_CLIENT_SECRET": c.FinnotechClientSecret, "BLOCKD_FINNOTECH_TOKEN": c.FinnotechToken,
+			"BLOCKD_FINNOTECH_REFRESH_TOKEN": c.FinnotechRefreshToken, "BLOCKD_FINNOTECH_BANK": c.FinnotechBank,
+			"BLOCKD_FINNOTECH_NID": c.FinnotechNID}
+	case "arhivaar":
+		return c.ArhivaarURL, map[string]string{"BLOCKD_ARHIVAAR_ACC_KEY": c.ArhivaarAccKey, "BLOCKD_ARHIVAAR_SECRET": c.ArhivaarSecret}
+	default:
+		return c.CardURL, map[string]string{"BLOCKD_CARD_CLIENT_ID": c.CardClientID, "BLOCKD_CARD_CLIENT_SECRET": c.CardClientSecret}
+	}
+}
+
+// checkProviders checks each served provider that is real (every one in
+// serve; in dev, one given a URL): its URL and every credential it needs.
+func (c *config) checkProviders(m mode, getenv func(string) string) []error {
+	var errs []error
+	for _, p := range c.Providers {
+		prefix := "BLOCKD_" + strings.ToUpper(p) + "_"
+		raw, required := c.providerSettings(p)
+		if raw == "" && m == modeDev {
+			continue // its embedded sandbox answers
+		}
+		why := "required for " + p + ", which BLOCKD_PROVIDERS lists"
+		if m == modeDev {
+			why = "required with " + prefix + "URL (a real " + p + ")"
+		}
+		switch u, err := url.Parse(raw); {
+		case raw == "":
+			errs = append(errs, &configError{prefix + "URL", errors.New(why + ": its base URL")})
+		case err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http":
+			errs = append(errs, &configError{prefix + "URL", fmt.Errorf("%q is not an http(s) URL", raw)})
+		case u.Scheme == "http" && m == modeServe && !c.Transports[p].AllowHTTP:
+			errs = append(errs, &configError{prefix + "URL", fmt.Errorf("%q is not https: blockd serve calls providers over TLS only; set %sALLOW_HTTP=true to allow it on purpose", raw, prefix)})
+		}
+		names := slices.Sorted(maps.Keys(required))
+		for _, name := range names {
+			if required[name] != "" {
+				continue
+			}
+			msg := why
+			if getenv(name+"_FILE") == "" && isSecretVar(name) {
+				msg += "; set it or " + name + "_FILE"
+			}
+			if name == "BLOCKD_FINNOTECH_NID" {
+				// Without it no client-credentials token can be had, so wages
+				// cannot be asked and every unknown outcome would end
+				// OUTCOME_UNKNOWN.
+				msg += ": the wages call-status inquiry needs a client-credentials token"
+			}
+			errs = append(errs, &configError{name, errors.New(msg)})
+		}
+	}
+	return errs
+}
+
+// isSecretVar says whether a credential variable also has a _FILE form.
+func isSecretVar(name string) bool {
+	switch name {
+	case "BLOCKD_FINNOTECH_CLIENT_ID", "BLOCKD_FINNOTECH_BANK", "BLOCKD_ARHIVAAR_ACC_KEY", "BLOCKD_CARD_CLIENT_ID":
+		return false
+	}
+	return true
 }

@@ -28,11 +28,25 @@ const (
 // them, so there is nothing to compare) and computed ones. The documents must
 // still name them; only their stated default is not checked.
 var noComparableDefault = map[string]string{
-	// Empty: the embedded development part runs instead.
+	// Empty: in blockd dev the embedded development part runs instead;
+	// blockd serve requires them.
 	"BLOCKD_KAFKA_BROKERS": "empty: the embedded broker",
 	"BLOCKD_FINNOTECH_URL": "empty: the embedded sandbox",
 	"BLOCKD_ARHIVAAR_URL":  "empty: the embedded sandbox",
 	"BLOCKD_CARD_URL":      "empty: the embedded sandbox",
+	// Empty in blockd dev, which then serves all three; blockd serve
+	// requires it.
+	"BLOCKD_PROVIDERS": "dev: all three; serve: required",
+	// Empty: the system's roots, no client certificate.
+	"BLOCKD_FINNOTECH_CA_FILE":   "empty: the system's roots",
+	"BLOCKD_ARHIVAAR_CA_FILE":    "empty: the system's roots",
+	"BLOCKD_CARD_CA_FILE":        "empty: the system's roots",
+	"BLOCKD_FINNOTECH_CERT_FILE": "empty: no client certificate",
+	"BLOCKD_ARHIVAAR_CERT_FILE":  "empty: no client certificate",
+	"BLOCKD_CARD_CERT_FILE":      "empty: no client certificate",
+	"BLOCKD_FINNOTECH_KEY_FILE":  "empty: no client certificate",
+	"BLOCKD_ARHIVAAR_KEY_FILE":   "empty: no client certificate",
+	"BLOCKD_CARD_KEY_FILE":       "empty: no client certificate",
 	// Computed on the host.
 	"BLOCKD_DATA_DIR":    "the user's home directory + /.blockd",
 	"BLOCKD_INSTANCE_ID": "<host>-<pid>",
@@ -66,6 +80,8 @@ var noComparableDefault = map[string]string{
 	"BLOCKD_KAFKA_SASL_USERNAME":      "credential",
 	"BLOCKD_KAFKA_SASL_PASSWORD":      "secret",
 	"BLOCKD_KAFKA_SASL_PASSWORD_FILE": "secret file",
+	"BLOCKD_ADMIN_TOKEN":              "secret: blockd serve requires it while BLOCKD_ADMIN_ADDR is on",
+	"BLOCKD_ADMIN_TOKEN_FILE":         "secret file",
 	// Per provider, the default is the global BLOCKD_MAX_ATTEMPTS and
 	// BLOCKD_RETRY_BUDGET, kept as 0 ("not overridden") in the config.
 	"BLOCKD_FINNOTECH_MAX_ATTEMPTS": "the global BLOCKD_MAX_ATTEMPTS",

@@ -79,7 +79,9 @@ func TestLoadConfigSecretsFromFiles(t *testing.T) {
 	if err := os.WriteFile(path, []byte("s3cret-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := loadConfig(envOf(map[string]string{"BLOCKD_FINNOTECH_URL": "https://api.example", "BLOCKD_FINNOTECH_CLIENT_ID": "app", "BLOCKD_FINNOTECH_NID": "0012345678", "BLOCKD_FINNOTECH_TOKEN_FILE": path,
+	c, err := loadConfig(envOf(map[string]string{"BLOCKD_FINNOTECH_URL": "https://api.example", "BLOCKD_FINNOTECH_CLIENT_ID": "app",
+		"BLOCKD_FINNOTECH_CLIENT_SECRET": "s", "BLOCKD_FINNOTECH_REFRESH_TOKEN": "r", "BLOCKD_FINNOTECH_BANK": "062",
+		"BLOCKD_FINNOTECH_NID": "0012345678", "BLOCKD_FINNOTECH_TOKEN_FILE": path,
 		"BLOCKD_TOKEN_KEY_FILE": writeKeyFile(t, "token.key")}), os.ReadFile)
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
@@ -111,7 +113,8 @@ func writeFile(t *testing.T, name string, data []byte) string {
 
 func TestLoadConfigTokenKeys(t *testing.T) {
 	realFinnotech := map[string]string{"BLOCKD_FINNOTECH_URL": "https://api.example", "BLOCKD_FINNOTECH_CLIENT_ID": "app",
-		"BLOCKD_FINNOTECH_NID": "0012345678", "BLOCKD_FINNOTECH_TOKEN": "t"}
+		"BLOCKD_FINNOTECH_NID": "0012345678", "BLOCKD_FINNOTECH_TOKEN": "t", "BLOCKD_FINNOTECH_CLIENT_SECRET": "s",
+		"BLOCKD_FINNOTECH_REFRESH_TOKEN": "r", "BLOCKD_FINNOTECH_BANK": "062"}
 	with := func(base map[string]string, kv ...string) map[string]string {
 		env := maps.Clone(base)
 		if env == nil {

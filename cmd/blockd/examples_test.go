@@ -12,7 +12,9 @@ import (
 
 // TestEveryExampleIsDone publishes each command example in schemas/examples,
 // in the order a user would (block, unblock, transfer, inquiries, then the
-// account providers), and expects a DONE result for each.
+// account providers), and expects a DONE result for each. The harness runs
+// blockd dev with a Finnotech URL, so Arhivaar and the card platform are its
+// embedded sandboxes: their results, and only theirs, are marked simulated.
 func TestEveryExampleIsDone(t *testing.T) {
 	h := newHarness(t, processor.Hooks{})
 	topics := map[string]string{"block": h.cfg.TopicBlock, "unblock": h.cfg.TopicUnblock, "transfer": h.cfg.TopicTransfer, "inquiry": h.cfg.TopicInquiry}
@@ -50,6 +52,14 @@ func TestEveryExampleIsDone(t *testing.T) {
 			r := h.awaitResults(head.TrackID, 1)[0]
 			if r.Status != schemas.StatusDone {
 				t.Fatalf("got %s %+v, want DONE", r.Status, r.Error)
+			}
+			m := h.results.byKey(head.TrackID)[0]
+			wantMark, wantSource := "true", "/blockd/sandbox"
+			if r.Provider == schemas.ProviderFinnotech {
+				wantMark, wantSource = "", "/blockd"
+			}
+			if got := headerValue(m, processor.SimulatedHeader); got != wantMark || headerValue(m, "ce_source") != wantSource {
+				t.Fatalf("%s result: got %s %q and ce_source %q, want %q and %q", r.Provider, processor.SimulatedHeader, got, headerValue(m, "ce_source"), wantMark, wantSource)
 			}
 			t.Logf("%s → %s", name, r.Result)
 		})

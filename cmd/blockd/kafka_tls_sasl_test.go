@@ -120,6 +120,7 @@ func secureEnv(t *testing.T, k *secureKafka, mechanism, caFile, password string,
 		"BLOCKD_KAFKA_SASL_PASSWORD_FILE": writeTestFile(t, "kafka-password", []byte(password+"\n")),
 		"BLOCKD_DATABASE_URL":             storetest.NewSchema(t),
 		"BLOCKD_HTTP_ADDR":                "127.0.0.1:0",
+		"BLOCKD_ADMIN_ADDR":               "127.0.0.1:0",
 		"BLOCKD_TOPIC_PARTITIONS":         "3",
 		"BLOCKD_INSTANCE_ID":              "test-" + uuid.NewString()[:8],
 	}
@@ -293,7 +294,7 @@ func TestServeRefusesAnUntrustedBrokerOrAWrongLogin(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
 			log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-			err = serve(ctx, cfg, log, serveOptions{onListen: func(string) { t.Error("serve listened: it got past the Kafka check") }})
+			err = serve(ctx, cfg, log, serveOptions{onListen: func(listening) { t.Error("serve listened: it got past the Kafka check") }})
 			if err == nil {
 				t.Fatal("serve started, want it refused")
 			}

@@ -2,15 +2,19 @@
 // from Kafka, carries each out exactly once in effect at the provider it
 // names, and publishes the outcome as a result event keyed by trackId.
 //
-// With no configuration it runs everything it needs on this machine (an
-// embedded Kafka-protocol broker and the provider sandboxes, both for
-// development only) against the local PostgreSQL. See README.md.
+// It runs in one of two modes, chosen explicitly:
 //
-// Usage:
-//
-//	blockd           run the service
+//	blockd dev       everything on this machine, for development: the
+//	                 embedded Kafka-protocol broker, the provider sandboxes
+//	                 (simulators) and the local PostgreSQL, its database
+//	                 created if missing
+//	blockd serve     production: never starts an embedded part; refuses to
+//	                 start unless the brokers, the database, the providers it
+//	                 serves and their URLs and credentials are configured
 //	blockd broker    run only the embedded development broker (kfake)
 //	blockd sandbox   run only the provider sandboxes (simulators)
+//
+// Configuration is BLOCKD_* environment variables; see README.md.
 package main
 
 import (
@@ -23,18 +27,66 @@ import (
 	"syscall"
 )
 
+const usage = `usage: blockd <command>
+
+commands:
+  dev       run everything on this machine, for development: the embedded
+            Kafka-protocol broker, the provider sandboxes (simulators) and the
+            local PostgreSQL, its database created if missing
+  serve     run in production: never starts an embedded part; requires
+            BLOCKD_KAFKA_BROKERS, BLOCKD_DATABASE_URL, BLOCKD_PROVIDERS and each
+            listed provider's URL and credentials
+  broker    run only the embedded development broker (kfake)
+  sandbox   run only the provider sandboxes (simulators), for development
+  help      print this text
+
+Configuration: BLOCKD_* environment variables (README.md, deploy/blockd.env.example).
+`
+
+// usageError is a command line blockd does not understand; the process
+// exits 2 after printing the usage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "blockd:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
 // run is blockd's whole life; main only adds the process around it.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, err := loadConfig(getenv, os.ReadFile)
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		io.WriteString(stderr, usage)
+		return usageError{"no command: choose dev or serve"}
+	}
+	cmd := args[0]
+	switch cmd {
+	case "help", "-h", "--help":
+		io.WriteString(stdout, usage)
+		return nil
+	case "dev", "serve", "broker", "sandbox":
+	default:
+		io.WriteString(stderr, usage)
+		return usageError{"unknown command " + cmd}
+	}
+	if len(args) > 1 {
+		io.WriteString(stderr, usage)
+		return usageError{fmt.Sprintf("blockd %s takes no arguments (configuration is BLOCKD_* environment variables)", cmd)}
+	}
+	load := loadConfig
+	if cmd == "serve" {
+		load = loadServeConfig
+	}
+	cfg, err := load(getenv, os.ReadFile)
 	if err != nil {
 		return err
 	}
@@ -42,21 +94,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd = args[0]
-	}
 	switch cmd {
-	case "serve":
-		return serve(ctx, cfg, log, serveOptions{})
 	case "broker":
 		return runBroker(ctx, cfg, log)
 	case "sandbox":
 		return runSandboxes(ctx, cfg, log)
-	case "help", "-h", "--help":
-		fmt.Fprintln(stderr, "usage: blockd [serve|broker|sandbox]   (configuration: BLOCKD_* environment variables, see README.md)")
-		return nil
 	default:
-		return errors.New("unknown command " + cmd + " (want serve, broker or sandbox)")
+		return serve(ctx, cfg, log, serveOptions{})
 	}
 }

@@ -27,17 +27,22 @@ import (
 )
 
 // harness is one blockd service wired as in production, on an in-process
-// kfake broker, a fresh PostgreSQL schema and a Finnotech sandbox.
+// kfake broker, a fresh PostgreSQL schema and a Finnotech sandbox the
+// service takes for the real Finnotech (it is given its URL). newHarness
+// runs it as `blockd dev`, so Arhivaar and the card platform are its
+// embedded sandboxes; newServeHarness as `blockd serve`, serving Finnotech
+// only.
 type harness struct {
-	t        *testing.T
-	brokers  []string
-	cfg      config
-	sandbox  *finnotechfake.Sandbox
-	writer   *kafka.Writer
-	results  *collector
-	dlq      *collector
-	httpAddr string
-	stop     func()
+	t         *testing.T
+	brokers   []string
+	cfg       config
+	sandbox   *finnotechfake.Sandbox
+	writer    *kafka.Writer
+	results   *collector
+	dlq       *collector
+	httpAddr  string
+	adminAddr string
+	stop      func()
 	// Requests in flight at the Finnotech sandbox, their peak, and a delay
 	// added to every money call.
 	inFlight, peakInFlight atomic.Int64
@@ -46,7 +51,24 @@ type harness struct {
 
 const sandboxToken = "test-token"
 
+// newHarness runs the service as `blockd dev`.
 func newHarness(t *testing.T, hooks processor.Hooks, overrides ...string) *harness {
+	t.Helper()
+	return newHarnessWith(t, loadConfig, hooks, overrides...)
+}
+
+// harnessAdminToken is the operator token of newServeHarness.
+const harnessAdminToken = "harness-operator-token-0123456789"
+
+// newServeHarness runs the service as `blockd serve`, serving only
+// Finnotech (its sandbox, over http:// on purpose).
+func newServeHarness(t *testing.T, hooks processor.Hooks, overrides ...string) *harness {
+	t.Helper()
+	return newHarnessWith(t, loadServeConfig, hooks, append([]string{"BLOCKD_PROVIDERS", "finnotech",
+		"BLOCKD_FINNOTECH_ALLOW_HTTP", "true", "BLOCKD_ADMIN_TOKEN", harnessAdminToken}, overrides...)...)
+}
+
+func newHarnessWith(t *testing.T, load func(func(string) string, func(string) ([]byte, error)) (config, error), hooks processor.Hooks, overrides ...string) *harness {
 	t.Helper()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
 	if err != nil {
@@ -81,7 +103,9 @@ func newHarness(t *testing.T, hooks processor.Hooks, overrides ...string) *harne
 		"BLOCKD_FINNOTECH_CLIENT_SECRET": sandboxFinnotechSecret,
 		"BLOCKD_FINNOTECH_NID":           sandboxFinnotechNID,
 		"BLOCKD_TOKEN_KEY_FILE":          writeKeyFile(t, "token.key"),
+		"BLOCKD_FINNOTECH_BANK":          "062",
 		"BLOCKD_HTTP_ADDR":               "127.0.0.1:0",
+		"BLOCKD_ADMIN_ADDR":              "127.0.0.1:0",
 		"BLOCKD_TOPIC_PARTITIONS":        "3",
 		"BLOCKD_UNBLOCK_WAIT":            "5s",
 		"BLOCKD_LEASE":                   "3s",
@@ -90,7 +114,7 @@ func newHarness(t *testing.T, hooks processor.Hooks, overrides ...string) *harne
 	for i := 0; i+1 < len(overrides); i += 2 {
 		env[overrides[i]] = overrides[i+1]
 	}
-	cfg, err := loadConfig(func(k string) string { return env[k] }, os.ReadFile)
+	cfg, err := load(func(k string) string { return env[k] }, os.ReadFile)
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
 	}
@@ -105,18 +129,20 @@ func newHarness(t *testing.T, hooks processor.Hooks, overrides ...string) *harne
 
 // start runs serve in the background and waits until /readyz says ready.
 func (h *harness) start(hooks processor.Hooks) {
-	h.stop, h.httpAddr = h.run(h.cfg, hooks)
+	var addrs listening
+	h.stop, addrs = h.run(h.cfg, hooks)
+	h.httpAddr, h.adminAddr = addrs.HTTP, addrs.Admin
 }
 
 // run starts one more instance with cfg and returns its stop function.
-func (h *harness) run(cfg config, hooks processor.Hooks) (stop func(), httpAddr string) {
+func (h *harness) run(cfg config, hooks processor.Hooks) (stop func(), addrs listening) {
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	addrCh := make(chan string, 1)
+	addrCh := make(chan listening, 1)
 	done := make(chan error, 1)
 	log := zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.WarnLevel)
 	go func() {
-		done <- serve(ctx, cfg, log, serveOptions{hooks: hooks, onListen: func(a string) { addrCh <- a }})
+		done <- serve(ctx, cfg, log, serveOptions{hooks: hooks, onListen: func(a listening) { addrCh <- a }})
 	}()
 	var once sync.Once
 	stop = func() {
@@ -129,7 +155,7 @@ func (h *harness) run(cfg config, hooks processor.Hooks) (stop func(), httpAddr 
 	}
 	h.t.Cleanup(stop)
 	select {
-	case httpAddr = <-addrCh:
+	case addrs = <-addrCh:
 	case err := <-done:
 		done <- nil // for stop, which waits for serve to return
 		h.t.Fatalf("serve stopped at start: %v", err)
@@ -137,14 +163,14 @@ func (h *harness) run(cfg config, hooks processor.Hooks) (stop func(), httpAddr 
 		h.t.Fatal("serve did not start listening")
 	}
 	waitFor(h.t, 30*time.Second, "readiness", func() bool {
-		res, err := http.Get("http://" + httpAddr + "/readyz")
+		res, err := http.Get("http://" + addrs.HTTP + "/readyz")
 		if err != nil {
 			return false
 		}
 		res.Body.Close()
 		return res.StatusCode == http.StatusOK
 	})
-	return stop, httpAddr
+	return stop, addrs
 }
 
 func (h *harness) publish(topic, key, value string, headers ...kafka.Header) {
@@ -158,11 +184,21 @@ func (h *harness) publish(topic, key, value string, headers ...kafka.Header) {
 
 func (h *harness) inDoubt() []schemas.InDoubtCommand {
 	h.t.Helper()
-	res, err := http.Get("http://" + h.httpAddr + "/v1/commands/in-doubt")
+	req, err := http.NewRequest(http.MethodGet, "http://"+h.adminAddr+"/v1/commands/in-doubt", nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if h.cfg.AdminToken != "" {
+		req.Header.Set("Authorization", "Bearer "+h.cfg.AdminToken)
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatalf("GET in-doubt: %v", err)
 	}
 	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		h.t.Fatalf("GET in-doubt: got HTTP %d, want 200", res.StatusCode)
+	}
 	var body struct {
 		Commands []schemas.InDoubtCommand `json:"commands"`
 	}

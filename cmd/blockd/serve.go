@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,12 +23,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/blockd/blockd/cmd/blockd/redact"
 	"github.com/blockd/blockd/consumer"
 	"github.com/blockd/blockd/consumer/processor"
 	"github.com/blockd/blockd/producer"
 	"github.com/blockd/blockd/providers/arhivaar"
 	"github.com/blockd/blockd/providers/card"
 	"github.com/blockd/blockd/providers/finnotech"
+	"github.com/blockd/blockd/providers/providerhttp"
 	"github.com/blockd/blockd/schemas"
 	"github.com/blockd/blockd/store"
 )
@@ -34,6 +40,8 @@ func newLogger(cfg config, w io.Writer) (zerolog.Logger, error) {
 	if err != nil {
 		return zerolog.Logger{}, &configError{"BLOCKD_LOG_LEVEL", err}
 	}
+	// Every line passes the one redaction the operator endpoints use too.
+	w = redact.Writer(w)
 	if cfg.LogFormat == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
@@ -43,8 +51,22 @@ func newLogger(cfg config, w io.Writer) (zerolog.Logger, error) {
 // serveOptions are what tests inject; production passes the zero value.
 type serveOptions struct {
 	hooks    processor.Hooks
-	onListen func(httpAddr string)
+	onListen func(listening)
 }
+
+// listening are the addresses serve's HTTP listeners took.
+type listening struct {
+	HTTP  string // the probes
+	Admin string // the operator endpoints; "" when off
+}
+
+// The bounds of both HTTP servers (probes and operator endpoints).
+const (
+	httpReadHeaderTimeout = 5 * time.Second
+	httpReadTimeout       = 10 * time.Second
+	httpWriteTimeout      = 30 * time.Second
+	httpIdleTimeout       = 60 * time.Second
+)
 
 // serve runs the service until ctx ends, then shuts down in order: stop
 // fetching, let in-flight commands finish (bounded), commit offsets, flush
@@ -56,6 +78,9 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	}
 	brokers := cfg.KafkaBrokers
 	if len(brokers) == 0 {
+		if cfg.Mode != modeDev {
+			return &configError{"BLOCKD_KAFKA_BROKERS", errors.New("required by blockd serve, which never starts the embedded broker")}
+		}
 		cluster, err := startEmbeddedBroker(cfg, log)
 		if err != nil {
 			return err
@@ -80,17 +105,29 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.MaxConns(cfg.DBMaxConns), store.SealTokens(tokenKeys))
+	dbOpts := []store.Option{store.MaxConns(cfg.DBMaxConns)}
+	if tokenKeys != nil {
+		dbOpts = append(dbOpts, store.SealTokens(tokenKeys))
+	}
+	if cfg.Mode == modeDev || cfg.DatabaseCreate {
+		dbOpts = append(dbOpts, store.CreateDatabase())
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, dbOpts...)
+	if errors.Is(err, store.ErrDatabaseMissing) {
+		return &configError{"BLOCKD_DATABASE_URL", fmt.Errorf("%w; create it, or set BLOCKD_DATABASE_CREATE=true to let blockd serve create it", err)}
+	}
 	if err != nil {
 		return fmt.Errorf("opening store: %w", err)
 	}
 	defer st.Close()
 	log.Info().Str("schema", st.Schema()).Msg("database migrated")
-	if err := checkStoredTokens(ctx, st, tokenKeys.KeyID(), log); err != nil {
-		return err
+	if tokenKeys != nil {
+		if err := checkStoredTokens(ctx, st, tokenKeys.KeyID(), log); err != nil {
+			return err
+		}
 	}
 
-	provs, closeSandboxes, err := newProviders(ctx, cfg, st, log)
+	provs, simulated, closeSandboxes, err := newProviders(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
@@ -105,7 +142,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	proc := processor.New(processor.Config{Owner: cfg.InstanceID, Topics: topics, ResultsTopic: cfg.TopicResults,
 		DLQTopic: cfg.TopicDLQ, Lease: cfg.Lease, UnblockWait: cfg.UnblockWait, CallTimeout: cfg.CallTimeout,
 		MaxMessageBytes: cfg.MaxMessageBytes, MaxAttempts: cfg.MaxAttempts, RetryBudget: cfg.RetryBudget,
-		ResolveDeadline: cfg.ResolveDeadline, LandingMargin: cfg.LandingMargin, Policies: policies(cfg)}, st, validator, provs, opts.hooks, log)
+		ResolveDeadline: cfg.ResolveDeadline, LandingMargin: cfg.LandingMargin, Policies: policies(cfg), Simulated: simulated}, st, validator, provs, opts.hooks, log)
 	cons, err := consumer.New(consumer.Config{Brokers: brokers, GroupID: cfg.GroupID,
 		Topics:      []string{cfg.TopicBlock, cfg.TopicUnblock, cfg.TopicTransfer, cfg.TopicInquiry},
 		MaxInFlight: cfg.MaxInFlight, Grace: cfg.ShutdownGrace, Dialer: kafkaSec.dialer()}, proc, log)
@@ -121,33 +158,58 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	defer writer.Close()
 	relay := producer.NewRelay(producer.Config{}, st, writer, wake, log)
 
-	var brokerOK atomic.Bool
-	health := &healthServer{store: st, consumer: cons, brokerOK: &brokerOK, providers: proc.ProviderStates}
-	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: health.routes(), ReadHeaderTimeout: 5 * time.Second}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return &configError{"BLOCKD_HTTP_ADDR", err}
-	}
-	log.Info().Str("addr", ln.Addr().String()).Msg("HTTP listening: /healthz /readyz /v1/commands/in-doubt /v1/commands/reconcile")
-	if opts.onListen != nil {
-		opts.onListen(ln.Addr().String())
-	}
-
-	// The relay and the lease keeper outlive the consumer: they stop only
-	// after it has drained, so its last results are published.
+	// The relay, the lease keeper and the HTTP servers outlive the
+	// consumer: they stop only after it has drained, so its last results
+	// are published.
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
-	g, gctx := errgroup.WithContext(ctx)
 	bg, _ := errgroup.WithContext(background)
+	var brokerOK atomic.Bool
+	health := &healthServer{store: st, consumer: cons, brokerOK: &brokerOK, providers: proc.ProviderStates}
+	var servers []*http.Server
+	var addrs listening
+	listen := func(name, addr string, h http.Handler) (string, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return "", &configError{name, err}
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: httpReadHeaderTimeout, ReadTimeout: httpReadTimeout,
+			WriteTimeout: httpWriteTimeout, IdleTimeout: httpIdleTimeout}
+		servers = append(servers, srv)
+		bg.Go(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serving HTTP on %s: %w", name, err)
+			}
+			return nil
+		})
+		return ln.Addr().String(), nil
+	}
+	if addrs.HTTP, err = listen("BLOCKD_HTTP_ADDR", cfg.HTTPAddr, health.probes()); err != nil {
+		return err
+	}
+	log.Info().Str("addr", addrs.HTTP).Msg("probes listening: /healthz /readyz")
+	if cfg.AdminAddr != "off" {
+		if addrs.Admin, err = listen("BLOCKD_ADMIN_ADDR", cfg.AdminAddr, requireBearer(cfg.AdminToken, health.operator())); err != nil {
+			for _, srv := range servers {
+				srv.Close()
+			}
+			_ = bg.Wait()
+			return err
+		}
+		if cfg.AdminToken == "" {
+			log.Warn().Str("addr", addrs.Admin).Msg("operator endpoints listening WITHOUT a token (blockd dev without BLOCKD_ADMIN_TOKEN_FILE): /v1/commands/in-doubt /v1/commands/reconcile")
+		} else {
+			log.Info().Str("addr", addrs.Admin).Msg("operator endpoints listening, bearer token required: /v1/commands/in-doubt /v1/commands/reconcile")
+		}
+	}
+	if opts.onListen != nil {
+		opts.onListen(addrs)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
 	bg.Go(func() error { return relay.Run(background) })
 	bg.Go(func() error { return proc.Run(background) })
 	bg.Go(func() error { watchBroker(background, brokers, kafkaTransport, &brokerOK); return nil })
-	bg.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serving HTTP: %w", err)
-		}
-		return nil
-	})
 	g.Go(func() error { return cons.Run(gctx) })
 	log.Info().Strs("brokers", brokers).Msg("blockd started")
 
@@ -156,7 +218,9 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	stopBackground()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
+	for _, srv := range servers {
+		_ = srv.Shutdown(shutdownCtx)
+	}
 	if berr := bg.Wait(); berr != nil && err == nil {
 		err = berr
 	}
@@ -180,62 +244,103 @@ func startEmbeddedBroker(cfg config, log zerolog.Logger) (*kfake.Cluster, error)
 	return cluster, nil
 }
 
-// newProviders builds the provider adapters. A provider without a
-// configured URL is served by its embedded sandbox.
-func newProviders(ctx context.Context, cfg config, st *store.Store, log zerolog.Logger) (map[schemas.Provider]processor.Provider, func(), error) {
+// newProviders builds the adapters of the providers cfg serves. In dev, a
+// provider without a configured URL is served by its embedded sandbox, and
+// is named in simulated; serve never starts a sandbox.
+func newProviders(ctx context.Context, cfg config, st *store.Store, log zerolog.Logger) (map[schemas.Provider]processor.Provider, map[schemas.Provider]bool, func(), error) {
+	urls := map[string]string{"finnotech": cfg.FinnotechURL, "arhivaar": cfg.ArhivaarURL, "card": cfg.CardURL}
 	embedded := map[string]string{}
-	for name, url := range map[string]string{"finnotech": cfg.FinnotechURL, "arhivaar": cfg.ArhivaarURL, "card": cfg.CardURL} {
-		if url == "" {
-			embedded[name] = "127.0.0.1:0"
+	simulated := map[schemas.Provider]bool{}
+	for _, name := range cfg.Providers {
+		if urls[name] != "" {
+			continue
 		}
+		if cfg.Mode != modeDev {
+			return nil, nil, nil, &configError{"BLOCKD_" + strings.ToUpper(name) + "_URL", errors.New("required by blockd serve, which never starts a sandbox")}
+		}
+		embedded[name] = "127.0.0.1:0"
+		simulated[schemas.Provider(name)] = true
 	}
 	closeFn := func() {}
-	urls := map[string]string{"finnotech": cfg.FinnotechURL, "arhivaar": cfg.ArhivaarURL, "card": cfg.CardURL}
 	fn := finnotech.TokensConfig{ClientID: cfg.FinnotechClientID, ClientSecret: cfg.FinnotechClientSecret, NID: cfg.FinnotechNID}
 	seed := schemas.StoredToken{Value: cfg.FinnotechToken, RefreshToken: cfg.FinnotechRefreshToken, Bank: cfg.FinnotechBank}
 	accKey, arhivaarSecret, cardClient, cardSecret := cfg.ArhivaarAccKey, cfg.ArhivaarSecret, cfg.CardClientID, cfg.CardClientSecret
 	if len(embedded) > 0 {
 		sb, err := startSandboxes(cfg, embedded, log)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		closeFn = sb.close
 		for name, url := range sb.urls {
 			urls[name] = url
 		}
-		if cfg.FinnotechURL == "" {
+		if simulated[schemas.ProviderFinnotech] {
 			fn = finnotech.TokensConfig{ClientID: sandboxFinnotechClient, ClientSecret: sandboxFinnotechSecret, NID: sandboxFinnotechNID}
 			seed = schemas.StoredToken{Value: sandboxFinnotechToken, RefreshToken: "refresh-" + sandboxFinnotechToken, Bank: "062"}
 		}
-		if cfg.ArhivaarURL == "" {
+		if simulated[schemas.ProviderArhivaar] {
 			accKey, arhivaarSecret = sandboxArhivaarAccKey, sandboxArhivaarSecret
 		}
-		if cfg.CardURL == "" {
+		if simulated[schemas.ProviderCard] {
 			cardClient, cardSecret = sandboxCardClient, sandboxCardSecret
 		}
 	}
-	if seed.Value != "" {
-		if err := st.SeedToken(ctx, string(schemas.ProviderFinnotech), fn.ClientID, seed); err != nil {
-			closeFn()
-			return nil, nil, err
+	fail := func(err error) (map[schemas.Provider]processor.Provider, map[schemas.Provider]bool, func(), error) {
+		closeFn()
+		return nil, nil, nil, err
+	}
+	provs := map[schemas.Provider]processor.Provider{}
+	for _, name := range cfg.Providers {
+		httpClient, err := providerClient(cfg, name, simulated[schemas.Provider(name)])
+		if err != nil {
+			return fail(err)
+		}
+		switch name {
+		case "finnotech":
+			if seed.Value != "" {
+				if err := st.SeedToken(ctx, string(schemas.ProviderFinnotech), fn.ClientID, seed); err != nil {
+					return fail(err)
+				}
+			}
+			fn.Store = finnotechTokenStore{st}
+			tokens := finnotech.NewTokens(urls["finnotech"], httpClient, fn)
+			fc := finnotech.ClientConfig{BaseURL: urls["finnotech"], HTTPClient: httpClient, Tokens: tokens}
+			if err := fc.Validate(); err != nil {
+				return fail(fmt.Errorf("configuring provider clients: %w", err))
+			}
+			provs[schemas.ProviderFinnotech] = finnotech.NewAdapter(finnotech.NewClient(fc))
+		case "arhivaar":
+			ac := arhivaar.ClientConfig{BaseURL: urls["arhivaar"], AccKey: accKey, Secret: arhivaarSecret, HTTPClient: httpClient}
+			if err := ac.Validate(); err != nil {
+				return fail(fmt.Errorf("configuring provider clients: %w", err))
+			}
+			provs[schemas.ProviderArhivaar] = arhivaar.NewAdapter(arhivaar.NewClient(ac))
+		case "card":
+			cc := card.ClientConfig{BaseURL: urls["card"], ClientID: cardClient, ClientSecret: cardSecret, HTTPClient: httpClient}
+			if err := cc.Validate(); err != nil {
+				return fail(fmt.Errorf("configuring provider clients: %w", err))
+			}
+			provs[schemas.ProviderCard] = card.NewAdapter(card.NewClient(cc))
 		}
 	}
-	fn.Store = finnotechTokenStore{st}
-	httpClient := &http.Client{Timeout: cfg.CallTimeout, Transport: &http.Transport{
-		MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: cfg.CallTimeout}}
-	tokens := finnotech.NewTokens(urls["finnotech"], httpClient, fn)
-	fc := finnotech.ClientConfig{BaseURL: urls["finnotech"], HTTPClient: httpClient, Tokens: tokens}
-	ac := arhivaar.ClientConfig{BaseURL: urls["arhivaar"], AccKey: accKey, Secret: arhivaarSecret, HTTPClient: httpClient}
-	cc := card.ClientConfig{BaseURL: urls["card"], ClientID: cardClient, ClientSecret: cardSecret, HTTPClient: httpClient}
-	if err := errors.Join(fc.Validate(), ac.Validate(), cc.Validate()); err != nil {
-		closeFn()
-		return nil, nil, fmt.Errorf("configuring provider clients: %w", err)
+	return provs, simulated, closeFn, nil
+}
+
+// providerClient is the HTTP client of provider name. Each provider has its
+// own: its CA, its client certificate, its connections; all honour proxies
+// from the environment and bound every phase of a call (see providerhttp).
+// A sandbox is reached over plain HTTP on loopback.
+func providerClient(cfg config, name string, sandbox bool) (*http.Client, error) {
+	tr := cfg.Transports[name]
+	httpCfg := providerhttp.Config{CAPEM: tr.CA, CertPEM: tr.Cert, KeyPEM: tr.Key, CallTimeout: cfg.CallTimeout}
+	if sandbox {
+		httpCfg = providerhttp.Config{CallTimeout: cfg.CallTimeout}
 	}
-	return map[schemas.Provider]processor.Provider{
-		schemas.ProviderFinnotech: finnotech.NewAdapter(finnotech.NewClient(fc)),
-		schemas.ProviderArhivaar:  arhivaar.NewAdapter(arhivaar.NewClient(ac)),
-		schemas.ProviderCard:      card.NewAdapter(card.NewClient(cc)),
-	}, closeFn, nil
+	c, err := providerhttp.New(httpCfg)
+	if err != nil {
+		return nil, fmt.Errorf("building the %s HTTP client: %w", name, err)
+	}
+	return c, nil
 }
 
 // ensureTopics creates the topics blockd uses when they are missing.
@@ -311,7 +416,8 @@ func policies(cfg config) map[schemas.Provider]processor.Policy {
 	return out
 }
 
-func (h *healthServer) routes() http.Handler {
+// probes are /healthz and /readyz, for the load balancer or orchestrator.
+func (h *healthServer) probes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
@@ -340,6 +446,13 @@ func (h *healthServer) routes() http.Handler {
 		}
 		writeJSON(w, status, map[string]any{"checks": checks, "providers": providers})
 	})
+	return mux
+}
+
+// operator are the endpoints an operator reconciles with; serve puts them
+// on their own listener, behind requireBearer.
+func (h *healthServer) operator() http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/commands/reconcile", func(w http.ResponseWriter, r *http.Request) {
 		list, err := h.store.NeedsReconciliation(r.Context(), 1000)
 		if err != nil {
@@ -359,8 +472,39 @@ func (h *healthServer) routes() http.Handler {
 	return mux
 }
 
+// requireBearer lets through only requests carrying "Authorization: Bearer
+// <token>"; others get 401. The comparison takes the same time whatever the
+// given token (both are hashed first, so not even the length shows). An
+// empty token (blockd dev without one) lets everything through.
+func requireBearer(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(given))
+		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="blockd operator"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeJSON answers v as JSON, passed through the redaction the logs use:
+// provider error texts and reasons never show an account number, IBAN,
+// national id or token.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, "encoding the answer", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(redact.Bytes(buf.Bytes()))
 }

@@ -37,12 +37,16 @@ func (f finnotechTokenStore) Save(ctx context.Context, clientID string, t finnot
 const devTokenKeyFile = "token-dev.key"
 
 // tokenKeyring is the keyring provider tokens are sealed with: the
-// configured key and old keys or, when no key is configured (a development
-// run; a real Finnotech requires one), a development key kept in
-// BLOCKD_DATA_DIR, created on first use so that tokens stay readable from
-// one run to the next.
+// configured key and old keys or, when no key is configured in blockd dev,
+// a development key kept in BLOCKD_DATA_DIR, created on first use so that
+// tokens stay readable from one run to the next. blockd serve without a key
+// (it serves no Finnotech: the configuration requires one with it) keeps
+// no token at all: nil, and the store refuses to keep any.
 func tokenKeyring(cfg config, log zerolog.Logger) (*seal.Keyring, error) {
 	current := cfg.TokenKey
+	if current.IsZero() && cfg.Mode == modeServe {
+		return nil, nil
+	}
 	if current.IsZero() {
 		path := filepath.Join(cfg.DataDir, devTokenKeyFile)
 		k, err := devTokenKey(path)

@@ -121,7 +121,16 @@ type Config struct {
 	// Policies protect and tune each provider (rate limit, circuit breaker,
 	// retries); a provider without one gets Policy's defaults.
 	Policies map[schemas.Provider]Policy
+	// Simulated names the providers a sandbox (a simulator) answers. Every
+	// result of a command for one carries the header SimulatedHeader: true
+	// and the CloudEvents source Source + "/sandbox", so a simulated DONE
+	// can never pass for a real one. Default: none.
+	Simulated map[schemas.Provider]bool
 }
+
+// SimulatedHeader is the Kafka header, "true", on every result of a command
+// a sandbox answered (see Config.Simulated).
+const SimulatedHeader = "blockd-simulated"
 
 func (c *Config) setDefaults() {
 	if c.Owner == "" {
@@ -767,6 +776,10 @@ func (p *Processor) resultMessage(r schemas.Result, traceparent string) schemas.
 	}
 	if traceparent != "" {
 		h["traceparent"] = traceparent
+	}
+	if p.cfg.Simulated[r.Provider] {
+		h[SimulatedHeader] = "true"
+		h["ce_source"] = p.cfg.Source + "/sandbox"
 	}
 	return schemas.Outbound{Topic: p.cfg.ResultsTopic, Key: []byte(r.TrackID), Value: value, Headers: h}
 }

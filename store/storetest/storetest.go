@@ -82,3 +82,29 @@ func ensureDatabase(t testing.TB, base *url.URL) {
 		t.Fatalf("creating test database %s: %v", name, fmt.Sprint(err))
 	}
 }
+
+// MissingDatabase returns the URL of a database that does not exist on the
+// test server (a fresh name beside the test database), for tests of what
+// happens when it is missing; it is dropped when the test ends if something
+// created it.
+func MissingDatabase(t testing.TB) string {
+	t.Helper()
+	base, err := url.Parse(BaseURL())
+	if err != nil {
+		t.Fatalf("parsing test database URL: %v", err)
+	}
+	name := "blockd_missing_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+	u := *base
+	u.Path = "/" + name
+	admin := *base
+	admin.Path = "/postgres"
+	t.Cleanup(func() {
+		db, err := sql.Open("postgres", admin.String())
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		_, _ = db.Exec("DROP DATABASE IF EXISTS " + pq.QuoteIdentifier(name) + " WITH (FORCE)")
+	})
+	return u.String()
+}

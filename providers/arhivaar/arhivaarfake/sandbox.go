@@ -1,7 +1,7 @@
 // Package arhivaarfake simulates Arhivaar for tests and development: a
 // Sandbox is an in-memory HTTP server of the block / activate call the
 // arhivaar Client makes, with fault injection, that the tests, the
-// zero-config run (`blockd serve` without BLOCKD_ARHIVAAR_URL), `blockd
+// development run (`blockd dev` without BLOCKD_ARHIVAAR_URL), `blockd
 // sandbox` and the chaos run use in place of Arhivaar. It is never used in
 // production.
 //

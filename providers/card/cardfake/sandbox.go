@@ -1,7 +1,7 @@
 // Package cardfake simulates the card platform for tests and development:
 // a Sandbox is an in-memory HTTP server of the services the card Client
 // calls (the token endpoint, blockUnblock and the details inquiry), with
-// fault injection, that the tests, the zero-config run (`blockd serve`
+// fault injection, that the tests, the development run (`blockd dev`
 // without BLOCKD_CARD_URL), `blockd sandbox` and the chaos run use in
 // place of the platform. It is never used in production.
 //

@@ -1,7 +1,7 @@
 // Package finnotechfake simulates Finnotech for tests and development: a
 // Sandbox is an in-memory HTTP server of the services the finnotech Client
 // calls, token endpoint included, with fault injection, that the tests, the
-// zero-config run (`blockd serve` without BLOCKD_FINNOTECH_URL), `blockd
+// development run (`blockd dev` without BLOCKD_FINNOTECH_URL), `blockd
 // sandbox` and the chaos run use in place of Finnotech. It is never used in
 // production.
 //
