@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/blockd/blockd/providers/providertest/testpki"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -375,7 +376,7 @@ func TestEnvExampleIsAValidConfig(t *testing.T) {
 	if len(active) == 0 {
 		t.Fatalf("%s sets nothing", envExamplePath)
 	}
-	caPEM := newTestCA(t, "example CA").pem
+	caPEM := testpki.NewCA(t, "example CA").PEM
 	readFile := func(path string) ([]byte, error) {
 		if !strings.HasPrefix(path, "/") {
 			return nil, errors.New("a secret file path should be absolute: " + path)

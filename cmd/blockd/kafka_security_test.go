@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"errors"
+	"github.com/blockd/blockd/providers/providertest/testpki"
 	"os"
 	"strings"
 	"testing"
@@ -16,15 +17,15 @@ type kafkaFiles struct {
 
 func newKafkaFiles(t *testing.T) kafkaFiles {
 	t.Helper()
-	ca := newTestCA(t, "kafka CA")
-	certPEM, keyPEM := ca.issue(t, "blockd")
-	_, otherKeyPEM := ca.issue(t, "someone else")
+	ca := testpki.NewCA(t, "kafka CA")
+	certPEM, keyPEM := ca.Client(t, "blockd")
+	_, otherKeyPEM := ca.Client(t, "someone else")
 	return kafkaFiles{
-		ca:       writeTestFile(t, "ca.pem", ca.pem),
-		cert:     writeTestFile(t, "client.pem", certPEM),
-		key:      writeTestFile(t, "client-key.pem", keyPEM),
-		otherKey: writeTestFile(t, "other-key.pem", otherKeyPEM),
-		notPEM:   writeTestFile(t, "not.pem", []byte("this is no certificate\n")),
+		ca:       testpki.WriteFile(t, "ca.pem", ca.PEM),
+		cert:     testpki.WriteFile(t, "client.pem", certPEM),
+		key:      testpki.WriteFile(t, "client-key.pem", keyPEM),
+		otherKey: testpki.WriteFile(t, "other-key.pem", otherKeyPEM),
+		notPEM:   testpki.WriteFile(t, "not.pem", []byte("this is no certificate\n")),
 	}
 }
 
@@ -104,7 +105,7 @@ func TestLoadConfigKafkaSecurityRefusesTheEmbeddedBroker(t *testing.T) {
 
 func TestNewKafkaSecurity(t *testing.T) {
 	f := newKafkaFiles(t)
-	passwordFile := writeTestFile(t, "kafka-password", []byte("s3cret\n"))
+	passwordFile := testpki.WriteFile(t, "kafka-password", []byte("s3cret\n"))
 	tests := []struct {
 		name           string
 		env            map[string]string

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"github.com/blockd/blockd/providers/providertest/testpki"
 	"os"
 	"regexp"
 	"strconv"
@@ -51,8 +51,8 @@ type secureKafka struct {
 type secureKafkaConfig struct {
 	mechanism string
 	serverTLS *tls.Config
-	ca        *testCA // signs the broker's certificate; nil: not one the test trusts
-	clientCA  *testCA // with mutual TLS: signs the clients' certificates
+	ca        *testpki.CA // signs the broker's certificate; nil: not one the test trusts
+	clientCA  *testpki.CA // with mutual TLS: signs the clients' certificates
 	acls      []kfake.ACL
 	topics    []string // created beforehand
 }
@@ -72,11 +72,10 @@ func startSecureKafka(t *testing.T, c secureKafkaConfig) *secureKafka {
 	k := &secureKafka{brokers: cluster.ListenAddrs()}
 	k.client.tls = &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.ca != nil {
-		k.client.tls.RootCAs = x509.NewCertPool()
-		k.client.tls.RootCAs.AddCert(c.ca.cert)
+		k.client.tls.RootCAs = c.ca.Pool()
 	}
 	if c.clientCA != nil {
-		certPEM, keyPEM := c.clientCA.issue(t, kafkaAdmin)
+		certPEM, keyPEM := c.clientCA.Client(t, kafkaAdmin)
 		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			t.Fatal(err)
@@ -117,7 +116,7 @@ func secureEnv(t *testing.T, k *secureKafka, mechanism, caFile, password string,
 		"BLOCKD_KAFKA_TLS_CA_FILE":        caFile,
 		"BLOCKD_KAFKA_SASL_MECHANISM":     mechanism,
 		"BLOCKD_KAFKA_SASL_USERNAME":      kafkaUser,
-		"BLOCKD_KAFKA_SASL_PASSWORD_FILE": writeTestFile(t, "kafka-password", []byte(password+"\n")),
+		"BLOCKD_KAFKA_SASL_PASSWORD_FILE": testpki.WriteFile(t, "kafka-password", []byte(password+"\n")),
 		"BLOCKD_DATABASE_URL":             storetest.NewSchema(t),
 		"BLOCKD_HTTP_ADDR":                "127.0.0.1:0",
 		"BLOCKD_ADMIN_ADDR":               "127.0.0.1:0",
@@ -147,17 +146,17 @@ func TestServeOverKafkaTLSAndSASL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.mechanism, func(t *testing.T) {
 			t.Parallel()
-			ca := newTestCA(t, "kafka CA")
+			ca := testpki.NewCA(t, "kafka CA")
 			bc := secureKafkaConfig{mechanism: tt.mechanism, ca: ca, acls: readmeKafkaACLs(t, tt.createTopics)}
 			var more []string
-			var clientCAs []*testCA
+			var clientCAs []*testpki.CA
 			if tt.mutualTLS {
-				bc.clientCA = newTestCA(t, "kafka clients")
+				bc.clientCA = testpki.NewCA(t, "kafka clients")
 				clientCAs = append(clientCAs, bc.clientCA)
-				certPEM, keyPEM := bc.clientCA.issue(t, kafkaUser)
-				more = []string{"BLOCKD_KAFKA_TLS_CERT_FILE", writeTestFile(t, "client.pem", certPEM), "BLOCKD_KAFKA_TLS_KEY_FILE", writeTestFile(t, "client-key.pem", keyPEM)}
+				certPEM, keyPEM := bc.clientCA.Client(t, kafkaUser)
+				more = []string{"BLOCKD_KAFKA_TLS_CERT_FILE", testpki.WriteFile(t, "client.pem", certPEM), "BLOCKD_KAFKA_TLS_KEY_FILE", testpki.WriteFile(t, "client-key.pem", keyPEM)}
 			}
-			bc.serverTLS = ca.serverTLS(t, clientCAs...)
+			bc.serverTLS = serverTLS(t, ca, clientCAs...)
 			defaults, err := loadConfig(envOf(nil), os.ReadFile)
 			if err != nil {
 				t.Fatal(err)
@@ -168,7 +167,7 @@ func TestServeOverKafkaTLSAndSASL(t *testing.T) {
 			}
 			k := startSecureKafka(t, bc)
 			more = append(more, "BLOCKD_CREATE_TOPICS", strconv.FormatBool(tt.createTopics))
-			cfg, err := loadConfig(envOf(secureEnv(t, k, tt.mechanism, writeTestFile(t, "kafka-ca.pem", ca.pem), kafkaPassword, more...)), os.ReadFile)
+			cfg, err := loadConfig(envOf(secureEnv(t, k, tt.mechanism, testpki.WriteFile(t, "kafka-ca.pem", ca.PEM), kafkaPassword, more...)), os.ReadFile)
 			if err != nil {
 				t.Fatalf("loadConfig: %v", err)
 			}
@@ -256,11 +255,11 @@ func readmeKafkaACLs(t *testing.T, createTopics bool) []kfake.ACL {
 // to wait for a readiness that cannot come.
 func TestServeRefusesAnUntrustedBrokerOrAWrongLogin(t *testing.T) {
 	const mechanism = "SCRAM-SHA-512"
-	ca, other, clients := newTestCA(t, "kafka CA"), newTestCA(t, "another CA"), newTestCA(t, "kafka clients")
-	caFile, otherFile := writeTestFile(t, "kafka-ca.pem", ca.pem), writeTestFile(t, "other-ca.pem", other.pem)
-	trusted := startSecureKafka(t, secureKafkaConfig{mechanism: mechanism, serverTLS: ca.serverTLS(t), ca: ca})
+	ca, other, clients := testpki.NewCA(t, "kafka CA"), testpki.NewCA(t, "another CA"), testpki.NewCA(t, "kafka clients")
+	caFile, otherFile := testpki.WriteFile(t, "kafka-ca.pem", ca.PEM), testpki.WriteFile(t, "other-ca.pem", other.PEM)
+	trusted := startSecureKafka(t, secureKafkaConfig{mechanism: mechanism, serverTLS: serverTLS(t, ca), ca: ca})
 	selfSigned := startSecureKafka(t, secureKafkaConfig{mechanism: mechanism, serverTLS: selfSignedTLS(t)})
-	mutual := startSecureKafka(t, secureKafkaConfig{mechanism: mechanism, serverTLS: ca.serverTLS(t, clients), ca: ca, clientCA: clients})
+	mutual := startSecureKafka(t, secureKafkaConfig{mechanism: mechanism, serverTLS: serverTLS(t, ca, clients), ca: ca, clientCA: clients})
 	const wrongPassword = "not-the-kafka-password"
 	tests := []struct {
 		name     string

@@ -140,3 +140,11 @@ func serial(t testing.TB) *big.Int {
 	}
 	return n
 }
+
+// SelfSigned is a server certificate for hosts that no authority signed:
+// it signed itself, so no CA file makes a client trust it.
+func SelfSigned(t testing.TB, hosts ...string) tls.Certificate {
+	t.Helper()
+	self := NewCA(t, "self-signed "+hosts[0])
+	return self.Server(t, hosts...)
+}
