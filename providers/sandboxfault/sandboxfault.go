@@ -272,3 +272,18 @@ func Ledger(snapshot func() any) http.Handler {
 }
 
 func clamp01(x float64) float64 { return min(max(x, 0), 1) }
+
+// DeliverLate is the FaultLateDelivery of a fake: it waits, unanswered,
+// until the client gives up (or TimeoutDelay passes), drops the connection,
+// and calls apply LateBy later with a copy of r that no longer ends with
+// the client: the call takes effect after the client stopped waiting for
+// it, and nobody is left to answer.
+func (f *Faults) DeliverLate(w http.ResponseWriter, r *http.Request, apply func(late *http.Request)) {
+	f.Hang(r.Context())
+	late := r.Clone(context.WithoutCancel(r.Context()))
+	go func() {
+		time.Sleep(f.lateBy)
+		apply(late)
+	}()
+	DropConnection(w)
+}

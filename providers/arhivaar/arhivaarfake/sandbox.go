@@ -10,7 +10,6 @@
 package arhivaarfake
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/subtle"
 	"encoding/json"
@@ -273,15 +272,7 @@ func (s *Sandbox) block(w http.ResponseWriter, r *http.Request) {
 	case sandboxfault.FaultTokenExpired:
 		writeReply(w, http.StatusOK, wire.CodeInvalidSignature)
 	case sandboxfault.FaultLateDelivery:
-		s.faults.Hang(r.Context())
-		// The call takes effect after the client stopped waiting for it,
-		// and is never answered.
-		late := r.Clone(context.WithoutCancel(r.Context()))
-		go func() {
-			time.Sleep(s.faults.LateBy())
-			_, _ = s.apply(late, raw, readErr)
-		}()
-		sandboxfault.DropConnection(w)
+		s.faults.DeliverLate(w, r, func(late *http.Request) { _, _ = s.apply(late, raw, readErr) })
 	default:
 		status, code := s.apply(r, raw, readErr)
 		switch f {

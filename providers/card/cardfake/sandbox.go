@@ -13,7 +13,6 @@ package cardfake
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
@@ -351,15 +350,7 @@ func (s *Sandbox) blockUnblock(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "gateway timeout\n")
 		return
 	case sandboxfault.FaultLateDelivery:
-		s.faults.Hang(r.Context())
-		// The call takes effect after the client stopped waiting for it,
-		// and is never answered.
-		late := r.Clone(context.WithoutCancel(r.Context()))
-		go func() {
-			time.Sleep(s.faults.LateBy())
-			_, _ = s.update(late, body, readErr)
-		}()
-		sandboxfault.DropConnection(w)
+		s.faults.DeliverLate(w, r, func(late *http.Request) { _, _ = s.update(late, body, readErr) })
 		return
 	}
 

@@ -460,12 +460,11 @@ func (s *Sandbox) money(op string) http.HandlerFunc {
 			// Finnotech has not got the call: wages knows nothing of it
 			// while the client waits. It arrives LateBy after the client
 			// gave up, and is applied then; nobody is left to answer.
-			s.faults.Hang(r.Context())
-			time.Sleep(s.faults.LateBy())
-			if s.reserve(op, req.clientID, req.trackID) {
-				s.apply(r, req, body, readErr)
-			}
-			sandboxfault.DropConnection(w)
+			s.faults.DeliverLate(w, r, func(late *http.Request) {
+				if s.reserve(op, req.clientID, req.trackID) {
+					s.apply(late, req, body, readErr)
+				}
+			})
 			return
 		}
 
