@@ -60,10 +60,17 @@ func newGuard(name schemas.Provider, p Policy) *guard {
 			MaxRequests: 1,
 			Timeout:     p.BreakerCooldown,
 			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+			// An admitted call that was never sent proves nothing either
+			// way: above all, a half-open breaker's trial must not close it.
+			IsExcluded: func(err error) bool { return errors.Is(err, errNothingSent) },
 		}),
 		policy: p,
 	}
 }
+
+// errNothingSent is what a caller reports for an admitted call it did not
+// send (its intent could not be recorded, or the fence held it back).
+var errNothingSent = errors.New("no call was sent")
 
 // providerDown is returned by Handle when a provider's breaker is open: the
 // command stays stored and claimed, no attempt is spent, and the consumer
@@ -98,6 +105,10 @@ func (g *guard) admit(ctx context.Context, p schemas.Provider) (done func(callEr
 	return func(callErr error, class providers.Class) {
 		// A refusal proves the provider is up; only failures that say
 		// nothing was done, or nothing is known, count against it.
+		if errors.Is(callErr, errNothingSent) {
+			report(errNothingSent)
+			return
+		}
 		if callErr == nil || class == providers.Permanent {
 			report(nil)
 			return

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -28,5 +29,39 @@ func TestRateLimitHoldsCallsBack(t *testing.T) {
 			t.Fatalf("call %d without a limit: %v", i, err)
 		}
 		r(nil, providers.Permanent)
+	}
+}
+
+// TestHalfOpenTrialNotSentKeepsTheBreakerHalfOpen: a half-open breaker
+// admits one trial call; when that call is never sent (its intent could not
+// be recorded, or the fence held it back), nothing is proven, and the
+// breaker must not close as if the provider had answered.
+func TestHalfOpenTrialNotSentKeepsTheBreakerHalfOpen(t *testing.T) {
+	g := newGuard("card", Policy{BreakerFailures: 1, BreakerCooldown: 50 * time.Millisecond})
+	report, err := g.admit(context.Background(), schemas.ProviderCard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report(errors.New("503"), providers.Retryable)
+	if got := g.state(); got != "open" {
+		t.Fatalf("after one failure with BreakerFailures 1: got %s, want open", got)
+	}
+	time.Sleep(60 * time.Millisecond)
+	trial, err := g.admit(context.Background(), schemas.ProviderCard)
+	if err != nil {
+		t.Fatalf("half-open trial: %v", err)
+	}
+	trial(errNothingSent, providers.Permanent)
+	if got := g.state(); got != "half-open" {
+		t.Fatalf("after a trial that sent nothing: got %s, want half-open", got)
+	}
+	// The next admitted call is the trial that counts.
+	trial, err = g.admit(context.Background(), schemas.ProviderCard)
+	if err != nil {
+		t.Fatalf("second trial: %v", err)
+	}
+	trial(nil, providers.Permanent)
+	if got := g.state(); got != "closed" {
+		t.Fatalf("after a trial that was answered: got %s, want closed", got)
 	}
 }

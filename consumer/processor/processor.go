@@ -412,7 +412,7 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 		attempts = attempt
 		req.Before = begun.Before
 		if err != nil {
-			report(nil, providers.Permanent) // nothing was sent: not the provider's fault
+			report(errNothingSent, providers.Permanent) // nothing was sent: proves nothing
 		}
 		switch {
 		case errors.Is(err, schemas.ErrHoldTaken) && cmd.Kind == schemas.KindTransfer:
@@ -431,7 +431,7 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 			p.hooks.AfterIntent(cmd.TrackID)
 		}
 		if reason := p.fence(intentAt); reason != "" {
-			report(nil, providers.Permanent) // nothing was sent
+			report(errNothingSent, providers.Permanent) // nothing was sent: proves nothing
 			return p.notSent(ctx, log, cmd, claim, req.ProviderTrackID, reason)
 		}
 
