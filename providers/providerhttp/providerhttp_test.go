@@ -298,3 +298,52 @@ func TestProxyHelperProcess(t *testing.T) {
 	fmt.Fprintf(w, "answer: %s\n", body)
 	_ = w.Flush()
 }
+
+// Review (issue 11): a provider client must not follow a redirect from
+// https to plain http: net/http copies the Authorization header to a
+// redirect on the same host whatever the scheme, and a 307 sends the body
+// again, so the bearer token and the command's account numbers would cross
+// the network in clear, after blockd serve refused every http:// URL.
+func TestReviewRedirectToPlainHTTPIsNotFollowed(t *testing.T) {
+	var (
+		mu         sync.Mutex
+		gotAuth    []string
+		gotBodies  []string
+		plainCalls int
+	)
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		plainCalls++
+		gotAuth = append(gotAuth, r.Header.Get("Authorization"))
+		gotBodies = append(gotBodies, string(b))
+		mu.Unlock()
+		io.WriteString(w, `{"status":"DONE"}`)
+	}))
+	t.Cleanup(plain.Close)
+
+	ca := testpki.NewCA(t, "provider CA")
+	redirecting := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	redirecting.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server(t, "127.0.0.1")}, MinVersion: tls.VersionTLS12}
+	redirecting.StartTLS()
+	t.Cleanup(redirecting.Close)
+
+	client := newClient(t, providerhttp.Config{CAPEM: ca.PEM})
+	req, err := http.NewRequest(http.MethodPost, redirecting.URL+"/block", strings.NewReader(`{"deposit":"0201972359308"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer provider-secret-token")
+	res, err := client.Do(req)
+	if err == nil {
+		res.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if plainCalls > 0 {
+		t.Fatalf("the client followed an https→http redirect: the plain-HTTP server got %d call(s) with Authorization %q and body %q; want none",
+			plainCalls, gotAuth, gotBodies)
+	}
+}
