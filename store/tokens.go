@@ -249,3 +249,15 @@ func scopesArray(s []string) pq.StringArray {
 	}
 	return pq.StringArray(s)
 }
+
+// CountTokens is how many provider tokens the table holds, sealed or not.
+// A deployment that keeps none (blockd serve without Finnotech has no token
+// key) refuses to start while some are left, rather than leave them as they
+// are (in clear, from before tokens were sealed).
+func (s *Store) CountTokens(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM provider_tokens`); err != nil {
+		return 0, fmt.Errorf("counting provider tokens: %w", err)
+	}
+	return n, nil
+}

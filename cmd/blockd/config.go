@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/blockd/blockd/cmd/blockd/redact"
 	"github.com/blockd/blockd/providers/providerhttp"
 	"github.com/blockd/blockd/store/seal"
 )
@@ -143,6 +144,23 @@ type providerTransport struct {
 
 // minAdminToken is the shortest operator token accepted.
 const minAdminToken = 16
+
+// minAdminTokenDistinct is how many different characters an operator token
+// needs at least: "aaaaaaaaaaaaaaaa" and "abababababababab" are long enough
+// and guessable; a random hex token of 16 characters has about 10.
+const minAdminTokenDistinct = 8
+
+// distinctBytes counts the different bytes of s.
+func distinctBytes(s string) int {
+	var seen [256]bool
+	n := 0
+	for i := range len(s) {
+		if !seen[s[i]] {
+			seen[s[i]], n = true, n+1
+		}
+	}
+	return n
+}
 
 // providerPolicy is one provider's protection and retry settings.
 type providerPolicy struct {
@@ -481,6 +499,8 @@ func (c *config) checkAdmin(m mode) []error {
 		errs = append(errs, &configError{"BLOCKD_ADMIN_TOKEN", errors.New("required by blockd serve while BLOCKD_ADMIN_ADDR is on: the bearer token of the operator endpoints, best in a file (BLOCKD_ADMIN_TOKEN_FILE); or set BLOCKD_ADMIN_ADDR=off")})
 	case c.AdminToken != "" && len(c.AdminToken) < minAdminToken:
 		errs = append(errs, &configError{"BLOCKD_ADMIN_TOKEN", fmt.Errorf("too short: at least %d characters (e.g. openssl rand -hex 32)", minAdminToken)})
+	case c.AdminToken != "" && distinctBytes(c.AdminToken) < minAdminTokenDistinct:
+		errs = append(errs, &configError{"BLOCKD_ADMIN_TOKEN", fmt.Errorf("guessable: at least %d different characters (e.g. openssl rand -hex 32)", minAdminTokenDistinct)})
 	}
 	return errs
 }
@@ -581,13 +601,18 @@ func (c *config) checkProviders(m mode, getenv func(string) string) []error {
 		if m == modeDev {
 			why = "required with " + prefix + "URL (a real " + p + ")"
 		}
-		switch u, err := url.Parse(raw); {
+		u, err := url.Parse(raw)
+		shown := redact.String(raw) // never echo a password in the URL
+		if err == nil {
+			shown = u.Redacted()
+		}
+		switch {
 		case raw == "":
 			errs = append(errs, &configError{prefix + "URL", errors.New(why + ": its base URL")})
 		case err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http":
-			errs = append(errs, &configError{prefix + "URL", fmt.Errorf("%q is not an http(s) URL", raw)})
+			errs = append(errs, &configError{prefix + "URL", fmt.Errorf("%q is not an http(s) URL", shown)})
 		case u.Scheme == "http" && m == modeServe && !c.Transports[p].AllowHTTP:
-			errs = append(errs, &configError{prefix + "URL", fmt.Errorf("%q is not https: blockd serve calls providers over TLS only; set %sALLOW_HTTP=true to allow it on purpose", raw, prefix)})
+			errs = append(errs, &configError{prefix + "URL", fmt.Errorf("%q is not https: blockd serve calls providers over TLS only; set %sALLOW_HTTP=true to allow it on purpose", shown, prefix)})
 		}
 		names := slices.Sorted(maps.Keys(required))
 		for _, name := range names {

@@ -25,6 +25,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/blockd/blockd/cmd/blockd/redact"
 )
 
 const usage = `usage: blockd <command>
@@ -53,7 +55,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "blockd:", err)
+		// The same redaction as every log line: an error may quote a value.
+		fmt.Fprintln(os.Stderr, "blockd:", redact.String(err.Error()))
 		var ue usageError
 		if errors.As(err, &ue) {
 			os.Exit(2)

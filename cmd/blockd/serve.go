@@ -125,6 +125,11 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 		if err := checkStoredTokens(ctx, st, tokenKeys.KeyID(), log); err != nil {
 			return err
 		}
+	} else if n, err := st.CountTokens(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		return &configError{"BLOCKD_TOKEN_KEY_FILE", fmt.Errorf("provider_tokens holds %d token(s) and no key is set to keep them encrypted: "+
+			"set BLOCKD_TOKEN_KEY_FILE (they are encrypted at start), or delete the rows if this deployment no longer serves Finnotech", n)}
 	}
 
 	provs, simulated, closeSandboxes, err := newProviders(ctx, cfg, st, log)

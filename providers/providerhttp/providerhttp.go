@@ -138,7 +138,15 @@ func New(cfg Config) (*http.Client, error) {
 		idle = DefaultMaxIdleConnsPerHost
 	}
 	dialer := &net.Dialer{Timeout: or(cfg.DialTimeout, DefaultDialTimeout), KeepAlive: 30 * time.Second}
-	return &http.Client{Timeout: call, Transport: &http.Transport{
+	return &http.Client{Timeout: call,
+		// A provider's answer is its answer: a redirect is never followed.
+		// Go would carry the Authorization header (and a 307/308 the body)
+		// to another scheme on the same host, and a money call would go
+		// where the processor never recorded it. The 3xx is returned as is,
+		// and each provider's classifier reads an unlisted answer as of
+		// unknown outcome.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{
 		Proxy:                 proxy,
 		DialContext:           dialer.DialContext,
 		TLSClientConfig:       tc,

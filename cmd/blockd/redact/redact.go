@@ -9,16 +9,19 @@
 // tried at each position:
 //
 //   - kept as they are: JSON escapes (\" \\ \uXXXX); the value of a JSON
-//     field named trackId, <something>TrackId or eventId (identifiers that
-//     are there to be shown, whatever digits they hold); a bare JSON number
+//     field named trackId, <something>TrackId or eventId, or the same as
+//     key=value in a console log line (identifiers that are there to be
+//     shown, whatever digits they hold); a bare JSON number
 //     that is a field's value (an amount, an offset: never an account, which
 //     is a string in every blockd message); UUIDs; RFC 3339 times; IPv4
 //     addresses;
-//   - a secret-looking key's value (access_token=…, "client_secret":"…",
-//     sig=…, password=…) becomes [REDACTED];
+//   - a secret-looking key's value, in any case and spelling
+//     (access_token=…, "refreshToken":"…", "clientSecret":"…",
+//     BLOCKD_KAFKA_SASL_PASSWORD=…, sig=…), becomes [REDACTED];
 //   - "Bearer …" and "Basic …" credentials, and JWTs, become [REDACTED];
 //   - an IBAN keeps its country code and last four characters;
-//   - a run of 8 or more digits (single '-', '.' or ' ' between digits
+//   - a run of 8 or more digits of any script (Persian and Arabic-Indic
+//     digits too; single '-', '.' or ' ' between digits
 //     allowed: 6037 9911 2345 6789, 123-456-7890123-1) keeps its last four
 //     digits when it has 12 or more, its last two otherwise.
 //
@@ -30,6 +33,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // Redacted replaces a secret value.
@@ -42,6 +46,9 @@ var pattern = regexp.MustCompile(strings.Join([]string{
 		// a JSON field holding an identifier blockd shows: trackIds and
 		// eventIds are chosen to be shown, and may hold long numbers
 		`|"(?:trackId|[a-z]+TrackId|eventId)":"[^"\\]*"` +
+		// the same as key=value (zerolog's console format)
+		// (with the colour escape it puts after the "=")
+		`|(?:trackId|[a-z]+TrackId|eventId)=(?:\x1b\[[0-9;]*m)?[^\s"\x1b]*` +
 		// a JSON number that is a field's value
 		`|":-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?` +
 		// UUIDs
@@ -51,11 +58,15 @@ var pattern = regexp.MustCompile(strings.Join([]string{
 		// IPv4 addresses
 		`|\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\b)`,
 	// key=value, key: value, "key":"value", with the quotes escaped or not
-	`(?P<key>(?i:\b(?:access_token|refresh_token|id_token|client_secret|secret|password|passwd|api_?key|token|signature|sig)(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?))(?P<value>[^\s"'&,;}\\]+)`,
+	// Keys in any case and spelling: snake_case, camelCase, or with a
+	// prefix (refreshToken, clientSecret, BLOCKD_KAFKA_SASL_PASSWORD).
+	`(?P<key>(?i:(?:\b[A-Za-z0-9_]*?(?:access_?token|refresh_?token|id_?token|client_?secret|secret|password|passwd|api_?key|token|signature)|\bsig)(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?))(?P<value>[^\s"'&,;}\\]+)`,
 	`(?P<scheme>(?i:\b(?:bearer|basic)\s+))(?P<credential>[A-Za-z0-9._~+/=-]+)`,
 	`(?P<jwt>\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?)`,
 	`(?P<iban>\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b)`,
-	`(?P<digits>[0-9](?:[-. ]?[0-9])*)`,
+	// Digits of any script: Finnotech writes Persian (U+06F0–U+06F9) and
+	// Arabic-Indic (U+0660–U+0669) digits in its texts.
+	`(?P<digits>\p{Nd}(?:[-. ]?\p{Nd})*)`,
 }, "|"))
 
 var (
@@ -130,12 +141,13 @@ func (r writer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// maskDigits masks a run of digits (with separators) of 8 or more digits,
-// keeping the last four when it has 12 or more and the last two otherwise.
+// maskDigits masks a run of digits (of any script, with separators) of 8
+// or more digits, keeping the last four when it has 12 or more and the last
+// two otherwise.
 func maskDigits(run string) string {
 	n := 0
-	for i := range len(run) {
-		if isDigit(run[i]) {
+	for _, r := range run {
+		if unicode.IsDigit(r) {
 			n++
 		}
 	}
@@ -143,10 +155,26 @@ func maskDigits(run string) string {
 	case n < 8:
 		return run
 	case n < 12:
-		return maskKeeping(run, 2, isDigit)
+		return maskRunes(run, 2)
 	default:
-		return maskKeeping(run, 4, isDigit)
+		return maskRunes(run, 4)
 	}
+}
+
+// maskRunes stars every digit of s except the last keep; separators stay.
+func maskRunes(s string, keep int) string {
+	out := []rune(s)
+	for i := len(out) - 1; i >= 0; i-- {
+		if !unicode.IsDigit(out[i]) {
+			continue
+		}
+		if keep > 0 {
+			keep--
+			continue
+		}
+		out[i] = '*'
+	}
+	return string(out)
 }
 
 // maskKeeping stars every character of s that counts, except the last keep
