@@ -147,14 +147,14 @@ func New(cfg Config) (*http.Client, error) {
 		// unknown outcome.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Transport: &http.Transport{
-		Proxy:                 proxy,
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tc,
-		TLSHandshakeTimeout:   or(cfg.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout),
-		ResponseHeaderTimeout: or(cfg.ResponseHeaderTimeout, call),
-		IdleConnTimeout:       or(cfg.IdleConnTimeout, DefaultIdleConnTimeout),
-		ExpectContinueTimeout: time.Second,
-		MaxIdleConnsPerHost:   idle,
-		ForceAttemptHTTP2:     true,
-	}}, nil
+			Proxy:                 proxy,
+			DialContext:           dialer.DialContext,
+			TLSClientConfig:       tc,
+			TLSHandshakeTimeout:   or(cfg.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout),
+			ResponseHeaderTimeout: or(cfg.ResponseHeaderTimeout, call),
+			IdleConnTimeout:       or(cfg.IdleConnTimeout, DefaultIdleConnTimeout),
+			ExpectContinueTimeout: time.Second,
+			MaxIdleConnsPerHost:   idle,
+			ForceAttemptHTTP2:     true,
+		}}, nil
 }
