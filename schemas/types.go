@@ -430,3 +430,23 @@ type Outbound struct {
 	Value   []byte
 	Headers map[string]string
 }
+
+// Kafka's framing, at most, as Outbound.Size counts it: a record batch's
+// header (61 bytes) with one record's lengths, attributes and deltas; and
+// a header's two lengths.
+const (
+	RecordOverhead = 128
+	HeaderOverhead = 10
+)
+
+// Size is the most bytes the message can take in a Kafka record batch of
+// its own: key, value, header keys and values, and the framing. Every
+// message blockd writes has a Size within its configured limit, which is
+// at most the broker's (max.message.bytes).
+func (o Outbound) Size() int {
+	n := RecordOverhead + len(o.Key) + len(o.Value)
+	for k, v := range o.Headers {
+		n += HeaderOverhead + len(k) + len(v)
+	}
+	return n
+}
