@@ -580,7 +580,7 @@ func (p *Processor) doubt(ctx context.Context, log zerolog.Logger, prov Provider
 	attempt int, callErr error) (providers.Resolution, step, error) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
-	if err := p.store.MarkInDoubt(wctx, schemas.MarkInDoubtParams{TrackID: cmd.TrackID, Claim: claim, Reason: "call outcome unknown: " + callErr.Error()}); err != nil {
+	if err := p.store.MarkInDoubt(wctx, schemas.MarkInDoubtParams{TrackID: cmd.TrackID, Claim: claim, Reason: schemas.BoundReason("call outcome unknown: " + callErr.Error())}); err != nil {
 		if errors.Is(err, schemas.ErrNotClaimed) {
 			// Another worker took the command over and settles the call.
 			log.Warn().Err(callErr).Msg("lost the claim; the call's outcome is unknown and the new owner resolves it")
@@ -720,7 +720,7 @@ func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, cmd s
 }
 
 func (p *Processor) markInDoubt(ctx context.Context, log zerolog.Logger, trackID, claim, reason string) error {
-	err := p.store.MarkInDoubt(ctx, schemas.MarkInDoubtParams{TrackID: trackID, Claim: claim, Reason: reason})
+	err := p.store.MarkInDoubt(ctx, schemas.MarkInDoubtParams{TrackID: trackID, Claim: claim, Reason: schemas.BoundReason(reason)})
 	if errors.Is(err, schemas.ErrNotClaimed) {
 		return nil
 	}
