@@ -32,7 +32,7 @@ func FuzzDecodeCommand(f *testing.F) {
 			f.Add(kind, []byte(s))
 		}
 	}
-	codes := map[string]bool{CodeMalformed: true, CodeSchemaInvalid: true}
+	codes := map[string]bool{CodeMalformed: true, CodeSchemaInvalid: true, CodeEmptyMessage: true, CodeUnstorableCharacter: true}
 	f.Fuzz(func(t *testing.T, kind string, raw []byte) {
 		cmd, err := v.DecodeCommand(Kind(kind), raw)
 		if err != nil {
@@ -42,6 +42,9 @@ func FuzzDecodeCommand(f *testing.F) {
 			}
 			if !codes[ie.Code] {
 				t.Fatalf("unknown code %q", ie.Code)
+			}
+			if ie.Message == "" || len(ie.Message) > MaxReasonBytes || !utf8.ValidString(ie.Message) || strings.ContainsRune(ie.Message, 0) {
+				t.Fatalf("reason %q is empty, too long or not storable", ie.Message)
 			}
 			if ie.TrackID != "" && (len(ie.TrackID) > maxReportedTrackIDLen || !utf8.ValidString(ie.TrackID) || strings.ContainsAny(ie.TrackID, "\x00\n\r")) {
 				t.Fatalf("echoed an unprintable or long trackId %q", ie.TrackID)

@@ -12,6 +12,10 @@ var (
 	ErrNotClaimed = errors.New("command is not claimed by this worker")
 	// ErrHoldTaken: another unblock already reserved or released the hold.
 	ErrHoldTaken = errors.New("hold already taken by another unblock")
+	// ErrUnstorable: the database refused what it was given to store (a
+	// data error: a character or value it cannot hold, a constraint the
+	// data breaks). Trying again cannot succeed; it is no outage.
+	ErrUnstorable = errors.New("the database refused the data")
 )
 
 // Claimed is a stored, unfinished command handed to a worker to carry on.

@@ -168,6 +168,17 @@ type ErrorInfo struct {
 const (
 	// CodeMalformed: the message is not a JSON object.
 	CodeMalformed = "MALFORMED_MESSAGE"
+	// CodeEmptyMessage: the message has no value (an empty value, or a
+	// tombstone). It is dead-lettered; there is no trackId to answer.
+	CodeEmptyMessage = "EMPTY_MESSAGE"
+	// CodeUnstorableCharacter: a string of the command holds the NUL
+	// character (U+0000), which PostgreSQL cannot store; the reason names
+	// the field. Nothing of the command is stored.
+	CodeUnstorableCharacter = "UNSUPPORTED_CHARACTER"
+	// CodeUnstorable: PostgreSQL refused to store what the message carries
+	// (a data error: SQLSTATE class 22 or 23); the reason gives the
+	// SQLSTATE, never a value. The message is dead-lettered, not retried.
+	CodeUnstorable = "UNSTORABLE_MESSAGE"
 	// CodeTooLarge: the message is larger than the configured limit.
 	CodeTooLarge = "MESSAGE_TOO_LARGE"
 	// CodeSchemaInvalid: the command does not match its JSON Schema.
@@ -230,6 +241,12 @@ const (
 	// does not match the command (e.g. another amount blocked). Known, not
 	// in doubt; not retryable; flagged for an operator.
 	CodeAnswerMismatch = "PROVIDER_ANSWER_MISMATCH"
+	// CodeResultTooLarge: the provider answered, but its answer makes a
+	// result event larger than blockd may publish (BLOCKD_MAX_MESSAGE_BYTES).
+	// For an inquiry nothing changed: ask again when the limit allows it.
+	// For any other command the call was applied: flagged
+	// needsReconciliation for an operator, never re-sent.
+	CodeResultTooLarge = "RESULT_TOO_LARGE"
 )
 
 // FinnotechBlockResult is the normalised result of a Finnotech block.
@@ -412,4 +429,24 @@ type Outbound struct {
 	Key     []byte
 	Value   []byte
 	Headers map[string]string
+}
+
+// Kafka's framing, at most, as Outbound.Size counts it: a record batch's
+// header (61 bytes) with one record's lengths, attributes and deltas; and
+// a header's two lengths.
+const (
+	RecordOverhead = 128
+	HeaderOverhead = 10
+)
+
+// Size is the most bytes the message can take in a Kafka record batch of
+// its own: key, value, header keys and values, and the framing. Every
+// message blockd writes has a Size within its configured limit, which is
+// at most the broker's (max.message.bytes).
+func (o Outbound) Size() int {
+	n := RecordOverhead + len(o.Key) + len(o.Value)
+	for k, v := range o.Headers {
+		n += HeaderOverhead + len(k) + len(v)
+	}
+	return n
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"sort"
 	"strings"
@@ -48,6 +49,7 @@ func (e *InvalidError) Error() string {
 type Validator struct {
 	commands map[Kind]*jsonschema.Schema
 	result   *jsonschema.Schema
+	index    schemaIndex
 }
 
 // NewValidator compiles the embedded schemas.
@@ -71,17 +73,19 @@ func NewValidator() (*Validator, error) {
 			return nil, fmt.Errorf("adding schema %s: %w", e.Name(), err)
 		}
 	}
-	v := &Validator{commands: make(map[Kind]*jsonschema.Schema)}
+	v := &Validator{commands: make(map[Kind]*jsonschema.Schema), index: make(schemaIndex)}
 	for _, k := range []Kind{KindBlock, KindUnblock, KindTransfer, KindInquiry} {
 		s, err := c.Compile(schemaBaseURL + string(k) + ".schema.json")
 		if err != nil {
 			return nil, fmt.Errorf("compiling %s schema: %w", k, err)
 		}
 		v.commands[k] = s
+		v.index.add(s)
 	}
 	if v.result, err = c.Compile(schemaBaseURL + "result.schema.json"); err != nil {
 		return nil, fmt.Errorf("compiling result schema: %w", err)
 	}
+	v.index.add(v.result)
 	return v, nil
 }
 
@@ -92,18 +96,22 @@ func SchemaFile(name string) ([]byte, error) {
 }
 
 // DecodeCommand validates raw against the schema of kind and decodes it. On
-// failure it returns an *InvalidError.
+// failure it returns an *InvalidError whose Message names each failing
+// field and its rule, never a value of the message.
 func (v *Validator) DecodeCommand(kind Kind, raw []byte) (Command, error) {
 	s, ok := v.commands[kind]
 	if !ok {
 		return Command{}, &InvalidError{Code: CodeSchemaInvalid, Message: fmt.Sprintf("no schema for command kind %q", kind)}
+	}
+	if len(raw) == 0 {
+		return Command{}, &InvalidError{Code: CodeEmptyMessage, Message: "message has no value"}
 	}
 	if !utf8.Valid(raw) {
 		return Command{}, &InvalidError{Code: CodeMalformed, Message: "message is not valid UTF-8"}
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return Command{}, &InvalidError{Code: CodeMalformed, Message: "message is not JSON: " + err.Error()}
+		return Command{}, &InvalidError{Code: CodeMalformed, Message: notJSON(err)}
 	}
 	obj, isObject := doc.(map[string]any)
 	if !isObject {
@@ -111,18 +119,55 @@ func (v *Validator) DecodeCommand(kind Kind, raw []byte) (Command, error) {
 	}
 	trackID := readableTrackID(obj)
 	if err := s.Validate(doc); err != nil {
-		return Command{}, &InvalidError{Code: CodeSchemaInvalid, Message: describe(err), TrackID: trackID}
+		return Command{}, &InvalidError{Code: CodeSchemaInvalid, Message: v.index.describe(err, s, doc, "this command"), TrackID: trackID}
+	}
+	if fields := fieldsWithNUL(obj); len(fields) > 0 {
+		for i, f := range fields {
+			fields[i] = f + " must not contain the NUL character (U+0000)"
+		}
+		return Command{}, &InvalidError{Code: CodeUnstorableCharacter, Message: strings.Join(fields, "; "), TrackID: trackID}
 	}
 	var cmd Command
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cmd); err != nil {
 		// The schema admitted something the Go type cannot hold; say so
-		// rather than guess.
-		return Command{}, &InvalidError{Code: CodeSchemaInvalid, Message: "decoding command: " + err.Error(), TrackID: trackID}
+		// rather than guess, naming the field only.
+		msg := "the command cannot be decoded"
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && shownName.MatchString(te.Field) {
+			msg = te.Field + " cannot be held as " + te.Type.String()
+		}
+		return Command{}, &InvalidError{Code: CodeSchemaInvalid, Message: msg, TrackID: trackID}
 	}
 	cmd.Kind = kind
 	return cmd, nil
+}
+
+// notJSON says why a message is not JSON without quoting any of it.
+func notJSON(err error) string {
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("message is not JSON: syntax error at byte %d", se.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "message is not JSON: it ends before the value does"
+	default:
+		return "message is not JSON: it holds more than one value"
+	}
+}
+
+// fieldsWithNUL lists the top-level fields of a command whose string holds
+// the NUL character, which PostgreSQL cannot keep in text or jsonb.
+func fieldsWithNUL(obj map[string]any) []string {
+	var out []string
+	for name, val := range obj {
+		if s, ok := val.(string); ok && strings.ContainsRune(s, 0) {
+			out = append(out, fieldPath([]string{name}))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ValidateResult checks a result event's JSON against the result schema.
@@ -132,7 +177,7 @@ func (v *Validator) ValidateResult(raw []byte) error {
 		return fmt.Errorf("parsing result: %w", err)
 	}
 	if err := v.result.Validate(doc); err != nil {
-		return fmt.Errorf("validating result: %s", describe(err))
+		return fmt.Errorf("validating result: %s", v.index.describe(err, v.result, doc, "the result"))
 	}
 	return nil
 }
@@ -148,38 +193,4 @@ func readableTrackID(obj map[string]any) string {
 		}
 	}
 	return s
-}
-
-// describe turns a schema validation error into one line naming each failing
-// field, e.g. "/days: must be <= 90; /amount: must be >= 1".
-func describe(err error) string {
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		return err.Error()
-	}
-	seen := make(map[string]bool)
-	var parts []string
-	for _, u := range ve.BasicOutput().Errors {
-		if u.Error == nil {
-			continue
-		}
-		msg := u.Error.String()
-		if strings.HasPrefix(msg, "validation failed") || strings.HasPrefix(msg, "allOf failed") || strings.HasPrefix(msg, "if-then failed") {
-			continue
-		}
-		loc := u.InstanceLocation
-		if loc == "" {
-			loc = "/"
-		}
-		p := loc + ": " + msg
-		if !seen[p] {
-			seen[p] = true
-			parts = append(parts, p)
-		}
-	}
-	if len(parts) == 0 {
-		return ve.Error()
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, "; ")
 }

@@ -174,7 +174,7 @@ func ensureDatabase(ctx context.Context, databaseURL string) error {
 }
 
 // inTx runs fn in a transaction and commits it; a commit error is returned,
-// never swallowed.
+// never swallowed. Data PostgreSQL refused comes back as a *DataError.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -182,10 +182,10 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return asDataError(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing transaction: %w", err)
+		return asDataError(fmt.Errorf("committing transaction: %w", err))
 	}
 	return nil
 }

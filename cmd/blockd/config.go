@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/blockd/blockd/cmd/blockd/redact"
+	"github.com/blockd/blockd/consumer/processor"
 	"github.com/blockd/blockd/providers/providerhttp"
 	"github.com/blockd/blockd/store/seal"
 )
@@ -119,7 +120,7 @@ type config struct {
 	UnblockWait     time.Duration // BLOCKD_UNBLOCK_WAIT, default 30s
 	CallTimeout     time.Duration // BLOCKD_CALL_TIMEOUT, default 20s
 	ShutdownGrace   time.Duration // BLOCKD_SHUTDOWN_GRACE, default 20s
-	MaxMessageBytes int           // BLOCKD_MAX_MESSAGE_BYTES, default 262144
+	MaxMessageBytes int           // BLOCKD_MAX_MESSAGE_BYTES, default 262144: the largest message read or written
 	LogLevel        string        // BLOCKD_LOG_LEVEL, default info
 	LogFormat       string        // BLOCKD_LOG_FORMAT: json (default) or console
 }
@@ -380,7 +381,7 @@ func readConfig(m mode, getenv func(string) string, readFile func(string) ([]byt
 		UnblockWait:           dur("BLOCKD_UNBLOCK_WAIT", 30*time.Second),
 		CallTimeout:           dur("BLOCKD_CALL_TIMEOUT", 20*time.Second),
 		ShutdownGrace:         dur("BLOCKD_SHUTDOWN_GRACE", 20*time.Second),
-		MaxMessageBytes:       integer("BLOCKD_MAX_MESSAGE_BYTES", 256<<10, 1024, 8<<20),
+		MaxMessageBytes:       integer("BLOCKD_MAX_MESSAGE_BYTES", processor.DefaultMaxMessageBytes, 4096, 8<<20),
 		LogLevel:              str("BLOCKD_LOG_LEVEL", "info"),
 		LogFormat:             str("BLOCKD_LOG_FORMAT", "json"),
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -268,27 +269,40 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
-// awaitResults waits for n result events for trackID and decodes them,
-// checking each against the result schema.
+// awaitResults waits for n result events for trackID (under key trackID)
+// and decodes them, checking each against the result schema.
 func (h *harness) awaitResults(trackID string, n int) []schemas.Result {
 	h.t.Helper()
-	waitFor(h.t, 30*time.Second, fmt.Sprintf("%d result(s) for %s", n, trackID), func() bool { return len(h.results.byKey(trackID)) >= n })
+	return h.awaitEvents(trackID, trackID, n, "dev.blockd.result.")
+}
+
+// awaitRefusals waits for n refusals of messages that reused or could not
+// take trackID (under key processor.RefusalKeyPrefix + trackID).
+func (h *harness) awaitRefusals(trackID string, n int) []schemas.Result {
+	h.t.Helper()
+	return h.awaitEvents(processor.RefusalKeyPrefix+trackID, trackID, n, "dev.blockd.refusal.")
+}
+
+func (h *harness) awaitEvents(key, trackID string, n int, ceType string) []schemas.Result {
+	h.t.Helper()
+	waitFor(h.t, 30*time.Second, fmt.Sprintf("%d event(s) under key %s", n, key), func() bool { return len(h.results.byKey(key)) >= n })
 	v, err := schemas.NewValidator()
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	var out []schemas.Result
-	for _, m := range h.results.byKey(trackID) {
+	for _, m := range h.results.byKey(key) {
 		if err := v.ValidateResult(m.Value); err != nil {
-			h.t.Fatalf("result for %s breaks the schema: %v\n%s", trackID, err, m.Value)
+			h.t.Fatalf("event under %s breaks the schema: %v\n%s", key, err, m.Value)
 		}
 		var r schemas.Result
 		if err := json.Unmarshal(m.Value, &r); err != nil {
 			h.t.Fatal(err)
 		}
 		if headerValue(m, "ce_id") != r.EventID || headerValue(m, "ce_specversion") != "1.0" || headerValue(m, "content-type") != "application/json" ||
-			headerValue(m, "ce_type") == "" || headerValue(m, "ce_source") == "" || headerValue(m, "ce_time") == "" {
-			h.t.Fatalf("result for %s lacks CloudEvents headers: %v", trackID, m.Headers)
+			!strings.HasPrefix(headerValue(m, "ce_type"), ceType) || headerValue(m, "ce_source") == "" || headerValue(m, "ce_time") == "" ||
+			headerValue(m, "ce_subject") != trackID || r.TrackID != trackID {
+			h.t.Fatalf("event under %s lacks CloudEvents headers (ce_type %s…, subject %s): %v", key, ceType, trackID, m.Headers)
 		}
 		out = append(out, r)
 	}
@@ -403,18 +417,18 @@ func TestPipelineBlockUnblockIdempotencyAndBadInput(t *testing.T) {
 	t.Run("same trackId with another amount is a TRACK_ID_CONFLICT and leaves the original", func(t *testing.T) {
 		before := h.sandbox.Requests("block")
 		h.publish(h.cfg.TopicBlock, "acct-7", blockJSON("blk-dup", 999))
-		rs := h.awaitResults("blk-dup", 4)
-		last := rs[len(rs)-1]
-		if last.Status != schemas.StatusRejected || last.Error.Code != schemas.CodeTrackIDConflict || last.EventID == rs[0].EventID {
-			t.Fatalf("got %+v (%+v), want REJECTED TRACK_ID_CONFLICT with its own eventId", last, last.Error)
+		refusal := h.awaitRefusals("blk-dup", 1)[0]
+		original := h.awaitResults("blk-dup", 3)[0]
+		if refusal.Status != schemas.StatusRejected || refusal.Error.Code != schemas.CodeTrackIDConflict || refusal.EventID == original.EventID {
+			t.Fatalf("got %+v (%+v), want REJECTED TRACK_ID_CONFLICT with its own eventId", refusal, refusal.Error)
 		}
 		if h.sandbox.Requests("block") != before {
 			t.Fatal("the conflicting command reached the provider")
 		}
 		// The original is untouched: a redelivery of it republishes the original result.
 		h.publish(h.cfg.TopicBlock, "acct-7", blockJSON("blk-dup", 2000))
-		rs = h.awaitResults("blk-dup", 5)
-		if again := rs[len(rs)-1]; again.EventID != rs[0].EventID || again.Status != schemas.StatusDone {
+		rs := h.awaitResults("blk-dup", 4)
+		if again := rs[len(rs)-1]; again.EventID != original.EventID || again.Status != schemas.StatusDone {
 			t.Fatalf("original changed: got %+v, want the first result again", again)
 		}
 	})
@@ -458,7 +472,7 @@ func TestPipelineBlockUnblockIdempotencyAndBadInput(t *testing.T) {
 					}
 					return
 				}
-				r := h.awaitResults(c.trackID, 1)[0]
+				r := h.awaitRefusals(c.trackID, 1)[0]
 				if r.Status != schemas.StatusRejected || r.Error.Code != schemas.CodeSchemaInvalid || r.Error.Message == "" {
 					t.Fatalf("got %+v (%+v), want REJECTED SCHEMA_INVALID with a reason", r, r.Error)
 				}
@@ -640,16 +654,29 @@ func TestTransferRulesAreEnforcedBeforeAnyCall(t *testing.T) {
 }
 
 func TestTooLargeMessageIsDeadLettered(t *testing.T) {
-	h := newHarness(t, processor.Hooks{}, "BLOCKD_MAX_MESSAGE_BYTES", "2048")
-	big := `{"trackId":"big-1","provider":"finnotech","clientId":"blockd-sandbox","amount":1,"days":1,"description":"` + strings.Repeat("x", 4000) + `"}`
+	const limit = 4096
+	h := newHarness(t, processor.Hooks{}, "BLOCKD_MAX_MESSAGE_BYTES", strconv.Itoa(limit))
+	big := `{"trackId":"big-1","provider":"finnotech","clientId":"blockd-sandbox","amount":1,"days":1,"description":"` + strings.Repeat("x", 8000) + `"}`
 	h.publish(h.cfg.TopicBlock, "acct-big", big)
 	h.publish(h.cfg.TopicBlock, "acct-big", blockJSON("after-big", 5))
 	h.awaitResults("after-big", 1)
 	waitFor(t, 10*time.Second, "the dead letter", func() bool { return len(h.dlq.byKey("acct-big")) == 1 })
 	m := h.dlq.byKey("acct-big")[0]
-	if headerValue(m, "blockd-dlq-code") != schemas.CodeTooLarge || len(m.Value) != len(big) {
-		t.Fatalf("dead letter: code %q, %d bytes; want %s and the whole message", headerValue(m, "blockd-dlq-code"), len(m.Value), schemas.CodeTooLarge)
+	// Its copy would be over the limit too: a record says where the original is.
+	if headerValue(m, "blockd-dlq-code") != schemas.CodeTooLarge || headerValue(m, "blockd-dlq-replaced") == "" ||
+		headerValue(m, "blockd-source-topic") != h.cfg.TopicBlock || kafkaSize(m) > limit {
+		t.Fatalf("dead letter: code %q, replaced %q, %d bytes; want %s replaced by a record within %d bytes",
+			headerValue(m, "blockd-dlq-code"), headerValue(m, "blockd-dlq-replaced"), kafkaSize(m), schemas.CodeTooLarge, limit)
 	}
+}
+
+// kafkaSize is m's size as schemas.Outbound.Size counts it.
+func kafkaSize(m kafka.Message) int {
+	n := schemas.RecordOverhead + len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += schemas.HeaderOverhead + len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 func TestSIGTERMFinishesTheCallInFlightAndPublishesItsResult(t *testing.T) {

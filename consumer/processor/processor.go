@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"time"
 
@@ -85,7 +84,15 @@ type Config struct {
 	UnblockWait time.Duration
 	// CallTimeout bounds one provider call. Default 20s.
 	CallTimeout time.Duration
-	// MaxMessageBytes is the largest command accepted. Default 256 KiB.
+	// MaxMessageBytes bounds every message the processor reads or writes,
+	// counted as schemas.Outbound.Size counts (key, value, headers and
+	// Kafka's framing): a larger command is answered MESSAGE_TOO_LARGE; no
+	// result or dead letter it queues is larger (a reason is cut, a dead
+	// letter that would be larger is replaced by a record saying where the
+	// original is, a provider answer that would make a larger result is
+	// answered RESULT_TOO_LARGE). Keep it at or below the broker's
+	// max.message.bytes of the results and dead letter topics.
+	// Default DefaultMaxMessageBytes.
 	MaxMessageBytes int
 	// SweepInterval is how often abandoned commands are looked for. Default Lease/3.
 	SweepInterval time.Duration
@@ -128,6 +135,11 @@ type Config struct {
 	Simulated map[schemas.Provider]bool
 }
 
+// DefaultMaxMessageBytes is Config.MaxMessageBytes's default, 256 KiB: far
+// above any valid command (a few hundred bytes) and any result, and a
+// quarter of Kafka's default message limit (1 MiB).
+const DefaultMaxMessageBytes = 256 << 10
+
 // SimulatedHeader is the Kafka header, "true", on every result of a command
 // a sandbox answered (see Config.Simulated).
 const SimulatedHeader = "blockd-simulated"
@@ -155,7 +167,7 @@ func (c *Config) setDefaults() {
 		c.CallTimeout = 20 * time.Second
 	}
 	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = 256 << 10
+		c.MaxMessageBytes = DefaultMaxMessageBytes
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = c.Lease / 3
@@ -254,16 +266,21 @@ var errAbandoned = errors.New("command abandoned by test hook")
 
 // Handle processes one consumed message. It returns an error only when the
 // message must be handled again later (the database is unreachable, say);
-// every bad input is answered and dead-lettered instead.
+// every bad input is answered and dead-lettered instead, and so is a
+// message whose data PostgreSQL refuses (schemas.ErrUnstorable): trying it
+// again could never succeed.
 func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 	log := p.log.With().Str("topic", m.Topic).Int("partition", m.Partition).Int64("offset", m.Offset).Logger()
 	kind, ok := p.cfg.Topics[m.Topic]
 	if !ok {
-		return p.reject(ctx, m, "", schemas.Kind(""), "", &schemas.InvalidError{Code: schemas.CodeUnknownTopic, Message: "no command kind is configured for topic " + m.Topic})
+		return p.reject(ctx, log, m, "", schemas.Kind(""), "", &schemas.InvalidError{Code: schemas.CodeUnknownTopic, Message: "no command kind is configured for topic " + m.Topic})
 	}
-	if len(m.Value) > p.cfg.MaxMessageBytes {
-		return p.reject(ctx, m, "", kind, "", &schemas.InvalidError{Code: schemas.CodeTooLarge,
-			Message: fmt.Sprintf("message is %d bytes, more than the %d allowed", len(m.Value), p.cfg.MaxMessageBytes)})
+	if len(m.Value) == 0 {
+		return p.reject(ctx, log, m, "", kind, "", &schemas.InvalidError{Code: schemas.CodeEmptyMessage, Message: "message has no value (an empty value or a tombstone)"})
+	}
+	if size := messageSize(m); size > p.cfg.MaxMessageBytes {
+		return p.reject(ctx, log, m, "", kind, "", &schemas.InvalidError{Code: schemas.CodeTooLarge,
+			Message: fmt.Sprintf("message is %d bytes, more than the %d allowed", size, p.cfg.MaxMessageBytes)})
 	}
 	cmd, err := p.validator.DecodeCommand(kind, m.Value)
 	if err != nil {
@@ -271,21 +288,24 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 		if !errors.As(err, &ie) {
 			return fmt.Errorf("decoding command: %w", err)
 		}
-		log.Warn().Str("code", ie.Code).Str("reason", ie.Message).Msg("rejecting unreadable command")
-		return p.reject(ctx, m, ie.TrackID, kind, providerOf(m.Value), ie)
+		return p.reject(ctx, log, m, ie.TrackID, kind, providerOf(m.Value), ie)
 	}
 	log = log.With().Str("trackId", cmd.TrackID).Str("type", string(kind)).Str("provider", string(cmd.Provider)).Logger()
-	src := schemas.SourceMeta{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Traceparent: header(m, "traceparent")}
+	src := schemas.SourceMeta{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Traceparent: traceparent(log, m)}
 
 	release := p.enter(cmd.TrackID)
 	defer release()
 	rec, err := p.store.Receive(ctx, cmd, src, p.cfg.Owner, p.cfg.Lease, p.isActiveElsewhere(cmd.TrackID))
+	if errors.Is(err, schemas.ErrUnstorable) {
+		// Nothing was stored: the message does not take its trackId.
+		return p.reject(ctx, log, m, cmd.TrackID, kind, cmd.Provider, unstorable(err))
+	}
 	if err != nil {
 		return fmt.Errorf("storing command %s: %w", cmd.TrackID, err)
 	}
 	switch rec.Status {
 	case schemas.ReceiptNew, schemas.ReceiptResumed:
-		return p.execute(ctx, log, cmd, rec.Claim, rec.ReceivedAt, rec.Attempts, src.Traceparent)
+		err = p.execute(ctx, log, cmd, rec.Claim, rec.ReceivedAt, rec.Attempts, src.Traceparent)
 	case schemas.ReceiptFinished:
 		log.Info().Msg("duplicate of a finished command: stored result queued again")
 	case schemas.ReceiptBusy:
@@ -297,9 +317,17 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 		res := p.result(cmd.TrackID, kind, cmd.Provider, schemas.StatusRejected, nil, &schemas.ErrorInfo{
 			Code: schemas.CodeTrackIDConflict, Message: "trackId " + cmd.TrackID + " is already used by a different command; the original is unchanged",
 		}, 0, time.Now(), messageEventID(m))
-		return p.store.Enqueue(ctx, []schemas.Outbound{p.resultMessage(res, src.Traceparent)})
+		err = p.store.Enqueue(ctx, []schemas.Outbound{p.refusalMessage(res, src.Traceparent)})
 	}
-	return nil
+	if errors.Is(err, schemas.ErrUnstorable) {
+		// The command is stored and owns its trackId: it is not answered
+		// here. Whatever state it was left in is carried on by the sweeper
+		// (a call in flight becomes IN_DOUBT after its lease); the message
+		// is set aside so that its partition moves on.
+		log.Error().Err(err).Msg("PostgreSQL refused data of a stored command; dead-lettering the message, the command stays for the sweeper")
+		return p.reject(ctx, log, m, "", kind, "", unstorable(err))
+	}
+	return err
 }
 
 // ProcessClaimed carries on a stored command this instance claimed from a
@@ -552,7 +580,7 @@ func (p *Processor) doubt(ctx context.Context, log zerolog.Logger, prov Provider
 	attempt int, callErr error) (providers.Resolution, step, error) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
-	if err := p.store.MarkInDoubt(wctx, schemas.MarkInDoubtParams{TrackID: cmd.TrackID, Claim: claim, Reason: "call outcome unknown: " + callErr.Error()}); err != nil {
+	if err := p.store.MarkInDoubt(wctx, schemas.MarkInDoubtParams{TrackID: cmd.TrackID, Claim: claim, Reason: schemas.BoundReason("call outcome unknown: " + callErr.Error())}); err != nil {
 		if errors.Is(err, schemas.ErrNotClaimed) {
 			// Another worker took the command over and settles the call.
 			log.Warn().Err(callErr).Msg("lost the claim; the call's outcome is unknown and the new owner resolves it")
@@ -619,6 +647,24 @@ func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, cmd s
 				Message: "the provider applied the call but its answer does not match the command: " + err.Error() + "; an operator must reconcile it",
 			}, attempts, receivedAt, uuid.NewString())
 		}
+		if size := p.resultMessage(res, traceparent).Size(); res.Status == schemas.StatusDone && size > p.cfg.MaxMessageBytes {
+			// A result that large would be refused by the broker and stop
+			// the relay. The answer is kept with the call; the command ends
+			// FAILED, and one that changed something is left to an operator,
+			// exactly as an answer that does not match the command.
+			reconcile := cmd.Kind != schemas.KindInquiry
+			log.Error().Int("bytes", size).Msg("the provider's answer makes a result larger than may be published")
+			c = schemas.Completion{TrackID: cmd.TrackID, Claim: claim, ProviderTrackID: req.ProviderTrackID, State: schemas.StateFailed,
+				CallState: schemas.CallDone, CallAnswer: out, CallEvidence: o.evidence, NeedsReconciliation: reconcile}
+			tail := "the inquiry changed nothing"
+			if reconcile {
+				tail = "the call was applied: reconcile it"
+			}
+			res = p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusFailed, nil, &schemas.ErrorInfo{
+				Code: schemas.CodeResultTooLarge, NeedsReconciliation: reconcile,
+				Message: fmt.Sprintf("the provider's answer makes a %d-byte result, over the %d-byte limit; %s", size, p.cfg.MaxMessageBytes, tail),
+			}, attempts, receivedAt, uuid.NewString())
+		}
 	} else {
 		var pe *providers.Error
 		errors.As(callErr, &pe)
@@ -674,7 +720,7 @@ func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, cmd s
 }
 
 func (p *Processor) markInDoubt(ctx context.Context, log zerolog.Logger, trackID, claim, reason string) error {
-	err := p.store.MarkInDoubt(ctx, schemas.MarkInDoubtParams{TrackID: trackID, Claim: claim, Reason: reason})
+	err := p.store.MarkInDoubt(ctx, schemas.MarkInDoubtParams{TrackID: trackID, Claim: claim, Reason: schemas.BoundReason(reason)})
 	if errors.Is(err, schemas.ErrNotClaimed) {
 		return nil
 	}
@@ -728,75 +774,9 @@ func classify(cmd schemas.Command, err error) providers.Class {
 	return c
 }
 
-// reject answers a message that cannot become a command: the raw message
-// goes to the dead letter topic with the reason in its headers and, when a
-// trackId could be read, a REJECTED result goes to the results topic. Both
-// are queued in one transaction; a redelivery produces the same eventId.
-func (p *Processor) reject(ctx context.Context, m kafka.Message, trackID string, kind schemas.Kind, provider schemas.Provider, ie *schemas.InvalidError) error {
-	headers := make(map[string]string, len(m.Headers)+6)
-	for _, h := range m.Headers {
-		headers[h.Key] = string(h.Value)
-	}
-	headers["blockd-dlq-code"] = ie.Code
-	headers["blockd-dlq-reason"] = ie.Message
-	headers["blockd-source-topic"] = m.Topic
-	headers["blockd-source-partition"] = strconv.Itoa(m.Partition)
-	headers["blockd-source-offset"] = strconv.FormatInt(m.Offset, 10)
-	msgs := []schemas.Outbound{{Topic: p.cfg.DLQTopic, Key: m.Key, Value: m.Value, Headers: headers}}
-	if trackID != "" && kind != "" {
-		res := p.result(trackID, kind, provider, schemas.StatusRejected, nil, &schemas.ErrorInfo{Code: ie.Code, Message: ie.Message}, 0, time.Now(), messageEventID(m))
-		msgs = append(msgs, p.resultMessage(res, header(m, "traceparent")))
-	}
-	if err := p.store.Enqueue(ctx, msgs); err != nil {
-		return fmt.Errorf("queueing rejection: %w", err)
-	}
-	return nil
-}
-
 func (p *Processor) result(trackID string, kind schemas.Kind, provider schemas.Provider, status schemas.Status, out json.RawMessage, einfo *schemas.ErrorInfo, attempts int, receivedAt time.Time, eventID string) schemas.Result {
 	return schemas.Result{EventID: eventID, TrackID: trackID, Type: kind, Provider: provider, Status: status,
 		Result: out, Error: einfo, Attempts: attempts, ReceivedAt: receivedAt.UTC(), CompletedAt: time.Now().UTC()}
-}
-
-// resultMessage is the Kafka message of a result event: key = trackId,
-// CloudEvents binary-mode headers, the command's traceparent passed through.
-func (p *Processor) resultMessage(r schemas.Result, traceparent string) schemas.Outbound {
-	value, err := json.Marshal(r)
-	if err != nil {
-		panic(fmt.Sprintf("encoding result event: %v", err)) // only strings, numbers and valid JSON
-	}
-	h := map[string]string{
-		"ce_specversion": "1.0",
-		"ce_id":          r.EventID,
-		"ce_type":        "dev.blockd.result." + string(r.Type),
-		"ce_source":      p.cfg.Source,
-		"ce_subject":     r.TrackID,
-		"ce_time":        r.CompletedAt.Format(time.RFC3339Nano),
-		"content-type":   "application/json",
-	}
-	if traceparent != "" {
-		h["traceparent"] = traceparent
-	}
-	if p.cfg.Simulated[r.Provider] {
-		h[SimulatedHeader] = "true"
-		h["ce_source"] = p.cfg.Source + "/sandbox"
-	}
-	return schemas.Outbound{Topic: p.cfg.ResultsTopic, Key: []byte(r.TrackID), Value: value, Headers: h}
-}
-
-// messageEventID derives an eventId from a message's position, so that a
-// redelivered message is answered with the same eventId.
-func messageEventID(m kafka.Message) string {
-	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "kafka:%s/%d/%d", m.Topic, m.Partition, m.Offset)).String()
-}
-
-func header(m kafka.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
 }
 
 // providerOf reads the provider of an invalid command for its result,
