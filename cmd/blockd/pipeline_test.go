@@ -645,10 +645,24 @@ func TestTooLargeMessageIsDeadLettered(t *testing.T) {
 	h.publish(h.cfg.TopicBlock, "acct-big", big)
 	h.publish(h.cfg.TopicBlock, "acct-big", blockJSON("after-big", 5))
 	h.awaitResults("after-big", 1)
-	waitFor(t, 10*time.Second, "the dead letter", func() bool { return len(h.dlq.byKey("acct-big")) == 1 })
-	m := h.dlq.byKey("acct-big")[0]
-	if headerValue(m, "blockd-dlq-code") != schemas.CodeTooLarge || len(m.Value) != len(big) {
-		t.Fatalf("dead letter: code %q, %d bytes; want %s and the whole message", headerValue(m, "blockd-dlq-code"), len(m.Value), schemas.CodeTooLarge)
+	// The dead letter copies the whole message, larger than
+	// BLOCKD_MAX_MESSAGE_BYTES: the relay sends nothing that large. It sets
+	// the copy aside, saying why, and the rest flows.
+	var rows []schemas.SetAsideRow
+	waitFor(t, 10*time.Second, "the dead letter to be set aside", func() bool {
+		st, err := store.Open(context.Background(), h.cfg.DatabaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		rows, err = st.SetAsideOutbox(context.Background(), 10)
+		return err == nil && len(rows) == 1
+	})
+	if r := rows[0]; r.Topic != h.cfg.TopicDLQ || r.Key != "acct-big" || r.Bytes != len(big) || !strings.Contains(r.Reason, "BLOCKD_MAX_MESSAGE_BYTES") {
+		t.Fatalf("set aside: got %+v, want the %d-byte dead letter of acct-big, over BLOCKD_MAX_MESSAGE_BYTES", r, len(big))
+	}
+	if n := len(h.dlq.byKey("acct-big")); n != 0 {
+		t.Fatalf("got %d dead letters of %d bytes on %s, want none over the limit", n, len(big), h.cfg.TopicDLQ)
 	}
 }
 

@@ -154,9 +154,13 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	if err != nil {
 		return err
 	}
-	writer := producer.NewWriter(brokers, kafkaTransport)
+	// The relay sends nothing larger than BLOCKD_MAX_MESSAGE_BYTES (a larger
+	// row is set aside, never sent), in batches the topics take when their
+	// max.message.bytes is at least that plus producer.BatchOverhead. Its
+	// final flush at shutdown is bounded by the grace period.
+	writer := producer.NewWriter(brokers, kafkaTransport, cfg.MaxMessageBytes)
 	defer writer.Close()
-	relay := producer.NewRelay(producer.Config{}, st, writer, wake, log)
+	relay := producer.NewRelay(producer.Config{MaxMessageBytes: cfg.MaxMessageBytes, FlushTimeout: cfg.ShutdownGrace}, st, writer, wake, log)
 
 	// The relay, the lease keeper and the HTTP servers outlive the
 	// consumer: they stop only after it has drained, so its last results
