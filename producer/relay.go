@@ -82,9 +82,10 @@ type Config struct {
 	Poll time.Duration
 	// FlushTimeout bounds the final flush at shutdown. Default 10s.
 	FlushTimeout time.Duration
-	// MaxMessageBytes is the largest row (key, value and header names and
-	// values) the relay sends; a larger one is set aside unsent. Give the
-	// writer the same (NewWriter). Default 262144.
+	// MaxMessageBytes is the largest row the relay sends, counted as its
+	// key, value, and each header's name and value plus 10 bytes; a larger
+	// one is set aside unsent. Give the writer the same (NewWriter).
+	// Default 262144.
 	MaxMessageBytes int
 	// TopicGrace is how long a row's topic must go on being missing (or
 	// not writable by blockd's Kafka user) before the row is set aside;
