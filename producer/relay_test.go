@@ -65,7 +65,7 @@ func TestRelayPublishesOnlyWhatTheBrokerAcknowledgedInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := producer.NewWriter([]string{addr}, nil)
+	w := producer.NewWriter([]string{addr}, nil, 256<<10)
 	w.MaxAttempts, w.WriteTimeout = 1, time.Second
 	defer w.Close()
 	// A poll interval of an hour: only the NOTIFY of a commit can wake it.

@@ -2,9 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -12,79 +16,224 @@ import (
 	"github.com/blockd/blockd/schemas"
 )
 
-// PublishPending hands the oldest unpublished outbox rows, in id order, to
-// publish, and marks them published only when publish returns nil (the
-// broker acknowledged them). One relay at a time per schema does this,
-// under a transaction-scoped advisory lock, so rows for one trackId are
-// published in the order they were written. It returns how many rows were
-// published; 0 with a nil error also means another relay holds the lock.
-func (s *Store) PublishPending(ctx context.Context, limit int, publish func(ctx context.Context, msgs []schemas.Outbound) error) (int, error) {
-	n := 0
+// maxReasonLen bounds the error text kept with an outbox row.
+const maxReasonLen = 1000
+
+// PublishPending hands the oldest outbox rows that are due, in id order, to
+// publish, and records the verdict publish gives on each: published,
+// failed for now (tried again after its delay), or set aside for good. A
+// row is due when it is not published, not set aside, not waiting out a
+// failure, and no earlier row of its topic and key is set aside or waiting
+// out a failure: rows of one key are published in the order they were
+// written, and one bad row holds back only the later rows of its own key.
+//
+// One relay at a time per schema does this, under a transaction-scoped
+// advisory lock; the pass of a relay that finds the lock taken selects
+// nothing.
+func (s *Store) PublishPending(ctx context.Context, limit int, publish func(ctx context.Context, rows []schemas.OutboxRow) []schemas.OutboxOutcome) (schemas.OutboxPass, error) {
+	var pass schemas.OutboxPass
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var locked bool
-		if err := tx.GetContext(ctx, &locked, `SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.blockd_outbox'))`); err != nil {
+		pass = schemas.OutboxPass{}
+		locked, err := tryLock(ctx, tx, "blockd_outbox")
+		if err != nil {
 			return fmt.Errorf("taking relay lock: %w", err)
 		}
 		if !locked {
+			pass.Busy = true
 			return nil
 		}
-		rows, err := tx.QueryxContext(ctx, `
-			SELECT id, topic, key, value, headers FROM outbox
-			WHERE published_at IS NULL ORDER BY id LIMIT $1`, limit)
+		rows, err := dueOutboxRows(ctx, tx, limit)
 		if err != nil {
-			return fmt.Errorf("reading outbox: %w", err)
+			return err
 		}
-		var msgs []schemas.Outbound
-		var ids []int64
-		for rows.Next() {
-			var m schemas.Outbound
-			var headers []byte
-			if err := rows.Scan(&m.ID, &m.Topic, &m.Key, &m.Value, &headers); err != nil {
-				rows.Close()
-				return fmt.Errorf("reading outbox row: %w", err)
+		if len(rows) == 0 {
+			var next sql.NullFloat64
+			if err := tx.GetContext(ctx, &next, `
+				SELECT extract(epoch FROM min(retry_at) - now()) FROM outbox
+				WHERE published_at IS NULL AND set_aside_at IS NULL AND retry_at > now()`); err != nil {
+				return fmt.Errorf("reading outbox: %w", err)
 			}
-			if err := json.Unmarshal(headers, &m.Headers); err != nil {
-				rows.Close()
-				return fmt.Errorf("decoding headers of outbox row %d: %w", m.ID, err)
+			pass.NextRetry = max(time.Duration(next.Float64*float64(time.Second)), 0)
+			if next.Valid && pass.NextRetry == 0 {
+				pass.NextRetry = time.Millisecond
 			}
-			msgs = append(msgs, m)
-			ids = append(ids, m.ID)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("reading outbox: %w", err)
-		}
-		if len(msgs) == 0 {
 			return nil
 		}
-		if err := publish(ctx, msgs); err != nil {
-			return fmt.Errorf("publishing outbox rows: %w", err)
+		pass.Selected = len(rows)
+		var published, failed, setAside []int64
+		var failedDelay []int64
+		var failedReason, setAsideReason []string
+		for _, o := range publish(ctx, rows) {
+			switch o.Verdict {
+			case schemas.OutboxPublished:
+				published = append(published, o.ID)
+			case schemas.OutboxFailed:
+				failed, failedDelay, failedReason = append(failed, o.ID), append(failedDelay, o.RetryIn.Milliseconds()), append(failedReason, clip(o.Reason))
+			case schemas.OutboxSetAside:
+				setAside, setAsideReason = append(setAside, o.ID), append(setAsideReason, clip(o.Reason))
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1)`, pq.Array(ids)); err != nil {
-			return fmt.Errorf("marking outbox rows published: %w", err)
+		pass.Published, pass.Failed, pass.SetAside = len(published), len(failed), len(setAside)
+		if len(published) > 0 {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE outbox SET published_at = now(), retry_at = NULL, failing_since = NULL WHERE id = ANY($1)`, pq.Array(published)); err != nil {
+				return fmt.Errorf("marking outbox rows published: %w", err)
+			}
 		}
-		n = len(msgs)
+		if len(failed) > 0 {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE outbox o SET attempts = o.attempts + 1, retry_at = now() + f.delay * interval '1 millisecond',
+				       failing_since = coalesce(o.failing_since, now()), last_error = f.reason
+				FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS f(id, delay, reason) WHERE o.id = f.id`,
+				pq.Array(failed), pq.Array(failedDelay), pq.Array(failedReason)); err != nil {
+				return fmt.Errorf("recording failed outbox rows: %w", err)
+			}
+		}
+		if len(setAside) > 0 {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE outbox o SET set_aside_at = now(), set_aside_reason = f.reason, last_error = f.reason, retry_at = NULL
+				FROM unnest($1::bigint[], $2::text[]) AS f(id, reason) WHERE o.id = f.id`,
+				pq.Array(setAside), pq.Array(setAsideReason)); err != nil {
+				return fmt.Errorf("setting outbox rows aside: %w", err)
+			}
+		}
 		return nil
 	})
-	return n, err
+	return pass, err
 }
 
-// PendingOutbox counts outbox rows not yet published.
+// tryLock takes the transaction-scoped advisory lock called name in this
+// store's schema, if no other transaction holds it.
+func tryLock(ctx context.Context, tx *sqlx.Tx, name string) (bool, error) {
+	var locked bool
+	err := tx.GetContext(ctx, &locked, `SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.' || $1))`, name)
+	return locked, err
+}
+
+// dueOutboxRows reads up to limit rows that are due, oldest first.
+func dueOutboxRows(ctx context.Context, tx *sqlx.Tx, limit int) ([]schemas.OutboxRow, error) {
+	rows, err := tx.QueryxContext(ctx, `
+		SELECT o.id, o.topic, o.key, o.value, o.headers, o.attempts,
+		       coalesce(extract(epoch FROM now() - o.failing_since), 0) AS failing_for FROM outbox o
+		WHERE o.published_at IS NULL AND o.set_aside_at IS NULL AND (o.retry_at IS NULL OR o.retry_at <= now())
+		  AND NOT EXISTS (
+		      SELECT 1 FROM outbox e
+		      WHERE e.topic = o.topic AND e.key = o.key AND e.id < o.id AND e.published_at IS NULL
+		        AND (e.set_aside_at IS NOT NULL OR e.retry_at > now()))
+		ORDER BY o.id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []schemas.OutboxRow
+	for rows.Next() {
+		var r schemas.OutboxRow
+		var headers []byte
+		var failingFor float64
+		if err := rows.Scan(&r.ID, &r.Topic, &r.Key, &r.Value, &headers, &r.Attempts, &failingFor); err != nil {
+			return nil, fmt.Errorf("reading outbox row: %w", err)
+		}
+		if err := json.Unmarshal(headers, &r.Headers); err != nil {
+			return nil, fmt.Errorf("decoding headers of outbox row %d: %w", r.ID, err)
+		}
+		r.FailingFor = time.Duration(failingFor * float64(time.Second))
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading outbox: %w", err)
+	}
+	return out, nil
+}
+
+// clip bounds an error text kept with a row, as text PostgreSQL takes
+// (valid UTF-8, no NUL), cut on a character boundary.
+func clip(s string) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "?"), "\x00", "")
+	if len(s) <= maxReasonLen {
+		return s
+	}
+	cut := maxReasonLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// PendingOutbox counts outbox rows waiting to be published, those held
+// back behind a set-aside row included; set-aside rows are not counted.
 func (s *Store) PendingOutbox(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM outbox WHERE published_at IS NULL`); err != nil {
+	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM outbox WHERE published_at IS NULL AND set_aside_at IS NULL`); err != nil {
 		return 0, fmt.Errorf("counting outbox: %w", err)
 	}
 	return n, nil
 }
 
-// PrunePublished deletes outbox rows published more than keep ago.
-func (s *Store) PrunePublished(ctx context.Context, keep time.Duration) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE published_at < now() - $1 * interval '1 millisecond'`, keep.Milliseconds())
-	if err != nil {
-		return 0, fmt.Errorf("pruning outbox: %w", err)
+// OutboxHealth reports the outbox for readiness: what waits, what is set
+// aside, and how long the oldest row that is not held back has waited.
+func (s *Store) OutboxHealth(ctx context.Context) (schemas.OutboxHealth, error) {
+	var row struct {
+		Pending  int             `db:"pending"`
+		SetAside int             `db:"set_aside"`
+		Oldest   sql.NullFloat64 `db:"oldest"`
 	}
-	return res.RowsAffected()
+	err := s.db.GetContext(ctx, &row, `
+		SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL AND set_aside_at IS NULL) AS pending,
+		       (SELECT count(*) FROM outbox WHERE published_at IS NULL AND set_aside_at IS NOT NULL) AS set_aside,
+		       (SELECT extract(epoch FROM now() - o.created_at) FROM outbox o
+		        WHERE o.published_at IS NULL AND o.set_aside_at IS NULL
+		          AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.topic = o.topic AND e.key = o.key AND e.id < o.id
+		                          AND e.published_at IS NULL AND e.set_aside_at IS NOT NULL)
+		        ORDER BY o.id LIMIT 1) AS oldest`)
+	if err != nil {
+		return schemas.OutboxHealth{}, fmt.Errorf("reading outbox health: %w", err)
+	}
+	return schemas.OutboxHealth{Pending: row.Pending, SetAside: row.SetAside,
+		OldestPending: time.Duration(row.Oldest.Float64 * float64(time.Second))}, nil
+}
+
+// SetAsideOutbox lists the rows set aside as refused for good, oldest
+// first, without their values.
+func (s *Store) SetAsideOutbox(ctx context.Context, limit int) ([]schemas.SetAsideRow, error) {
+	out := []schemas.SetAsideRow{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT o.id, o.topic, coalesce(encode(o.key, 'escape'), '') AS key, length(o.value) AS bytes,
+		       coalesce(o.set_aside_reason, '') AS reason, o.created_at, o.set_aside_at,
+		       (SELECT count(*) FROM outbox l WHERE l.topic = o.topic AND l.key = o.key AND l.id > o.id AND l.published_at IS NULL) AS held_back
+		FROM outbox o WHERE o.set_aside_at IS NOT NULL AND o.published_at IS NULL ORDER BY o.id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing set-aside outbox rows: %w", err)
+	}
+	return out, nil
+}
+
+// ErrNotSetAside: no set-aside row has the id given to RetrySetAside.
+var ErrNotSetAside = errors.New("no set-aside outbox row has this id")
+
+// RetrySetAside puts set-aside rows back in the relay's hands (after an
+// operator created the missing topic, raised the topic's size limit, or
+// granted the ACL): the row with id, or every set-aside row when id is 0.
+// It returns how many rows it put back.
+func (s *Store) RetrySetAside(ctx context.Context, id int64) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE outbox SET set_aside_at = NULL, set_aside_reason = NULL, attempts = 0, retry_at = NULL, failing_since = NULL
+		WHERE set_aside_at IS NOT NULL AND published_at IS NULL AND ($1 = 0 OR id = $1)`, id)
+	if err != nil {
+		return 0, fmt.Errorf("retrying set-aside outbox rows: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("retrying set-aside outbox rows: %w", err)
+	}
+	if n == 0 && id != 0 {
+		return 0, ErrNotSetAside
+	}
+	if n > 0 {
+		if _, err := s.db.ExecContext(ctx, `SELECT pg_notify($1, current_schema())`, OutboxChannel); err != nil {
+			return n, fmt.Errorf("notifying relay: %w", err)
+		}
+	}
+	return n, nil
 }
 
 // ListenOutbox returns a channel that receives a value whenever a commit in

@@ -70,14 +70,16 @@ func TestReceiveDeduplicatesAndDetectsConflicts(t *testing.T) {
 		t.Fatalf("Receive after completion: got %+v, %v; want Finished", again, err)
 	}
 	var published [][]byte
-	n, err := s.PublishPending(ctx, 10, func(_ context.Context, msgs []schemas.Outbound) error {
-		for _, m := range msgs {
+	pass, err := s.PublishPending(ctx, 10, func(_ context.Context, rows []schemas.OutboxRow) []schemas.OutboxOutcome {
+		var out []schemas.OutboxOutcome
+		for _, m := range rows {
 			published = append(published, m.Value)
+			out = append(out, schemas.OutboxOutcome{ID: m.ID, Verdict: schemas.OutboxPublished})
 		}
-		return nil
+		return out
 	})
-	if err != nil || n != 2 {
-		t.Fatalf("PublishPending: got %d, %v; want 2 rows (result and its re-publication)", n, err)
+	if err != nil || pass.Published != 2 {
+		t.Fatalf("PublishPending: got %+v, %v; want 2 rows published (result and its re-publication)", pass, err)
 	}
 	if string(published[0]) != string(published[1]) {
 		t.Fatalf("re-published result differs: %s vs %s", published[0], published[1])

@@ -121,6 +121,12 @@ type config struct {
 	CallTimeout     time.Duration // BLOCKD_CALL_TIMEOUT, default 20s
 	ShutdownGrace   time.Duration // BLOCKD_SHUTDOWN_GRACE, default 20s
 	MaxMessageBytes int           // BLOCKD_MAX_MESSAGE_BYTES, default 262144: the largest message read or written
+	// Retention is how long finished commands, their provider calls and
+	// finished holds are kept (BLOCKD_RETENTION, default 720h, at least
+	// 24h): a trackId older than it is a new command.
+	Retention       time.Duration
+	OutboxRetention time.Duration // BLOCKD_OUTBOX_RETENTION, default 24h: published outbox rows
+	RelayStall      time.Duration // BLOCKD_RELAY_STALL, default 1m: the relay failing this long fails /readyz
 	LogLevel        string        // BLOCKD_LOG_LEVEL, default info
 	LogFormat       string        // BLOCKD_LOG_FORMAT: json (default) or console
 }
@@ -162,6 +168,10 @@ func distinctBytes(s string) int {
 	}
 	return n
 }
+
+// minRetention is the shortest BLOCKD_RETENTION accepted: blockd forgets a
+// trackId after it, so it must outlast any redelivery.
+const minRetention = 24 * time.Hour
 
 // providerPolicy is one provider's protection and retry settings.
 type providerPolicy struct {
@@ -382,6 +392,9 @@ func readConfig(m mode, getenv func(string) string, readFile func(string) ([]byt
 		CallTimeout:           dur("BLOCKD_CALL_TIMEOUT", 20*time.Second),
 		ShutdownGrace:         dur("BLOCKD_SHUTDOWN_GRACE", 20*time.Second),
 		MaxMessageBytes:       integer("BLOCKD_MAX_MESSAGE_BYTES", processor.DefaultMaxMessageBytes, 4096, 8<<20),
+		Retention:             dur("BLOCKD_RETENTION", 720*time.Hour),
+		OutboxRetention:       dur("BLOCKD_OUTBOX_RETENTION", 24*time.Hour),
+		RelayStall:            dur("BLOCKD_RELAY_STALL", time.Minute),
 		LogLevel:              str("BLOCKD_LOG_LEVEL", "info"),
 		LogFormat:             str("BLOCKD_LOG_FORMAT", "json"),
 	}
@@ -449,6 +462,9 @@ func readConfig(m mode, getenv func(string) string, readFile func(string) ([]byt
 		errs = append(errs, &configError{"BLOCKD_DATABASE_URL", errors.New("required by blockd serve: the PostgreSQL URL, with its sslmode")})
 	} else if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		errs = append(errs, &configError{"BLOCKD_DATABASE_URL", errors.New("must be a postgres:// URL")})
+	}
+	if c.Retention < minRetention {
+		errs = append(errs, &configError{"BLOCKD_RETENTION", fmt.Errorf("%s is shorter than %s: a trackId older than the retention window is a new command, so a redelivery later than it would be carried out again (a second block)", c.Retention, minRetention)})
 	}
 	c.Providers, c.Transports = readProviders(m, getenv, readFile, &errs)
 	errs = append(errs, c.checkProviders(m, getenv)...)

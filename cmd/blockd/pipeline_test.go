@@ -35,6 +35,7 @@ import (
 // only.
 type harness struct {
 	t         *testing.T
+	cluster   *kfake.Cluster
 	brokers   []string
 	cfg       config
 	sandbox   *finnotechfake.Sandbox
@@ -77,7 +78,7 @@ func newHarnessWith(t *testing.T, load func(func(string) string, func(string) ([
 	}
 	t.Cleanup(cluster.Close)
 	sandbox := finnotechfake.New(finnotechfake.Config{Tokens: []string{sandboxToken}, ClientID: sandboxFinnotechClient, ClientSecret: sandboxFinnotechSecret})
-	h := &harness{t: t, sandbox: sandbox}
+	h := &harness{t: t, cluster: cluster, sandbox: sandbox}
 	sandboxServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := h.inFlight.Add(1)
 		defer h.inFlight.Add(-1)

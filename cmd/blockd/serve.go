@@ -33,6 +33,7 @@ import (
 	"github.com/blockd/blockd/providers/providerhttp"
 	"github.com/blockd/blockd/schemas"
 	"github.com/blockd/blockd/store"
+	"github.com/blockd/blockd/store/retention"
 )
 
 func newLogger(cfg config, w io.Writer) (zerolog.Logger, error) {
@@ -159,9 +160,15 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	if err != nil {
 		return err
 	}
-	writer := producer.NewWriter(brokers, kafkaTransport)
+	// The relay sends nothing larger than BLOCKD_MAX_MESSAGE_BYTES (a larger
+	// row is set aside, never sent), in batches the topics take when their
+	// max.message.bytes is at least that plus producer.BatchOverhead. Its
+	// final flush at shutdown is bounded by the grace period.
+	writer := producer.NewWriter(brokers, kafkaTransport, cfg.MaxMessageBytes)
 	defer writer.Close()
-	relay := producer.NewRelay(producer.Config{}, st, writer, wake, log)
+	relay := producer.NewRelay(producer.Config{MaxMessageBytes: cfg.MaxMessageBytes, FlushTimeout: cfg.ShutdownGrace,
+		StallAfter: cfg.RelayStall}, st, writer, wake, log)
+	forget := retention.New(retention.Config{Commands: cfg.Retention, Outbox: cfg.OutboxRetention}, st, log)
 
 	// The relay, the lease keeper and the HTTP servers outlive the
 	// consumer: they stop only after it has drained, so its last results
@@ -170,7 +177,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	defer stopBackground()
 	bg, _ := errgroup.WithContext(background)
 	var brokerOK atomic.Bool
-	health := &healthServer{store: st, consumer: cons, brokerOK: &brokerOK, providers: proc.ProviderStates}
+	health := &healthServer{store: st, consumer: cons, brokerOK: &brokerOK, providers: proc.ProviderStates, relay: relay.Status}
 	var servers []*http.Server
 	var addrs listening
 	listen := func(name, addr string, h http.Handler) (string, error) {
@@ -201,10 +208,11 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 			_ = bg.Wait()
 			return err
 		}
+		const endpoints = "/v1/commands/in-doubt /v1/commands/reconcile /v1/outbox/set-aside"
 		if cfg.AdminToken == "" {
-			log.Warn().Str("addr", addrs.Admin).Msg("operator endpoints listening WITHOUT a token (blockd dev without BLOCKD_ADMIN_TOKEN_FILE): /v1/commands/in-doubt /v1/commands/reconcile")
+			log.Warn().Str("addr", addrs.Admin).Msg("operator endpoints listening WITHOUT a token (blockd dev without BLOCKD_ADMIN_TOKEN_FILE): " + endpoints)
 		} else {
-			log.Info().Str("addr", addrs.Admin).Msg("operator endpoints listening, bearer token required: /v1/commands/in-doubt /v1/commands/reconcile")
+			log.Info().Str("addr", addrs.Admin).Msg("operator endpoints listening, bearer token required: " + endpoints)
 		}
 	}
 	if opts.onListen != nil {
@@ -213,6 +221,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 
 	g, gctx := errgroup.WithContext(ctx)
 	bg.Go(func() error { return relay.Run(background) })
+	bg.Go(func() error { return forget.Run(background) })
 	bg.Go(func() error { return proc.Run(background) })
 	bg.Go(func() error { watchBroker(background, brokers, kafkaTransport, &brokerOK); return nil })
 	g.Go(func() error { return cons.Run(gctx) })
@@ -409,6 +418,7 @@ type healthServer struct {
 	consumer  *consumer.Consumer
 	brokerOK  *atomic.Bool
 	providers func() map[string]string
+	relay     func() producer.Status
 }
 
 // policies turns the configuration's provider settings into the processor's.
@@ -449,9 +459,38 @@ func (h *healthServer) probes() http.Handler {
 				status = http.StatusServiceUnavailable
 			}
 		}
-		writeJSON(w, status, map[string]any{"checks": checks, "providers": providers})
+		// The relay failing to publish anything for longer than
+		// BLOCKD_RELAY_STALL fails readiness: no result reaches anyone.
+		// Rows set aside (refused for good) only show: each holds back its
+		// own key, and an operator, not a restart, deals with them.
+		relay := h.relayDetail(ctx)
+		if stalled, _ := relay["stalled"].(bool); stalled {
+			status = http.StatusServiceUnavailable
+		}
+		writeJSON(w, status, map[string]any{"checks": checks, "providers": providers, "relay": relay})
 	})
 	return mux
+}
+
+// relayDetail is the relay's part of the readiness answer: whether it is
+// stalled, since when and why it fails, and what waits in the outbox.
+func (h *healthServer) relayDetail(ctx context.Context) map[string]any {
+	detail := map[string]any{"stalled": false}
+	if h.relay != nil {
+		st := h.relay()
+		detail["stalled"] = st.Stalled
+		if !st.FailingSince.IsZero() {
+			detail["failingFor"] = time.Since(st.FailingSince).Round(time.Second).String()
+			detail["lastError"] = st.LastError
+		}
+	}
+	if ob, err := h.store.OutboxHealth(ctx); err == nil {
+		detail["pending"], detail["setAside"] = ob.Pending, ob.SetAside
+		if ob.OldestPending > 0 {
+			detail["oldestPending"] = ob.OldestPending.Round(time.Second).String()
+		}
+	}
+	return detail
 }
 
 // operator are the endpoints an operator reconciles with; serve puts them
@@ -473,6 +512,38 @@ func (h *healthServer) operator() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"commands": list})
+	})
+	// Outbox rows the relay set aside as refused for good (too large, its
+	// topic missing, invalid), without their values; each holds back the
+	// later rows of its key. Retrying puts them back in the relay's hands,
+	// once the cause is fixed.
+	mux.HandleFunc("GET /v1/outbox/set-aside", func(w http.ResponseWriter, r *http.Request) {
+		rows, err := h.store.SetAsideOutbox(r.Context(), 1000)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"rows": rows})
+	})
+	retry := func(w http.ResponseWriter, r *http.Request, id int64) {
+		n, err := h.store.RetrySetAside(r.Context(), id)
+		switch {
+		case errors.Is(err, store.ErrNotSetAside):
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		case err != nil:
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		default:
+			writeJSON(w, http.StatusOK, map[string]any{"retried": n})
+		}
+	}
+	mux.HandleFunc("POST /v1/outbox/set-aside/retry", func(w http.ResponseWriter, r *http.Request) { retry(w, r, 0) })
+	mux.HandleFunc("POST /v1/outbox/set-aside/{id}/retry", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil || id <= 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the id is a positive integer"})
+			return
+		}
+		retry(w, r, id)
 	})
 	return mux
 }
