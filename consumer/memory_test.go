@@ -23,26 +23,29 @@ import (
 const (
 	memoryRoleEnv       = "BLOCKD_CONSUMER_MEMORY_TEST_BROKERS"
 	memoryPartitions    = 24
-	memoryPerPartition  = 10
+	memoryPerPartition  = 20
 	memoryMessageBytes  = 1_000_000
 	memoryMaxInFlight   = 8
-	memoryLimitMiB      = 160 // the stated bound on the peak Go heap in use; see README "Memory"
+	memoryLimitMiB      = 200 // the stated bound on the peak heap in use and peak RSS; see README "Memory"
 	memorySampleEvery   = 2 * time.Millisecond
-	memoryHandlerPause  = 30 * time.Millisecond
+	memoryQuiet         = time.Second
 	memoryResultsPrefix = "memory-result "
 )
 
-// TestMemoryIsBoundedWithLargeMessages consumes 240 messages of 1 MB over
-// 24 partitions with MaxInFlight 8 and a handler that takes a moment, and
-// checks the consumer's peak heap stays under memoryLimitMiB: what it holds
-// is bounded by its limits, not by what the broker has.
+// TestMemoryIsBoundedWithLargeMessages consumes 480 messages of 1 MB over
+// 24 partitions with MaxInFlight 8, a 1 MiB message limit and a handler that
+// holds every message until nothing more is fetched, and checks the consuming process's peak heap in use (sampled
+// every 2ms) and, without the race detector (which maps memory of its own),
+// its peak RSS (VmHWM) stay under memoryLimitMiB: what it holds is bounded
+// by its limits, not by what the broker has. Before the bound it held what
+// its readers prefetched: 264 to 365 MiB of heap here.
 func TestMemoryIsBoundedWithLargeMessages(t *testing.T) {
 	if brokers := os.Getenv(memoryRoleEnv); brokers != "" {
 		consumeForMemoryTest(t, strings.Split(brokers, ","))
 		return
 	}
 	if testing.Short() {
-		t.Skip("produces 240 MB; run without -short")
+		t.Skip("produces 480 MB; run without -short")
 	}
 	brokers := newBroker(t, memoryPartitions)
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: testTopic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond,
@@ -84,26 +87,40 @@ func TestMemoryIsBoundedWithLargeMessages(t *testing.T) {
 	if peakHeap < 0 {
 		t.Fatalf("the consuming process reported no result:\n%s", out)
 	}
-	t.Logf("consuming %d messages of %d bytes over %d partitions: peak heap in use %d MiB, VmHWM %d MiB (inflated by the race detector when built with -race)",
-		memoryPartitions*memoryPerPartition, memoryMessageBytes, memoryPartitions, peakHeap>>20, vmHWM>>20)
+	t.Logf("consuming %d messages of %d bytes over %d partitions: peak heap in use %d MiB, VmHWM %d MiB (race detector: %v)",
+		memoryPartitions*memoryPerPartition, memoryMessageBytes, memoryPartitions, peakHeap>>20, vmHWM>>20, raceDetector)
 	if peakHeap > memoryLimitMiB<<20 {
-		t.Fatalf("peak heap in use: got %d MiB, want at most %d MiB", peakHeap>>20, memoryLimitMiB)
+		t.Errorf("peak heap in use: got %d MiB, want at most %d MiB", peakHeap>>20, memoryLimitMiB)
+	}
+	if !raceDetector && vmHWM > memoryLimitMiB<<20 {
+		t.Errorf("peak RSS (VmHWM): got %d MiB, want at most %d MiB", vmHWM>>20, memoryLimitMiB)
 	}
 }
 
-// consumeForMemoryTest is the consuming process: it handles every message,
-// sampling the heap meanwhile, and prints the peak.
+// consumeForMemoryTest is the consuming process. Its handler holds every
+// message until the heap has stopped growing for memoryQuiet (the consumer
+// fetches nothing more: its bounds, or the topic's end, are reached), then
+// handles them all; it prints the peak heap in use and peak RSS.
 func consumeForMemoryTest(t *testing.T, brokers []string) {
+	open := make(chan struct{})
 	var peak atomic.Int64
 	stopSampling := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
 		var ms runtime.MemStats
+		var high uint64
+		lastGrowth := time.Now()
+		opened := false
 		for {
 			runtime.ReadMemStats(&ms)
-			if v := int64(ms.HeapInuse); v > peak.Load() {
-				peak.Store(v)
+			peak.Store(max(peak.Load(), int64(ms.HeapInuse)))
+			if ms.HeapAlloc > high+1<<20 {
+				high, lastGrowth = ms.HeapAlloc, time.Now()
+			}
+			if !opened && time.Since(lastGrowth) > memoryQuiet {
+				close(open)
+				opened = true
 			}
 			select {
 			case <-stopSampling:
@@ -115,14 +132,14 @@ func consumeForMemoryTest(t *testing.T, brokers []string) {
 	var handled atomic.Int32
 	all := make(chan struct{})
 	h := HandlerFunc(func(ctx context.Context, m kafka.Message) error {
-		time.Sleep(memoryHandlerPause)
+		<-open
 		if handled.Add(1) == memoryPartitions*memoryPerPartition {
 			close(all)
 		}
 		return nil
 	})
 	c, err := New(Config{Brokers: brokers, GroupID: "memory", Topics: []string{testTopic}, MaxInFlight: memoryMaxInFlight,
-		MaxWait: 50 * time.Millisecond}, h, zerolog.Nop())
+		MessageBytes: 1 << 20, MaxWait: 50 * time.Millisecond}, h, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
