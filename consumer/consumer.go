@@ -3,6 +3,13 @@
 // concurrently, messages with the same key (on the same topic) in order. It
 // commits, per partition, only the offset below which every message is
 // finished, so a crash never skips an unfinished message.
+//
+// Each generation of the group is consumed inside a function started with
+// it (kafka-go closes a generation, and its connection to the coordinator,
+// as soon as such functions return): when the generation ends (a
+// rebalance) or the consumer is stopped, that function stops fetching,
+// waits for the generation's messages still running and makes its last
+// commit while the generation is open.
 package consumer
 
 import (
@@ -19,7 +26,8 @@ import (
 
 // Handler processes one message. It returns an error only when the message
 // must be tried again later; the consumer then retries it with backoff,
-// holding back only the messages that share its key.
+// holding back only the messages that share its key. An error that is a
+// Deferrer holds the message back for as long as it says instead.
 type Handler interface {
 	Handle(ctx context.Context, m kafka.Message) error
 }
@@ -41,27 +49,44 @@ type Config struct {
 	GroupID string
 	// Topics are the command topics to read.
 	Topics []string
-	// MaxInFlight bounds the messages fetched and not yet finished by this
-	// instance. Default 256.
+	// MaxInFlight bounds the handler calls running at once: the slots (see
+	// dispatcher for their rules). Default 256.
 	MaxInFlight int
-	// MaxDeferred bounds the messages held back by their handler (see
-	// Deferrer) that gave their in-flight slot away. Default 4 × MaxInFlight.
-	MaxDeferred int
+	// MaxFetched bounds the messages fetched and not yet finished: running,
+	// queued behind an earlier message of their key, or held back between
+	// tries. Fetching waits beyond it. Default 4 × MaxInFlight.
+	MaxFetched int
+	// MessageBytes is the size limit of a message (blockd's
+	// BLOCKD_MAX_MESSAGE_BYTES). Each partition reader asks the broker for
+	// this much per fetch (the broker still returns a larger message, whole)
+	// and prefetches one message. Default 256 KiB.
+	MessageBytes int
+	// MaxFetchedBytes bounds the bytes (keys, values, headers) of the
+	// messages fetched and not yet finished; a message larger than it waits
+	// until it is the only one. Default MaxInFlight × MessageBytes, at most
+	// 64 MiB and at least 4 × MessageBytes.
+	MaxFetchedBytes int64
 	// CommitInterval is how often finished offsets are committed. Default 200ms.
 	CommitInterval time.Duration
 	// RetryMin and RetryMax bound the backoff between tries of a message
 	// whose handler failed. Defaults 100ms and 5s.
 	RetryMin, RetryMax time.Duration
-	// Grace bounds how long shutdown waits for in-flight messages. Default 20s.
+	// Grace bounds how long shutdown waits for handler calls running, from
+	// the moment Run's context ends, whatever generation fetched them.
+	// Default 20s.
 	Grace time.Duration
 	// RebalanceDrain bounds how long a revoked generation waits for its
-	// in-flight messages before its last commit. Default 5s.
+	// handler calls running before its last commit; a shutdown during the
+	// drain extends it to the grace period. Default 5s.
 	RebalanceDrain time.Duration
 	// SessionTimeout and HeartbeatInterval of the group membership.
 	// Defaults 10s and 1s.
 	SessionTimeout, HeartbeatInterval time.Duration
 	// MaxWait is the longest a fetch waits for new messages. Default 250ms.
 	MaxWait time.Duration
+	// StuckAfter is how long a message may be its key's head (running or
+	// held back) before Status reports its key stuck. Default 5m.
+	StuckAfter time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -70,6 +95,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 256
+	}
+	if c.MaxFetched == 0 {
+		c.MaxFetched = 4 * c.MaxInFlight
+	}
+	if c.MessageBytes == 0 {
+		c.MessageBytes = 256 << 10
+	}
+	if c.MaxFetchedBytes == 0 {
+		c.MaxFetchedBytes = max(min(int64(c.MaxInFlight)*int64(c.MessageBytes), 64<<20), 4*int64(c.MessageBytes))
 	}
 	if c.CommitInterval == 0 {
 		c.CommitInterval = 200 * time.Millisecond
@@ -95,6 +129,9 @@ func (c *Config) setDefaults() {
 	if c.MaxWait == 0 {
 		c.MaxWait = 250 * time.Millisecond
 	}
+	if c.StuckAfter == 0 {
+		c.StuckAfter = 5 * time.Minute
+	}
 }
 
 // Validate reports a configuration that cannot work.
@@ -105,15 +142,18 @@ func (c Config) Validate() error {
 	if len(c.Topics) == 0 {
 		return errors.New("consumer: no topics")
 	}
+	if c.MaxInFlight < 0 || c.MaxFetched < 0 || c.MessageBytes < 0 || c.MaxFetchedBytes < 0 {
+		return errors.New("consumer: negative limit")
+	}
 	return nil
 }
 
 // Consumer is one member of the command consumer group.
 type Consumer struct {
-	cfg     Config
-	handler Handler
-	log     zerolog.Logger
-	joined  atomic.Bool
+	cfg      Config
+	log      zerolog.Logger
+	dispatch *dispatcher
+	joined   atomic.Bool
 }
 
 // New returns a Consumer; Run starts it.
@@ -122,14 +162,53 @@ func New(cfg Config, h Handler, log zerolog.Logger) (*Consumer, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	return &Consumer{cfg: cfg, handler: h, log: log.With().Str("component", "consumer").Logger()}, nil
+	log = log.With().Str("component", "consumer").Logger()
+	return &Consumer{cfg: cfg, log: log, dispatch: newDispatcher(cfg, h, log)}, nil
 }
 
-// Joined reports whether the consumer holds a current group generation.
+// Joined reports whether the consumer is fetching in a current group
+// generation (false while a generation drains).
 func (c *Consumer) Joined() bool { return c.joined.Load() }
 
-// Run consumes until ctx ends, then stops fetching, lets in-flight messages
-// finish within the grace period, commits their offsets and leaves the group.
+// Status is what a Consumer is doing, for readiness.
+type Status struct {
+	Joined bool
+	// Running handler calls, out of MaxInFlight.
+	Running, MaxInFlight int
+	// Fetched messages not yet finished and their bytes, out of MaxFetched
+	// and MaxFetchedBytes (each message counts at least MaxFetchedBytes /
+	// MaxFetched bytes).
+	Fetched, MaxFetched           int
+	FetchedBytes, MaxFetchedBytes int64
+	// SaturatedFor is how long fetching has been waiting for room among
+	// the fetched messages; 0 when it is not.
+	SaturatedFor time.Duration
+	// Stuck are the keys whose head message has been handled (running or
+	// held back) for longer than StuckAfter, oldest first.
+	Stuck      []StuckMessage
+	StuckAfter time.Duration
+}
+
+// StuckMessage is the head of a stuck key: where it is, not what it says
+// (a key is an account).
+type StuckMessage struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	For       time.Duration
+}
+
+// Status reports what the consumer is doing now.
+func (c *Consumer) Status() Status {
+	d := c.dispatch.status(time.Now())
+	return Status{Joined: c.Joined(), Running: d.running, MaxInFlight: c.cfg.MaxInFlight, Fetched: d.fetched, MaxFetched: c.cfg.MaxFetched,
+		FetchedBytes: d.fetchedBytes, MaxFetchedBytes: c.cfg.MaxFetchedBytes, SaturatedFor: d.fullFor, Stuck: d.stuck, StuckAfter: c.cfg.StuckAfter}
+}
+
+// Run consumes until ctx ends, then stops fetching, lets the handler calls
+// running finish within the grace period, commits their offsets and leaves
+// the group. It waits for every handler call it started, whatever
+// generation fetched its message, until the grace period is over.
 func (c *Consumer) Run(ctx context.Context) error {
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                c.cfg.GroupID,
@@ -138,11 +217,15 @@ func (c *Consumer) Run(ctx context.Context) error {
 		StartOffset:       kafka.FirstOffset,
 		SessionTimeout:    c.cfg.SessionTimeout,
 		HeartbeatInterval: c.cfg.HeartbeatInterval,
-		RebalanceTimeout:  c.cfg.RebalanceDrain + 5*time.Second,
-		JoinGroupBackoff:  500 * time.Millisecond,
-		Dialer:            c.cfg.Dialer,
-		RetentionTime:     7 * 24 * time.Hour,
-		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug().Msgf(msg, args...) }),
+		// A member that drains longer (a shutdown during a rebalance) is
+		// left out of the next generation rather than holding up the
+		// group; its work still finishes, and what its last commit misses
+		// is handled again from the database.
+		RebalanceTimeout: c.cfg.RebalanceDrain + 5*time.Second,
+		JoinGroupBackoff: 500 * time.Millisecond,
+		Dialer:           c.cfg.Dialer,
+		RetentionTime:    7 * 24 * time.Hour,
+		ErrorLogger:      kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug().Msgf(msg, args...) }),
 	})
 	if err != nil {
 		return fmt.Errorf("creating consumer group: %w", err)
@@ -150,70 +233,105 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer group.Close()
 
 	// Handlers run on workCtx, which outlives ctx by the grace period so
-	// in-flight work can finish.
+	// handler calls running can finish.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	d := newDispatcher(c.cfg, c.handler, c.log)
-	for {
+	var graceTimer *time.Timer
+	var graceMu sync.Mutex
+	stopGraceWatch := context.AfterFunc(ctx, func() {
+		graceMu.Lock()
+		graceTimer = time.AfterFunc(c.cfg.Grace, stopWork)
+		graceMu.Unlock()
+	})
+	defer func() {
+		stopGraceWatch()
+		graceMu.Lock()
+		if graceTimer != nil {
+			graceTimer.Stop()
+		}
+		graceMu.Unlock()
+	}()
+
+	for ctx.Err() == nil {
 		gen, err := group.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
-				return nil
+				break
 			}
 			c.log.Warn().Err(err).Msg("joining consumer group; retrying")
 			select {
 			case <-ctx.Done():
-				return nil
 			case <-time.After(time.Second):
 			}
 			continue
 		}
-		c.joined.Store(true)
 		c.log.Info().Int32("generation", gen.ID).Interface("assignments", summarize(gen.Assignments)).Msg("joined consumer group")
-		stopping := c.runGeneration(ctx, workCtx, gen, d)
-		c.joined.Store(false)
-		if stopping {
-			return nil
-		}
+		c.runGeneration(ctx, workCtx, gen)
 	}
+	// Leave the group (this ends the generation kept open for the last
+	// commit), then wait for what is still running, of any generation.
+	group.Close()
+	select {
+	case <-c.dispatch.outstanding.idle():
+	case <-workCtx.Done():
+		c.log.Warn().Msg("grace period over with commands in flight; they resume from the database")
+	}
+	return nil
 }
 
-// runGeneration fetches the partitions assigned in gen until the generation
-// ends (rebalance) or ctx ends (shutdown); it reports whether ctx ended.
-func (c *Consumer) runGeneration(ctx, workCtx context.Context, gen *kafka.Generation, d *dispatcher) (stopping bool) {
+// runGeneration consumes gen in a function started with it, and returns
+// once that function has made the generation's last commit.
+func (c *Consumer) runGeneration(ctx, workCtx context.Context, gen *kafka.Generation) {
+	committed := make(chan struct{})
+	gen.Start(func(gctx context.Context) {
+		c.consume(ctx, gctx, workCtx, gen)
+		close(committed)
+		if ctx.Err() != nil {
+			// Shutting down: returning would end the generation and have
+			// kafka-go join the next one. Run closes the group instead,
+			// which ends the generation and leaves.
+			<-gctx.Done()
+		}
+	})
+	<-committed
+}
+
+// consume fetches the partitions assigned in gen, and commits what
+// finished, until the generation ends (a rebalance), a fetcher fails or ctx
+// ends (shutdown). Then it stops fetching, drops the generation's messages
+// not running, waits for those running (up to RebalanceDrain; on shutdown,
+// to the end of the grace period) and commits once more. gctx is the
+// generation's context: the generation and its coordinator connection stay
+// open until consume returns.
+func (c *Consumer) consume(ctx, gctx, workCtx context.Context, gen *kafka.Generation) {
+	if gctx.Err() != nil {
+		return
+	}
 	trackers := make(map[topicPartition]*tracker)
 	for topic, assigned := range gen.Assignments {
 		for _, a := range assigned {
 			trackers[topicPartition{topic, a.ID}] = newTracker()
 		}
 	}
-	fetchCtx, stopFetching := context.WithCancel(ctx)
+	l := c.dispatch.newLot()
+	fetchCtx, stopFetching := context.WithCancel(gctx)
 	defer stopFetching()
+	defer context.AfterFunc(ctx, stopFetching)()
 	var fetchers sync.WaitGroup
-	genOver := make(chan struct{})
-	gen.Start(func(gctx context.Context) {
-		<-gctx.Done()
-		close(genOver)
-	})
 	for topic, assigned := range gen.Assignments {
 		for _, a := range assigned {
 			tp := topicPartition{topic, a.ID}
 			fetchers.Add(1)
-			gen.Start(func(gctx context.Context) {
+			go func() {
 				defer fetchers.Done()
-				fctx, cancel := context.WithCancel(fetchCtx)
-				defer cancel()
-				go func() {
-					select {
-					case <-gctx.Done():
-						cancel()
-					case <-fctx.Done():
-					}
-				}()
-				c.fetch(fctx, workCtx, tp, a.Offset, trackers[tp], d)
-			})
+				// A fetcher that stops on its own ends the generation: the
+				// group is joined again and the partition fetched anew.
+				defer stopFetching()
+				c.fetch(fetchCtx, workCtx, tp, a.Offset, trackers[tp], l)
+			}()
 		}
 	}
+	c.joined.Store(true)
 	commit := func() {
 		offsets := make(map[string]map[int]int64)
 		for tp, t := range trackers {
@@ -228,7 +346,7 @@ func (c *Consumer) runGeneration(ctx, workCtx context.Context, gen *kafka.Genera
 			return
 		}
 		if err := gen.CommitOffsets(offsets); err != nil {
-			c.log.Warn().Err(err).Msg("committing offsets")
+			c.log.Warn().Err(err).Int32("generation", gen.ID).Msg("committing offsets")
 			for _, t := range trackers {
 				t.commitFailed()
 			}
@@ -236,58 +354,63 @@ func (c *Consumer) runGeneration(ctx, workCtx context.Context, gen *kafka.Genera
 	}
 	ticker := time.NewTicker(c.cfg.CommitInterval)
 	defer ticker.Stop()
-	for {
+	for fetchCtx.Err() == nil {
 		select {
 		case <-ticker.C:
 			commit()
-		case <-genOver:
-			stopFetching()
-			fetchers.Wait()
-			c.waitIdle(trackers, c.cfg.RebalanceDrain)
+		case <-fetchCtx.Done():
+		}
+	}
+	rebalancing := ctx.Err() == nil
+	c.joined.Store(false)
+	fetchers.Wait()
+	c.dispatch.revoke(l)
+
+	var drainOver <-chan time.Time
+	if rebalancing {
+		c.log.Info().Int32("generation", gen.ID).Dur("drain", c.cfg.RebalanceDrain).Msg("consumer group generation ended; waiting for its messages in flight")
+		drain := time.NewTimer(c.cfg.RebalanceDrain)
+		defer drain.Stop()
+		drainOver = drain.C
+	} else {
+		c.log.Info().Int32("generation", gen.ID).Msg("stopped fetching; waiting for in-flight commands")
+	}
+	for {
+		select {
+		case <-l.outstanding.idle():
 			commit()
-			c.log.Info().Int32("generation", gen.ID).Msg("consumer group generation ended")
-			return ctx.Err() != nil
-		case <-ctx.Done():
-			stopFetching()
-			fetchers.Wait()
-			c.log.Info().Msg("stopped fetching; waiting for in-flight commands")
-			if !c.waitIdle(trackers, c.cfg.Grace) {
-				c.log.Warn().Msg("grace period over with commands in flight; they resume from the database")
+			return
+		case <-ticker.C:
+			commit()
+		case <-drainOver:
+			if ctx.Err() != nil {
+				drainOver = nil // stopped during the drain: the grace period applies
+				continue
 			}
+			c.log.Warn().Int32("generation", gen.ID).Msg("rebalance drain over with messages in flight; whoever owns their partitions next handles them again")
 			commit()
-			return true
+			return
+		case <-workCtx.Done():
+			commit()
+			return
 		}
 	}
 }
 
-// waitIdle waits until no fetched message is unfinished, or up to limit.
-func (c *Consumer) waitIdle(trackers map[topicPartition]*tracker, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		busy := false
-		for _, t := range trackers {
-			if t.pending() > 0 {
-				busy = true
-				break
-			}
-		}
-		if !busy {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
-}
-
-func (c *Consumer) fetch(ctx, workCtx context.Context, tp topicPartition, offset int64, t *tracker, d *dispatcher) {
+// fetch reads one partition from offset and hands its messages to the
+// dispatcher until ctx ends or reading fails. The reader asks for at most
+// MessageBytes per fetch and prefetches one message: what waits to be
+// handled is held by the dispatcher, within its bounds.
+func (c *Consumer) fetch(ctx, workCtx context.Context, tp topicPartition, offset int64, t *tracker, l *lot) {
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   c.cfg.Brokers,
-		Topic:     tp.topic,
-		Partition: tp.partition,
-		MinBytes:  1,
-		MaxBytes:  10 << 20,
-		MaxWait:   c.cfg.MaxWait,
-		Dialer:    c.cfg.Dialer,
+		Brokers:       c.cfg.Brokers,
+		Topic:         tp.topic,
+		Partition:     tp.partition,
+		MinBytes:      1,
+		MaxBytes:      c.cfg.MessageBytes,
+		QueueCapacity: 1,
+		MaxWait:       c.cfg.MaxWait,
+		Dialer:        c.cfg.Dialer,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			c.log.Debug().Str("topic", tp.topic).Int("partition", tp.partition).Msgf(msg, args...)
 		}),
@@ -306,7 +429,7 @@ func (c *Consumer) fetch(ctx, workCtx context.Context, tp topicPartition, offset
 			return
 		}
 		t.fetched(m.Offset)
-		if err := d.submit(ctx, workCtx, m, func() { t.finished(m.Offset) }); err != nil {
+		if err := c.dispatch.submit(ctx, workCtx, l, m, func() { t.finished(m.Offset) }); err != nil {
 			// Not handed on: nothing at or past this offset is committed,
 			// so whoever owns the partition next fetches it again.
 			t.unfetched(m.Offset)

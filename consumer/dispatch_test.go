@@ -52,24 +52,33 @@ func TestTrackerNeverCommitsPastAnUnfinishedOffset(t *testing.T) {
 // recordingHandler records, per key, the order messages were handled in,
 // and how many ran at once.
 type recordingHandler struct {
-	delay      time.Duration
-	failFirst  map[int64]bool // offsets that fail once
-	mu         sync.Mutex
-	order      map[string][]int64
-	failed     map[int64]bool
-	running    atomic.Int32
-	maxRunning atomic.Int32
+	delay     time.Duration
+	failFirst map[int64]bool // offsets that fail once
+	mu        sync.Mutex
+	order     map[string][]int64
+	failed    map[int64]bool
+	concurrency
 }
 
-func (h *recordingHandler) Handle(_ context.Context, m kafka.Message) error {
-	n := h.running.Add(1)
-	defer h.running.Add(-1)
+// concurrency counts the handler calls running and their peak.
+type concurrency struct {
+	running, maxRunning atomic.Int32
+}
+
+// enter counts a call in; the function it returns counts it out.
+func (c *concurrency) enter() (leave func()) {
+	n := c.running.Add(1)
 	for {
-		old := h.maxRunning.Load()
-		if n <= old || h.maxRunning.CompareAndSwap(old, n) {
+		old := c.maxRunning.Load()
+		if n <= old || c.maxRunning.CompareAndSwap(old, n) {
 			break
 		}
 	}
+	return func() { c.running.Add(-1) }
+}
+
+func (h *recordingHandler) Handle(_ context.Context, m kafka.Message) error {
+	defer h.enter()()
 	time.Sleep(h.delay)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -92,7 +101,7 @@ func TestDispatcherOrdersSameKeyAndRunsKeysConcurrently(t *testing.T) {
 		m := kafka.Message{Topic: "t", Partition: 0, Offset: off, Key: []byte(fmt.Sprintf("k%d", off%keys))}
 		tr.fetched(off)
 		wg.Add(1)
-		if err := d.submit(ctx, ctx, m, func() { tr.finished(m.Offset); wg.Done() }); err != nil {
+		if err := d.submit(ctx, ctx, d.newLot(), m, func() { tr.finished(m.Offset); wg.Done() }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -120,22 +129,65 @@ func TestDispatcherOrdersSameKeyAndRunsKeysConcurrently(t *testing.T) {
 	}
 }
 
-func TestDispatcherBoundsMessagesInFlight(t *testing.T) {
-	block := make(chan struct{})
-	h := HandlerFunc(func(ctx context.Context, m kafka.Message) error { <-block; return nil })
-	d := newDispatcher(Config{MaxInFlight: 2, RetryMin: time.Millisecond, RetryMax: time.Millisecond}, h, zerolog.Nop())
-	ctx := context.Background()
-	for i := range 2 {
-		if err := d.submit(ctx, ctx, kafka.Message{Offset: int64(i), Key: []byte{byte(i)}}, func() {}); err != nil {
-			t.Fatal(err)
-		}
+// blockedHandler holds every call until release is closed, counting the
+// calls running and their peak.
+type blockedHandler struct {
+	release chan struct{}
+	concurrency
+}
+
+func (h *blockedHandler) Handle(ctx context.Context, m kafka.Message) error {
+	defer h.enter()()
+	<-h.release
+	return nil
+}
+
+func TestDispatcherBoundsWhatItHolds(t *testing.T) {
+	cases := []struct {
+		name         string
+		cfg          Config
+		sizes        []int // value bytes of the messages submitted, each with its own key
+		wantAccepted int
+	}{
+		{"MaxFetched counts messages", Config{MaxInFlight: 2, MaxFetched: 3}, []int{1, 1, 1, 1, 1}, 3},
+		{"MaxFetchedBytes counts bytes", Config{MaxInFlight: 8, MaxFetched: 100, MaxFetchedBytes: 1000}, []int{400, 400, 400}, 2},
+		{"a message larger than the room gets in alone", Config{MaxInFlight: 8, MaxFetched: 100, MaxFetchedBytes: 1000}, []int{5000, 1}, 1},
+		{"a message larger than the room waits to be alone", Config{MaxInFlight: 8, MaxFetched: 100, MaxFetchedBytes: 1000}, []int{1, 5000, 1}, 1},
 	}
-	fetchCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancel()
-	if err := d.submit(fetchCtx, ctx, kafka.Message{Offset: 2, Key: []byte{2}}, func() {}); err == nil {
-		t.Fatal("a third message was accepted while two were in flight with MaxInFlight 2")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := &blockedHandler{release: make(chan struct{})}
+			c.cfg.RetryMin, c.cfg.RetryMax = time.Millisecond, time.Millisecond
+			d := newDispatcher(c.cfg, h, zerolog.Nop())
+			l := d.newLot()
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			accepted := 0
+			for i, size := range c.sizes {
+				fetchCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+				wg.Add(1)
+				err := d.submit(fetchCtx, ctx, l, kafka.Message{Offset: int64(i), Key: []byte{byte(i)}, Value: make([]byte, size)}, wg.Done)
+				cancel()
+				if err != nil {
+					wg.Done()
+					break
+				}
+				accepted++
+			}
+			if accepted != c.wantAccepted {
+				t.Errorf("accepted %d of %d messages, want %d", accepted, len(c.sizes), c.wantAccepted)
+			}
+			await(t, 5*time.Second, "the handler calls to start", func() bool { return int(h.running.Load()) == min(accepted, c.cfg.MaxInFlight) })
+			if got := d.status(time.Now()).running; got != min(accepted, c.cfg.MaxInFlight) {
+				t.Errorf("status: got %d running, want %d", got, min(accepted, c.cfg.MaxInFlight))
+			}
+			close(h.release)
+			wg.Wait()
+			if got := int(h.maxRunning.Load()); got > c.cfg.MaxInFlight {
+				t.Errorf("%d handler calls ran at once, want at most MaxInFlight %d", got, c.cfg.MaxInFlight)
+			}
+		})
 	}
-	close(block)
 }
 
 type heldBack struct{}
@@ -143,32 +195,199 @@ type heldBack struct{}
 func (heldBack) Error() string           { return "provider down" }
 func (heldBack) Deferred() time.Duration { return 30 * time.Millisecond }
 
-func TestDeferredMessageGivesItsSlotToOtherKeys(t *testing.T) {
-	var mu sync.Mutex
-	var order []string
-	tries := 0
+// TestHeldBackHeadNeverDeadlocksItsKey is the reproduction of the deadlock:
+// with two slots, a held-back head gave its slot away to the third message
+// of its own key and then waited forever to take one back, while the slots
+// were held by the two messages queued behind it.
+func TestHeldBackHeadNeverDeadlocksItsKey(t *testing.T) {
+	var handled atomic.Int32
+	var heldOnce atomic.Bool
 	h := HandlerFunc(func(ctx context.Context, m kafka.Message) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if string(m.Key) == "down" && tries < 3 {
-			tries++
+		if m.Offset == 0 && heldOnce.CompareAndSwap(false, true) {
 			return heldBack{}
 		}
-		order = append(order, string(m.Key))
+		handled.Add(1)
 		return nil
 	})
-	// One slot: if the held-back message kept it, "up" could not run first.
-	d := newDispatcher(Config{MaxInFlight: 1, RetryMin: time.Millisecond, RetryMax: time.Millisecond}, h, zerolog.Nop())
+	d := newDispatcher(Config{MaxInFlight: 2, RetryMin: time.Millisecond, RetryMax: time.Millisecond}, h, zerolog.Nop())
+	l := d.newLot()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // as a partition's fetcher does: each submit waits for room
+		for off := range int64(3) {
+			if err := d.submit(ctx, ctx, l, kafka.Message{Topic: "t", Offset: off, Key: []byte("acct-1")}, func() {}); err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for handled.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := handled.Load(); got != 3 {
+		t.Fatalf("handled %d of 3 messages of one key after 5s: the dispatcher deadlocked", got)
+	}
+}
+
+// TestHeldBackMessageGivesItsSlotToOtherKeys: a message held back between
+// tries, because its handler deferred it (a provider's breaker is open) or
+// failed (the database is down for it), holds no slot meanwhile: with one
+// slot, another key runs first. Only its own key waits.
+func TestHeldBackMessageGivesItsSlotToOtherKeys(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+	}{
+		{"deferred", heldBack{}},
+		{"failed", errors.New("database unreachable")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var order []string
+			tries := 0
+			h := HandlerFunc(func(ctx context.Context, m kafka.Message) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if m.Offset == 0 && tries < 3 {
+					tries++
+					return c.err
+				}
+				order = append(order, fmt.Sprintf("%s/%d", m.Key, m.Offset))
+				return nil
+			})
+			// One slot, and a backoff long enough for "up" to run while
+			// "down" waits, if the slot is free.
+			d := newDispatcher(Config{MaxInFlight: 1, RetryMin: 40 * time.Millisecond, RetryMax: 40 * time.Millisecond}, h, zerolog.Nop())
+			l := d.newLot()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var wg sync.WaitGroup
+			wg.Add(3)
+			go func() { // as a partition's fetcher does: each submit may wait for room
+				for i, key := range []string{"down", "down", "up"} {
+					if err := d.submit(ctx, ctx, l, kafka.Message{Offset: int64(i), Key: []byte(key)}, wg.Done); err != nil {
+						return
+					}
+				}
+			}()
+			wg.Wait()
+			want := []string{"up/2", "down/0", "down/1"}
+			if fmt.Sprint(order) != fmt.Sprint(want) {
+				t.Fatalf("handled in order %v, want %v: a held-back message must not hold the only slot, and its key must wait", order, want)
+			}
+		})
+	}
+}
+
+// TestRevokedGenerationsMessagesAreDroppedNotStarted: when a generation
+// gives its partitions up, its messages queued behind their key and those
+// held back between tries are dropped (their offsets are not committed, the
+// next owner handles them); the one running finishes; another generation's
+// messages are untouched.
+func TestRevokedGenerationsMessagesAreDroppedNotStarted(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	calls := map[string]int{}
+	h := HandlerFunc(func(ctx context.Context, m kafka.Message) error {
+		mu.Lock()
+		calls[string(m.Value)]++
+		mu.Unlock()
+		switch string(m.Value) {
+		case "running":
+			<-release
+		case "held":
+			return longHold{}
+		}
+		return nil
+	})
+	d := newDispatcher(Config{MaxInFlight: 4, RetryMin: time.Millisecond, RetryMax: time.Millisecond}, h, zerolog.Nop())
+	old, current := d.newLot(), d.newLot()
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	for i, key := range []string{"down", "up"} {
-		wg.Add(1)
-		if err := d.submit(ctx, ctx, kafka.Message{Offset: int64(i), Key: []byte(key)}, wg.Done); err != nil {
+	finished := map[string]bool{}
+	submit := func(l *lot, key, value string) {
+		if err := d.submit(ctx, ctx, l, kafka.Message{Key: []byte(key), Value: []byte(value)}, func() {
+			mu.Lock()
+			finished[value] = true
+			mu.Unlock()
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	wg.Wait()
-	if len(order) != 2 || order[0] != "up" || order[1] != "down" {
-		t.Fatalf("handled in order %v, want [up down]: the held-back message must not hold the only slot", order)
+	submit(old, "k", "running")
+	submit(old, "k", "queued")
+	submit(old, "j", "held")
+	submit(current, "k", "next generation")
+	await(t, 5*time.Second, "the first calls", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls["running"] == 1 && calls["held"] == 1
+	})
+	d.revoke(old)
+	close(release)
+	awaitClosed(t, old.outstanding.idle(), "the revoked generation's messages to be finished or dropped")
+	awaitClosed(t, d.outstanding.idle(), "every message to be finished or dropped")
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"running": 1, "held": 1, "next generation": 1}
+	for value, n := range want {
+		if calls[value] != n {
+			t.Errorf("%q: handled %d times, want %d", value, calls[value], n)
+		}
+	}
+	if calls["queued"] != 0 {
+		t.Errorf(`"queued" was handled after its generation was revoked`)
+	}
+	if !finished["running"] || !finished["next generation"] || finished["queued"] || finished["held"] {
+		t.Errorf("finished: got %v, want only the running message and the next generation's", finished)
+	}
+	if s := d.status(time.Now()); s.fetched != 0 || s.fetchedBytes != 0 {
+		t.Errorf("status after everything left: %d messages and %d bytes held, want none", s.fetched, s.fetchedBytes)
+	}
+}
+
+type longHold struct{}
+
+func (longHold) Error() string           { return "waiting for the block's outcome" }
+func (longHold) Deferred() time.Duration { return time.Hour }
+
+func TestStatusShowsStuckKeysAndSaturation(t *testing.T) {
+	release := make(chan struct{})
+	h := &blockedHandler{release: release}
+	d := newDispatcher(Config{MaxInFlight: 1, MaxFetched: 2, StuckAfter: time.Minute, RetryMin: time.Millisecond, RetryMax: time.Millisecond}, h, zerolog.Nop())
+	l := d.newLot()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range 2 {
+		if err := d.submit(ctx, ctx, l, kafka.Message{Topic: "t", Partition: 3, Offset: int64(10 + i), Key: []byte{byte(i)}}, func() {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	await(t, 5*time.Second, "the first call", func() bool { return h.running.Load() == 1 })
+	now := time.Now()
+	if s := d.status(now); len(s.stuck) != 0 || s.fullFor != 0 {
+		t.Fatalf("at once: got %d stuck, saturated for %s; want none", len(s.stuck), s.fullFor)
+	}
+	third := make(chan struct{})
+	go func() {
+		defer close(third)
+		_ = d.submit(ctx, ctx, l, kafka.Message{Topic: "t", Offset: 12, Key: []byte{2}}, func() {})
+	}()
+	await(t, 5*time.Second, "the third message to wait for room", func() bool { return d.status(time.Now()).fullFor > 0 })
+	s := d.status(now.Add(2 * time.Minute))
+	if len(s.stuck) != 2 {
+		t.Fatalf("two minutes on: got %d stuck keys, want 2 (one running, one waiting for a slot)", len(s.stuck))
+	}
+	if got := s.stuck[0]; got.Topic != "t" || got.Partition != 3 || got.For < 2*time.Minute-time.Second {
+		t.Errorf("stuck: got %+v, want topic t, partition 3, for about 2m", got)
+	}
+	if s.fullFor < time.Minute || s.fetched != 2 || s.running != 1 {
+		t.Errorf("got saturated for %s with %d fetched and %d running, want about 2m, 2 and 1", s.fullFor, s.fetched, s.running)
+	}
+	close(release)
+	awaitClosed(t, third, "the third message to get in")
+	awaitClosed(t, d.outstanding.idle(), "every message to finish")
+	if s := d.status(time.Now().Add(time.Hour)); len(s.stuck) != 0 || s.fullFor != 0 {
+		t.Errorf("after everything finished: got %d stuck, saturated for %s; want none", len(s.stuck), s.fullFor)
 	}
 }

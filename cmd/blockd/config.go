@@ -120,6 +120,7 @@ type config struct {
 	UnblockWait     time.Duration // BLOCKD_UNBLOCK_WAIT, default 30s
 	CallTimeout     time.Duration // BLOCKD_CALL_TIMEOUT, default 20s
 	ShutdownGrace   time.Duration // BLOCKD_SHUTDOWN_GRACE, default 20s
+	StuckKeyAfter   time.Duration // BLOCKD_STUCK_KEY_AFTER, default 5m: /readyz fails while a key's message is handled longer
 	MaxMessageBytes int           // BLOCKD_MAX_MESSAGE_BYTES, default 262144: the largest message read or written
 	// Retention is how long finished commands, their provider calls and
 	// finished holds are kept (BLOCKD_RETENTION, default 720h, at least
@@ -391,6 +392,7 @@ func readConfig(m mode, getenv func(string) string, readFile func(string) ([]byt
 		UnblockWait:           dur("BLOCKD_UNBLOCK_WAIT", 30*time.Second),
 		CallTimeout:           dur("BLOCKD_CALL_TIMEOUT", 20*time.Second),
 		ShutdownGrace:         dur("BLOCKD_SHUTDOWN_GRACE", 20*time.Second),
+		StuckKeyAfter:         dur("BLOCKD_STUCK_KEY_AFTER", 5*time.Minute),
 		MaxMessageBytes:       integer("BLOCKD_MAX_MESSAGE_BYTES", processor.DefaultMaxMessageBytes, 4096, 8<<20),
 		Retention:             dur("BLOCKD_RETENTION", 720*time.Hour),
 		OutboxRetention:       dur("BLOCKD_OUTBOX_RETENTION", 24*time.Hour),

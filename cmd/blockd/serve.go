@@ -151,7 +151,8 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 		ResolveDeadline: cfg.ResolveDeadline, LandingMargin: cfg.LandingMargin, Policies: policies(cfg), Simulated: simulated}, st, validator, provs, opts.hooks, log)
 	cons, err := consumer.New(consumer.Config{Brokers: brokers, GroupID: cfg.GroupID,
 		Topics:      []string{cfg.TopicBlock, cfg.TopicUnblock, cfg.TopicTransfer, cfg.TopicInquiry},
-		MaxInFlight: cfg.MaxInFlight, Grace: cfg.ShutdownGrace, Dialer: kafkaSec.dialer()}, proc, log)
+		MaxInFlight: cfg.MaxInFlight, MessageBytes: cfg.MaxMessageBytes, Grace: cfg.ShutdownGrace,
+		StuckAfter: cfg.StuckKeyAfter, Dialer: kafkaSec.dialer()}, proc, log)
 	if err != nil {
 		return err
 	}
@@ -440,10 +441,13 @@ func (h *healthServer) probes() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
+		cs := h.consumer.Status()
+		keysMoving, consumerDetail := consumerReadiness(cs)
 		checks := map[string]bool{
-			"database": h.store.Ping(ctx) == nil, // migrations ran before the listener opened
-			"broker":   h.brokerOK.Load(),
-			"consumer": h.consumer.Joined(),
+			"database":   h.store.Ping(ctx) == nil, // migrations ran before the listener opened
+			"broker":     h.brokerOK.Load(),
+			"consumer":   cs.Joined,
+			"keysMoving": keysMoving,
 		}
 		status := http.StatusOK
 		for _, ok := range checks {
@@ -467,7 +471,7 @@ func (h *healthServer) probes() http.Handler {
 		if stalled, _ := relay["stalled"].(bool); stalled {
 			status = http.StatusServiceUnavailable
 		}
-		writeJSON(w, status, map[string]any{"checks": checks, "providers": providers, "relay": relay})
+		writeJSON(w, status, map[string]any{"checks": checks, "providers": providers, "relay": relay, "consumer": consumerDetail})
 	})
 	return mux
 }
@@ -491,6 +495,29 @@ func (h *healthServer) relayDetail(ctx context.Context) map[string]any {
 		}
 	}
 	return detail
+}
+
+// consumerReadiness is the consumer's part of /readyz: whether every key is
+// moving, and the detail. A key whose message has been handled (running or
+// held back) longer than BLOCKD_STUCK_KEY_AFTER fails readiness: it pins
+// its partition's committed offset and needs someone to look (a rollout
+// should stop, an alert fire). Saturation (every slot running, or fetching
+// waiting for room among the fetched messages) is load, not a fault: it is
+// shown and does not fail readiness; when it comes from keys that do not
+// move, they fail it themselves. The detail says where a stuck message is,
+// never its key (an account).
+func consumerReadiness(s consumer.Status) (keysMoving bool, detail map[string]any) {
+	const listed = 10
+	stuck := make([]map[string]any, 0, min(len(s.Stuck), listed))
+	for _, m := range s.Stuck[:min(len(s.Stuck), listed)] {
+		stuck = append(stuck, map[string]any{"topic": m.Topic, "partition": m.Partition, "offset": m.Offset, "for": m.For.Round(time.Second).String()})
+	}
+	return len(s.Stuck) == 0, map[string]any{
+		"running": s.Running, "maxInFlight": s.MaxInFlight,
+		"fetched": s.Fetched, "maxFetched": s.MaxFetched, "fetchedBytes": s.FetchedBytes, "maxFetchedBytes": s.MaxFetchedBytes,
+		"saturated": s.SaturatedFor > 0 || s.MaxInFlight > 0 && s.Running >= s.MaxInFlight, "saturatedFor": s.SaturatedFor.Round(time.Second).String(),
+		"stuckAfter": s.StuckAfter.String(), "stuckKeys": len(s.Stuck), "stuck": stuck,
+	}
 }
 
 // operator are the endpoints an operator reconciles with; serve puts them
