@@ -317,7 +317,7 @@ func TestReviewCardResolveOfASecondBlockWithTheSameCode(t *testing.T) {
 // record knows about; both unblocks then leave the card blocked.
 func TestReviewCardResolveCountsACodeAlreadyThereBeforeTheCallCanLand(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, processor.Config{CallTimeout: 200 * time.Millisecond, LandingMargin: time.Second}, "")
+	e := newEnv(t, processor.Config{CallTimeout: time.Second, LandingMargin: time.Second}, "")
 	const account = "0001000010000000112"
 	e.handle(blockTopic, cardBlock("sl1", account))
 	e.card.InjectNext(sandboxfault.FaultLateDelivery) // hangs until the client gives up, lands 100ms later
