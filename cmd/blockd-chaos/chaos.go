@@ -4,8 +4,10 @@ package main
 // the blockd binary, the run, the report), chaos_procs.go (child
 // processes, PostgreSQL and broker restarts), chaos_disrupt.go (the
 // killer, the pauser and the rolling restarts), chaos_produce.go (the
-// sandboxes, the command chains and the producer), chaos_check.go (the
-// results collector and the checks), chaos_group.go (a watch on the
+// sandboxes, the command chains and the producer), chaos_hostile.go (the
+// hostile mix and what blockd owes each of its messages), chaos_check.go
+// (the results collector and the checks), chaos_answers.go (dead letters
+// and the checks of the hostile mix), chaos_group.go (a watch on the
 // consumer group that works around two defects of the kfake broker),
 // chaos_linux.go/chaos_other.go (how children are started).
 
@@ -260,16 +262,19 @@ type chaosReport struct {
 	Conflicting      int // commands whose terminal results differ
 	OutcomeUnknown   int // commands answered FAILED with OUTCOME_UNKNOWN
 	Reconcile        int // commands the database flags needs_reconciliation
-	// The hostile mix: messages acknowledged; those without their answer
-	// (and hostile commands not run as commands); keys with a command
-	// without a result; sensitive values found in an answer or log; blockd
-	// messages over the limit or reasons over schemas.MaxReasonBytes.
-	Hostile, HostileUnanswered, StuckKeys, LeakedValues, OversizedWrites int
-	Kills            int
-	Pauses           int // SIGSTOPs of a blockd process with calls in flight, each SIGCONTed after -pause-for
-	RollingRestarts  int // rolling SIGTERM restarts of every instance, completed
-	PGRestarts       int
-	BrokerRestarts   int
+	Hostile          int // messages of the hostile mix acknowledged by the broker
+	// HostileUnanswered: hostile messages without the answer they are owed,
+	// and hostile commands not answered as commands.
+	HostileUnanswered int
+	StuckKeys         int // Kafka keys with a published command without a terminal result
+	LeakedValues      int // sensitive values of the hostile mix found in an answer or a log
+	OversizedWrites   int // blockd messages over the limit, reasons over schemas.MaxReasonBytes
+
+	Kills           int
+	Pauses          int // SIGSTOPs of a blockd process with calls in flight, each SIGCONTed after -pause-for
+	RollingRestarts int // rolling SIGTERM restarts of every instance, completed
+	PGRestarts      int
+	BrokerRestarts  int
 }
 
 // summary is the last line a run prints.
