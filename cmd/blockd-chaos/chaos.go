@@ -654,6 +654,7 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 	}
 	if n := procs.unexpectedExits(); n > 0 {
 		log.line("chaos: blockd/broker processes that exited on their own (restarted): %d — see the logs in %s", n, runDir)
+		keepDir = true // the line above sends the reader there
 	}
 	log.line("chaos: wall time %s", time.Since(log.start).Round(time.Millisecond))
 	return rep, nil

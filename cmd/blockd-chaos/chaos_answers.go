@@ -225,16 +225,7 @@ func (ev *chaosEvidence) leakedValues() examples {
 			}
 		}
 	}
-	for _, group := range []struct {
-		what string
-		m    map[string][]seenResult
-	}{{"result", ev.results}, {"refusal", ev.refusals}} {
-		for _, id := range sortedKeys(group.m) {
-			for _, r := range group.m[id] {
-				scan(fmt.Sprintf("the %s of %s at blockd.results/%d/%d", group.what, id, r.Partition, r.Offset), r.Text)
-			}
-		}
-	}
+	ev.eachEvent(func(what string, r seenResult) { scan(what, r.Text) })
 	for _, d := range ev.deadLetters {
 		scan(fmt.Sprintf("blockd's headers of the dead letter at blockd.dlq/%d/%d", d.Partition, d.Offset), d.BlockdText)
 	}
@@ -242,6 +233,21 @@ func (ev *chaosEvidence) leakedValues() examples {
 		leaks.add("the %s %s is in %s", h.name, h.value, h.where)
 	}
 	return leaks
+}
+
+// eachEvent calls f with every result and refusal read, and words that
+// name it ("the refusal of T at blockd.results/P/O"), in trackId order.
+func (ev *chaosEvidence) eachEvent(f func(what string, r seenResult)) {
+	for _, group := range []struct {
+		what string
+		m    map[string][]seenResult
+	}{{"result", ev.results}, {"refusal", ev.refusals}} {
+		for _, id := range sortedKeys(group.m) {
+			for _, r := range group.m[id] {
+				f(fmt.Sprintf("the %s of %s at blockd.results/%d/%d", group.what, id, r.Partition, r.Offset), r)
+			}
+		}
+	}
 }
 
 // logHit is a sensitive value found in a log file.
@@ -256,28 +262,35 @@ func scanLogs(dir string, values []sensitiveValue) ([]logHit, error) {
 	}
 	var hits []logHit
 	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			return hits, fmt.Errorf("reading %s: %w", f, err)
-		}
-		found := map[string]bool{}
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for line := 1; sc.Scan(); line++ {
-			for _, v := range values {
-				if !found[v.value] && bytes.Contains(sc.Bytes(), []byte(v.value)) {
-					found[v.value] = true
-					hits = append(hits, logHit{name: v.name, value: v.value, where: fmt.Sprintf("%s line %d", filepath.Base(f), line)})
-				}
-			}
-		}
-		err = sc.Err()
-		fh.Close()
+		found, err := scanLogFile(f, values)
+		hits = append(hits, found...)
 		if err != nil {
 			return hits, fmt.Errorf("reading %s: %w", f, err)
 		}
 	}
 	return hits, nil
+}
+
+// scanLogFile finds the sensitive values in the file f, each once.
+func scanLogFile(f string, values []sensitiveValue) ([]logHit, error) {
+	fh, err := os.Open(f)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = fh.Close() }() // read only: nothing to lose
+	var hits []logHit
+	found := map[string]bool{}
+	sc := bufio.NewScanner(fh)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		for _, v := range values {
+			if !found[v.value] && bytes.Contains(sc.Bytes(), []byte(v.value)) {
+				found[v.value] = true
+				hits = append(hits, logHit{name: v.name, value: v.value, where: fmt.Sprintf("%s line %d", filepath.Base(f), line)})
+			}
+		}
+	}
+	return hits, sc.Err()
 }
 
 // stuckKeys proves that no key stayed stuck: it groups the published
@@ -314,21 +327,14 @@ func (ev *chaosEvidence) stuckKeys() examples {
 // it wrote fits schemas.MaxReasonBytes. It finds each that does not.
 func (ev *chaosEvidence) oversizedWrites() examples {
 	var over examples
-	for _, group := range []struct {
-		what string
-		m    map[string][]seenResult
-	}{{"result", ev.results}, {"refusal", ev.refusals}} {
-		for _, id := range sortedKeys(group.m) {
-			for _, r := range group.m[id] {
-				if r.Size > ev.limit {
-					over.add("the %s of %s at blockd.results/%d/%d is %d bytes, over the limit %d", group.what, id, r.Partition, r.Offset, r.Size, ev.limit)
-				}
-				if len(r.Message) > schemas.MaxReasonBytes {
-					over.add("the %s of %s at blockd.results/%d/%d has a %d-byte error.message, over %d", group.what, id, r.Partition, r.Offset, len(r.Message), schemas.MaxReasonBytes)
-				}
-			}
+	ev.eachEvent(func(what string, r seenResult) {
+		if r.Size > ev.limit {
+			over.add("%s is %d bytes, over the limit %d", what, r.Size, ev.limit)
 		}
-	}
+		if len(r.Message) > schemas.MaxReasonBytes {
+			over.add("%s has a %d-byte error.message, over %d", what, len(r.Message), schemas.MaxReasonBytes)
+		}
+	})
 	for _, d := range ev.deadLetters {
 		if d.Size > ev.limit {
 			over.add("the dead letter at blockd.dlq/%d/%d (%s) is %d bytes, over the limit %d", d.Partition, d.Offset, d.Code, d.Size, ev.limit)

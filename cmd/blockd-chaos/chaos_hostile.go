@@ -515,8 +515,10 @@ func (h *hostilePlanner) check(s *chaosCommand) error {
 		if cmd.TrackID != m.TrackID {
 			return fmt.Errorf("the chaos plan made a conflicting command with trackId %s, want %s", cmd.TrackID, m.TrackID)
 		}
+	case err == nil:
+		return fmt.Errorf("the chaos plan made a %s message blockd's validator accepts, want %s", m.Kind, m.DLQCode)
 	case !errors.As(err, &ie):
-		return fmt.Errorf("the chaos plan made a %s message blockd's validator accepts (%v), want %s", m.Kind, err, m.DLQCode)
+		return fmt.Errorf("validating a %s message of the chaos plan: %w", m.Kind, err)
 	case ie.Code != m.DLQCode || ie.TrackID != m.TrackID:
 		return fmt.Errorf("the chaos plan made a %s message blockd's validator answers %s for trackId %q, want %s for %q",
 			m.Kind, ie.Code, ie.TrackID, m.DLQCode, m.TrackID)
