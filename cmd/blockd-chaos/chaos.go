@@ -4,12 +4,15 @@ package main
 // the blockd binary, the run, the report), chaos_procs.go (child
 // processes, PostgreSQL and broker restarts), chaos_disrupt.go (the
 // killer, the pauser and the rolling restarts), chaos_produce.go (the
-// sandboxes, the command chains and the producer), chaos_check.go (the
-// results collector and the checks), chaos_group.go (a watch on the
+// sandboxes, the command chains and the producer), chaos_hostile.go (the
+// hostile mix and what blockd owes each of its messages), chaos_check.go
+// (the results collector and the checks), chaos_answers.go (dead letters
+// and the checks of the hostile mix), chaos_group.go (a watch on the
 // consumer group that works around two defects of the kfake broker),
 // chaos_linux.go/chaos_other.go (how children are started).
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -25,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/blockd/blockd/consumer/processor"
 	"github.com/blockd/blockd/store/seal"
 )
 
@@ -60,6 +64,8 @@ type chaosOptions struct {
 	Seed            int64         // seeds the command mix, the killer and the sandbox faults
 	FreshIDs        bool          // a new BLOCKD_INSTANCE_ID on every start instead of one per instance
 	LogLevel        string        // BLOCKD_LOG_LEVEL of the blockd processes; default warn
+	HostileRate     float64       // hostile messages mixed in, as a share of the commands (0: none)
+	MaxMessageBytes int           // BLOCKD_MAX_MESSAGE_BYTES of the blockd processes; 0: blockd's default
 	Out             io.Writer     // progress and the report
 }
 
@@ -98,6 +104,8 @@ func parseChaosFlags(args []string, out io.Writer) (chaosOptions, error) {
 	fs.BoolVar(&o.Keep, "keep", false, "keep the run directory (logs, broker data) after a successful run; it is always kept after a failed one")
 	fs.Int64Var(&o.Seed, "seed", 0, "seed of the command mix, the killer and the sandbox faults (default: random)")
 	fs.StringVar(&o.LogLevel, "log-level", "warn", "BLOCKD_LOG_LEVEL of the blockd processes (their logs are in the run directory)")
+	fs.Float64Var(&o.HostileRate, "hostile-rate", 0.03, "hostile messages mixed into the traffic, as a share of -n (at least one of each kind, plus one huge-reason refusal and the largest-result command); 0 sends none")
+	fs.IntVar(&o.MaxMessageBytes, "max-message-bytes", 0, "BLOCKD_MAX_MESSAGE_BYTES of the blockd processes (default: blockd's, 262144); below about 6500 the largest-result command's result is too large to publish")
 	fs.BoolVar(&o.FreshIDs, "fresh-ids", false, "give a restarted blockd a new BLOCKD_INSTANCE_ID (default: each instance keeps its id across restarts, as a container restarted in place does)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -157,6 +165,14 @@ func (o *chaosOptions) validate() error {
 	if o.Rate <= 0 {
 		errs = append(errs, errors.New("-rate must be positive"))
 	}
+	if o.HostileRate < 0 || o.HostileRate > 0.5 {
+		errs = append(errs, errors.New("-hostile-rate must be between 0 and 0.5"))
+	}
+	if o.MaxMessageBytes != 0 && (o.MaxMessageBytes < 4096 || o.MaxMessageBytes > 512<<10) {
+		// blockd takes 4096..8 MiB; the kfake broker takes messages up to
+		// 1 MiB, and the too-large message is the limit plus 1 KiB.
+		errs = append(errs, errors.New("-max-message-bytes must be 0 (blockd's default) or 4096..524288"))
+	}
 	if o.QuiesceTimeout <= 0 || o.ResolveDeadline <= 0 || o.TimeoutDelay <= 0 {
 		errs = append(errs, errors.New("-quiesce-timeout, -resolve-deadline and -timeout-delay must be positive"))
 	}
@@ -172,6 +188,11 @@ const (
 	chaosLease         = 5 * time.Second
 	chaosShutdownGrace = 10 * time.Second // BLOCKD_SHUTDOWN_GRACE
 )
+
+// maxMessageBytes is BLOCKD_MAX_MESSAGE_BYTES of the blockd processes.
+func maxMessageBytes(o chaosOptions) int {
+	return cmp.Or(o.MaxMessageBytes, processor.DefaultMaxMessageBytes)
+}
 
 // latestLanding is how long after blockd's client gave up a sandbox call
 // can still take effect: a late call waits for the client to go away, or
@@ -241,27 +262,38 @@ type chaosReport struct {
 	Conflicting      int // commands whose terminal results differ
 	OutcomeUnknown   int // commands answered FAILED with OUTCOME_UNKNOWN
 	Reconcile        int // commands the database flags needs_reconciliation
-	Kills            int
-	Pauses           int // SIGSTOPs of a blockd process with calls in flight, each SIGCONTed after -pause-for
-	RollingRestarts  int // rolling SIGTERM restarts of every instance, completed
-	PGRestarts       int
-	BrokerRestarts   int
+	Hostile          int // messages of the hostile mix acknowledged by the broker
+	// HostileUnanswered: hostile messages without the answer they are owed,
+	// and hostile commands not answered as commands.
+	HostileUnanswered int
+	StuckKeys         int // Kafka keys with a published command without a terminal result
+	LeakedValues      int // sensitive values of the hostile mix found in an answer or a log
+	OversizedWrites   int // blockd messages over the limit, reasons over schemas.MaxReasonBytes
+
+	Kills           int
+	Pauses          int // SIGSTOPs of a blockd process with calls in flight, each SIGCONTed after -pause-for
+	RollingRestarts int // rolling SIGTERM restarts of every instance, completed
+	PGRestarts      int
+	BrokerRestarts  int
 }
 
 // summary is the last line a run prints.
 func (r chaosReport) summary() string {
-	return fmt.Sprintf("chaos: commands=%d results=%d lost=%d duplicate_effects=%d conflicting_results=%d outcome_unknown=%d reconcile=%d kills=%d pauses=%d rolling_restarts=%d pg_restarts=%d broker_restarts=%d",
-		r.Commands, r.Results, r.Lost, r.DuplicateEffects, r.Conflicting, r.OutcomeUnknown, r.Reconcile, r.Kills, r.Pauses, r.RollingRestarts, r.PGRestarts, r.BrokerRestarts)
+	return fmt.Sprintf("chaos: commands=%d results=%d lost=%d duplicate_effects=%d conflicting_results=%d hostile=%d hostile_unanswered=%d stuck_keys=%d leaked_values=%d oversized_writes=%d outcome_unknown=%d reconcile=%d kills=%d pauses=%d rolling_restarts=%d pg_restarts=%d broker_restarts=%d",
+		r.Commands, r.Results, r.Lost, r.DuplicateEffects, r.Conflicting, r.Hostile, r.HostileUnanswered, r.StuckKeys, r.LeakedValues, r.OversizedWrites,
+		r.OutcomeUnknown, r.Reconcile, r.Kills, r.Pauses, r.RollingRestarts, r.PGRestarts, r.BrokerRestarts)
 }
 
-// ok reports whether the exactly-once promise held.
+// ok reports whether the promises held: exactly once, and every hostile
+// message answered without stopping a key or echoing a value.
 func (r chaosReport) ok() bool {
-	return r.Lost == 0 && r.DuplicateEffects == 0 && r.Conflicting == 0
+	return r.Lost == 0 && r.DuplicateEffects == 0 && r.Conflicting == 0 &&
+		r.HostileUnanswered == 0 && r.StuckKeys == 0 && r.LeakedValues == 0 && r.OversizedWrites == 0
 }
 
-// errPromiseBroken is runChaos's answer when the run proved a breach of the
-// exactly-once promise; the summary line already says which.
-var errPromiseBroken = errors.New("the exactly-once promise was broken")
+// errPromiseBroken is runChaos's answer when the run proved a breach of a
+// promise; the summary line already says which.
+var errPromiseBroken = errors.New("a promise was broken")
 
 // runChaos is `blockd-chaos [flags]`. Its last line is the summary; it
 // returns errPromiseBroken when the promise was broken.
@@ -371,6 +403,7 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 	}
 	log.printf("seed=%d n=%d instances=%d kill-every=%s pause-every=%s pause-for=%s rolling-restarts=%d pg-restarts=%d broker-restarts=%d rate=%.0f/s resolve-deadline=%s landing-margin=%s",
 		o.Seed, o.N, o.Instances, o.KillEvery, o.PauseEvery, o.PauseFor, o.RollingRestarts, o.PGRestarts, o.BrokerRestarts, o.Rate, o.ResolveDeadline, o.LandingMargin)
+	log.printf("hostile-rate=%.3f max-message-bytes=%d", o.HostileRate, maxMessageBytes(o))
 	log.printf("faults: error=%.3f timeout=%.3f drop=%.3f late=%.3f apply-timeout=%.3f not-responding=%.3f status-lag=%.3f nested-failed=%.3f (timeout-delay=%s late-by=%s status-lag=%s)",
 		o.ErrorRate, o.TimeoutRate, o.DropRate, o.LateRate, o.ApplyTimeout, o.NotResponding, o.StatusLagRate, o.NestedFailed, o.TimeoutDelay, o.LateBy, o.StatusLag)
 	for _, w := range o.configWarnings() {
@@ -441,6 +474,15 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 	}
 	log.printf("%d blockd processes ready", o.Instances)
 
+	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0xc4a05))
+	run := runID(rng)
+	plan, err := planCommands(o.N, rng, run)
+	if err != nil {
+		return rep, err
+	}
+	if err := addHostile(plan, rand.New(rand.NewPCG(uint64(o.Seed), 0x4057)), run, o.HostileRate, maxMessageBytes(o)); err != nil {
+		return rep, err
+	}
 	results := newResultCollector(broker.addr, log)
 	defer results.close()
 
@@ -458,11 +500,6 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 		<-doctorDone
 	}()
 
-	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0xc4a05))
-	plan, err := planCommands(o.N, rng, runID(rng))
-	if err != nil {
-		return rep, err
-	}
 	prod := newProducer(broker.addr, plan, o.Rate, log)
 	defer prod.close()
 
@@ -535,8 +572,8 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 			case <-t.C:
 				pub := prod.publishedIDs()
 				done := results.terminalAmong(pub)
-				log.printf("published=%d/%d terminal=%d kills=%d pauses=%d rolling_restarts=%d pg_restarts=%d broker_restarts=%d",
-					len(pub), o.N, done, procs.kills(), procs.pauses(), procs.rollingRestarts(), procs.pgRestarts(), procs.brokerRestarts())
+				log.printf("published=%d/%d hostile=%d/%d terminal=%d kills=%d pauses=%d rolling_restarts=%d pg_restarts=%d broker_restarts=%d",
+					len(pub), o.N, len(prod.hostileSent()), len(plan.hostile), done, procs.kills(), procs.pauses(), procs.rollingRestarts(), procs.pgRestarts(), procs.brokerRestarts())
 			}
 		}
 	}()
@@ -567,11 +604,16 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 	var superviseWG sync.WaitGroup
 	procs.superviseEvery(quiesceCtx, &superviseWG, time.Second)
 
-	// Quiescence: every published command has a terminal result.
+	// Quiescence: every published command has a terminal result, and every
+	// hostile message its answer.
 	published := prod.publishedIDs()
 	deadline := time.Now().Add(o.QuiesceTimeout)
 	quiesceStart := time.Now()
-	for results.terminalAmong(published) < len(published) && time.Now().Before(deadline) && ctx.Err() == nil {
+	unanswered := func() int {
+		ev := newChaosEvidence(liveChaosState(plan, prod, results, maxMessageBytes(o)))
+		return ev.unansweredHostile().n + ev.hostileCommandsOff().n
+	}
+	for (results.terminalAmong(published) < len(published) || unanswered() > 0) && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(500 * time.Millisecond)
 	}
 	stopProgress()
@@ -581,10 +623,10 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 		superviseWG.Wait()
 		return rep, fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
-	if n := results.terminalAmong(published); n < len(published) {
-		log.printf("quiescence timeout after %s: %d of %d commands have a terminal result", o.QuiesceTimeout, n, len(published))
+	if n, u := results.terminalAmong(published), unanswered(); n < len(published) || u > 0 {
+		log.printf("quiescence timeout after %s: %d of %d commands have a terminal result; %d hostile messages lack their answer", o.QuiesceTimeout, n, len(published), u)
 	} else {
-		log.printf("quiescent %s after producing: every command has a terminal result", time.Since(quiesceStart).Round(time.Millisecond))
+		log.printf("quiescent %s after producing: every command has a terminal result, every hostile message its answer", time.Since(quiesceStart).Round(time.Millisecond))
 	}
 	stopSupervising()
 	superviseWG.Wait()
@@ -601,7 +643,7 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 
 	rep.Kills, rep.PGRestarts, rep.BrokerRestarts = procs.kills(), procs.pgRestarts(), procs.brokerRestarts()
 	rep.Pauses, rep.RollingRestarts = procs.pauses(), procs.rollingRestarts()
-	if err := checkChaos(ctx, &rep, o, plan, prod, results, sb, log); err != nil {
+	if err := checkChaos(ctx, &rep, o, runDir, plan, prod, results, sb, log); err != nil {
 		return rep, err
 	}
 	if n := doctor.evictions(); n > 0 {
@@ -612,6 +654,7 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 	}
 	if n := procs.unexpectedExits(); n > 0 {
 		log.line("chaos: blockd/broker processes that exited on their own (restarted): %d — see the logs in %s", n, runDir)
+		keepDir = true // the line above sends the reader there
 	}
 	log.line("chaos: wall time %s", time.Since(log.start).Round(time.Millisecond))
 	return rep, nil

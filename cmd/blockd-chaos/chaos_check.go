@@ -22,53 +22,59 @@ import (
 	"github.com/blockd/blockd/schemas"
 )
 
-// seenResult is one result event read from blockd.results.
+// seenResult is one event read from blockd.results: a command's result,
+// or a refusal (key refused:<trackId>, ce_type dev.blockd.refusal.*).
 type seenResult struct {
 	EventID, Status, Code, Type, Provider string
 	ProviderTrackID                       string // result.providerTrackId, on DONE
 	Partition                             int
 	Offset                                int64
+	// Refusal: the event's ce_type is dev.blockd.refusal.* (under a
+	// command's own key that is a breach: it would replace the result).
+	Refusal     bool
+	Message     string // error.message
+	Traceparent string // the traceparent header, if any
+	Size        int    // as blockd counts a message it writes
+	Text        string // the value and every header value, for the leak check
 }
+
+// The keys and types of refusals (processor.RefusalKeyPrefix).
+const (
+	refusalKeyPrefix  = "refused:"
+	refusalTypePrefix = "dev.blockd.refusal."
+)
 
 func (r seenResult) terminal() bool {
-	return r.Status == string(schemas.StatusDone) || r.Status == string(schemas.StatusFailed) || r.Status == string(schemas.StatusRejected)
+	return !r.Refusal && (r.Status == string(schemas.StatusDone) || r.Status == string(schemas.StatusFailed) || r.Status == string(schemas.StatusRejected))
 }
 
-// resultCollector reads every partition of blockd.results from the first
-// offset, across broker restarts, and keeps every result by trackId.
-type resultCollector struct {
-	addr   string
-	log    *chaosLogger
+// topicReader reads every partition of a topic from the first offset,
+// across broker restarts, and hands each message to add.
+type topicReader struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-
-	mu       sync.Mutex
-	byTrack  map[string][]seenResult
-	messages int
-	bad      int
-	last     time.Time
-	closed   bool
+	once   sync.Once
 }
 
-func newResultCollector(addr string, log *chaosLogger) *resultCollector {
+func readTopic(addr, topic string, add func(kafka.Message)) *topicReader {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &resultCollector{addr: addr, log: log, cancel: cancel, byTrack: make(map[string][]seenResult), last: time.Now()}
+	t := &topicReader{cancel: cancel}
 	for part := range chaosPartitions {
-		c.wg.Add(1)
+		t.wg.Add(1)
 		go func() {
-			defer c.wg.Done()
-			c.read(ctx, part)
+			defer t.wg.Done()
+			readPartition(ctx, addr, topic, part, add)
 		}()
 	}
-	return c
+	return t
 }
 
-// read reads one partition until ctx ends. A reader that fails (the broker
-// went away) is replaced by a new one at the next offset.
-func (c *resultCollector) read(ctx context.Context, part int) {
+// readPartition reads one partition until ctx ends. A reader that fails
+// (the broker went away) is replaced by a new one at the next offset.
+func readPartition(ctx context.Context, addr, topic string, part int, add func(kafka.Message)) {
 	next := kafka.FirstOffset
 	for ctx.Err() == nil {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{c.addr}, Topic: "blockd.results", Partition: part,
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: part,
 			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond, MaxAttempts: 3})
 		if err := r.SetOffset(next); err != nil {
 			r.Close()
@@ -80,7 +86,7 @@ func (c *resultCollector) read(ctx context.Context, part int) {
 				break
 			}
 			next = m.Offset + 1
-			c.add(m)
+			add(m)
 		}
 		r.Close()
 		select {
@@ -90,7 +96,50 @@ func (c *resultCollector) read(ctx context.Context, part int) {
 	}
 }
 
-func (c *resultCollector) add(m kafka.Message) {
+func (t *topicReader) close() {
+	t.once.Do(func() {
+		t.cancel()
+		t.wg.Wait()
+	})
+}
+
+// resultCollector reads blockd.results and blockd.dlq and keeps every
+// result by trackId, every refusal by the trackId it refused, and every
+// dead letter.
+type resultCollector struct {
+	log     *chaosLogger
+	readers []*topicReader
+
+	mu          sync.Mutex
+	byTrack     map[string][]seenResult
+	refusals    map[string][]seenResult
+	deadLetters []seenDeadLetter
+	messages    int
+	bad         int
+	last        time.Time
+}
+
+func newResultCollector(addr string, log *chaosLogger) *resultCollector {
+	c := &resultCollector{log: log, byTrack: make(map[string][]seenResult), refusals: make(map[string][]seenResult), last: time.Now()}
+	c.readers = []*topicReader{readTopic(addr, "blockd.results", c.add), readTopic(addr, "blockd.dlq", c.addDeadLetter)}
+	return c
+}
+
+// header is the value of m's header key, "" when it has none.
+func header(m kafka.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// readResult reads a message of blockd.results. ok is false when it is no
+// event; refusal when it is keyed refused:<trackId> (whatever its type);
+// miskeyed when its key is neither its trackId nor refused:<trackId>, or a
+// refusal's key does not match its type.
+func readResult(m kafka.Message) (r seenResult, trackID string, refusal, miskeyed, ok bool) {
 	var v struct {
 		EventID  string          `json:"eventId"`
 		TrackID  string          `json:"trackId"`
@@ -99,20 +148,18 @@ func (c *resultCollector) add(m kafka.Message) {
 		Status   string          `json:"status"`
 		Result   json.RawMessage `json:"result"`
 		Error    *struct {
-			Code string `json:"code"`
+			Code    string `json:"code"`
+			Message string `json:"message"`
 		} `json:"error"`
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.messages++
-	c.last = time.Now()
 	if err := json.Unmarshal(m.Value, &v); err != nil || v.TrackID == "" {
-		c.bad++
-		return
+		return r, "", false, false, false
 	}
-	r := seenResult{EventID: v.EventID, Status: v.Status, Type: v.Type, Provider: v.Provider, Partition: m.Partition, Offset: m.Offset}
+	r = seenResult{EventID: v.EventID, Status: v.Status, Type: v.Type, Provider: v.Provider, Partition: m.Partition, Offset: m.Offset,
+		Refusal: strings.HasPrefix(header(m, "ce_type"), refusalTypePrefix), Traceparent: header(m, "traceparent"),
+		Size: msgSize(m.Key, m.Value, m.Headers), Text: messageText(m)}
 	if v.Error != nil {
-		r.Code = v.Error.Code
+		r.Code, r.Message = v.Error.Code, v.Error.Message
 	}
 	if len(v.Result) > 0 {
 		var res struct {
@@ -121,10 +168,46 @@ func (c *resultCollector) add(m kafka.Message) {
 		_ = json.Unmarshal(v.Result, &res)
 		r.ProviderTrackID = res.ProviderTrackID
 	}
-	if string(m.Key) != v.TrackID {
-		c.bad++ // a result not keyed by its trackId breaks the contract
+	key := string(m.Key)
+	refusal = strings.HasPrefix(key, refusalKeyPrefix)
+	miskeyed = key != v.TrackID || r.Refusal
+	if refusal {
+		miskeyed = key != refusalKeyPrefix+v.TrackID || !r.Refusal
 	}
-	c.byTrack[v.TrackID] = append(c.byTrack[v.TrackID], r)
+	return r, v.TrackID, refusal, miskeyed, true
+}
+
+// messageText is m's value and header values, for the leak check.
+func messageText(m kafka.Message) string {
+	var b strings.Builder
+	b.Write(m.Value)
+	for _, h := range m.Headers {
+		b.WriteByte('\n')
+		b.WriteString(h.Key)
+		b.WriteByte('=')
+		b.Write(h.Value)
+	}
+	return b.String()
+}
+
+func (c *resultCollector) add(m kafka.Message) {
+	r, trackID, refusal, miskeyed, ok := readResult(m)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.messages++
+	c.last = time.Now()
+	if !ok {
+		c.bad++
+		return
+	}
+	if miskeyed {
+		c.bad++ // breaks the contract; a refusal-typed event under the trackId counts as that command's (conflicting)
+	}
+	if refusal {
+		c.refusals[trackID] = append(c.refusals[trackID], r)
+		return
+	}
+	c.byTrack[trackID] = append(c.byTrack[trackID], r)
 }
 
 // terminalAmong counts the trackIds among ids with a terminal result.
@@ -158,26 +241,31 @@ func (c *resultCollector) drain(quiet time.Duration) {
 }
 
 func (c *resultCollector) close() {
-	c.mu.Lock()
-	closed := c.closed
-	c.closed = true
-	c.mu.Unlock()
-	if closed {
-		return
+	for _, r := range c.readers {
+		r.close()
 	}
-	c.cancel()
-	c.wg.Wait()
+}
+
+// collected is a copy of what a resultCollector read.
+type collected struct {
+	results, refusals map[string][]seenResult
+	deadLetters       []seenDeadLetter
+	messages, bad     int
 }
 
 // snapshot returns a copy of what was read.
-func (c *resultCollector) snapshot() (map[string][]seenResult, int, int) {
+func (c *resultCollector) snapshot() collected {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string][]seenResult, len(c.byTrack))
-	for k, v := range c.byTrack {
-		out[k] = slices.Clone(v)
+	clone := func(m map[string][]seenResult) map[string][]seenResult {
+		out := make(map[string][]seenResult, len(m))
+		for k, v := range m {
+			out[k] = slices.Clone(v)
+		}
+		return out
 	}
-	return out, c.messages, c.bad
+	return collected{results: clone(c.byTrack), refusals: clone(c.refusals), deadLetters: slices.Clone(c.deadLetters),
+		messages: c.messages, bad: c.bad}
 }
 
 // examples keeps the first few examples of one kind of finding.
@@ -201,9 +289,9 @@ func (e *examples) addN(n int, format string, args ...any) {
 // checkChaos computes the report from the results read, the database's
 // provider_calls and the sandboxes' ledgers, and prints the explanatory
 // lines. It fills rep.
-func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *commandPlan, prod *chaosProducer,
+func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, runDir string, plan *commandPlan, prod *chaosProducer,
 	results *resultCollector, sb *chaosSandboxes, log *chaosLogger) error {
-	st, err := gatherChaosState(ctx, o.DatabaseURL, plan, prod, results, sb, log)
+	st, err := gatherChaosState(ctx, o, runDir, plan, prod, results, sb, log)
 	if err != nil {
 		return err
 	}
@@ -226,7 +314,103 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 	rep.DuplicateEffects = effects.count()
 	printChaosFindings(log, ev, sb, lost, conflicts, effects, suspects)
 	printReconcileFindings(log, ev, flagged, ev.unflaggedUnknowns())
+
+	h := hostileFindings{unanswered: ev.unansweredHostile(), commandsOff: ev.hostileCommandsOff(), leaks: ev.leakedValues(),
+		stuck: ev.stuckKeys(), oversized: ev.oversizedWrites(), stray: ev.strayAnswers()}
+	rep.Hostile = len(st.hostile)
+	rep.HostileUnanswered = h.unanswered.n + h.commandsOff.n
+	rep.StuckKeys = h.stuck.n
+	rep.LeakedValues = h.leaks.n
+	rep.OversizedWrites = h.oversized.n
+	printHostileFindings(log, ev, h)
 	return nil
+}
+
+// hostileFindings are what the checks of the hostile mix found.
+type hostileFindings struct {
+	unanswered, commandsOff, leaks, stuck, oversized, stray examples
+}
+
+// printHostileFindings prints what the hostile mix was and how blockd
+// answered it, the largest messages blockd wrote, and the examples of
+// every finding.
+func printHostileFindings(log *chaosLogger, ev *chaosEvidence, h hostileFindings) {
+	kinds := map[string]int{}
+	for _, s := range ev.hostile {
+		kinds[string(s.step.Hostile.Kind)]++
+	}
+	var parts []string
+	for _, k := range sortedKeys(kinds) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, kinds[k]))
+	}
+	log.line("chaos: hostile mix: %d messages acknowledged of %d planned (%s)", len(ev.hostile), len(ev.plan.hostile), strings.Join(parts, " "))
+	for _, k := range ev.plan.skipped {
+		log.line("chaos: hostile mix: no planned command could carry a %s message; none sent", k)
+	}
+	codes := func(count func(add func(string))) string {
+		n := map[string]int{}
+		count(func(c string) { n[c]++ })
+		var out []string
+		for _, c := range sortedKeys(n) {
+			out = append(out, fmt.Sprintf("%s=%d", c, n[c]))
+		}
+		return strings.Join(out, " ")
+	}
+	replaced := 0
+	for _, d := range ev.deadLetters {
+		if d.Replaced != "" {
+			replaced++
+		}
+	}
+	log.line("chaos: dead letters: %d (%s; %d replaced by blockd's record of where the message is); refusals: %s",
+		len(ev.deadLetters), codes(func(add func(string)) {
+			for _, d := range ev.deadLetters {
+				add(d.Code)
+			}
+		}), replaced, codes(func(add func(string)) {
+			for _, rs := range ev.refusals {
+				for _, r := range rs {
+					add(r.Code)
+				}
+			}
+		}))
+	for _, s := range ev.hostile {
+		if m := s.step.Hostile; m.Kind == hostileLargestResult {
+			a := ev.answers[m.TrackID]
+			want := "either (too close to call)"
+			switch {
+			case m.WantTooLarge:
+				want = "FAILED " + schemas.CodeResultTooLarge
+			case m.WantFits:
+				want = "not " + schemas.CodeResultTooLarge + " (no input can make a result over this limit)"
+			}
+			log.line("chaos: largest result: %s (arhivaar block, note of 1000 '<') makes a ~%d-byte result, limit %d: want %s, got %s/%s",
+				m.TrackID, m.ResultBytes, ev.limit, want, cmp.Or(a.status, "(none)"), a.code)
+		}
+	}
+	largest := func(what string, m map[string][]seenResult) string {
+		best, id := 0, ""
+		for k, rs := range m {
+			for _, r := range rs {
+				if r.Size > best {
+					best, id = r.Size, k
+				}
+			}
+		}
+		return fmt.Sprintf("%s %d bytes (%s)", what, best, id)
+	}
+	dl := 0
+	for _, d := range ev.deadLetters {
+		dl = max(dl, d.Size)
+	}
+	log.line("chaos: largest messages blockd wrote: %s, %s, dead letter %d bytes; limit %d",
+		largest("result", ev.results), largest("refusal", ev.refusals), dl, ev.limit)
+	printExamples(log, "hostile unanswered", h.unanswered)
+	printExamples(log, "hostile command not run as one", h.commandsOff)
+	printExamples(log, "leaked value", h.leaks)
+	printExamples(log, "stuck key", h.stuck)
+	printExamples(log, "oversized write", h.oversized)
+	printExamples(log, "stray answer", h.stray)
 }
 
 // chaosState is what a run left behind, read once after every blockd
@@ -235,9 +419,14 @@ func checkChaos(ctx context.Context, rep *chaosReport, o chaosOptions, plan *com
 type chaosState struct {
 	plan        *commandPlan            // every planned command, by trackId
 	published   []string                // the trackIds the broker acknowledged, in that order
-	results     map[string][]seenResult // every result read from blockd.results, by trackId
+	results     map[string][]seenResult // every result read from blockd.results, by trackId (its key)
+	refusals    map[string][]seenResult // every refusal (key refused:<trackId>), by the trackId it refused
+	deadLetters []seenDeadLetter        // every message read from blockd.dlq
 	messages    int                     // messages read from blockd.results
-	badMessages int                     // of those, unreadable or not keyed by their trackId
+	badMessages int                     // of those, unreadable or mis-keyed
+	hostile     []sentHostile           // the acknowledged messages of the hostile mix
+	logHits     []logHit                // sensitive values found in the run directory's logs
+	limit       int                     // BLOCKD_MAX_MESSAGE_BYTES of the blockd processes
 	db          chaosDB                 // provider_calls and commands
 	ledgers     chaosLedgers            // what the sandboxes applied
 }
@@ -262,17 +451,28 @@ type chaosLedgers struct {
 // gatherChaosState reads what a run left behind: the commands the broker
 // acknowledged, the results read, the run's database and the sandboxes'
 // ledgers.
-func gatherChaosState(ctx context.Context, databaseURL string, plan *commandPlan, prod *chaosProducer,
+func gatherChaosState(ctx context.Context, o chaosOptions, runDir string, plan *commandPlan, prod *chaosProducer,
 	results *resultCollector, sb *chaosSandboxes, log *chaosLogger) (chaosState, error) {
-	st := chaosState{plan: plan, published: prod.publishedIDs()}
-	st.results, st.messages, st.badMessages = results.snapshot()
-	db, err := readChaosDatabase(ctx, databaseURL)
+	st := liveChaosState(plan, prod, results, maxMessageBytes(o))
+	var err error
+	if st.logHits, err = scanLogs(runDir, plan.sensitive); err != nil {
+		return chaosState{}, err
+	}
+	db, err := readChaosDatabase(ctx, o.DatabaseURL)
 	if err != nil {
 		return chaosState{}, err
 	}
 	st.db = db
 	st.ledgers = readSandboxLedgers(sb, plan, st.published, log)
 	return st, nil
+}
+
+// liveChaosState is what the producer and the collector hold now: enough
+// to tell which commands and hostile messages are answered.
+func liveChaosState(plan *commandPlan, prod *chaosProducer, results *resultCollector, limit int) chaosState {
+	got := results.snapshot()
+	return chaosState{plan: plan, published: prod.publishedIDs(), hostile: prod.hostileSent(), limit: limit,
+		results: got.results, refusals: got.refusals, deadLetters: got.deadLetters, messages: got.messages, badMessages: got.bad}
 }
 
 // readSandboxLedgers reads what the sandboxes applied: Finnotech's holds and
@@ -324,13 +524,24 @@ type chaosEvidence struct {
 	isPublished map[string]bool
 	calls       map[string]string           // provider trackId → the trackId of its command (provider_calls)
 	accounts    map[string]*accountCommands // "arhivaar/<id>" or "card/<id>" → the commands that name it
+	dlqByPos    map[msgPos][]seenDeadLetter // dead letters by the position of the message they refused
+	dlqByTrack  map[string][]seenDeadLetter // dead letters by the trackId of their value
 }
 
 // newChaosEvidence works out the answers of st's published commands and the
 // commands of each Arhivaar and card account.
 func newChaosEvidence(st chaosState) *chaosEvidence {
 	ev := &chaosEvidence{chaosState: st, answers: make(map[string]chaosAnswer, len(st.published)),
-		isPublished: make(map[string]bool, len(st.published)), calls: st.db.trackOf(), accounts: map[string]*accountCommands{}}
+		isPublished: make(map[string]bool, len(st.published)), calls: st.db.trackOf(), accounts: map[string]*accountCommands{},
+		dlqByPos: map[msgPos][]seenDeadLetter{}, dlqByTrack: map[string][]seenDeadLetter{}}
+	for _, d := range st.deadLetters {
+		if d.HasSource {
+			ev.dlqByPos[d.Source] = append(ev.dlqByPos[d.Source], d)
+		}
+		if d.TrackID != "" {
+			ev.dlqByTrack[d.TrackID] = append(ev.dlqByTrack[d.TrackID], d)
+		}
+	}
 	for _, id := range st.published {
 		ev.isPublished[id] = true
 		if first := firstTerminal(st.results[id]); first != nil {
@@ -367,11 +578,18 @@ func firstTerminal(rs []seenResult) *seenResult {
 }
 
 // mayHaveEffect says whether command id may have left an effect: yes when
-// it is DONE, when its outcome is unknown, or when it has no answer
-// (counted lost).
+// it is DONE, when its outcome is unknown, when it was applied but cannot
+// be answered DONE (its answer does not match, or its result is too large
+// to publish), or when it has no answer (counted lost).
 func (ev *chaosEvidence) mayHaveEffect(id string) bool {
 	a, ok := ev.answers[id]
-	return !ok || a.status == string(schemas.StatusDone) || a.code == schemas.CodeOutcomeUnknown
+	return !ok || a.status == string(schemas.StatusDone) || appliedUnanswered(a)
+}
+
+// appliedUnanswered says whether a is FAILED for a call whose outcome is
+// unknown or that was applied: an effect may exist.
+func appliedUnanswered(a chaosAnswer) bool {
+	return a.code == schemas.CodeOutcomeUnknown || a.code == schemas.CodeResultTooLarge || a.code == schemas.CodeAnswerMismatch
 }
 
 // command is the trackId of the command that made the provider call
@@ -384,14 +602,15 @@ func (ev *chaosEvidence) command(providerTrackID string) (string, *chaosCommand)
 	return id, ev.plan.byTrack[id]
 }
 
-// outcome is DONE, MAYBE (unknown or lost), NOT, or NONE (no command).
+// outcome is DONE, MAYBE (unknown, applied but not answered DONE, or
+// lost), NOT, or NONE (no command).
 func (ev *chaosEvidence) outcome(c *chaosCommand) string {
 	if c == nil {
 		return "NONE"
 	}
 	a, ok := ev.answers[c.Cmd.TrackID]
 	switch {
-	case !ok || a.code == schemas.CodeOutcomeUnknown:
+	case !ok || appliedUnanswered(a):
 		return "MAYBE"
 	case a.status == string(schemas.StatusDone):
 		return "DONE"
@@ -432,8 +651,12 @@ func (ev *chaosEvidence) lostCommands() examples {
 
 // conflictingResults proves that no trackId got two different answers: the
 // terminal results of a command, however often re-published, are one event
-// (same eventId and status). It finds each published command with terminal
-// results that differ.
+// (same eventId and status), and nothing else is published under its key
+// (a refusal-typed event there would replace the result for a consumer
+// that keeps the latest event per key). Refusals under refused:<trackId>
+// are no answer of the command and are not looked at. It finds each
+// published command with terminal results that differ, or a refusal under
+// its key.
 func (ev *chaosEvidence) conflictingResults() examples {
 	var conflicts examples
 	byTrack := ev.results
@@ -442,6 +665,10 @@ func (ev *chaosEvidence) conflictingResults() examples {
 		conflict := false
 		for i := range byTrack[id] {
 			r := &byTrack[id][i]
+			if r.Refusal {
+				conflict = true
+				continue
+			}
 			if !r.terminal() {
 				continue
 			}
@@ -456,7 +683,11 @@ func (ev *chaosEvidence) conflictingResults() examples {
 		if conflict {
 			var parts []string
 			for _, r := range byTrack[id] {
-				parts = append(parts, fmt.Sprintf("%s/%s/%s", r.Status, r.Code, r.EventID))
+				what := ""
+				if r.Refusal {
+					what = "refusal "
+				}
+				parts = append(parts, fmt.Sprintf("%s%s/%s/%s", what, r.Status, r.Code, r.EventID))
 			}
 			conflicts.add("%s: %s", id, strings.Join(parts, " vs "))
 		}

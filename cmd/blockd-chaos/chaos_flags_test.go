@@ -23,6 +23,10 @@ func TestChaosFlags(t *testing.T) {
 		{name: "a rate out of range", args: []string{"-status-lag-rate", "1.5"}, wantErr: "-status-lag-rate must be between 0 and 1"},
 		{name: "negative rolling restarts", args: []string{"-rolling-restarts", "-1"}, wantErr: "-rolling-restarts must not be negative"},
 		{name: "pauses without a length", args: []string{"-pause-for", "0"}, wantErr: "-pause-for must be positive"},
+		{name: "a hostile rate out of range", args: []string{"-hostile-rate", "0.9"}, wantErr: "-hostile-rate must be between 0 and 0.5"},
+		{name: "no hostile messages", args: []string{"-hostile-rate", "0"}},
+		{name: "a message limit blockd refuses", args: []string{"-max-message-bytes", "1000"}, wantErr: "-max-message-bytes must be 0"},
+		{name: "a message limit the largest result exceeds", args: []string{"-max-message-bytes", "6144"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

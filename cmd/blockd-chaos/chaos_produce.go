@@ -119,6 +119,7 @@ func blockdEnv(o chaosOptions, brokerAddr, tokenKeyFile string, sb *chaosSandbox
 			"BLOCKD_LANDING_MARGIN="+o.LandingMargin.String(),
 			"BLOCKD_SHUTDOWN_GRACE="+chaosShutdownGrace.String(),
 			"BLOCKD_LOG_LEVEL="+cmp.Or(o.LogLevel, "warn"),
+			"BLOCKD_MAX_MESSAGE_BYTES="+strconv.Itoa(maxMessageBytes(o)),
 			// blockd serve: every provider is real to it (the chaos
 			// sandboxes, over http:// on loopback on purpose), and the
 			// operator listener is off (three instances share the host).
@@ -157,14 +158,33 @@ type chaosCommand struct {
 	Delay time.Duration
 	// Label names the command's sort for the report, e.g. "finnotech/block".
 	Label string
+	// Headers are sent with the message (a hostile traceparent, the
+	// hostileHeader).
+	Headers []kafka.Header
+	// Hostile, when set, makes the step part of the hostile mix: a message
+	// that is no command (Hostile.Command false: Cmd holds only the trackId
+	// it carries), or a planned command with something hostile about it.
+	Hostile *hostileMessage
+}
+
+// kafkaMessage is the message that publishes step s.
+func kafkaMessage(s *chaosCommand) kafka.Message {
+	return kafka.Message{Topic: s.Topic, Key: []byte(s.Key), Value: s.Value, Headers: s.Headers}
 }
 
 // commandPlan is every command of a run, in chains whose steps are
 // published in order.
 type commandPlan struct {
 	chains  [][]*chaosCommand
-	byTrack map[string]*chaosCommand
-	total   int
+	byTrack map[string]*chaosCommand // the commands
+	total   int                      // commands
+	steps   int                      // messages: the commands and the hostile messages
+	// hostile are the steps of the hostile mix (addHostile), in chain
+	// order; sensitive the values its messages carry that blockd must
+	// never echo; skipped the kinds no planned command could carry.
+	hostile   []*chaosCommand
+	sensitive []sensitiveValue
+	skipped   []hostileKind
 }
 
 var chaosKindTopics = map[schemas.Kind]string{
@@ -308,6 +328,7 @@ func planCommands(n int, rng *rand.Rand, run string) (*commandPlan, error) {
 		p.chains = append(p.chains, steps)
 		p.total += len(steps)
 	}
+	p.steps = p.total
 	return p, nil
 }
 
@@ -324,10 +345,32 @@ type chaosProducer struct {
 	mu        sync.Mutex
 	published []string // trackIds, in the order they were acknowledged
 	nRetries  int      // messages written again after a failed write
+	// hostile are the acknowledged messages of the hostile mix, in that
+	// order; positions where the broker put each (by hostileHeader id).
+	hostile   []sentHostile
+	positions map[string]msgPos
+}
+
+// msgPos is where a message is: topic, partition, offset.
+type msgPos struct {
+	Topic     string
+	Partition int
+	Offset    int64
+}
+
+func (p msgPos) String() string { return fmt.Sprintf("%s/%d/%d", p.Topic, p.Partition, p.Offset) }
+
+// sentHostile is a message of the hostile mix the broker acknowledged, and
+// where it put it (known: the position was reported).
+type sentHostile struct {
+	step  *chaosCommand
+	pos   msgPos
+	known bool
 }
 
 func newProducer(addr string, plan *commandPlan, rate float64, log *chaosLogger) *chaosProducer {
-	return &chaosProducer{plan: plan, rate: rate, log: log, w: &kafka.Writer{
+	p := &chaosProducer{plan: plan, rate: rate, log: log, positions: make(map[string]msgPos)}
+	p.w = &kafka.Writer{
 		Addr:            kafka.TCP(addr),
 		Balancer:        &kafka.Hash{},
 		RequiredAcks:    kafka.RequireAll,
@@ -338,7 +381,33 @@ func newProducer(addr string, plan *commandPlan, rate float64, log *chaosLogger)
 		WriteBackoffMax: 500 * time.Millisecond,
 		WriteTimeout:    5 * time.Second,
 		ReadTimeout:     5 * time.Second,
-	}}
+		Completion:      p.written,
+	}
+	return p
+}
+
+// written learns where the broker put each hostile message of a batch it
+// took (the writer calls it before WriteMessages returns).
+func (p *chaosProducer) written(msgs []kafka.Message, err error) {
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range msgs {
+		for _, h := range m.Headers {
+			if h.Key == hostileHeader {
+				p.positions[string(h.Value)] = msgPos{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+			}
+		}
+	}
+}
+
+// hostileSent returns the acknowledged messages of the hostile mix.
+func (p *chaosProducer) hostileSent() []sentHostile {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.hostile)
 }
 
 func (p *chaosProducer) close() { p.w.Close() }
@@ -390,7 +459,7 @@ func (p *chaosProducer) run(ctx context.Context) error {
 	done := 0
 	budget, last := 1.0, time.Now()
 	burst := max(p.rate/4, 1)
-	for done < p.plan.total {
+	for done < p.plan.steps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -425,7 +494,7 @@ func (p *chaosProducer) run(ctx context.Context) error {
 		msgs := make([]kafka.Message, len(batch))
 		for i, c := range batch {
 			s := p.plan.chains[c][states[c].next]
-			msgs[i] = kafka.Message{Topic: s.Topic, Key: []byte(s.Key), Value: s.Value}
+			msgs[i] = kafkaMessage(s)
 		}
 		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err := p.w.WriteMessages(wctx, msgs...)
@@ -455,7 +524,13 @@ func (p *chaosProducer) run(ctx context.Context) error {
 				continue
 			}
 			s := p.plan.chains[c][st.next]
-			p.published = append(p.published, s.Cmd.TrackID)
+			if s.Hostile == nil || s.Hostile.Command {
+				p.published = append(p.published, s.Cmd.TrackID)
+			}
+			if s.Hostile != nil {
+				pos, known := p.positions[s.Hostile.ID]
+				p.hostile = append(p.hostile, sentHostile{step: s, pos: pos, known: known})
+			}
 			done++
 			st.next++
 			st.tries = 0

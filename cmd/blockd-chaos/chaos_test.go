@@ -23,8 +23,16 @@ import (
 // restart, provider sandboxes with every fault mode (late delivery,
 // applied-then-timeout, applied-then-not-responding, a status inquiry that
 // lags, nested failures beside 5xx, timeouts and dropped answers), 1000
-// commands. Every command must get exactly one terminal answer and every
-// provider effect must belong to exactly one command.
+// commands, and 3% hostile messages of every kind (NUL strings and headers,
+// bad traceparents, empty values and tombstones, national ids, IBANs, card
+// accounts and deposit numbers in bad fields, a reused trackId, messages
+// over the limit, a huge reason), under a 6144-byte BLOCKD_MAX_MESSAGE_BYTES
+// that makes the largest-result command's result too large to publish.
+// Every command must get exactly one terminal answer, every provider effect
+// must belong to exactly one command, every hostile message its answer, no
+// key may stay stuck and no sensitive value may show in an answer or a log.
+// (The full run keeps blockd's default limit, under which the 200 KB field
+// is schema-invalid rather than too large and no result can be too large.)
 //
 // It never restarts PostgreSQL (pg_restarts=0): the other test packages
 // share the server and run in parallel with this one, and a restart would
@@ -82,6 +90,9 @@ func TestChaosShort(t *testing.T) {
 		Blockd:          bin,
 		DatabaseURL:     dbURL,
 		DropDatabase:    true,
+		HostileRate:     0.03,
+		MaxMessageBytes: 6144,
+		LogLevel:        "info", // more lines in which a leaked value would show
 		Out:             out,
 	})
 	if err != nil {
@@ -91,6 +102,13 @@ func TestChaosShort(t *testing.T) {
 	if rep.Lost != 0 || rep.DuplicateEffects != 0 || rep.Conflicting != 0 {
 		t.Errorf("exactly-once broken: lost=%d duplicate_effects=%d (phantom_done=%d) conflicting_results=%d",
 			rep.Lost, rep.DuplicateEffects, rep.PhantomDone, rep.Conflicting)
+	}
+	if rep.HostileUnanswered != 0 || rep.StuckKeys != 0 || rep.LeakedValues != 0 || rep.OversizedWrites != 0 {
+		t.Errorf("hostile input: hostile_unanswered=%d stuck_keys=%d leaked_values=%d oversized_writes=%d, want 0",
+			rep.HostileUnanswered, rep.StuckKeys, rep.LeakedValues, rep.OversizedWrites)
+	}
+	if rep.Hostile < 32 {
+		t.Errorf("hostile=%d, want the 32 planned (30 of the mix, a huge reason, the largest result)", rep.Hostile)
 	}
 	if rep.Commands != 1000 || rep.Results != rep.Commands {
 		t.Errorf("commands=%d results=%d, want 1000 and 1000", rep.Commands, rep.Results)

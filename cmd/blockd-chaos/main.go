@@ -10,9 +10,14 @@
 // broker, and then proves the exactly-once promise with numbers: every
 // command has one terminal result, no result contradicts another, and
 // every effect in the sandboxes' ledgers belongs to exactly one command,
-// to the rial. It also counts the commands answered OUTCOME_UNKNOWN and
-// those the database flags for reconciliation. Its last line is the
-// summary; it exits non-zero when the promise was broken.
+// to the rial. It mixes hostile messages into the traffic (-hostile-rate:
+// NUL strings and headers, bad traceparents, empty values, sensitive values
+// in bad fields, reused trackIds, messages over the limit) and proves that
+// each got its answer (a dead letter, a refusal under refused:<trackId>),
+// that no key stayed stuck behind one and that no sensitive value shows in
+// an answer or a log. It also counts the commands answered OUTCOME_UNKNOWN
+// and those the database flags for reconciliation. Its last line is the
+// summary; it exits non-zero when a promise was broken.
 //
 // It runs the blockd binary named by -blockd or, without it, builds
 // github.com/blockd/blockd/cmd/blockd into its run directory with the go
