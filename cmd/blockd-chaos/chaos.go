@@ -450,7 +450,7 @@ func chaosRun(ctx context.Context, o chaosOptions) (rep chaosReport, err error) 
 	if err != nil {
 		return rep, err
 	}
-	if err := createChaosTopics(ctx, broker.addr); err != nil {
+	if err := createChaosTopics(ctx, broker.addr, maxMessageBytes(o)); err != nil {
 		return rep, err
 	}
 	log.printf("broker up at %s (pid %d), topics created", broker.addr, broker.pid())
