@@ -247,6 +247,9 @@ type Completion struct {
 	// NeedsReconciliation flags an OUTCOME_UNKNOWN answer for an operator.
 	// A command flagged earlier (see LateAnswer) stays flagged.
 	NeedsReconciliation bool
+	// ReconcileReason says why, for the reconciliation list; a reason
+	// recorded earlier is kept.
+	ReconcileReason string
 }
 
 // Provider call states, as the provider_calls rows record them.

@@ -247,12 +247,13 @@ func (s *Store) Complete(ctx context.Context, c schemas.Completion) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE commands SET state = $3, event_id = $4, result_topic = $5, result = $6, result_headers = $7,
 			       completed_at = now(), updated_at = now(), completed_by = owner, owner = NULL, claim = NULL, lease_until = NULL,
-			       needs_reconciliation = needs_reconciliation OR $9
+			       needs_reconciliation = needs_reconciliation OR $9,
+			       reconcile_reason = CASE WHEN $9 THEN coalesce(reconcile_reason, NULLIF($11, '')) ELSE reconcile_reason END
 			WHERE track_id = $1 AND (
 			      (claim = $2 AND state IN ('RECEIVED', 'CALLING', 'IN_DOUBT'))
 			   OR ($8 <> '' AND $10 IN ('DONE', 'FAILED') AND state = 'IN_DOUBT' AND EXISTS (
 			          SELECT 1 FROM provider_calls p WHERE p.provider_track_id = $8 AND p.track_id = $1 AND p.attempt = commands.attempts)))`,
-			c.TrackID, nullUUID(c.Claim), c.State, c.EventID, c.Result.Topic, c.Result.Value, headers, c.ProviderTrackID, c.NeedsReconciliation, c.CallState)
+			c.TrackID, nullUUID(c.Claim), c.State, c.EventID, c.Result.Topic, c.Result.Value, headers, c.ProviderTrackID, c.NeedsReconciliation, c.CallState, c.ReconcileReason)
 		if err != nil {
 			return fmt.Errorf("recording outcome: %w", err)
 		}

@@ -698,6 +698,9 @@ func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, cmd s
 		}
 	}
 	c.EventID, c.Result = res.EventID, p.resultMessage(res, traceparent)
+	if c.NeedsReconciliation && res.Error != nil {
+		c.ReconcileReason = schemas.BoundReason(res.Error.Code + ": " + res.Error.Message)
+	}
 	err := p.store.Complete(ctx, c)
 	if errors.Is(err, schemas.ErrNotClaimed) && c.ProviderTrackID != "" {
 		// The answer is still a fact about the call: keep it, and flag the

@@ -216,7 +216,8 @@ func (p *Processor) outcomeUnknown(ctx context.Context, log zerolog.Logger, c sc
 	}, c.Attempts, c.ReceivedAt, uuid.NewString())
 	err := p.store.Complete(ctx, schemas.Completion{TrackID: cmd.TrackID, Claim: c.Claim, State: schemas.StateFailed,
 		ProviderTrackID: c.ProviderTrackID, CallState: schemas.CallUnknown, CallEvidence: evidence, EventID: out.EventID,
-		Result: p.resultMessage(out, c.Traceparent), NeedsReconciliation: true})
+		Result: p.resultMessage(out, c.Traceparent), NeedsReconciliation: true,
+		ReconcileReason: schemas.BoundReason(schemas.CodeOutcomeUnknown + ": " + out.Error.Message)})
 	if errors.Is(err, schemas.ErrNotClaimed) {
 		return nil
 	}

@@ -142,8 +142,8 @@ func TestFinnotechBlockOfAnotherAmountIsFlaggedNotSettled(t *testing.T) {
 		t.Fatalf("got %s %+v, want FAILED PROVIDER_ANSWER_MISMATCH, needing reconciliation, not retryable", r.Status, r.Error)
 	}
 	list, err := e.store.NeedsReconciliation(context.Background(), 10)
-	if err != nil || len(list) != 1 || list[0].TrackID != "am1" {
-		t.Fatalf("reconciliation list: %+v, %v; want am1", list, err)
+	if err != nil || len(list) != 1 || list[0].TrackID != "am1" || !strings.Contains(list[0].Reason, schemas.CodeAnswerMismatch) {
+		t.Fatalf("reconciliation list: %+v, %v; want am1 with its reason", list, err)
 	}
 	var call struct {
 		State  string `db:"state"`
