@@ -36,14 +36,42 @@ var (
 // instance; local reports whether a trackId is being worked on by this
 // instance right now. A terminal command's stored result is queued for
 // publishing again, with the same eventId, in the same transaction.
+// Concurrent calls are recorded together (see groupCommitter).
 func (s *Store) Receive(ctx context.Context, cmd schemas.Command, src schemas.SourceMeta, owner string, lease time.Duration, local func(trackID string) bool) (schemas.Receipt, error) {
+	in, err := newReceiveCall(cmd, src, owner, lease, local)
+	if err != nil {
+		return schemas.Receipt{}, err
+	}
+	if s.receives == nil {
+		return s.receiveAlone(ctx, in)
+	}
+	return s.receives.do(ctx, in)
+}
+
+// receiveCall is one Receive, its command encoded.
+type receiveCall struct {
+	cmd     schemas.Command
+	src     schemas.SourceMeta
+	owner   string
+	lease   time.Duration
+	local   func(trackID string) bool
+	request []byte
+	hash    []byte
+}
+
+func newReceiveCall(cmd schemas.Command, src schemas.SourceMeta, owner string, lease time.Duration, local func(trackID string) bool) (receiveCall, error) {
 	request, err := json.Marshal(cmd)
 	if err != nil {
-		return schemas.Receipt{}, fmt.Errorf("encoding command: %w", err)
+		return receiveCall{}, fmt.Errorf("encoding command: %w", err)
 	}
-	hash := cmd.CanonicalHash()
+	return receiveCall{cmd: cmd, src: src, owner: owner, lease: lease, local: local, request: request, hash: cmd.CanonicalHash()}, nil
+}
+
+// receiveAlone is Receive in a transaction of its own.
+func (s *Store) receiveAlone(ctx context.Context, in receiveCall) (schemas.Receipt, error) {
+	cmd, src := in.cmd, in.src
 	var r schemas.Receipt
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		claim := uuid.NewString()
 		var receivedAt time.Time
 		err := tx.QueryRowxContext(ctx, `
@@ -52,7 +80,7 @@ func (s *Store) Receive(ctx context.Context, cmd schemas.Command, src schemas.So
 			VALUES ($1, $2, $3, $4, $5, 'RECEIVED', $6, $7, now() + $8 * interval '1 millisecond', NULLIF($9, ''), $10, $11, $12)
 			ON CONFLICT (track_id) DO NOTHING
 			RETURNING received_at`,
-			cmd.TrackID, cmd.Kind, cmd.Provider, request, hash, owner, claim, lease.Milliseconds(),
+			cmd.TrackID, cmd.Kind, cmd.Provider, in.request, in.hash, in.owner, claim, in.lease.Milliseconds(),
 			src.Traceparent, src.Topic, src.Partition, src.Offset).Scan(&receivedAt)
 		if err == nil {
 			r = schemas.Receipt{Status: schemas.ReceiptNew, Claim: claim, State: schemas.StateReceived, ReceivedAt: receivedAt}
@@ -61,55 +89,63 @@ func (s *Store) Receive(ctx context.Context, cmd schemas.Command, src schemas.So
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("inserting command: %w", err)
 		}
-		var row struct {
-			Hash       []byte         `db:"request_hash"`
-			State      schemas.State  `db:"state"`
-			Owner      sql.NullString `db:"owner"`
-			Expired    bool           `db:"expired"`
-			Attempts   int            `db:"attempts"`
-			ReceivedAt time.Time      `db:"received_at"`
-		}
-		if err := tx.GetContext(ctx, &row, `
-			SELECT request_hash, state, owner, coalesce(lease_until < now(), true) AS expired, attempts, received_at
-			FROM commands WHERE track_id = $1 FOR UPDATE`, cmd.TrackID); err != nil {
-			return fmt.Errorf("reading stored command: %w", err)
-		}
-		r = schemas.Receipt{State: row.State, Attempts: row.Attempts, ReceivedAt: row.ReceivedAt}
-		abandoned := row.Expired || (row.Owner.String == owner && !local(cmd.TrackID))
-		switch {
-		case !bytes.Equal(row.Hash, hash):
-			r.Status = schemas.ReceiptConflict
-		case row.State.Terminal():
-			r.Status = schemas.ReceiptFinished
-			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO outbox (topic, key, value, headers)
-				SELECT result_topic, convert_to(track_id, 'UTF8'), result, result_headers FROM commands WHERE track_id = $1`,
-				cmd.TrackID); err != nil {
-				return fmt.Errorf("queueing stored result again: %w", err)
-			}
-			if err := notify(ctx, tx); err != nil {
-				return err
-			}
-		case row.State == schemas.StateInDoubt:
-			r.Status = schemas.ReceiptInDoubt
-		case !abandoned:
-			r.Status = schemas.ReceiptBusy
-		case row.State == schemas.StateReceived:
-			if _, err := tx.ExecContext(ctx, `
-				UPDATE commands SET owner = $2, claim = $3, lease_until = now() + $4 * interval '1 millisecond', updated_at = now()
-				WHERE track_id = $1`, cmd.TrackID, owner, claim, lease.Milliseconds()); err != nil {
-				return fmt.Errorf("taking over command: %w", err)
-			}
-			r.Status, r.Claim = schemas.ReceiptResumed, claim
-		default: // CALLING, abandoned: the call may have been sent.
-			if err := markInDoubt(ctx, tx, cmd.TrackID, "owner gone while calling the provider", false); err != nil {
-				return err
-			}
-			r.Status, r.State = schemas.ReceiptInDoubt, schemas.StateInDoubt
-		}
-		return nil
+		r, err = receiveStored(ctx, tx, in)
+		return err
 	})
 	return r, err
+}
+
+// receiveStored answers a Receive whose trackId is already stored, in tx.
+func receiveStored(ctx context.Context, tx *sqlx.Tx, in receiveCall) (schemas.Receipt, error) {
+	cmd, owner := in.cmd, in.owner
+	var row struct {
+		Hash       []byte         `db:"request_hash"`
+		State      schemas.State  `db:"state"`
+		Owner      sql.NullString `db:"owner"`
+		Expired    bool           `db:"expired"`
+		Attempts   int            `db:"attempts"`
+		ReceivedAt time.Time      `db:"received_at"`
+	}
+	if err := tx.GetContext(ctx, &row, `
+		SELECT request_hash, state, owner, coalesce(lease_until < now(), true) AS expired, attempts, received_at
+		FROM commands WHERE track_id = $1 FOR UPDATE`, cmd.TrackID); err != nil {
+		return schemas.Receipt{}, fmt.Errorf("reading stored command: %w", err)
+	}
+	r := schemas.Receipt{State: row.State, Attempts: row.Attempts, ReceivedAt: row.ReceivedAt}
+	abandoned := row.Expired || (row.Owner.String == owner && !in.local(cmd.TrackID))
+	switch {
+	case !bytes.Equal(row.Hash, in.hash):
+		r.Status = schemas.ReceiptConflict
+	case row.State.Terminal():
+		r.Status = schemas.ReceiptFinished
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO outbox (topic, key, value, headers)
+			SELECT result_topic, convert_to(track_id, 'UTF8'), result, result_headers FROM commands WHERE track_id = $1`,
+			cmd.TrackID); err != nil {
+			return r, fmt.Errorf("queueing stored result again: %w", err)
+		}
+		if err := notify(ctx, tx); err != nil {
+			return r, err
+		}
+	case row.State == schemas.StateInDoubt:
+		r.Status = schemas.ReceiptInDoubt
+	case !abandoned:
+		r.Status = schemas.ReceiptBusy
+	case row.State == schemas.StateReceived:
+		claim := uuid.NewString()
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE commands SET owner = $2, claim = $3, lease_until = now() + $4 * interval '1 millisecond', updated_at = now()
+			WHERE track_id = $1`, cmd.TrackID, owner, claim, in.lease.Milliseconds()); err != nil {
+			return r, fmt.Errorf("taking over command: %w", err)
+		}
+		r.Status, r.Claim = schemas.ReceiptResumed, claim
+	default: // CALLING, abandoned: the call may have been sent.
+		if err := markInDoubt(ctx, tx, cmd.TrackID, "owner gone while calling the provider", false); err != nil {
+			return r, err
+		}
+		r.Status, r.State = schemas.ReceiptInDoubt, schemas.StateInDoubt
+	}
+	return r, nil
 }
 
 // markInDoubt moves a CALLING command to IN_DOUBT. The claim holder may keep
@@ -151,7 +187,24 @@ func (s *Store) MarkInDoubt(ctx context.Context, p schemas.MarkInDoubtParams) er
 // CALLING, committed before the call is sent. It fails with ErrNotClaimed
 // when the caller lost the command, and ErrHoldTaken when ReserveHold names
 // a hold another unblock already has.
-func (s *Store) BeginCall(ctx context.Context, c schemas.CallStart, lease time.Duration) (begun schemas.CallBegun, err error) {
+// Calls that reserve no hold are recorded together (see groupCommitter).
+func (s *Store) BeginCall(ctx context.Context, c schemas.CallStart, lease time.Duration) (schemas.CallBegun, error) {
+	in := beginCall{CallStart: c, lease: lease}
+	if s.begins == nil || c.ReserveHold != "" || c.ReserveTransfer != "" {
+		return s.beginCallAlone(ctx, in)
+	}
+	return s.begins.do(ctx, in)
+}
+
+// beginCall is one BeginCall.
+type beginCall struct {
+	schemas.CallStart
+	lease time.Duration
+}
+
+// beginCallAlone is BeginCall in a transaction of its own.
+func (s *Store) beginCallAlone(ctx context.Context, in beginCall) (begun schemas.CallBegun, err error) {
+	c, lease := in.CallStart, in.lease
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var row struct {
 			Attempts int    `db:"attempts"`
@@ -238,7 +291,18 @@ func (s *Store) RecordAttemptNotApplied(ctx context.Context, p schemas.RecordAtt
 // implies, and its outbox messages in one transaction. Only the claim holder
 // may complete a command, except that a known answer for the command's latest
 // call also settles a command another worker marked IN_DOUBT meanwhile.
+// Completions that change the ledger only by creating a hold are recorded
+// together (see groupCommitter).
 func (s *Store) Complete(ctx context.Context, c schemas.Completion) error {
+	if s.completes == nil || c.ReleaseHold != "" || c.UnreserveHold != "" || c.TransferDone != "" || c.UnreserveTransfer != "" {
+		return s.completeAlone(ctx, c)
+	}
+	_, err := s.completes.do(ctx, c)
+	return err
+}
+
+// completeAlone is Complete in a transaction of its own.
+func (s *Store) completeAlone(ctx context.Context, c schemas.Completion) error {
 	headers, err := json.Marshal(c.Result.Headers)
 	if err != nil {
 		return fmt.Errorf("encoding result headers: %w", err)
@@ -421,14 +485,18 @@ func (s *Store) EarlierOpen(ctx context.Context, p schemas.EarlierOpenParams) (s
 // RenewLeases extends the leases owner holds on the commands it is working
 // on right now (trackIDs), so that no other instance takes them over while
 // owner is alive. A claim nobody works on any more is not renewed: it
-// expires and the command is taken over.
+// expires and the command is taken over. Rows are locked in trackId order,
+// as the batches of the command path lock them.
 func (s *Store) RenewLeases(ctx context.Context, owner string, lease time.Duration, trackIDs []string) (int64, error) {
 	if len(trackIDs) == 0 {
 		return 0, nil
 	}
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE commands SET lease_until = now() + $2 * interval '1 millisecond'
-		WHERE owner = $1 AND track_id = ANY($3) AND state IN ('RECEIVED', 'CALLING', 'IN_DOUBT') AND claim IS NOT NULL`,
+		WHERE track_id IN (
+		      SELECT track_id FROM commands
+		      WHERE owner = $1 AND track_id = ANY($3) AND state IN ('RECEIVED', 'CALLING', 'IN_DOUBT') AND claim IS NOT NULL
+		      ORDER BY track_id FOR UPDATE)`,
 		owner, lease.Milliseconds(), pq.Array(trackIDs))
 	if err != nil {
 		return 0, fmt.Errorf("renewing leases: %w", err)

@@ -20,6 +20,8 @@ import (
 	"github.com/lib/pq"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/blockd/blockd/schemas"
 )
 
 //go:embed migrations/*.sql
@@ -35,6 +37,12 @@ type Store struct {
 	db     *sqlx.DB
 	schema string
 	sealer TokenSealer // nil: the token methods refuse to work
+
+	// The group committers of the command path (nil: each call in its own
+	// transaction). See groupCommitter.
+	receives  *groupCommitter[receiveCall, schemas.Receipt]
+	begins    *groupCommitter[beginCall, schemas.CallBegun]
+	completes *groupCommitter[schemas.Completion, struct{}]
 }
 
 // Option tunes Open.
@@ -44,7 +52,22 @@ type options struct {
 	maxConns       int
 	sealer         TokenSealer
 	createDatabase bool
+	groupCommit    int
 }
+
+// DefaultGroupCommit is the most commands recorded in one transaction
+// unless GroupCommit says otherwise.
+const DefaultGroupCommit = 256
+
+// committers is how many transactions of each kind (receive, call intent,
+// outcome) may be committing at once: while one waits for its commit to be
+// durable, the next batch forms and runs.
+const committers = 2
+
+// GroupCommit bounds how many concurrent Receive, BeginCall or Complete
+// calls are recorded together in one transaction (default
+// DefaultGroupCommit); 1 records each in its own transaction.
+func GroupCommit(maxBatch int) Option { return func(o *options) { o.groupCommit = maxBatch } }
 
 // MaxConns bounds the connection pool (default 16). Several instances share
 // one server's max_connections, so keep instances × MaxConns under it.
@@ -63,7 +86,7 @@ var ErrDatabaseMissing = errors.New("the database does not exist")
 // the embedded migrations. It creates the database only with
 // CreateDatabase.
 func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
-	o := options{maxConns: 16}
+	o := options{maxConns: 16, groupCommit: DefaultGroupCommit}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -96,11 +119,20 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 		db.Close()
 		return nil, err
 	}
+	if o.groupCommit > 1 {
+		s.startGroupCommit(o.groupCommit, committers)
+	}
 	return s, nil
 }
 
-// Close closes the connection pool.
-func (s *Store) Close() error { return s.db.Close() }
+// Close waits for the transactions being committed and closes the
+// connection pool.
+func (s *Store) Close() error {
+	if s.receives != nil {
+		s.stopGroupCommit()
+	}
+	return s.db.Close()
+}
 
 // Schema is the PostgreSQL schema the store works in.
 func (s *Store) Schema() string { return s.schema }
