@@ -18,12 +18,14 @@ import (
 // errAbandoned is returned when a hook abandoned a command mid-flight.
 var errAbandoned = errors.New("command abandoned by test hook")
 
-// execute carries out a claimed command that has sent no provider call.
-func (p *Processor) execute(ctx context.Context, log zerolog.Logger, cmd schemas.Command, claim string, receivedAt time.Time, attempts int, traceparent string) error {
+// execute carries out a claimed command that has sent no provider call:
+// the rules stage, then the call stage.
+func (p *Processor) execute(ctx context.Context, log zerolog.Logger, c claimedCommand) error {
+	cmd := c.cmd
 	finish := func(status schemas.Status, einfo *schemas.ErrorInfo) error {
-		res := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, status, nil, einfo, attempts, receivedAt, uuid.NewString())
-		err := p.store.Complete(ctx, schemas.Completion{TrackID: cmd.TrackID, Claim: claim, State: schemas.State(status),
-			EventID: res.EventID, Result: p.resultMessage(res, traceparent)})
+		res := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, status, nil, einfo, c.attempts, c.receivedAt, uuid.NewString())
+		err := p.store.Complete(ctx, schemas.Completion{TrackID: cmd.TrackID, Claim: c.claim, State: schemas.State(status),
+			EventID: res.EventID, Result: p.resultMessage(res, c.traceparent)})
 		if errors.Is(err, schemas.ErrNotClaimed) {
 			log.Warn().Msg("lost the claim before recording a rejection; the new owner answers")
 			return nil
@@ -39,8 +41,8 @@ func (p *Processor) execute(ctx context.Context, log zerolog.Logger, cmd schemas
 			Message: fmt.Sprintf("provider %s is not enabled in this deployment for %s commands", cmd.Provider, cmd.Kind)})
 	}
 	req := providers.Request{Command: cmd, ProviderTrackID: uuid.NewString()}
-	start := schemas.CallStart{TrackID: cmd.TrackID, Claim: claim, ProviderTrackID: req.ProviderTrackID}
-	rejection, err := p.applyRules(ctx, log, cmd, &req, &start, receivedAt.Add(p.cfg.UnblockWait))
+	start := schemas.CallStart{TrackID: cmd.TrackID, Claim: c.claim, ProviderTrackID: req.ProviderTrackID}
+	rejection, err := p.applyRules(ctx, log, cmd, &req, &start, c.receivedAt.Add(p.cfg.UnblockWait))
 	if err != nil {
 		return err
 	}
@@ -48,17 +50,20 @@ func (p *Processor) execute(ctx context.Context, log zerolog.Logger, cmd schemas
 		return finish(schemas.StatusRejected, rejection)
 	}
 
-	return p.callLoop(ctx, log, prov, cmd, claim, req, start, receivedAt, traceparent, finish)
+	return p.callLoop(ctx, log, prov, c, req, start, finish)
 }
 
 // callLoop makes provider call attempts for a claimed RECEIVED command until
 // one has a provable outcome: each attempt is recorded before it is sent; a
 // failure that proves nothing was applied is retried (bounded) with a new
 // provider trackId; an unknown outcome is resolved by asking the provider,
-// and only a confirmed "not applied" allows another attempt.
-func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provider, cmd schemas.Command, claim string,
-	req providers.Request, start schemas.CallStart, receivedAt time.Time, traceparent string,
-	finish func(schemas.Status, *schemas.ErrorInfo) error) error {
+// and only a confirmed "not applied" allows another attempt. req and start
+// are the first attempt's call and the record of its intent; finish answers
+// the command without a call. Every outcome is handed to settle
+// (recordOutcome) as a callOutcome.
+func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provider, c claimedCommand,
+	req providers.Request, start schemas.CallStart, finish func(schemas.Status, *schemas.ErrorInfo) error) error {
+	cmd, claim := c.cmd, c.claim
 	g := p.guards[cmd.Provider]
 	maxAttempts, retryBudget := p.maxAttempts(cmd.Provider), p.cfg.RetryBudget
 	if g.policy.RetryBudget > 0 {
@@ -91,8 +96,8 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 				}
 				noCall := req
 				noCall.ProviderTrackID = ""
-				return p.recordOutcome(ctx, log, cmd, claim, noCall, attempts, receivedAt, traceparent,
-					callOutcome{err: &providers.Error{Provider: cmd.Provider, Class: providers.Retryable, Code: "STATE_UNREADABLE",
+				return p.recordOutcome(ctx, log, c,
+					callOutcome{req: noCall, attempts: attempts, err: &providers.Error{Provider: cmd.Provider, Class: providers.Retryable, Code: "STATE_UNREADABLE",
 						Message: "the provider's state could not be read before the call; nothing was sent", Err: err}})
 			}
 			start.Before = before
@@ -148,7 +153,7 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 			// Never re-send blindly: record the doubt, then ask the provider.
 			// The call may still land until its client gave up plus a margin.
 			req.CannotLandAfter = sentAt.Add(p.cfg.CallTimeout + p.cfg.LandingMargin)
-			res, next, err := p.doubt(ctx, log, prov, cmd, claim, req, attempt, callErr)
+			res, next, err := p.doubt(ctx, log, prov, c, req, attempt, callErr)
 			if err != nil {
 				return err
 			}
@@ -176,7 +181,7 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 		retry := backToReceived || callErr != nil && classify(cmd, callErr) == providers.Retryable && ctx.Err() == nil &&
 			attempt < maxAttempts && time.Now().Add(delay).Before(budget)
 		if !retry {
-			err := p.recordOutcome(recordCtx, log, cmd, claim, req, attempt, receivedAt, traceparent, callOutcome{out, callErr, evidence})
+			err := p.recordOutcome(recordCtx, log, c, callOutcome{req: req, attempts: attempt, out: out, err: callErr, evidence: evidence})
 			cancelRecord()
 			return err
 		}

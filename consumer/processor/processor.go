@@ -1,10 +1,31 @@
-// Package processor carries out one consumed command exactly once in effect:
-// it decodes and validates the message (dead-lettering what cannot be read),
-// stores it under its trackId, checks the rules that need stored state,
-// records each provider call attempt before sending it, and records the
-// outcome together with its result event in one transaction. A command
-// whose call may have been applied without a recorded outcome is never sent
-// again blindly: it is kept IN_DOUBT for resolution.
+// Package processor carries out one consumed command exactly once in
+// effect. A command's life, stage by stage, one file each:
+//
+//   - receive.go: Handle decodes and checks the message, stores it under its
+//     trackId (Store.Receive) and acts on the receipt; a duplicate is
+//     answered from the store. What cannot become a command is refused and
+//     dead-lettered (answers.go, which also builds every message written).
+//     A stored command this worker holds goes on as a claimedCommand.
+//   - rules.go: the rules that need stored state (an unblock's block, a
+//     transfer's unblock, an account's earlier command); a broken rule is
+//     answered without a call.
+//   - call.go: each provider call attempt is recorded before it is sent,
+//     behind the provider's guard (guard.go: rate limit, circuit breaker) and
+//     the lease fence (fence.go); a call that proves nothing was applied is
+//     retried with a new provider trackId. Its outcome goes on as a
+//     callOutcome.
+//   - settle.go: the outcome and its result event are recorded in one
+//     transaction, with what it changes in the holds ledger; an unknown
+//     outcome makes the command IN_DOUBT instead.
+//   - resolve.go: an IN_DOUBT command is never sent again blindly: the
+//     provider is asked what happened, and only a proven "not applied" allows
+//     a new attempt; nothing proven by the deadline ends OUTCOME_UNKNOWN for
+//     an operator.
+//   - sweep.go: Run renews this instance's leases, carries on commands
+//     abandoned by dead owners and resolves IN_DOUBT commands nobody holds.
+//
+// The result events and dead letters queued in the outbox are published by
+// the relay, in package producer.
 package processor
 
 import (

@@ -12,6 +12,23 @@ import (
 	"github.com/blockd/blockd/schemas"
 )
 
+// claimedCommand is the hand-off from receive (and from the sweeper and the
+// resolver) to the rules and call stages: a stored command this worker
+// holds, and what its result repeats.
+type claimedCommand struct {
+	cmd schemas.Command
+	// claim is the token that proves this worker holds the command; every
+	// write about it is made under it.
+	claim string
+	// receivedAt is when the command was first stored.
+	receivedAt time.Time
+	// attempts counts the provider calls recorded for the command before
+	// this worker took it.
+	attempts int
+	// traceparent is passed through to the command's result ("" if none).
+	traceparent string
+}
+
 // Handle processes one consumed message. It returns an error only when the
 // message must be handled again later (the database is unreachable, say);
 // every bad input is answered and dead-lettered instead, and so is a
@@ -53,7 +70,7 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 	}
 	switch rec.Status {
 	case schemas.ReceiptNew, schemas.ReceiptResumed:
-		err = p.execute(ctx, log, cmd, rec.Claim, rec.ReceivedAt, rec.Attempts, src.Traceparent)
+		err = p.execute(ctx, log, claimedCommand{cmd: cmd, claim: rec.Claim, receivedAt: rec.ReceivedAt, attempts: rec.Attempts, traceparent: src.Traceparent})
 	case schemas.ReceiptFinished:
 		log.Info().Msg("duplicate of a finished command: stored result queued again")
 	case schemas.ReceiptBusy:

@@ -170,8 +170,10 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 		return p.store.Complete(ctx, schemas.Completion{TrackID: cmd.TrackID, Claim: c.Claim, State: schemas.State(status),
 			EventID: res.EventID, Result: p.resultMessage(res, c.Traceparent)})
 	}
+	held := claimedCommand{cmd: cmd, claim: c.Claim, receivedAt: c.ReceivedAt, attempts: c.Attempts, traceparent: c.Traceparent}
 	record := func(o callOutcome) error {
-		return p.recordOutcome(ctx, log, cmd, c.Claim, req, c.Attempts, c.ReceivedAt, c.Traceparent, o)
+		o.req, o.attempts = req, c.Attempts
+		return p.recordOutcome(ctx, log, held, o)
 	}
 
 	res, known := recordedVerdict(c.Call)
@@ -197,7 +199,7 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 		}
 		req.ProviderTrackID, req.CannotLandAfter = uuid.NewString(), time.Time{}
 		start.ProviderTrackID = req.ProviderTrackID
-		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, cmd, c.Claim, req, start, c.ReceivedAt, c.Traceparent, finish))
+		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, held, req, start, finish))
 	default:
 		return askAgainLater(res.Evidence)
 	}
@@ -241,8 +243,9 @@ func (p *Processor) resolveRetry(age time.Duration) time.Duration {
 // A call to be sent again is recorded not applied (or superseded) and the
 // command goes back to RECEIVED; an unproven one is left IN_DOUBT for the
 // sweeper to ask again (stepWait). It returns the verdict and the step.
-func (p *Processor) doubt(ctx context.Context, log zerolog.Logger, prov Provider, cmd schemas.Command, claim string, req providers.Request,
+func (p *Processor) doubt(ctx context.Context, log zerolog.Logger, prov Provider, c claimedCommand, req providers.Request,
 	attempt int, callErr error) (providers.Resolution, step, error) {
+	cmd, claim := c.cmd, c.claim
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
 	if err := p.store.MarkInDoubt(wctx, schemas.MarkInDoubtParams{TrackID: cmd.TrackID, Claim: claim, Reason: schemas.BoundReason("call outcome unknown: " + callErr.Error())}); err != nil {

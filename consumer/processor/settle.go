@@ -15,10 +15,14 @@ import (
 	"github.com/blockd/blockd/schemas"
 )
 
-// callOutcome is what became of a provider call: its normalised answer, or
-// the error it failed with, and what that rests on when it was not the
-// call's own answer (a Resolution's Evidence).
+// callOutcome is the hand-off from the call stage (or the resolver) to
+// settle: what became of the provider call req, the command's attempts-th
+// (what its result reports): the call's normalised answer, or the error it
+// failed with, and what that rests on when it was not the call's own answer
+// (a Resolution's Evidence).
 type callOutcome struct {
+	req      providers.Request
+	attempts int
 	out      json.RawMessage
 	err      error
 	evidence string
@@ -28,9 +32,9 @@ type callOutcome struct {
 // or marks the command IN_DOUBT when the outcome is unknown. An outcome
 // that can no longer be recorded because the claim was lost is kept against
 // the call as a late answer.
-func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, cmd schemas.Command, claim string, req providers.Request,
-	attempts int, receivedAt time.Time, traceparent string, o callOutcome) error {
-	out, callErr := o.out, o.err
+func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, held claimedCommand, o callOutcome) error {
+	cmd, claim, receivedAt, traceparent := held.cmd, held.claim, held.receivedAt, held.traceparent
+	req, attempts, out, callErr := o.req, o.attempts, o.out, o.err
 	c := schemas.Completion{TrackID: cmd.TrackID, Claim: claim, ProviderTrackID: req.ProviderTrackID}
 	var res schemas.Result
 	if callErr == nil {
