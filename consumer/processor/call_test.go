@@ -76,3 +76,31 @@ func TestProviderDownMakesItsCommandsWaitWithoutSpendingAttempts(t *testing.T) {
 		t.Fatalf("card command while arhivaar is down: got %s, want DONE", r.Status)
 	}
 }
+
+// TestRetriedAttemptGetsANewProviderTrackID: a call refused in a way that
+// proves it was not applied is recorded FAILED before the next attempt,
+// and the next attempt goes out under a new provider trackId (a provider
+// such as Finnotech never replays one).
+func TestRetriedAttemptGetsANewProviderTrackID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, processor.Config{}, "")
+	e.card.InjectNext(sandboxfault.FaultRetryable)
+	e.handle(blockTopic, cardBlock("nt1", "0001000010000000141"))
+	if r := e.onlyResult("nt1"); r.Status != schemas.StatusDone {
+		t.Fatalf("got %s %+v, want DONE", r.Status, r.Error)
+	}
+	var calls []struct {
+		Attempt         int    `db:"attempt"`
+		ProviderTrackID string `db:"provider_track_id"`
+		State           string `db:"state"`
+	}
+	if err := e.store.DB().Select(&calls, `SELECT attempt, provider_track_id, state FROM provider_calls WHERE track_id = 'nt1' ORDER BY attempt`); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 2 || calls[0].State != schemas.CallFailed || calls[1].State != schemas.CallDone {
+		t.Fatalf("provider calls of nt1: %+v, want the first FAILED and the second DONE", calls)
+	}
+	if calls[0].ProviderTrackID == "" || calls[0].ProviderTrackID == calls[1].ProviderTrackID {
+		t.Errorf("the retry reused provider trackId %q; each attempt needs its own", calls[0].ProviderTrackID)
+	}
+}

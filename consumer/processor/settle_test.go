@@ -86,3 +86,30 @@ func TestFinnotechBlockOfAnotherAmountIsFlaggedNotSettled(t *testing.T) {
 		t.Errorf("blockd's ledger holds %d entries for am1, want none until an operator reconciles", holds)
 	}
 }
+
+// TestFinnotechBlockDoneCreatesItsHold: a block the provider applied as
+// asked ends DONE and its hold enters the ledger, in the same transaction,
+// with the provider's amount and the call that made it.
+func TestFinnotechBlockDoneCreatesItsHold(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, processor.Config{}, "")
+	e.handle(blockTopic, `{"trackId":"h1","provider":"finnotech","clientId":"app-1","amount":2500000,"description":"court order","days":30}`)
+	if r := e.onlyResult("h1"); r.Status != schemas.StatusDone {
+		t.Fatalf("got %s %+v, want DONE", r.Status, r.Error)
+	}
+	var hold struct {
+		Amount          int64  `db:"amount"`
+		State           string `db:"state"`
+		ProviderTrackID string `db:"block_provider_track_id"`
+	}
+	if err := e.store.DB().Get(&hold, `SELECT amount, state, block_provider_track_id FROM holds WHERE block_track_id = 'h1'`); err != nil {
+		t.Fatalf("the hold of h1: %v", err)
+	}
+	var call string
+	if err := e.store.DB().Get(&call, `SELECT provider_track_id FROM provider_calls WHERE track_id = 'h1' AND state = 'DONE'`); err != nil {
+		t.Fatalf("the DONE call of h1: %v", err)
+	}
+	if hold.Amount != 2500000 || hold.State != "BLOCKED" || hold.ProviderTrackID != call {
+		t.Errorf("hold of h1: %+v, want 2500000 rials BLOCKED by call %s", hold, call)
+	}
+}
