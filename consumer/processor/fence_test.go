@@ -9,7 +9,6 @@ import (
 
 	"github.com/blockd/blockd/consumer/processor"
 	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
-	"github.com/blockd/blockd/providers/sandboxfault"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -71,18 +70,6 @@ func TestWorkerPausedPastItsLeaseNeverSendsItsCall(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or limit passes.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestPausedWorkerLeavesOneFinnotechHold is reproduction B as the issue
 // found it: one Finnotech block, instance A paused past its lease after
 // recording the call's intent, instance B's sweeper taking the command over.
@@ -123,25 +110,5 @@ func TestPausedWorkerLeavesOneFinnotechHold(t *testing.T) {
 	}
 	if got := e.finnotech.Requests(finnotechfake.OpBlock); got != 1 {
 		t.Errorf("the block was sent %d times, want once", got)
-	}
-}
-
-// TestInDoubtResolutionKeepsTheProvidersAttemptBound: the provider's own
-// MaxAttempts bounds the calls of a command whose in-doubt call is settled
-// not applied, as it bounds retries; the resolver used to compare with the
-// global bound and send again past the provider's.
-func TestInDoubtResolutionKeepsTheProvidersAttemptBound(t *testing.T) {
-	t.Parallel()
-	const callTimeout, margin = 300 * time.Millisecond, 200 * time.Millisecond
-	e := newEnv(t, processor.Config{CallTimeout: callTimeout, LandingMargin: margin, ResolveInline: 5 * time.Second,
-		MaxAttempts: 4, Policies: map[schemas.Provider]processor.Policy{schemas.ProviderCard: {MaxAttempts: 1}}}, "")
-	e.card.InjectNext(sandboxfault.FaultTimeout)
-	e.handle(blockTopic, cardBlock("ma1", "0001000010000000131"))
-	r := e.onlyResult("ma1")
-	if r.Status != schemas.StatusFailed || r.Attempts != 1 {
-		t.Fatalf("got %s after %d attempts (%+v), want FAILED after the provider's 1", r.Status, r.Attempts, r.Error)
-	}
-	if got := e.card.Requests(); got != 1 {
-		t.Fatalf("the card platform got %d calls, want 1: the provider's MaxAttempts is 1", got)
 	}
 }

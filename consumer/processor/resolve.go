@@ -170,8 +170,10 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 		return p.store.Complete(ctx, schemas.Completion{TrackID: cmd.TrackID, Claim: c.Claim, State: schemas.State(status),
 			EventID: res.EventID, Result: p.resultMessage(res, c.Traceparent)})
 	}
+	held := claimedCommand{cmd: cmd, claim: c.Claim, receivedAt: c.ReceivedAt, attempts: c.Attempts, traceparent: c.Traceparent}
 	record := func(o callOutcome) error {
-		return p.recordOutcome(ctx, log, cmd, c.Claim, req, c.Attempts, c.ReceivedAt, c.Traceparent, o)
+		o.req, o.attempts = req, c.Attempts
+		return p.recordOutcome(ctx, log, held, o)
 	}
 
 	res, known := recordedVerdict(c.Call)
@@ -197,7 +199,7 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 		}
 		req.ProviderTrackID, req.CannotLandAfter = uuid.NewString(), time.Time{}
 		start.ProviderTrackID = req.ProviderTrackID
-		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, cmd, c.Claim, req, start, c.ReceivedAt, c.Traceparent, finish))
+		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, held, req, start, finish))
 	default:
 		return askAgainLater(res.Evidence)
 	}
@@ -234,4 +236,46 @@ func (p *Processor) resolveRetry(age time.Duration) time.Duration {
 		d = left + time.Millisecond
 	}
 	return d
+}
+
+// doubt handles a call of unknown outcome: it records the command IN_DOUBT,
+// asks the provider (bounded by ResolveInline) and lets afterVerdict decide.
+// A call to be sent again is recorded not applied (or superseded) and the
+// command goes back to RECEIVED; an unproven one is left IN_DOUBT for the
+// sweeper to ask again (stepWait). It returns the verdict and the step.
+func (p *Processor) doubt(ctx context.Context, log zerolog.Logger, prov Provider, c claimedCommand, req providers.Request,
+	attempt int, callErr error) (providers.Resolution, step, error) {
+	cmd, claim := c.cmd, c.claim
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
+	defer cancel()
+	if err := p.store.MarkInDoubt(wctx, schemas.MarkInDoubtParams{TrackID: cmd.TrackID, Claim: claim, Reason: schemas.BoundReason("call outcome unknown: " + callErr.Error())}); err != nil {
+		if errors.Is(err, schemas.ErrNotClaimed) {
+			// Another worker took the command over and settles the call.
+			log.Warn().Err(callErr).Msg("lost the claim; the call's outcome is unknown and the new owner resolves it")
+			return providers.Resolution{}, stepWait, nil
+		}
+		return providers.Resolution{}, stepWait, fmt.Errorf("marking %s in doubt: %w", cmd.TrackID, err)
+	}
+	log.Warn().Err(callErr).Msg("provider call outcome unknown; asking the provider")
+	res := p.resolve(ctx, log, prov, req, p.cfg.ResolveInline)
+	next := p.afterVerdict(cmd, res, false, attempt)
+	wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
+	defer cancel()
+	switch next {
+	case stepResend, stepExhausted:
+		if err := p.store.RecordInDoubtNotApplied(wctx, schemas.RecordInDoubtNotAppliedParams{TrackID: cmd.TrackID, Claim: claim,
+			ProviderTrackID: req.ProviderTrackID, Evidence: res.Evidence, Superseded: res.Verdict == providers.SafeToRepeat}); err != nil {
+			if errors.Is(err, schemas.ErrNotClaimed) {
+				return res, stepWait, p.lateAnswer(wctx, log, schemas.LateAnswer{TrackID: cmd.TrackID,
+					ProviderTrackID: req.ProviderTrackID, State: schemas.CallFailed, Evidence: res.Evidence})
+			}
+			return res, stepWait, fmt.Errorf("recording confirmed failure of %s: %w", cmd.TrackID, err)
+		}
+	case stepWait:
+		if err := p.store.ReleaseInDoubtClaim(wctx, schemas.ReleaseClaimParams{TrackID: cmd.TrackID, Claim: claim, RetryIn: p.cfg.ResolveRetry}); err != nil {
+			return res, stepWait, err
+		}
+		log.Warn().Str("evidence", res.Evidence).Msg("provider could not say yet what happened; command stays IN_DOUBT and is asked about again")
+	}
+	return res, next, nil
 }

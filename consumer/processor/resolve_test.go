@@ -1,22 +1,24 @@
 package processor_test
 
-// Regression tests from the issue-8 review: each one reproduces a
-// finding; each failed on the code under review and passes now.
+// Tests of the resolve stage (resolve.go): a call of unknown outcome is
+// never sent again blindly; only a proven "not applied" allows a new
+// attempt, and nothing proven by the deadline is left to an operator.
+//
+// Tests named TestReview* are regression tests from the issue-8 review: each
+// reproduces a finding, failed on the code under review and passes now.
 
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/blockd/blockd/consumer/processor"
-	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/providers/arhivaar/arhivaarfake"
 	"github.com/blockd/blockd/providers/card"
 	"github.com/blockd/blockd/providers/finnotech/finnotechfake"
@@ -24,18 +26,114 @@ import (
 	"github.com/blockd/blockd/schemas"
 )
 
-// runProcessor runs p's sweeper until the test ends.
-func runProcessor(t *testing.T, p *processor.Processor) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
+func TestAppliedCallWithLostAnswerIsResolvedNotResent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, processor.Config{}, "")
+	e.card.InjectNext(sandboxfault.FaultApplyThenDrop)
+	e.handle(blockTopic, cardBlock("u1", "0001000010000000002"))
+	r := e.onlyResult("u1")
+	if r.Status != schemas.StatusDone || r.Attempts != 1 {
+		t.Fatalf("got %s after %d attempts (%+v), want DONE after 1 (resolved by inquiry)", r.Status, r.Attempts, r.Error)
+	}
+	if got := e.card.Applied(); got != 1 {
+		t.Fatalf("sandbox applied %d changes, want 1", got)
+	}
+	if got := e.card.Requests(); got != 1 {
+		t.Fatalf("sandbox received %d blockUnblock calls, want 1 (the inquiry is a details read)", got)
+	}
+}
+
+func TestTimedOutCallConfirmedAbsentIsReissued(t *testing.T) {
+	t.Parallel()
+	// The details read says "not there" at once, but that counts only once
+	// the timed-out call can no longer land: call timeout + landing margin.
+	const callTimeout, margin = 300 * time.Millisecond, 500 * time.Millisecond
+	e := newEnv(t, processor.Config{CallTimeout: callTimeout, LandingMargin: margin, ResolveInline: 5 * time.Second}, "")
+	e.card.InjectNext(sandboxfault.FaultTimeout)
+	e.handle(blockTopic, cardBlock("u2", "0001000010000000003"))
+	r := e.onlyResult("u2")
+	if r.Status != schemas.StatusDone || r.Attempts != 2 {
+		t.Fatalf("got %s after %d attempts (%+v), want DONE after 2", r.Status, r.Attempts, r.Error)
+	}
+	if got := e.card.Applied(); got != 1 {
+		t.Fatalf("sandbox applied %d changes, want 1", got)
+	}
+	var calls []string
+	if err := e.store.DB().Select(&calls, `SELECT state || ':' || coalesce(error_code, '') FROM provider_calls WHERE track_id = 'u2' ORDER BY attempt`); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 2 || calls[0] != "FAILED:CONFIRMED_NOT_APPLIED" || calls[1] != "DONE:" {
+		t.Fatalf("provider calls: %v, want the first confirmed not applied and the second done", calls)
+	}
+	var gap time.Duration
+	if err := e.store.DB().Get(&gap, `SELECT (extract(epoch FROM max(started_at) - min(started_at)) * 1e9)::bigint FROM provider_calls WHERE track_id = 'u2'`); err != nil {
+		t.Fatal(err)
+	}
+	if gap < callTimeout+margin {
+		t.Fatalf("the second call went out %v after the first, before the first could no longer land (%v)", gap, callTimeout+margin)
+	}
+}
+
+func TestUnprovableOutcomeEndsOutcomeUnknownForAnOperator(t *testing.T) {
+	t.Parallel()
+	// A provider that never answers: the call and every re-send time out.
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read the body first: only then does the server notice the client leaving.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
 		}
-	})
+	}))
+	t.Cleanup(hang.Close)
+	e := newEnv(t, processor.Config{CallTimeout: 100 * time.Millisecond, ResolveInline: 200 * time.Millisecond,
+		ResolveRetry: 50 * time.Millisecond, ResolveDeadline: 500 * time.Millisecond, SweepInterval: 50 * time.Millisecond}, hang.URL)
+	e.handle(blockTopic, `{"trackId":"u3","provider":"arhivaar","accountId":"ab13","note":"n"}`)
+	if rs := e.results("u3"); len(rs) != 0 {
+		t.Fatalf("an unproven outcome was answered at once: %+v", rs)
+	}
+	if st, _ := e.store.State(context.Background(), "u3"); st != schemas.StateInDoubt {
+		t.Fatalf("state: got %s, want IN_DOUBT", st)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.proc.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(e.results("u3")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	r := e.onlyResult("u3")
+	if r.Status != schemas.StatusFailed || r.Error == nil || r.Error.Code != schemas.CodeOutcomeUnknown || !r.Error.NeedsReconciliation || r.Error.Retryable {
+		t.Fatalf("got %s %+v, want FAILED OUTCOME_UNKNOWN needing reconciliation, not retryable", r.Status, r.Error)
+	}
+	list, err := e.store.NeedsReconciliation(context.Background(), 10)
+	if err != nil || len(list) != 1 || list[0].TrackID != "u3" {
+		t.Fatalf("reconciliation list: %+v, %v", list, err)
+	}
+}
+
+// TestInDoubtResolutionKeepsTheProvidersAttemptBound: the provider's own
+// MaxAttempts bounds the calls of a command whose in-doubt call is settled
+// not applied, as it bounds retries; the resolver used to compare with the
+// global bound and send again past the provider's.
+func TestInDoubtResolutionKeepsTheProvidersAttemptBound(t *testing.T) {
+	t.Parallel()
+	const callTimeout, margin = 300 * time.Millisecond, 200 * time.Millisecond
+	e := newEnv(t, processor.Config{CallTimeout: callTimeout, LandingMargin: margin, ResolveInline: 5 * time.Second,
+		MaxAttempts: 4, Policies: map[schemas.Provider]processor.Policy{schemas.ProviderCard: {MaxAttempts: 1}}}, "")
+	e.card.InjectNext(sandboxfault.FaultTimeout)
+	e.handle(blockTopic, cardBlock("ma1", "0001000010000000131"))
+	r := e.onlyResult("ma1")
+	if r.Status != schemas.StatusFailed || r.Attempts != 1 {
+		t.Fatalf("got %s after %d attempts (%+v), want FAILED after the provider's 1", r.Status, r.Attempts, r.Error)
+	}
+	if got := e.card.Requests(); got != 1 {
+		t.Fatalf("the card platform got %d calls, want 1: the provider's MaxAttempts is 1", got)
+	}
 }
 
 // TestReviewArhivaarResendThatTimedOutLandsAfterTheNextCommand: Arhivaar's
@@ -89,143 +187,6 @@ func TestReviewArhivaarResendThatTimedOutLandsAfterTheNextCommand(t *testing.T) 
 		t.Errorf("account %s is blocked at Arhivaar (%d state changes, %d accepted calls) while blockd answered its last command, "+
 			"unblock ry, DONE: a Resolve re-send of block rx that timed out landed after the unblock", account, a.Changes, a.Calls)
 	}
-}
-
-// amountChanger is a Finnotech adapter whose block answers report another
-// amount than the one asked for (what ledgerEffects guards against); its
-// Resolve is the real one (wages).
-type amountChanger struct {
-	processor.Provider
-	resolver processor.Resolver
-}
-
-func (a amountChanger) Execute(ctx context.Context, req providers.Request) (json.RawMessage, error) {
-	out, err := a.Provider.Execute(ctx, req)
-	if err != nil || req.Command.Kind != schemas.KindBlock {
-		return out, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(out, &m); err != nil {
-		return nil, err
-	}
-	m["amount"] = req.Command.Amount - 1000
-	return json.Marshal(m)
-}
-
-func (a amountChanger) Resolve(ctx context.Context, req providers.Request) (providers.Resolution, error) {
-	return a.resolver.Resolve(ctx, req)
-}
-
-// TestFinnotechBlockOfAnotherAmountIsFlaggedNotSettled (review finding F4):
-// a block whose answer reports another amount than asked was kept IN_DOUBT
-// "for an operator", and the sweeper then settled it DONE from wages with
-// the asked amount, dropping the provider's own answer. The answer is a
-// known fact, not a doubt: the command ends FAILED PROVIDER_ANSWER_MISMATCH,
-// flagged and listed for reconciliation, the call is recorded applied with
-// the provider's answer, and no hold is made of an amount nobody blocked.
-func TestFinnotechBlockOfAnotherAmountIsFlaggedNotSettled(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, processor.Config{}, "")
-	real := e.provs[schemas.ProviderFinnotech]
-	e.provs[schemas.ProviderFinnotech] = amountChanger{Provider: real, resolver: real.(processor.Resolver)}
-	p := e.newProcessor(processor.Config{Lease: 500 * time.Millisecond, SweepInterval: 50 * time.Millisecond, ResolveRetry: 50 * time.Millisecond}, processor.Hooks{})
-	runProcessor(t, p)
-
-	e.offset++
-	block := `{"trackId":"am1","provider":"finnotech","clientId":"app-1","amount":1500000,"description":"court order","days":30}`
-	if err := p.Handle(context.Background(), kafkaMessage(blockTopic, e.offset, block)); err != nil {
-		t.Fatalf("Handle: %v", err)
-	}
-	time.Sleep(500 * time.Millisecond) // let a sweeper act, if anything were left for it
-	r := e.onlyResult("am1")
-	if r.Status != schemas.StatusFailed || r.Error == nil || r.Error.Code != schemas.CodeAnswerMismatch || !r.Error.NeedsReconciliation || r.Error.Retryable {
-		t.Fatalf("got %s %+v, want FAILED PROVIDER_ANSWER_MISMATCH, needing reconciliation, not retryable", r.Status, r.Error)
-	}
-	list, err := e.store.NeedsReconciliation(context.Background(), 10)
-	if err != nil || len(list) != 1 || list[0].TrackID != "am1" || !strings.Contains(list[0].Reason, schemas.CodeAnswerMismatch) {
-		t.Fatalf("reconciliation list: %+v, %v; want am1 with its reason", list, err)
-	}
-	var call struct {
-		State  string `db:"state"`
-		Answer []byte `db:"answer"`
-	}
-	if err := e.store.DB().Get(&call, `SELECT state, answer FROM provider_calls WHERE track_id = 'am1'`); err != nil {
-		t.Fatal(err)
-	}
-	if call.State != schemas.CallDone || !strings.Contains(string(call.Answer), "1499000") {
-		t.Errorf("the call row: %s %s, want DONE with the provider's own answer (1499000)", call.State, call.Answer)
-	}
-	var holds int
-	if err := e.store.DB().Get(&holds, `SELECT count(*) FROM holds WHERE block_track_id = 'am1'`); err != nil {
-		t.Fatal(err)
-	}
-	if holds != 0 {
-		t.Errorf("blockd's ledger holds %d entries for am1, want none until an operator reconciles", holds)
-	}
-}
-
-func kafkaMessage(topic string, offset int64, value string) kafka.Message {
-	return kafka.Message{Topic: topic, Offset: offset, Key: []byte("k"), Value: []byte(value)}
-}
-
-// TestReviewCardUnblockOfAFailedBlockRemovesAnotherPartysCode: the new
-// SLOT_MISMATCH rule (rules.go) compares the unblock's slot with the slot
-// its block's code went into, but Lookup.CodeSlot is read only for a DONE
-// block, and for card and Arhivaar applyRules asks only that the named
-// block be terminal. An unblock naming a block that FAILED (its code never
-// went in) therefore passes every rule and removes whatever code the slot
-// holds: another party's, exactly what SLOT_MISMATCH is meant to prevent.
-func TestReviewCardUnblockOfAFailedBlockRemovesAnotherPartysCode(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, processor.Config{}, "")
-	const account = "0001000010000000099"
-	block := func(trackID, code string) string {
-		return fmt.Sprintf(`{"trackId":%q,"provider":"card","accountId":%q,"blockCodeSlot":1,"blockCode":%q}`, trackID, account, code)
-	}
-	e.handle(blockTopic, block("fb0", "Z")) // another party's high-priority code, slot 1
-	e.handle(blockTopic, block("fb1", "C")) // goes into the unused slot 2
-	e.handle(blockTopic, block("fb2", "B")) // both slots in use, lower priority: refused
-	if r := e.onlyResult("fb2"); r.Status != schemas.StatusFailed {
-		t.Fatalf("block into two used slots: got %s %+v, want FAILED", r.Status, r.Error)
-	}
-	e.handle("blockd.cmd.unblock", fmt.Sprintf(`{"trackId":"fb3","provider":"card","accountId":%q,"blockCodeSlot":1,"blockTrackId":"fb2"}`, account))
-	r := e.onlyResult("fb3")
-	acct, _ := e.card.Account(account)
-	if r.Status != schemas.StatusRejected || acct.BlockCode1 != "Z" {
-		t.Errorf("unblock naming the FAILED block fb2: got %s %+v, and slot 1 now holds %q; want REJECTED and slot 1 still holding Z "+
-			"(fb2's code never went in: the unblock removed another party's code)", r.Status, r.Error, acct.BlockCode1)
-	}
-}
-
-// TestReviewCardUnblockNamingABlockOfAnotherAccount: applyRules checks the
-// named block's kind, provider, outcome and code slot, never its account.
-// An unblock that names block ab0 (account X) but carries account Y passes
-// and removes the code in Y's slot: block ab1's, which it does not name.
-func TestReviewCardUnblockNamingABlockOfAnotherAccount(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, processor.Config{}, "")
-	const x, y = "0001000010000000101", "0001000010000000102"
-	e.handle(blockTopic, fmt.Sprintf(`{"trackId":"ab0","provider":"card","accountId":%q,"blockCodeSlot":1,"blockCode":"B"}`, x))
-	e.handle(blockTopic, fmt.Sprintf(`{"trackId":"ab1","provider":"card","accountId":%q,"blockCodeSlot":1,"blockCode":"Z"}`, y))
-	e.handle("blockd.cmd.unblock", fmt.Sprintf(`{"trackId":"ab2","provider":"card","accountId":%q,"blockCodeSlot":1,"blockTrackId":"ab0"}`, y))
-	r := e.onlyResult("ab2")
-	acct, _ := e.card.Account(y)
-	if r.Status != schemas.StatusRejected || acct.BlockCode1 != "Z" {
-		t.Errorf("unblock of account %s naming block ab0 of account %s: got %s %+v, and %s's slot 1 holds %q; want REJECTED and Z kept",
-			y, x, r.Status, r.Error, y, acct.BlockCode1)
-	}
-}
-
-// newTransferProcessor is another instance on e's store and sandboxes that
-// also reads transfers.
-func (e *env) newTransferProcessor(cfg processor.Config, hooks processor.Hooks) *processor.Processor {
-	cfg.Topics = map[string]schemas.Kind{blockTopic: schemas.KindBlock, "blockd.cmd.unblock": schemas.KindUnblock,
-		"blockd.cmd.transfer": schemas.KindTransfer}
-	cfg.RetryDelay, cfg.RetryDelayMax = 10*time.Millisecond, 20*time.Millisecond
-	if cfg.CallTimeout == 0 {
-		cfg.CallTimeout = 2 * time.Second
-	}
-	return processor.New(cfg, e.store, e.validator, e.provs, hooks, zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel))
 }
 
 // TestReviewTransferNeverSentIsNotReportedNotApplied is reproduction B for
