@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,7 +22,7 @@ import (
 func decodeCommandBefore(v *Validator, kind Kind, raw []byte) (Command, error) {
 	s, ok := v.commands[kind]
 	if !ok {
-		return Command{}, &InvalidError{Code: CodeSchemaInvalid, Message: "no schema for command kind \"" + string(kind) + "\""}
+		return Command{}, &InvalidError{Code: CodeSchemaInvalid, Message: fmt.Sprintf("no schema for command kind %q", kind)}
 	}
 	if len(raw) == 0 {
 		return Command{}, &InvalidError{Code: CodeEmptyMessage, Message: "message has no value"}
