@@ -98,8 +98,13 @@ func TestCanonicalHashIsMarshalsForRandomCommands(t *testing.T) {
 }
 
 func TestIsPlainJSON(t *testing.T) {
+	var inputs []string
 	for b := range 256 {
-		s := string([]byte{byte(b)})
+		inputs = append(inputs, string([]byte{byte(b)}))
+	}
+	inputs = append(inputs, "é", "هیچ تسهیلات", "😀", "\uFFFD", "\u2027", "\u2028", "\u2029", "\u202a", "\xc3", "\xc3(",
+		"\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf0\x9f\x98", "a\xffb", "\U0010FFFF")
+	for _, s := range inputs {
 		quoted, err := json.Marshal(s)
 		if err != nil {
 			t.Fatal(err)
@@ -107,6 +112,11 @@ func TestIsPlainJSON(t *testing.T) {
 		verbatim := string(quoted) == `"`+s+`"`
 		if isPlainJSON(s) && !verbatim {
 			t.Errorf("isPlainJSON(%q) but json.Marshal writes %s", s, quoted)
+		}
+	}
+	for _, s := range []string{"", "court order 1403-77", "é", "هیچ تسهیلات", "😀", "\uFFFD"} {
+		if !isPlainJSON(s) {
+			t.Errorf("isPlainJSON(%q) = false: the quick form is not used for it", s)
 		}
 	}
 }

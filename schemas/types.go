@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Kind is what a command asks for. It is given by the topic the command
@@ -201,15 +202,24 @@ func appendIntMember(b []byte, name string, n int64) []byte {
 
 // isPlainJSON reports whether encoding/json writes s between its quotes
 // byte for byte: printable ASCII other than '"' and '\\', and other than
-// '<', '>' and '&', which json.Marshal escapes for HTML.
+// '<', '>' and '&', which json.Marshal escapes for HTML; and well-formed
+// UTF-8 other than U+2028 and U+2029, which it escapes for JavaScript
+// (bytes that are not UTF-8 it replaces with U+FFFD).
 func isPlainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch b := s[i]; {
-		case b < 0x20 || b > 0x7e:
-			return false
-		case b == '"' || b == '\\' || b == '<' || b == '>' || b == '&':
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
+				return false
+			}
+			i += size
+			continue
+		}
+		if b < 0x20 || b == 0x7f || b == '"' || b == '\\' || b == '<' || b == '>' || b == '&' {
 			return false
 		}
+		i++
 	}
 	return true
 }
