@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Kind is what a command asks for. It is given by the topic the command
@@ -117,17 +119,109 @@ type Command struct {
 // CanonicalHash is a SHA-256 over the command's kind and its canonical JSON
 // form (known fields only, in a fixed order). Two messages with the same
 // trackId are the same command exactly when their hashes are equal.
+//
+// The hash is stored with each command, so its bytes are a contract: the
+// kind, a newline, and the command as json.Marshal writes it. When every
+// string of the command is plain ASCII those bytes are written here
+// without reflection; otherwise json.Marshal writes them.
 func (c Command) CanonicalHash() []byte {
-	body, err := json.Marshal(c)
-	if err != nil {
-		// A Command holds only strings and numbers; Marshal cannot fail.
-		panic(fmt.Sprintf("marshalling command: %v", err))
+	var buf [512]byte
+	b := append(append(buf[:0], c.Kind...), '\n')
+	if body, plain := c.appendPlainJSON(b); plain {
+		b = body
+	} else {
+		marshalled, err := json.Marshal(c)
+		if err != nil {
+			// A Command holds only strings and numbers; Marshal cannot fail.
+			panic(fmt.Sprintf("marshalling command: %v", err))
+		}
+		b = append(b, marshalled...)
 	}
-	h := sha256.New()
-	h.Write([]byte(c.Kind))
-	h.Write([]byte{'\n'})
-	h.Write(body)
-	return h.Sum(nil)
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+// appendPlainJSON appends c to b exactly as json.Marshal writes it (the
+// fields in order, empty omitempty fields left out) and answers true, or
+// answers false when a string of c is not plain ASCII (see isPlainJSON),
+// whose escaping is left to encoding/json.
+func (c Command) appendPlainJSON(b []byte) ([]byte, bool) {
+	for _, s := range [...]string{c.TrackID, string(c.Provider), c.ClientID, c.Description, c.BlockTrackID, c.UnblockTrackID,
+		c.Destination, c.Inquiry, c.TransferTrackID, c.NationalID, c.AccountID, c.Note, c.BlockCode} {
+		if !isPlainJSON(s) {
+			return b, false
+		}
+	}
+	// trackId and provider are never omitted.
+	b = append(b, `{"trackId":"`...)
+	b = append(b, c.TrackID...)
+	b = append(b, `","provider":"`...)
+	b = append(b, c.Provider...)
+	b = append(b, '"')
+	b = appendStringMember(b, "clientId", c.ClientID)
+	b = appendIntMember(b, "amount", c.Amount)
+	b = appendStringMember(b, "description", c.Description)
+	b = appendIntMember(b, "days", int64(c.Days))
+	b = appendStringMember(b, "blockTrackId", c.BlockTrackID)
+	b = appendStringMember(b, "unblockTrackId", c.UnblockTrackID)
+	b = appendStringMember(b, "destination", c.Destination)
+	b = appendStringMember(b, "inquiry", c.Inquiry)
+	b = appendStringMember(b, "transferTrackId", c.TransferTrackID)
+	b = appendStringMember(b, "nationalId", c.NationalID)
+	b = appendStringMember(b, "accountId", c.AccountID)
+	b = appendStringMember(b, "note", c.Note)
+	b = appendIntMember(b, "blockCodeSlot", int64(c.BlockCodeSlot))
+	b = appendStringMember(b, "blockCode", c.BlockCode)
+	b = appendIntMember(b, "businessUnit", int64(c.BusinessUnit))
+	return append(b, '}'), true
+}
+
+// appendStringMember appends `,"name":"s"`, or nothing when s is empty
+// (omitempty); s must be plain (isPlainJSON).
+func appendStringMember(b []byte, name, s string) []byte {
+	if s == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':', '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendIntMember appends `,"name":n`, or nothing when n is 0 (omitempty).
+func appendIntMember(b []byte, name string, n int64) []byte {
+	if n == 0 {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return strconv.AppendInt(b, n, 10)
+}
+
+// isPlainJSON reports whether encoding/json writes s between its quotes
+// byte for byte: printable ASCII other than '"' and '\\', and other than
+// '<', '>' and '&', which json.Marshal escapes for HTML; and well-formed
+// UTF-8 other than U+2028 and U+2029, which it escapes for JavaScript
+// (bytes that are not UTF-8 it replaces with U+FFFD).
+func isPlainJSON(s string) bool {
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
+				return false
+			}
+			i += size
+			continue
+		}
+		if b < 0x20 || b == 0x7f || b == '"' || b == '\\' || b == '<' || b == '>' || b == '&' {
+			return false
+		}
+		i++
+	}
+	return true
 }
 
 // Result is the event blockd publishes on the results topic, keyed by

@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -109,7 +110,7 @@ func (v *Validator) DecodeCommand(kind Kind, raw []byte) (Command, error) {
 	if !utf8.Valid(raw) {
 		return Command{}, &InvalidError{Code: CodeMalformed, Message: "message is not valid UTF-8"}
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	doc, err := parseJSON(raw)
 	if err != nil {
 		return Command{}, &InvalidError{Code: CodeMalformed, Message: notJSON(err)}
 	}
@@ -127,21 +128,177 @@ func (v *Validator) DecodeCommand(kind Kind, raw []byte) (Command, error) {
 		}
 		return Command{}, &InvalidError{Code: CodeUnstorableCharacter, Message: strings.Join(fields, "; "), TrackID: trackID}
 	}
-	var cmd Command
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cmd); err != nil {
-		// The schema admitted something the Go type cannot hold; say so
-		// rather than guess, naming the field only.
-		msg := "the command cannot be decoded"
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && shownName.MatchString(te.Field) {
-			msg = te.Field + " cannot be held as " + te.Type.String()
+	// The document already parsed holds the command; decoding raw again
+	// is needed only when it holds something the quick copy does not take
+	// as it is.
+	cmd, copied := commandFromObject(obj, raw)
+	if !copied {
+		if cmd, err = decodeCommandJSON(raw); err != nil {
+			// The schema admitted something the Go type cannot hold; say so
+			// rather than guess, naming the field only.
+			msg := "the command cannot be decoded"
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) && shownName.MatchString(te.Field) {
+				msg = te.Field + " cannot be held as " + te.Type.String()
+			}
+			return Command{}, &InvalidError{Code: CodeSchemaInvalid, Message: msg, TrackID: trackID}
 		}
-		return Command{}, &InvalidError{Code: CodeSchemaInvalid, Message: msg, TrackID: trackID}
 	}
 	cmd.Kind = kind
 	return cmd, nil
+}
+
+// parseJSON parses raw as jsonschema.UnmarshalJSON does (numbers kept as
+// json.Number, exactly one value) and gives the same document and the same
+// errors. It only checks what follows the value by looking at the bytes
+// rather than by reading one more token, which costs a second buffer.
+func parseJSON(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n")) != 0 {
+		// More than one value: let the library say so in its own words.
+		return jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	}
+	return doc, nil
+}
+
+// decodeCommandJSON decodes raw into a Command with encoding/json,
+// refusing fields the Command does not have. It decides every command
+// commandFromObject does not take.
+func decodeCommandJSON(raw []byte) (Command, error) {
+	var cmd Command
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&cmd)
+	return cmd, err
+}
+
+// commandFromObject copies the parsed command obj into a Command, giving
+// what decodeCommandJSON gives for raw, the message obj was parsed from.
+// It takes only the plain case: every member of raw is a field of Command
+// named exactly by its JSON name, appears once, and holds a string for a
+// string field or an integer for an integer field. Anything else (a name
+// in another case, a repeated name whose earlier value is gone from obj,
+// null, a number such as 1.0 or 1e3) answers false, and decodeCommandJSON
+// decides, with its own error.
+func commandFromObject(obj map[string]any, raw []byte) (Command, bool) {
+	if countTopLevelMembers(raw) != len(obj) {
+		return Command{}, false
+	}
+	var cmd Command
+	for name, val := range obj {
+		if !setCommandField(&cmd, name, val) {
+			return Command{}, false
+		}
+	}
+	return cmd, true
+}
+
+// setCommandField sets the field of cmd whose JSON name is name to val,
+// or answers false when there is no such field or val is not of its type.
+func setCommandField(cmd *Command, name string, val any) bool {
+	switch name {
+	case "trackId":
+		return setString(&cmd.TrackID, val)
+	case "provider":
+		s, ok := val.(string)
+		cmd.Provider = Provider(s)
+		return ok
+	case "clientId":
+		return setString(&cmd.ClientID, val)
+	case "amount":
+		return setInt64(&cmd.Amount, val)
+	case "description":
+		return setString(&cmd.Description, val)
+	case "days":
+		return setInt(&cmd.Days, val)
+	case "blockTrackId":
+		return setString(&cmd.BlockTrackID, val)
+	case "unblockTrackId":
+		return setString(&cmd.UnblockTrackID, val)
+	case "destination":
+		return setString(&cmd.Destination, val)
+	case "inquiry":
+		return setString(&cmd.Inquiry, val)
+	case "transferTrackId":
+		return setString(&cmd.TransferTrackID, val)
+	case "nationalId":
+		return setString(&cmd.NationalID, val)
+	case "accountId":
+		return setString(&cmd.AccountID, val)
+	case "note":
+		return setString(&cmd.Note, val)
+	case "blockCodeSlot":
+		return setInt(&cmd.BlockCodeSlot, val)
+	case "blockCode":
+		return setString(&cmd.BlockCode, val)
+	case "businessUnit":
+		return setInt(&cmd.BusinessUnit, val)
+	}
+	return false
+}
+
+func setString(dst *string, val any) bool {
+	s, ok := val.(string)
+	*dst = s
+	return ok
+}
+
+// setInt64 takes a number as encoding/json puts one into an int64: a
+// base-10 integer literal within range.
+func setInt64(dst *int64, val any) bool {
+	num, ok := val.(json.Number)
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(string(num), 10, 64)
+	*dst = n
+	return err == nil
+}
+
+// setInt is setInt64 for an int field.
+func setInt(dst *int, val any) bool {
+	num, ok := val.(json.Number)
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(string(num), 10, strconv.IntSize)
+	*dst = int(n)
+	return err == nil
+}
+
+// countTopLevelMembers counts the name/value pairs of the JSON object raw
+// (which must be valid JSON), repeated names included: the colons outside
+// strings one level deep.
+func countTopLevelMembers(raw []byte) int {
+	n, depth := 0, 0
+	inString, escaped := false, false
+	for _, b := range raw {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+		case b == '"':
+			inString = true
+		case b == '{' || b == '[':
+			depth++
+		case b == '}' || b == ']':
+			depth--
+		case b == ':' && depth == 1:
+			n++
+		}
+	}
+	return n
 }
 
 // notJSON says why a message is not JSON without quoting any of it.
