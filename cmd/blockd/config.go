@@ -16,6 +16,7 @@ import (
 	"github.com/blockd/blockd/cmd/blockd/redact"
 	"github.com/blockd/blockd/consumer/processor"
 	"github.com/blockd/blockd/providers/providerhttp"
+	"github.com/blockd/blockd/store"
 	"github.com/blockd/blockd/store/seal"
 )
 
@@ -114,6 +115,7 @@ type config struct {
 	TopicPartitions int    // BLOCKD_TOPIC_PARTITIONS, default 6
 
 	DBMaxConns      int           // BLOCKD_DB_MAX_CONNS, default 16
+	DBGroupCommit   int           // BLOCKD_DB_GROUP_COMMIT, default 256: the most commands recorded in one transaction
 	InstanceID      string        // BLOCKD_INSTANCE_ID, default host-pid
 	MaxInFlight     int           // BLOCKD_MAX_IN_FLIGHT, default 256
 	Lease           time.Duration // BLOCKD_LEASE, default 30s
@@ -386,6 +388,7 @@ func readConfig(m mode, getenv func(string) string, readFile func(string) ([]byt
 		CreateTopics:          boolean("BLOCKD_CREATE_TOPICS", true),
 		TopicPartitions:       integer("BLOCKD_TOPIC_PARTITIONS", 6, 1, 1000),
 		DBMaxConns:            integer("BLOCKD_DB_MAX_CONNS", 16, 2, 1000),
+		DBGroupCommit:         integer("BLOCKD_DB_GROUP_COMMIT", store.DefaultGroupCommit, 1, 10000),
 		InstanceID:            str("BLOCKD_INSTANCE_ID", fmt.Sprintf("%s-%d", host, os.Getpid())),
 		MaxInFlight:           integer("BLOCKD_MAX_IN_FLIGHT", 256, 1, 100000),
 		Lease:                 dur("BLOCKD_LEASE", 30*time.Second),

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -106,7 +107,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	if err != nil {
 		return err
 	}
-	dbOpts := []store.Option{store.MaxConns(cfg.DBMaxConns)}
+	dbOpts := []store.Option{store.MaxConns(cfg.DBMaxConns), store.GroupCommit(cfg.DBGroupCommit)}
 	if tokenKeys != nil {
 		dbOpts = append(dbOpts, store.SealTokens(tokenKeys))
 	}
@@ -572,6 +573,13 @@ func (h *healthServer) operator() http.Handler {
 		}
 		retry(w, r, id)
 	})
+	// Go's profiles (CPU, heap, goroutines, execution trace), for finding
+	// where the time and memory go under load, as the README's throughput
+	// section does: `go tool pprof http://…/debug/pprof/profile?seconds=30`.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 
