@@ -119,9 +119,9 @@ func seedReceiveCases(t *testing.T, s *Store) []schemas.Command {
 		Result: result("f1", "11111111-1111-1111-1111-111111111111")}); err != nil {
 		t.Fatal(err)
 	}
-	receiveNew(t, s, finnotechBlock("h1", 100), "me", time.Minute)     // conflict: received again with another amount
-	receiveNew(t, s, finnotechBlock("b1", 100), "other", time.Minute)  // busy: another live owner
-	receiveNew(t, s, finnotechBlock("r1", 100), "me", time.Minute)     // resumed: its owner's worker is gone
+	receiveNew(t, s, finnotechBlock("h1", 100), "me", time.Minute)    // conflict: received again with another amount
+	receiveNew(t, s, finnotechBlock("b1", 100), "other", time.Minute) // busy: another live owner
+	receiveNew(t, s, finnotechBlock("r1", 100), "me", time.Minute)    // resumed: its owner's worker is gone
 	claim = receiveNew(t, s, finnotechBlock("c1", 100), "other", time.Millisecond)
 	beginAlone(t, s, "c1", claim, "c1-a1", time.Millisecond) // abandoned mid-call: in doubt
 	claim = receiveNew(t, s, finnotechBlock("d1", 100), "me", time.Minute)
