@@ -65,6 +65,10 @@ type Receipt struct {
 	// Attempts already made (Resumed, InDoubt, Finished).
 	Attempts   int
 	ReceivedAt time.Time
+	// FirstCall is set when the command was stored now (New) together with
+	// its first provider call's intent (Store.ReceiveAndBegin): the command
+	// is CALLING and the call, attempt 1, SENDING.
+	FirstCall bool
 }
 
 // HoldState is where a money hold is in its life.

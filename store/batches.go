@@ -18,9 +18,12 @@ import (
 // The batched forms of Receive, BeginCall and Complete. Each does in one
 // transaction, with set-based statements, what the call's own transaction
 // does for one command; the answer for each command is what its own
-// transaction would have given. Commands rows are locked in trackId order
-// first, as RenewLeases locks them, so that batches never deadlock with one
-// another.
+// transaction would have given. A command is in one batch at a time (its
+// calls are made one after another), so batches of the command path lock
+// disjoint commands rows; RenewLeases, the one other writer of many rows a
+// batch may hold, skips rows that are locked rather than wait for them, so
+// it never deadlocks with a batch. Should another writer ever deadlock with
+// a batch, PostgreSQL aborts one and the batch's calls are made alone.
 
 // startGroupCommit starts the committers (see groupCommitter).
 func (s *Store) startGroupCommit(maxBatch, committers int) {
@@ -47,14 +50,6 @@ func byTrackID[T, R any](batch []*pendingCall[T, R], id func(T) string) {
 	slices.SortFunc(batch, func(a, b *pendingCall[T, R]) int { return cmp.Compare(id(a.in), id(b.in)) })
 }
 
-// lockCommands locks the commands rows of trackIDs (sorted) in that order.
-func lockCommands(ctx context.Context, tx *sqlx.Tx, trackIDs []string) error {
-	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM commands WHERE track_id = ANY($1) ORDER BY track_id FOR UPDATE`, pq.Array(trackIDs)); err != nil {
-		return fmt.Errorf("locking commands: %w", err)
-	}
-	return nil
-}
-
 // receiveBatch is Receive for several commands (distinct trackIds): the new
 // ones are inserted by one statement; each one already stored is answered
 // as receiveAlone answers it, in the same transaction.
@@ -62,8 +57,8 @@ func (s *Store) receiveBatch(ctx context.Context, batch []*pendingCall[receiveCa
 	byTrackID(batch, func(c receiveCall) string { return c.cmd.TrackID })
 	n := len(batch)
 	var (
-		ids, kinds, provs, requests, owners, claims, tps, topics = make([]string, n), make([]string, n), make([]string, n),
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ids, kinds, provs, requests, owners, claims, tps, topics, firstCalls = make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		hashes     = make([][]byte, n)
 		leases     = make([]int64, n)
 		partitions = make([]int64, n)
@@ -73,21 +68,22 @@ func (s *Store) receiveBatch(ctx context.Context, batch []*pendingCall[receiveCa
 		in := c.in
 		ids[i], kinds[i], provs[i], requests[i], hashes[i] = in.cmd.TrackID, string(in.cmd.Kind), string(in.cmd.Provider), string(in.request), in.hash
 		owners[i], claims[i], leases[i], tps[i] = in.owner, uuid.NewString(), in.lease.Milliseconds(), in.src.Traceparent
-		topics[i], partitions[i], offsets[i] = in.src.Topic, int64(in.src.Partition), in.src.Offset
+		topics[i], partitions[i], offsets[i], firstCalls[i] = in.src.Topic, int64(in.src.Partition), in.src.Offset, in.firstCall
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		rows, err := tx.QueryContext(ctx, `
-			INSERT INTO commands (track_id, kind, provider, request, request_hash, state, owner, claim, lease_until,
+			INSERT INTO commands (track_id, kind, provider, request, request_hash, state, attempts, owner, claim, lease_until,
 			                      traceparent, source_topic, source_partition, source_offset)
-			SELECT u.id, u.kind, u.provider, u.request::jsonb, u.hash, 'RECEIVED', u.owner, u.claim::uuid,
-			       now() + u.lease * interval '1 millisecond', NULLIF(u.tp, ''), u.topic, u.part, u.off
+			SELECT u.id, u.kind, u.provider, u.request::jsonb, u.hash,
+			       CASE WHEN u.first <> '' THEN 'CALLING' ELSE 'RECEIVED' END, CASE WHEN u.first <> '' THEN 1 ELSE 0 END,
+			       u.owner, u.claim::uuid, now() + u.lease * interval '1 millisecond', NULLIF(u.tp, ''), u.topic, u.part, u.off
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::bigint[],
-			            $9::text[], $10::text[], $11::int[], $12::bigint[])
-			     AS u(id, kind, provider, request, hash, owner, claim, lease, tp, topic, part, off)
+			            $9::text[], $10::text[], $11::int[], $12::bigint[], $13::text[])
+			     AS u(id, kind, provider, request, hash, owner, claim, lease, tp, topic, part, off, first)
 			ON CONFLICT (track_id) DO NOTHING
 			RETURNING track_id, received_at`,
 			pq.Array(ids), pq.Array(kinds), pq.Array(provs), pq.Array(requests), pq.Array(hashes), pq.Array(owners),
-			pq.Array(claims), pq.Array(leases), pq.Array(tps), pq.Array(topics), pq.Array(partitions), pq.Array(offsets))
+			pq.Array(claims), pq.Array(leases), pq.Array(tps), pq.Array(topics), pq.Array(partitions), pq.Array(offsets), pq.Array(firstCalls))
 		if err != nil {
 			return fmt.Errorf("inserting commands: %w", err)
 		}
@@ -107,9 +103,14 @@ func (s *Store) receiveBatch(ctx context.Context, batch []*pendingCall[receiveCa
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("reading inserted commands: %w", err)
 		}
+		var callIDs, callTracks []string
 		for i, c := range batch {
 			if at, ok := inserted[ids[i]]; ok {
 				c.out = schemas.Receipt{Status: schemas.ReceiptNew, Claim: claims[i], State: schemas.StateReceived, ReceivedAt: at}
+				if firstCalls[i] != "" {
+					c.out.State, c.out.FirstCall = schemas.StateCalling, true
+					callIDs, callTracks = append(callIDs, firstCalls[i]), append(callTracks, ids[i])
+				}
 				continue
 			}
 			r, err := receiveStored(ctx, tx, c.in)
@@ -117,6 +118,15 @@ func (s *Store) receiveBatch(ctx context.Context, batch []*pendingCall[receiveCa
 				return err
 			}
 			c.out = r
+		}
+		if len(callIDs) == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO provider_calls (provider_track_id, track_id, attempt, state)
+			SELECT u.ptid, u.id, 1, 'SENDING' FROM unnest($1::text[], $2::text[]) AS u(ptid, id)`,
+			pq.Array(callIDs), pq.Array(callTracks)); err != nil {
+			return fmt.Errorf("recording provider calls: %w", err)
 		}
 		return nil
 	})
@@ -133,9 +143,6 @@ func (s *Store) beginCallBatch(ctx context.Context, batch []*pendingCall[beginCa
 		ids[i], claims[i], befores[i], leases[i] = c.in.TrackID, c.in.Claim, string(c.in.Before), c.in.lease.Milliseconds()
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := lockCommands(ctx, tx, ids); err != nil {
-			return err
-		}
 		rows, err := tx.QueryContext(ctx, `
 			UPDATE commands c SET state = 'CALLING', attempts = c.attempts + 1, updated_at = now(),
 			       lease_until = now() + u.lease * interval '1 millisecond', before = coalesce(c.before, NULLIF(u.before, '')::jsonb)
@@ -207,9 +214,6 @@ func (s *Store) completeBatch(ctx context.Context, batch []*pendingCall[schemas.
 		results[i], ptids[i], reconcile[i], callStates[i], reasons[i] = in.Result.Value, in.ProviderTrackID, in.NeedsReconciliation, in.CallState, in.ReconcileReason
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := lockCommands(ctx, tx, ids); err != nil {
-			return err
-		}
 		rows, err := tx.QueryContext(ctx, `
 			UPDATE commands c SET state = u.state, event_id = u.event::uuid, result_topic = u.topic, result = u.result,
 			       result_headers = u.headers::jsonb, completed_at = now(), updated_at = now(), completed_by = c.owner,

@@ -148,6 +148,10 @@ func TestReceiveBatchAnswersAsReceiveAlone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		switch cmd.TrackID {
+		case "n1", "n3", "f1", "r1": // with the first call's intent (ReceiveAndBegin): recorded for new ones only
+			in.firstCall = cmd.TrackID + "-first"
+		}
 		batch = append(batch, &pendingCall[receiveCall, schemas.Receipt]{ctx: ctx, in: in})
 		r, err := alone.receiveAlone(ctx, in)
 		if err != nil {
@@ -169,12 +173,16 @@ func TestReceiveBatchAnswersAsReceiveAlone(t *testing.T) {
 	for i, cmd := range cmds {
 		g, w := got[cmd.TrackID], want[i]
 		statuses[w.Status] = true
-		if g.Status != w.Status || g.State != w.State || g.Attempts != w.Attempts || (g.Claim == "") != (w.Claim == "") {
+		if g.Status != w.Status || g.State != w.State || g.Attempts != w.Attempts || (g.Claim == "") != (w.Claim == "") || g.FirstCall != w.FirstCall {
 			t.Errorf("%s: batch answered %+v, alone %+v", cmd.TrackID, g, w)
 		}
 	}
 	if len(statuses) != 6 {
 		t.Errorf("the cases cover %d of Receive's 6 answers; want all", len(statuses))
+	}
+	if !got["n1"].FirstCall || got["n2"].FirstCall || got["f1"].FirstCall || got["r1"].FirstCall {
+		t.Errorf("first calls recorded: n1 %v n2 %v f1 %v r1 %v; want only the new command asked for one", got["n1"].FirstCall,
+			got["n2"].FirstCall, got["f1"].FirstCall, got["r1"].FirstCall)
 	}
 	if gs, ws := snapshot(t, batched), snapshot(t, alone); gs != ws {
 		t.Errorf("tables differ\nbatch:\n%s\nalone:\n%s", gs, ws)

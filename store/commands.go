@@ -42,6 +42,26 @@ func (s *Store) Receive(ctx context.Context, cmd schemas.Command, src schemas.So
 	if err != nil {
 		return schemas.Receipt{}, err
 	}
+	return s.receive(ctx, in)
+}
+
+// ReceiveAndBegin is Receive for a command whose first provider call needs
+// nothing read first (no rule that reads stored state, no provider state
+// read): when the command is new, the intent of its first call,
+// providerTrackID, is recorded in the same transaction, as BeginCall would
+// record it, and the receipt says FirstCall. A command already stored is
+// answered exactly as Receive answers it, and no call is recorded.
+func (s *Store) ReceiveAndBegin(ctx context.Context, cmd schemas.Command, src schemas.SourceMeta, owner string, lease time.Duration,
+	local func(trackID string) bool, providerTrackID string) (schemas.Receipt, error) {
+	in, err := newReceiveCall(cmd, src, owner, lease, local)
+	if err != nil {
+		return schemas.Receipt{}, err
+	}
+	in.firstCall = providerTrackID
+	return s.receive(ctx, in)
+}
+
+func (s *Store) receive(ctx context.Context, in receiveCall) (schemas.Receipt, error) {
 	if s.receives == nil {
 		return s.receiveAlone(ctx, in)
 	}
@@ -57,6 +77,9 @@ type receiveCall struct {
 	local   func(trackID string) bool
 	request []byte
 	hash    []byte
+	// firstCall is the provider trackId of the first call, whose intent is
+	// recorded with a new command (ReceiveAndBegin); "" for none.
+	firstCall string
 }
 
 func newReceiveCall(cmd schemas.Command, src schemas.SourceMeta, owner string, lease time.Duration, local func(trackID string) bool) (receiveCall, error) {
@@ -74,16 +97,27 @@ func (s *Store) receiveAlone(ctx context.Context, in receiveCall) (schemas.Recei
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		claim := uuid.NewString()
 		var receivedAt time.Time
+		state, attempts := schemas.StateReceived, 0
+		if in.firstCall != "" {
+			state, attempts = schemas.StateCalling, 1
+		}
 		err := tx.QueryRowxContext(ctx, `
-			INSERT INTO commands (track_id, kind, provider, request, request_hash, state, owner, claim, lease_until,
+			INSERT INTO commands (track_id, kind, provider, request, request_hash, state, attempts, owner, claim, lease_until,
 			                      traceparent, source_topic, source_partition, source_offset)
-			VALUES ($1, $2, $3, $4, $5, 'RECEIVED', $6, $7, now() + $8 * interval '1 millisecond', NULLIF($9, ''), $10, $11, $12)
+			VALUES ($1, $2, $3, $4, $5, $13, $14, $6, $7, now() + $8 * interval '1 millisecond', NULLIF($9, ''), $10, $11, $12)
 			ON CONFLICT (track_id) DO NOTHING
 			RETURNING received_at`,
 			cmd.TrackID, cmd.Kind, cmd.Provider, in.request, in.hash, in.owner, claim, in.lease.Milliseconds(),
-			src.Traceparent, src.Topic, src.Partition, src.Offset).Scan(&receivedAt)
+			src.Traceparent, src.Topic, src.Partition, src.Offset, state, attempts).Scan(&receivedAt)
 		if err == nil {
-			r = schemas.Receipt{Status: schemas.ReceiptNew, Claim: claim, State: schemas.StateReceived, ReceivedAt: receivedAt}
+			r = schemas.Receipt{Status: schemas.ReceiptNew, Claim: claim, State: state, ReceivedAt: receivedAt, FirstCall: in.firstCall != ""}
+			if in.firstCall != "" {
+				if _, err := tx.ExecContext(ctx, `
+					INSERT INTO provider_calls (provider_track_id, track_id, attempt, state) VALUES ($1, $2, 1, 'SENDING')`,
+					in.firstCall, cmd.TrackID); err != nil {
+					return fmt.Errorf("recording provider call: %w", err)
+				}
+			}
 			return nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -485,8 +519,10 @@ func (s *Store) EarlierOpen(ctx context.Context, p schemas.EarlierOpenParams) (s
 // RenewLeases extends the leases owner holds on the commands it is working
 // on right now (trackIDs), so that no other instance takes them over while
 // owner is alive. A claim nobody works on any more is not renewed: it
-// expires and the command is taken over. Rows are locked in trackId order,
-// as the batches of the command path lock them.
+// expires and the command is taken over. A row another transaction holds
+// (a batch recording the command's next step, which sets its lease anyway)
+// is skipped, not waited for: renewal never deadlocks with a batch, and a
+// lease is renewed several times before it can run out.
 func (s *Store) RenewLeases(ctx context.Context, owner string, lease time.Duration, trackIDs []string) (int64, error) {
 	if len(trackIDs) == 0 {
 		return 0, nil
@@ -496,7 +532,7 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, lease time.Durati
 		WHERE track_id IN (
 		      SELECT track_id FROM commands
 		      WHERE owner = $1 AND track_id = ANY($3) AND state IN ('RECEIVED', 'CALLING', 'IN_DOUBT') AND claim IS NOT NULL
-		      ORDER BY track_id FOR UPDATE)`,
+		      FOR UPDATE SKIP LOCKED)`,
 		owner, lease.Milliseconds(), pq.Array(trackIDs))
 	if err != nil {
 		return 0, fmt.Errorf("renewing leases: %w", err)

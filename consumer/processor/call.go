@@ -18,9 +18,20 @@ import (
 // errAbandoned is returned when a hook abandoned a command mid-flight.
 var errAbandoned = errors.New("command abandoned by test hook")
 
+// firstIntent is the hand-off from receive to the call stage when receive
+// stored the command together with its first call's intent (see
+// callsAtOnce): the call's provider trackId, the guard's admission, and
+// when recording began (what the fence measures from).
+type firstIntent struct {
+	providerTrackID string
+	report          func(error, providers.Class)
+	intentAt        time.Time
+}
+
 // execute carries out a claimed command that has sent no provider call:
-// the rules stage, then the call stage.
-func (p *Processor) execute(ctx context.Context, log zerolog.Logger, c claimedCommand) error {
+// the rules stage, then the call stage. first is the first call's intent
+// when receive recorded it; nil otherwise.
+func (p *Processor) execute(ctx context.Context, log zerolog.Logger, c claimedCommand, first *firstIntent) error {
 	cmd := c.cmd
 	finish := func(status schemas.Status, einfo *schemas.ErrorInfo) error {
 		res := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, status, nil, einfo, c.attempts, c.receivedAt, uuid.NewString())
@@ -41,6 +52,9 @@ func (p *Processor) execute(ctx context.Context, log zerolog.Logger, c claimedCo
 			Message: fmt.Sprintf("provider %s is not enabled in this deployment for %s commands", cmd.Provider, cmd.Kind)})
 	}
 	req := providers.Request{Command: cmd, ProviderTrackID: uuid.NewString()}
+	if first != nil {
+		req.ProviderTrackID = first.providerTrackID
+	}
 	start := schemas.CallStart{TrackID: cmd.TrackID, Claim: c.claim, ProviderTrackID: req.ProviderTrackID}
 	rejection, err := p.applyRules(ctx, log, cmd, &req, &start, c.receivedAt.Add(p.cfg.UnblockWait))
 	if err != nil {
@@ -50,7 +64,7 @@ func (p *Processor) execute(ctx context.Context, log zerolog.Logger, c claimedCo
 		return finish(schemas.StatusRejected, rejection)
 	}
 
-	return p.callLoop(ctx, log, prov, c, req, start, finish)
+	return p.callLoop(ctx, log, prov, c, req, start, first, finish)
 }
 
 // callLoop makes provider call attempts for a claimed RECEIVED command until
@@ -58,11 +72,12 @@ func (p *Processor) execute(ctx context.Context, log zerolog.Logger, c claimedCo
 // failure that proves nothing was applied is retried (bounded) with a new
 // provider trackId; an unknown outcome is resolved by asking the provider,
 // and only a confirmed "not applied" allows another attempt. req and start
-// are the first attempt's call and the record of its intent; finish answers
+// are the first attempt's call and the record of its intent (first, when
+// receive recorded that intent with the command); finish answers
 // the command without a call. Every outcome is handed to settle
 // (recordOutcome) as a callOutcome.
 func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provider, c claimedCommand,
-	req providers.Request, start schemas.CallStart, finish func(schemas.Status, *schemas.ErrorInfo) error) error {
+	req providers.Request, start schemas.CallStart, first *firstIntent, finish func(schemas.Status, *schemas.ErrorInfo) error) error {
 	cmd, claim := c.cmd, c.claim
 	g := p.guards[cmd.Provider]
 	maxAttempts, retryBudget := p.maxAttempts(cmd.Provider), p.cfg.RetryBudget
@@ -73,60 +88,71 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 	delay := p.cfg.RetryDelay
 	attempts := 0 // calls recorded by this loop
 	for {
-		// A provider that is down makes its commands wait, spending no attempt.
-		report, err := g.admit(ctx, cmd.Provider)
-		if err != nil {
-			return err
-		}
-		if pr, ok := prov.(Preparer); ok {
-			before, err := p.prepare(ctx, pr, req)
-			report(err, classify(cmd, err))
-			if err != nil {
-				// Nothing was sent: a failed read is retried like a call
-				// refused before it was applied, within the same bounds.
-				if ctx.Err() == nil && time.Now().Add(delay).Before(budget) {
-					log.Info().Err(err).Msg("reading the provider's state before the call failed; retrying")
-					select {
-					case <-ctx.Done():
-						return fmt.Errorf("waiting to retry %s: %w", cmd.TrackID, ctx.Err())
-					case <-time.After(delay/2 + rand.N(delay/2+1)):
-					}
-					delay = min(delay*2, p.cfg.RetryDelayMax)
-					continue
-				}
-				noCall := req
-				noCall.ProviderTrackID = ""
-				return p.recordOutcome(ctx, log, c,
-					callOutcome{req: noCall, attempts: attempts, err: &providers.Error{Provider: cmd.Provider, Class: providers.Retryable, Code: "STATE_UNREADABLE",
-						Message: "the provider's state could not be read before the call; nothing was sent", Err: err}})
-			}
-			start.Before = before
+		var report func(error, providers.Class)
+		var intentAt time.Time
+		var attempt int
+		var err error
+		if first != nil {
+			// Receive stored the command with this attempt's intent, after
+			// the guard admitted it.
+			report, intentAt, attempt, first = first.report, first.intentAt, 1, nil
+		} else {
+			// A provider that is down makes its commands wait, spending no attempt.
 			report, err = g.admit(ctx, cmd.Provider)
 			if err != nil {
 				return err
 			}
+			if pr, ok := prov.(Preparer); ok {
+				before, err := p.prepare(ctx, pr, req)
+				report(err, classify(cmd, err))
+				if err != nil {
+					// Nothing was sent: a failed read is retried like a call
+					// refused before it was applied, within the same bounds.
+					if ctx.Err() == nil && time.Now().Add(delay).Before(budget) {
+						log.Info().Err(err).Msg("reading the provider's state before the call failed; retrying")
+						select {
+						case <-ctx.Done():
+							return fmt.Errorf("waiting to retry %s: %w", cmd.TrackID, ctx.Err())
+						case <-time.After(delay/2 + rand.N(delay/2+1)):
+						}
+						delay = min(delay*2, p.cfg.RetryDelayMax)
+						continue
+					}
+					noCall := req
+					noCall.ProviderTrackID = ""
+					return p.recordOutcome(ctx, log, c,
+						callOutcome{req: noCall, attempts: attempts, err: &providers.Error{Provider: cmd.Provider, Class: providers.Retryable, Code: "STATE_UNREADABLE",
+							Message: "the provider's state could not be read before the call; nothing was sent", Err: err}})
+				}
+				start.Before = before
+				report, err = g.admit(ctx, cmd.Provider)
+				if err != nil {
+					return err
+				}
+			}
+			intentAt = time.Now()
+			var begun schemas.CallBegun
+			begun, err = p.store.BeginCall(ctx, start, p.cfg.Lease)
+			attempt = begun.Attempt
+			req.Before = begun.Before
+			if err != nil {
+				report(errNothingSent, providers.Permanent) // nothing was sent: proves nothing
+			}
+			switch {
+			case errors.Is(err, schemas.ErrHoldTaken) && cmd.Kind == schemas.KindTransfer:
+				return finish(schemas.StatusRejected, &schemas.ErrorInfo{Code: schemas.CodeAlreadyTransferred,
+					Message: "the hold released by unblock " + cmd.UnblockTrackID + " is taken by another transfer; only one may succeed"})
+			case errors.Is(err, schemas.ErrHoldTaken):
+				return finish(schemas.StatusRejected, &schemas.ErrorInfo{Code: schemas.CodeAlreadyUnblocked,
+					Message: "block " + cmd.BlockTrackID + " is already being released or was released by another unblock"})
+			case errors.Is(err, schemas.ErrNotClaimed):
+				log.Warn().Msg("lost the claim before calling the provider; not calling")
+				return nil
+			case err != nil:
+				return fmt.Errorf("recording call attempt: %w", err)
+			}
 		}
-		intentAt := time.Now()
-		begun, err := p.store.BeginCall(ctx, start, p.cfg.Lease)
-		attempt := begun.Attempt
 		attempts = attempt
-		req.Before = begun.Before
-		if err != nil {
-			report(errNothingSent, providers.Permanent) // nothing was sent: proves nothing
-		}
-		switch {
-		case errors.Is(err, schemas.ErrHoldTaken) && cmd.Kind == schemas.KindTransfer:
-			return finish(schemas.StatusRejected, &schemas.ErrorInfo{Code: schemas.CodeAlreadyTransferred,
-				Message: "the hold released by unblock " + cmd.UnblockTrackID + " is taken by another transfer; only one may succeed"})
-		case errors.Is(err, schemas.ErrHoldTaken):
-			return finish(schemas.StatusRejected, &schemas.ErrorInfo{Code: schemas.CodeAlreadyUnblocked,
-				Message: "block " + cmd.BlockTrackID + " is already being released or was released by another unblock"})
-		case errors.Is(err, schemas.ErrNotClaimed):
-			log.Warn().Msg("lost the claim before calling the provider; not calling")
-			return nil
-		case err != nil:
-			return fmt.Errorf("recording call attempt: %w", err)
-		}
 		if p.hooks.AfterIntent != nil {
 			p.hooks.AfterIntent(cmd.TrackID)
 		}

@@ -44,6 +44,7 @@ import (
 // Store is the durable state the processor needs (store.Store in production).
 type Store interface {
 	Receive(ctx context.Context, cmd schemas.Command, src schemas.SourceMeta, owner string, lease time.Duration, local func(trackID string) bool) (schemas.Receipt, error)
+	ReceiveAndBegin(ctx context.Context, cmd schemas.Command, src schemas.SourceMeta, owner string, lease time.Duration, local func(trackID string) bool, providerTrackID string) (schemas.Receipt, error)
 	BeginCall(ctx context.Context, c schemas.CallStart, lease time.Duration) (schemas.CallBegun, error)
 	Complete(ctx context.Context, c schemas.Completion) error
 	RecordAttemptNotApplied(ctx context.Context, p schemas.RecordAttemptNotAppliedParams) error

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/schemas"
 )
 
@@ -60,7 +62,7 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 
 	release := p.enter(cmd.TrackID)
 	defer release()
-	rec, err := p.store.Receive(ctx, cmd, src, p.cfg.Owner, p.cfg.Lease, p.isActiveElsewhere(cmd.TrackID))
+	rec, first, err := p.receive(ctx, cmd, src)
 	if errors.Is(err, schemas.ErrUnstorable) {
 		// Nothing was stored: the message does not take its trackId.
 		return p.reject(ctx, log, m, cmd.TrackID, kind, cmd.Provider, unstorable(err))
@@ -70,7 +72,7 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 	}
 	switch rec.Status {
 	case schemas.ReceiptNew, schemas.ReceiptResumed:
-		err = p.execute(ctx, log, claimedCommand{cmd: cmd, claim: rec.Claim, receivedAt: rec.ReceivedAt, attempts: rec.Attempts, traceparent: src.Traceparent})
+		err = p.execute(ctx, log, claimedCommand{cmd: cmd, claim: rec.Claim, receivedAt: rec.ReceivedAt, attempts: rec.Attempts, traceparent: src.Traceparent}, first)
 	case schemas.ReceiptFinished:
 		log.Info().Msg("duplicate of a finished command: stored result queued again")
 	case schemas.ReceiptBusy:
@@ -93,6 +95,34 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 		return p.reject(ctx, log, m, "", kind, "", unstorable(err))
 	}
 	return err
+}
+
+// receive stores the command. One whose first call needs nothing read
+// first (callsAtOnce) is stored with that call's intent, in the same
+// transaction, when the provider's guard admits a call now: the step a
+// separate BeginCall would commit is saved. The intent is recorded only if
+// the command is new; first is nil otherwise, and the guard is told
+// nothing was sent.
+func (p *Processor) receive(ctx context.Context, cmd schemas.Command, src schemas.SourceMeta) (schemas.Receipt, *firstIntent, error) {
+	local := p.isActiveElsewhere(cmd.TrackID)
+	if !p.callsAtOnce(cmd) {
+		rec, err := p.store.Receive(ctx, cmd, src, p.cfg.Owner, p.cfg.Lease, local)
+		return rec, nil, err
+	}
+	report, err := p.guards[cmd.Provider].admit(ctx, cmd.Provider)
+	if err != nil {
+		// The provider is down or the wait was cut short: store the command
+		// alone; the call stage waits for the provider as usual.
+		rec, err := p.store.Receive(ctx, cmd, src, p.cfg.Owner, p.cfg.Lease, local)
+		return rec, nil, err
+	}
+	first := &firstIntent{providerTrackID: uuid.NewString(), report: report, intentAt: time.Now()}
+	rec, err := p.store.ReceiveAndBegin(ctx, cmd, src, p.cfg.Owner, p.cfg.Lease, local, first.providerTrackID)
+	if err != nil || !rec.FirstCall {
+		report(errNothingSent, providers.Permanent) // nothing was sent: proves nothing
+		return rec, nil, err
+	}
+	return rec, first, nil
 }
 
 // providerOf reads the provider of an invalid command for its result,

@@ -199,7 +199,7 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 		}
 		req.ProviderTrackID, req.CannotLandAfter = uuid.NewString(), time.Time{}
 		start.ProviderTrackID = req.ProviderTrackID
-		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, held, req, start, finish))
+		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, held, req, start, nil, finish))
 	default:
 		return askAgainLater(res.Evidence)
 	}

@@ -89,6 +89,24 @@ func (p *Processor) applyRules(ctx context.Context, log zerolog.Logger, cmd sche
 	return nil, nil
 }
 
+// callsAtOnce reports whether a command's first call can be recorded with
+// the command itself (Store.ReceiveAndBegin): its provider is enabled and
+// reads no state before a call (not a Preparer), and applyRules neither
+// reads nor changes anything for it — a Finnotech block or a Finnotech
+// inquiry other than a transfer inquiry. Keep it in step with applyRules
+// (TestCallsAtOnceOnlyWhereTheRulesReadNothing).
+func (p *Processor) callsAtOnce(cmd schemas.Command) bool {
+	prov, ok := p.providers[cmd.Provider]
+	if !ok {
+		return false
+	}
+	if _, reads := prov.(Preparer); reads {
+		return false
+	}
+	return cmd.Provider == schemas.ProviderFinnotech &&
+		(cmd.Kind == schemas.KindBlock || cmd.Kind == schemas.KindInquiry && cmd.Inquiry != "transfer")
+}
+
 // awaitAccountTurn makes a command for an account-state provider wait until
 // every command for the same account received before it has an outcome.
 // These providers set a state: sending a newer command while an older one

@@ -16,7 +16,7 @@ func (p *Processor) ProcessClaimed(ctx context.Context, c schemas.Claimed) error
 	defer release()
 	log := p.log.With().Str("trackId", c.Command.TrackID).Str("type", string(c.Command.Kind)).Logger()
 	log.Info().Msg("carrying on a command abandoned by its owner")
-	return p.releaseIfDeferred(ctx, c.Command.TrackID, c.Claim, p.execute(ctx, log, claimedCommand{cmd: c.Command, claim: c.Claim, receivedAt: c.ReceivedAt, attempts: c.Attempts}))
+	return p.releaseIfDeferred(ctx, c.Command.TrackID, c.Claim, p.execute(ctx, log, claimedCommand{cmd: c.Command, claim: c.Claim, receivedAt: c.ReceivedAt, attempts: c.Attempts}, nil))
 }
 
 // releaseIfDeferred turns a wait (a provider down, a reference not ready)
