@@ -16,11 +16,15 @@ import (
 // plainProvider calls nothing; statefulProvider also reads state first.
 type plainProvider struct{}
 
-func (plainProvider) Execute(context.Context, providers.Request) (json.RawMessage, error) { return nil, nil }
+func (plainProvider) Execute(context.Context, providers.Request) (json.RawMessage, error) {
+	return nil, nil
+}
 
 type statefulProvider struct{ plainProvider }
 
-func (statefulProvider) Prepare(context.Context, providers.Request) (json.RawMessage, error) { return nil, nil }
+func (statefulProvider) Prepare(context.Context, providers.Request) (json.RawMessage, error) {
+	return nil, nil
+}
 
 // TestCallsAtOnceOnlyWhereTheRulesReadNothing: a command whose first call
 // is recorded with the command itself must be one for which applyRules
