@@ -43,7 +43,11 @@ const BatchOverhead = 16 << 10
 
 // writerBatchSize is the most messages the writer puts in one batch for one
 // partition; each adds at most a few bytes of framing to BatchOverhead.
-const writerBatchSize = 500
+// kafka-go allocates room for this many messages for every batch, however
+// few it carries: a relay pass spreads its rows over the partitions, so a
+// batch rarely holds more than a few dozen, and a larger size made the
+// writer the process's largest allocator.
+const writerBatchSize = 100
 
 // NewWriter returns a kafka-go Writer set for safety: every write waits for
 // all in-sync replicas, keys are hashed to partitions (so one key always

@@ -201,7 +201,7 @@ func (s *Store) completeBatch(ctx context.Context, batch []*pendingCall[schemas.
 	var (
 		ids, claims, states, events, topics, headers, ptids, callStates, reasons = make([]string, n), make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		results   = make([][]byte, n)
+		results   = make([]string, n)
 		reconcile = make([]bool, n)
 	)
 	for i, c := range batch {
@@ -211,16 +211,16 @@ func (s *Store) completeBatch(ctx context.Context, batch []*pendingCall[schemas.
 			return fmt.Errorf("encoding result headers: %w", err)
 		}
 		ids[i], claims[i], states[i], events[i], topics[i], headers[i] = in.TrackID, in.Claim, string(in.State), in.EventID, in.Result.Topic, string(h)
-		results[i], ptids[i], reconcile[i], callStates[i], reasons[i] = in.Result.Value, in.ProviderTrackID, in.NeedsReconciliation, in.CallState, in.ReconcileReason
+		results[i], ptids[i], reconcile[i], callStates[i], reasons[i] = string(in.Result.Value), in.ProviderTrackID, in.NeedsReconciliation, in.CallState, in.ReconcileReason
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		rows, err := tx.QueryContext(ctx, `
-			UPDATE commands c SET state = u.state, event_id = u.event::uuid, result_topic = u.topic, result = u.result,
+			UPDATE commands c SET state = u.state, event_id = u.event::uuid, result_topic = u.topic, result = convert_to(u.result, 'UTF8'),
 			       result_headers = u.headers::jsonb, completed_at = now(), updated_at = now(), completed_by = c.owner,
 			       owner = NULL, claim = NULL, lease_until = NULL,
 			       needs_reconciliation = c.needs_reconciliation OR u.reconcile,
 			       reconcile_reason = CASE WHEN u.reconcile THEN coalesce(c.reconcile_reason, NULLIF(u.reason, '')) ELSE c.reconcile_reason END
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[], $9::bool[],
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[],
 			            $10::text[], $11::text[]) AS u(id, claim, state, event, topic, result, headers, ptid, reconcile, call_state, reason)
 			WHERE c.track_id = u.id AND (
 			      (c.claim = NULLIF(u.claim, '')::uuid AND c.state IN ('RECEIVED', 'CALLING', 'IN_DOUBT'))
@@ -249,6 +249,7 @@ func (s *Store) completeBatch(ctx context.Context, batch []*pendingCall[schemas.
 		}
 		var calls callOutcomes
 		var holds newHolds
+		var stored []string // results queued as the commands row now holds them
 		var out outboxRows
 		for i, c := range batch {
 			if !done[ids[i]] {
@@ -262,13 +263,30 @@ func (s *Store) completeBatch(ctx context.Context, batch []*pendingCall[schemas.
 			if h := in.CreateHold; h != nil {
 				holds.add(h)
 			}
-			out.add(in.Result, headers[i])
+			if string(in.Result.Key) == in.TrackID {
+				stored = append(stored, in.TrackID)
+			} else {
+				out.add(in.Result, headers[i])
+			}
 		}
 		if err := calls.record(ctx, tx); err != nil {
 			return err
 		}
 		if err := holds.record(ctx, tx); err != nil {
 			return err
+		}
+		if len(stored) > 0 {
+			// The result is queued as it was just stored with its command
+			// (as a redelivery queues it again), not sent a second time.
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO outbox (topic, key, value, headers)
+				SELECT result_topic, convert_to(track_id, 'UTF8'), result, result_headers FROM commands
+				WHERE track_id = ANY($1) ORDER BY track_id`, pq.Array(stored)); err != nil {
+				return fmt.Errorf("queueing results: %w", err)
+			}
+			if len(out.topics) == 0 {
+				return notify(ctx, tx)
+			}
 		}
 		return out.record(ctx, tx)
 	})

@@ -270,7 +270,11 @@ func TestCompleteBatchAnswersAsCompleteAlone(t *testing.T) {
 				CreateHold: &schemas.BlockRef{TrackID: "done", Provider: schemas.ProviderFinnotech, ClientID: "c1", Amount: 100,
 					Description: "d", Days: 3, Deposit: "0201", BlockDate: "050902", ProviderTrackID: "done-1"}},
 			{TrackID: "failed", Claim: failed, State: schemas.StateFailed, ProviderTrackID: "failed-1", CallState: schemas.CallFailed,
-				ErrorCode: "E42", HTTPStatus: 400, EventID: ev(2), Result: result("failed", ev(2))},
+				ErrorCode: "E42", HTTPStatus: 400, EventID: ev(2), Result: func() schemas.Outbound {
+					m := result("failed", ev(2))
+					m.Key = []byte("another-key") // queued as given, not as the command row holds it
+					return m
+				}()},
 			{TrackID: "lost", Claim: "00000000-0000-0000-0000-000000000000", State: schemas.StateDone, ProviderTrackID: "lost-1",
 				CallState: schemas.CallDone, EventID: ev(3), Result: result("lost", ev(3))},
 			{TrackID: "reconcile", Claim: reconcile, State: schemas.StateFailed, ProviderTrackID: "reconcile-1", CallState: schemas.CallDone,
