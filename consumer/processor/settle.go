@@ -125,7 +125,14 @@ func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, held 
 		// if this cannot be recorded the command becomes IN_DOUBT on recovery.
 		return fmt.Errorf("recording outcome of %s: %w", cmd.TrackID, err)
 	}
-	log.Info().Str("status", string(res.Status)).Int("attempts", attempts).Msg("command finished")
+	// A command done as asked is the common case, thousands a second: it
+	// is logged at debug (its result event and its commands row are the
+	// record). Every other outcome is logged at info.
+	ev := log.Info()
+	if res.Status == schemas.StatusDone {
+		ev = log.Debug()
+	}
+	ev.Str("status", string(res.Status)).Int("attempts", attempts).Msg("command finished")
 	return nil
 }
 
