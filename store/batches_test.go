@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/blockd/blockd/schemas"
 	"github.com/blockd/blockd/store/storetest"
@@ -22,7 +26,7 @@ import (
 func openPair(t *testing.T) (batched, alone *Store) {
 	t.Helper()
 	open := func() *Store {
-		s, err := Open(context.Background(), storetest.NewSchema(t), GroupCommit(1))
+		s, err := Open(context.Background(), storetest.NewSchema(t), GroupCommit(64))
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -30,6 +34,31 @@ func openPair(t *testing.T) (batched, alone *Store) {
 		return s
 	}
 	return open(), open()
+}
+
+// recordBatch records calls as one batch of g, as its committer would, then
+// makes the calls the batch handed back alone, as their callers would. It
+// returns the calls and the trackIds of those the batch itself answered.
+func recordBatch[T, R any](t *testing.T, g *groupCommitter[T, R], ins []T, id func(T) string) (map[string]*pendingCall[T, R], []string) {
+	t.Helper()
+	var batch []*pendingCall[T, R]
+	for _, in := range ins {
+		batch = append(batch, &pendingCall[T, R]{in: in, cancelled: func() error { return nil }, done: make(chan struct{})})
+	}
+	g.record(batch)
+	out := map[string]*pendingCall[T, R]{}
+	var batched []string
+	for _, c := range batch {
+		<-c.done
+		if c.alone {
+			c.out, c.err = g.alone(context.Background(), c.in)
+		} else {
+			batched = append(batched, id(c.in))
+		}
+		out[id(c.in)] = c
+	}
+	slices.Sort(batched)
+	return out, batched
 }
 
 func finnotechBlock(trackID string, amount int64) schemas.Command {
@@ -141,7 +170,7 @@ func TestReceiveBatchAnswersAsReceiveAlone(t *testing.T) {
 	seedReceiveCases(t, alone)
 	ctx := context.Background()
 
-	var batch []*pendingCall[receiveCall, schemas.Receipt]
+	var ins []receiveCall
 	var want []schemas.Receipt
 	for _, cmd := range cmds {
 		in, err := newReceiveCall(cmd, src, "me", time.Minute, notLocalHere)
@@ -152,22 +181,23 @@ func TestReceiveBatchAnswersAsReceiveAlone(t *testing.T) {
 		case "n1", "n3", "f1", "r1": // with the first call's intent (ReceiveAndBegin): recorded for new ones only
 			in.firstCall = cmd.TrackID + "-first"
 		}
-		batch = append(batch, &pendingCall[receiveCall, schemas.Receipt]{ctx: ctx, in: in})
+		ins = append(ins, in)
 		r, err := alone.receiveAlone(ctx, in)
 		if err != nil {
 			t.Fatalf("receiveAlone %s: %v", cmd.TrackID, err)
 		}
 		want = append(want, r)
 	}
-	if err := batched.receiveBatch(ctx, batch); err != nil {
-		t.Fatalf("receiveBatch: %v", err)
+	calls, inBatch := recordBatch(t, batched.receives, ins, func(c receiveCall) string { return c.cmd.TrackID })
+	if want := []string{"n1", "n2", "n3"}; !slices.Equal(inBatch, want) {
+		t.Errorf("the batch answered %v itself; want the new commands %v (the stored ones alone)", inBatch, want)
 	}
 	got := map[string]schemas.Receipt{}
-	for _, c := range batch {
+	for id, c := range calls {
 		if c.err != nil {
-			t.Fatalf("receiveBatch answered %s with %v", c.in.cmd.TrackID, c.err)
+			t.Fatalf("receiving %s: %v", id, c.err)
 		}
-		got[c.in.cmd.TrackID] = c.out
+		got[id] = c.out
 	}
 	statuses := map[schemas.ReceiptStatus]bool{}
 	for i, cmd := range cmds {
@@ -212,17 +242,9 @@ func TestBeginCallBatchAnswersAsBeginCallAlone(t *testing.T) {
 			{CallStart: schemas.CallStart{TrackID: "e", Claim: e, ProviderTrackID: "e-2"}, lease: time.Minute}, // second attempt
 		}
 	}
-	calls := seed(batched)
-	var batch []*pendingCall[beginCall, schemas.CallBegun]
-	for _, c := range calls {
-		batch = append(batch, &pendingCall[beginCall, schemas.CallBegun]{ctx: ctx, in: c})
-	}
-	if err := batched.beginCallBatch(ctx, batch); err != nil {
-		t.Fatalf("beginCallBatch: %v", err)
-	}
-	got := map[string]*pendingCall[beginCall, schemas.CallBegun]{}
-	for _, c := range batch {
-		got[c.in.TrackID] = c
+	got, inBatch := recordBatch(t, batched.begins, seed(batched), func(c beginCall) string { return c.TrackID })
+	if len(inBatch) != 5 {
+		t.Errorf("the batch answered %v itself; want all five", inBatch)
 	}
 	notClaimed := 0
 	for _, c := range seed(alone) {
@@ -284,17 +306,13 @@ func TestCompleteBatchAnswersAsCompleteAlone(t *testing.T) {
 				CallAnswer: []byte(`{"amount": 100}`), EventID: ev(6), Result: result("doubt", ev(6))},
 		}
 	}
-	completions := seed(batched)
-	var batch []*pendingCall[schemas.Completion, struct{}]
-	for _, c := range completions {
-		batch = append(batch, &pendingCall[schemas.Completion, struct{}]{ctx: ctx, in: c})
-	}
-	if err := batched.completeBatch(ctx, batch); err != nil {
-		t.Fatalf("completeBatch: %v", err)
+	calls, inBatch := recordBatch(t, batched.completes, seed(batched), func(c schemas.Completion) string { return c.TrackID })
+	if len(inBatch) != 6 {
+		t.Errorf("the batch answered %v itself; want all six", inBatch)
 	}
 	got := map[string]error{}
-	for _, c := range batch {
-		got[c.in.TrackID] = c.err
+	for id, c := range calls {
+		got[id] = c.err
 	}
 	for _, c := range seed(alone) {
 		werr := alone.completeAlone(ctx, c)
@@ -351,16 +369,18 @@ func TestBatchOfConcurrentCallsIsolatesBadData(t *testing.T) {
 	}
 }
 
-// TestGroupCommitterBatchesWhatWaits: calls made while a batch commits go
-// together into the next one; a call for a trackId already in a batch waits
-// for the next; a caller whose context ended before its call was taken gets
-// its error and the call is not made.
+// TestGroupCommitterBatchesWhatWaits: calls waiting when a committer is
+// free go together into one batch; calls made while a batch commits go
+// into the next; a call for a trackId already in a batch waits for the
+// next; a call alone in its batch is handed back to its caller; a caller
+// whose context ended before its call was taken gets its error and the
+// call is not made.
 func TestGroupCommitterBatchesWhatWaits(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var batches [][]string
-	commit := func(_ context.Context, batch []*pendingCall[string, string]) error {
+	commit := func(_ context.Context, _ *sqlx.Tx, batch []*pendingCall[string, string]) error {
 		var ids []string
 		for _, c := range batch {
 			ids = append(ids, c.in)
@@ -368,75 +388,99 @@ func TestGroupCommitterBatchesWhatWaits(t *testing.T) {
 		}
 		mu.Lock()
 		batches = append(batches, ids)
+		first := len(batches) == 1
 		mu.Unlock()
+		if first {
+			<-release // the first batch holds the committer
+		}
 		return nil
 	}
-	alone := func(_ context.Context, in string) (string, error) {
-		mu.Lock()
-		batches = append(batches, []string{in})
-		mu.Unlock()
-		<-release // the first call holds the committer
-		return "alone:" + in, nil
-	}
-	g := newGroupCommitter(10, 1, commit, alone, func(a, b string) bool { return a[:1] == b[:1] })
-	defer g.close()
+	alone := func(_ context.Context, in string) (string, error) { return "alone:" + in, nil }
+	inTx := func(ctx context.Context, fn func(*sqlx.Tx) error) error { return fn(nil) }
+	g := newGroupCommitter(10, 0, inTx, commit, alone, func(a, b string) bool { return a[:1] == b[:1] })
 	ctx := context.Background()
-	first := make(chan string)
-	go func() { out, _ := g.do(ctx, "a0"); first <- out }()
-	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(batches) == 1 })
-	// While a0 commits, these wait; b1 and b2 share a first letter, so b2 goes in the batch after.
 	var wg sync.WaitGroup
 	outs := make(map[string]string)
 	var outsMu sync.Mutex
-	for _, in := range []string{"b1", "c1", "d1"} {
+	call := func(in string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, _ := g.do(ctx, in)
+			out, err := g.do(ctx, in)
+			if err != nil {
+				t.Errorf("%s: %v", in, err)
+			}
 			outsMu.Lock()
 			outs[in] = out
 			outsMu.Unlock()
 		}()
 		time.Sleep(20 * time.Millisecond) // in this order
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		out, _ := g.do(ctx, "b2")
-		outsMu.Lock()
-		outs["b2"] = out
-		outsMu.Unlock()
-	}()
-	time.Sleep(20 * time.Millisecond)
+	call("a0")
+	call("x0")
+	g.done.Add(1)
+	go g.run() // finds a0 and x0 waiting
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(batches) == 1 })
+	// While that batch commits, these wait; b1 and b2 share a first letter, so b2 goes in the batch after.
+	for _, in := range []string{"b1", "c1", "d1", "b2"} {
+		call(in)
+	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := g.do(cancelled, "z9"); !errors.Is(err, context.Canceled) {
 		t.Errorf("a call whose context ended: %v, want context.Canceled", err)
 	}
 	close(release)
-	if out := <-first; out != "alone:a0" {
-		t.Errorf("a call that found the committer idle: %q, want it made alone", out)
-	}
 	wg.Wait()
+	g.close()
 	mu.Lock()
 	defer mu.Unlock()
-	if len(batches) < 2 || len(batches[1]) < 2 {
-		t.Fatalf("batches %v: the calls that waited were not committed together", batches)
+	want := [][]string{{"a0", "x0"}, {"b1", "c1", "d1"}}
+	if !reflect.DeepEqual(batches, want) {
+		t.Errorf("batches %v, want %v", batches, want)
 	}
-	for _, b := range batches {
-		seen := map[byte]bool{}
-		for _, id := range b {
-			if seen[id[0]] {
-				t.Errorf("batch %v holds two calls that conflict", b)
-			}
-			seen[id[0]] = true
-			if id == "z9" {
-				t.Errorf("the cancelled call was made: %v", batches)
-			}
-		}
+	wantOuts := map[string]string{"a0": "batch:a0", "x0": "batch:x0", "b1": "batch:b1", "c1": "batch:c1", "d1": "batch:d1", "b2": "alone:b2"}
+	if !reflect.DeepEqual(outs, wantOuts) {
+		t.Errorf("answers %v, want %v", outs, wantOuts)
 	}
-	if outs["b1"] == "" || outs["b2"] == "" || outs["c1"] == "" || outs["d1"] == "" {
-		t.Errorf("answers %v: a call was not answered", outs)
+}
+
+// TestGroupCommitterHandsBackWhatTheServerRefused: a batch PostgreSQL
+// refused is made again call by call by the callers; one that failed in a
+// way that leaves its commit in doubt is not made again: its callers get
+// the error.
+func TestGroupCommitterHandsBackWhatTheServerRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		err     error
+		wantOut string
+		wantErr bool
+	}{
+		{"deadlock", &pq.Error{Code: "40P01"}, "alone:", false},
+		{"data", &DataError{SQLState: "22P05", pqErr: &pq.Error{Code: "22P05"}}, "alone:", false},
+		{"lock timeout", &pq.Error{Code: "55P03"}, "alone:", false},
+		{"connection lost", errors.New("read tcp: connection reset by peer"), "", true},
+		{"server shutting down", &pq.Error{Code: "57P01"}, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			commit := func(context.Context, *sqlx.Tx, []*pendingCall[string, string]) error { return tc.err }
+			alone := func(_ context.Context, in string) (string, error) { return "alone:" + in, nil }
+			inTx := func(ctx context.Context, fn func(*sqlx.Tx) error) error { return fn(nil) }
+			g := newGroupCommitter(10, 0, inTx, commit, alone, func(a, b string) bool { return a == b })
+			defer g.close()
+			var batch []*pendingCall[string, string]
+			for _, in := range []string{"a", "b", "c"} {
+				batch = append(batch, &pendingCall[string, string]{in: in, cancelled: func() error { return nil }, done: make(chan struct{})})
+			}
+			g.record(batch)
+			for _, c := range batch {
+				<-c.done
+				if c.alone == tc.wantErr || (c.err != nil) != tc.wantErr {
+					t.Errorf("%s: handed back %v, error %v; want handed back %v", c.in, c.alone, c.err, !tc.wantErr)
+				}
+			}
+		})
 	}
 }
 

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -14,57 +16,80 @@ import (
 // one durable commit) per call, a committer takes every call that is
 // waiting when it is free and records them all in one transaction with
 // set-based statements, then answers each caller. Batches form from what
-// is ready: a call that finds a committer idle is committed alone at once,
-// so low load keeps low latency, and under load a batch grows to what
-// arrived during the previous commit (at most maxBatch).
+// is ready: a call that finds a committer idle is made alone at once, so
+// low load keeps low latency, and under load a batch grows to what arrived
+// during the previous commit (at most maxBatch).
 //
 // Each command keeps its own guarantees: a batch commits all or nothing,
 // so a crash or a failed commit leaves every command in it exactly as a
-// crash before its own single transaction would (its step not taken). A
-// batch PostgreSQL refuses because of one command's data (or a deadlock)
-// is not retried as a batch: each of its calls is then made alone, in its
-// own transaction, so one bad command is answered with its own error and
-// the others are recorded. A caller whose context ended before its call was
-// taken into a batch gets the context's error and nothing is written; once
-// taken, the call is committed or fails with the batch, bounded by
-// batchTimeout, and the caller waits for that answer so that what it is
-// told is what PostgreSQL did.
+// crash before its own single transaction would (its step not taken).
+//
+// Whatever a batch is not sure to do as the call's own transaction would,
+// it hands back, and the caller makes its call alone, in its own goroutine
+// and transaction, with its own context, exactly as without batching: a
+// call found alone in its batch; a call the batch leaves out (a command
+// already stored, whose answer needs its row read and locked); and every
+// call of a batch PostgreSQL refused without committing it (one command's
+// data, a trackId taken, a deadlock, a row locked for longer than
+// batchLockTimeout). So one bad or blocked command is answered alone and
+// never fails or holds up the others. A batch that failed in a way that
+// leaves its commit in doubt (the connection lost, the server shutting
+// down, the batch's own timeout) is not made again: each of its callers
+// gets the error, as a single transaction's caller would.
+//
+// A caller whose context ended before its call was taken into a batch gets
+// the context's error and nothing is written; once taken, the call is
+// committed or fails with its batch, bounded by batchTimeout, and the
+// caller waits for that answer so that what it is told is what PostgreSQL
+// did.
 
 // batchTimeout bounds one group-commit transaction.
 const batchTimeout = 15 * time.Second
+
+// batchLockTimeout bounds how long a batch waits for a row another
+// transaction holds (every transaction of blockd is short): after it the
+// batch is refused and its calls are made alone.
+const batchLockTimeout = time.Second
 
 // groupCommitter collects calls of one kind and records them in batches.
 // T is a call's input and R its answer.
 type groupCommitter[T, R any] struct {
 	calls    chan *pendingCall[T, R]
 	maxBatch int
-	// commit records a batch in one transaction and answers every call in
-	// it, or fails as a whole (nothing of the batch is written).
-	commit func(ctx context.Context, batch []*pendingCall[T, R]) error
-	// alone records one call in its own transaction: used when a batch
-	// failed on its data, so that each call gets its own answer.
+	// commit records a batch (at least two calls) in tx and answers each
+	// call in it, or hands it back to be made alone (pendingCall.alone).
+	// An error fails the whole batch (tx is rolled back).
+	commit func(ctx context.Context, tx *sqlx.Tx, batch []*pendingCall[T, R]) error
+	// alone makes one call in its own transaction.
 	alone func(ctx context.Context, in T) (R, error)
 	// conflicts reports whether two calls may not share a batch (the same
 	// command twice): the later one waits for the next batch.
 	conflicts func(a, b T) bool
-	stop      chan struct{}
-	stopOnce  sync.Once
-	done      sync.WaitGroup
+	// inTx runs a batch's transaction (Store.inBatchTx).
+	inTx     func(ctx context.Context, fn func(tx *sqlx.Tx) error) error
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     sync.WaitGroup
 }
 
 // pendingCall is one caller's call waiting for its batch.
 type pendingCall[T, R any] struct {
-	ctx  context.Context
-	in   T
-	out  R
-	err  error
-	done chan struct{}
+	in T
+	// cancelled is the caller's context's Err: a call whose caller left
+	// before it was taken into a batch is not made.
+	cancelled func() error
+	out       R
+	err       error
+	// alone: the batch did not make the call; the caller makes it alone.
+	alone bool
+	done  chan struct{}
 }
 
-func newGroupCommitter[T, R any](maxBatch, committers int, commit func(context.Context, []*pendingCall[T, R]) error,
+func newGroupCommitter[T, R any](maxBatch, committers int, inTx func(context.Context, func(*sqlx.Tx) error) error,
+	commit func(context.Context, *sqlx.Tx, []*pendingCall[T, R]) error,
 	alone func(context.Context, T) (R, error), conflicts func(a, b T) bool) *groupCommitter[T, R] {
 	g := &groupCommitter[T, R]{calls: make(chan *pendingCall[T, R]), maxBatch: maxBatch, commit: commit, alone: alone,
-		conflicts: conflicts, stop: make(chan struct{})}
+		conflicts: conflicts, inTx: inTx, stop: make(chan struct{})}
 	for range committers {
 		g.done.Add(1)
 		go g.run()
@@ -74,7 +99,7 @@ func newGroupCommitter[T, R any](maxBatch, committers int, commit func(context.C
 
 // do makes one call through a batch and returns its answer.
 func (g *groupCommitter[T, R]) do(ctx context.Context, in T) (R, error) {
-	c := &pendingCall[T, R]{ctx: ctx, in: in, done: make(chan struct{})}
+	c := &pendingCall[T, R]{in: in, cancelled: ctx.Err, done: make(chan struct{})}
 	select {
 	case g.calls <- c:
 	case <-ctx.Done():
@@ -84,6 +109,9 @@ func (g *groupCommitter[T, R]) do(ctx context.Context, in T) (R, error) {
 		return g.alone(ctx, in)
 	}
 	<-c.done
+	if c.alone {
+		return g.alone(ctx, in)
+	}
 	return c.out, c.err
 }
 
@@ -148,54 +176,53 @@ func (g *groupCommitter[T, R]) conflictsWith(batch []*pendingCall[T, R], c *pend
 func (g *groupCommitter[T, R]) record(batch []*pendingCall[T, R]) {
 	live := batch[:0]
 	for _, c := range batch {
-		if err := c.ctx.Err(); err != nil {
+		if err := c.cancelled(); err != nil {
 			c.err = err
 			close(c.done)
 			continue
 		}
 		live = append(live, c)
 	}
-	if len(live) == 0 {
+	defer func() {
+		for _, c := range live {
+			close(c.done)
+		}
+	}()
+	switch len(live) {
+	case 0:
+		return
+	case 1:
+		// Alone: the single-call transaction, exactly as without batching.
+		live[0].alone = true
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	if len(live) == 1 {
-		// Alone: the single-call transaction, exactly as without batching.
-		c := live[0]
-		c.out, c.err = g.alone(ctx, c.in)
-		close(c.done)
-		return
-	}
-	err := g.commit(ctx, live)
-	if err != nil && refusedByServer(err) {
-		// PostgreSQL refused the batch (one call's data, a trackId taken,
-		// a deadlock) and nothing of it was written: each call alone gets
-		// its own answer.
+	err := g.inTx(ctx, func(tx *sqlx.Tx) error { return g.commit(ctx, tx, live) })
+	switch {
+	case err == nil:
+	case refusedByServer(err):
+		// Nothing of the batch was written: each caller makes its call
+		// alone and gets its own answer.
 		for _, c := range live {
-			actx, acancel := context.WithTimeout(context.Background(), batchTimeout)
-			c.out, c.err = g.alone(actx, c.in)
-			acancel()
-			close(c.done)
+			c.alone = true
 		}
-		return
-	}
-	for _, c := range live {
-		if err != nil {
+	default:
+		for _, c := range live {
 			c.err = err
 		}
-		close(c.done)
 	}
 }
 
-// refusedByServer reports an error PostgreSQL gave about a statement or
-// commit it refused (the transaction did not commit), as opposed to one
-// that says it is unavailable: a lost connection, a server shutting down
-// or out of resources (SQLSTATE classes 08, 53, 57), a timeout. Calls of a
-// refused batch may succeed alone; those of an unavailable server would
-// only fail again, one by one.
+// refusedByServer reports an error that proves the batch's transaction did
+// not commit and says nothing about the server being unavailable: one
+// PostgreSQL gave about a statement or a commit it refused, or a row a
+// statement expected and did not find. It is false for a lost connection,
+// a server shutting down or out of resources (SQLSTATE classes 08, 53,
+// 57), a timeout: calls of such a batch would only fail again, and its
+// commit may be in doubt.
 func refusedByServer(err error) bool {
-	if IsDataError(err) {
+	if IsDataError(err) || errors.Is(err, sql.ErrNoRows) {
 		return true
 	}
 	var pe *pq.Error
