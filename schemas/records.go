@@ -208,7 +208,9 @@ type EarlierOpenParams struct {
 	Provider Provider
 	// AccountID is the account the command acts on.
 	AccountID string
-	// TrackID is the command itself: only commands received before it count.
+	// TrackID is the command itself: only commands that come before it in
+	// the account's order count (received before it; an unblock naming its
+	// block comes right after that block).
 	TrackID string
 }
 

@@ -498,15 +498,44 @@ func (s *Store) Lookup(ctx context.Context, trackID string) (schemas.Lookup, err
 }
 
 // EarlierOpen returns the trackId of a command for the same provider and
-// account that was received before p.TrackID and has no outcome yet, or "".
+// account that comes before p.TrackID in the account's order and has no
+// outcome yet, or "". The earliest such command is returned.
+//
+// The account's order is the order the commands were received in, except
+// that an unblock naming its block (blockTrackId) comes right after that
+// block when the block was received after it. Such an unblock waits for its
+// block's outcome before it calls (processor.applyRules); were the block,
+// or a command received between the two, held back for it, they would wait
+// for each other. A block is the unblock's only when it is a block of the
+// same provider and account: an unblock naming anything else, or a block
+// not stored yet, holds nothing back, because it calls nothing until that
+// block is stored (received after p.TrackID, so ordered after it too) and
+// has succeeded, and is refused without a call otherwise.
 func (s *Store) EarlierOpen(ctx context.Context, p schemas.EarlierOpenParams) (string, error) {
 	var earlier string
 	err := s.db.GetContext(ctx, &earlier, `
-		SELECT c.track_id FROM commands c, commands me
-		WHERE me.track_id = $3 AND c.provider = $1 AND c.request->>'accountId' = $2
-		  AND c.state IN ('RECEIVED', 'CALLING', 'IN_DOUBT')
-		  AND (c.received_at, c.track_id) < (me.received_at, me.track_id)
-		ORDER BY c.received_at LIMIT 1`, p.Provider, p.AccountID, p.TrackID)
+		WITH account AS (
+			SELECT track_id, kind, provider, request, received_at, false AS is_me FROM commands
+			WHERE provider = $1 AND request->>'accountId' = $2 AND state IN ('RECEIVED', 'CALLING', 'IN_DOUBT') AND track_id <> $3
+			UNION ALL
+			SELECT track_id, kind, provider, request, received_at, true FROM commands WHERE track_id = $3
+		), placed AS (
+			SELECT c.track_id, c.is_me, c.received_at, b.received_at AS block_at, b.track_id AS block_id,
+			       c.kind = 'unblock' AND coalesce(c.request->>'blockTrackId', '') <> '' AND b.track_id IS NULL AS unplaced,
+			       coalesce((b.received_at, b.track_id) > (c.received_at, c.track_id), false) AS behind_block
+			FROM account c LEFT JOIN commands b
+			     ON c.kind = 'unblock' AND b.track_id = c.request->>'blockTrackId' AND b.kind = 'block'
+			    AND b.provider = c.provider AND b.request->>'accountId' = c.request->>'accountId'
+		), ordered AS (
+			SELECT track_id, is_me, unplaced, behind_block,
+			       CASE WHEN behind_block THEN block_at ELSE received_at END AS at,
+			       CASE WHEN behind_block THEN block_id ELSE track_id END AS at_id
+			FROM placed
+		)
+		SELECT c.track_id FROM ordered c JOIN ordered me ON me.is_me
+		WHERE NOT c.is_me AND NOT c.unplaced
+		  AND (c.at, c.at_id, c.behind_block, c.track_id) < (me.at, me.at_id, me.behind_block, me.track_id)
+		ORDER BY c.at, c.at_id, c.behind_block, c.track_id LIMIT 1`, p.Provider, p.AccountID, p.TrackID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

@@ -108,11 +108,14 @@ func (p *Processor) callsAtOnce(cmd schemas.Command) bool {
 }
 
 // awaitAccountTurn makes a command for an account-state provider wait until
-// every command for the same account received before it has an outcome.
+// every command that comes before it on the same account has an outcome.
 // These providers set a state: sending a newer command while an older one
 // is still in flight (or in doubt, to be settled by a re-send or a state
 // read) could let the older one land last, or be judged by the newer one's
-// effect.
+// effect. Commands come in the order they were received, except that an
+// unblock naming its block comes right after that block even when it was
+// received first (see store.EarlierOpen): it waits for the block's outcome
+// first (applyRules), so the block must not wait for it.
 func (p *Processor) awaitAccountTurn(ctx context.Context, cmd schemas.Command, waitUntil time.Time) (*schemas.ErrorInfo, error) {
 	earlier, err := p.store.EarlierOpen(ctx, schemas.EarlierOpenParams{Provider: cmd.Provider, AccountID: cmd.AccountID, TrackID: cmd.TrackID})
 	if err != nil || earlier == "" {
