@@ -372,7 +372,7 @@ func TestBatchOfConcurrentCallsIsolatesBadData(t *testing.T) {
 // TestGroupCommitterBatchesWhatWaits: calls waiting when a committer is
 // free go together into one batch; calls made while a batch commits go
 // into the next; a call for a trackId already in a batch waits for the
-// next; a call alone in its batch is handed back to its caller; a caller
+// next, alone if it is alone; a caller
 // whose context ended before its call was taken gets its error and the
 // call is not made.
 func TestGroupCommitterBatchesWhatWaits(t *testing.T) {
@@ -435,11 +435,11 @@ func TestGroupCommitterBatchesWhatWaits(t *testing.T) {
 	g.close()
 	mu.Lock()
 	defer mu.Unlock()
-	want := [][]string{{"a0", "x0"}, {"b1", "c1", "d1"}}
+	want := [][]string{{"a0", "x0"}, {"b1", "c1", "d1"}, {"b2"}}
 	if !reflect.DeepEqual(batches, want) {
 		t.Errorf("batches %v, want %v", batches, want)
 	}
-	wantOuts := map[string]string{"a0": "batch:a0", "x0": "batch:x0", "b1": "batch:b1", "c1": "batch:c1", "d1": "batch:d1", "b2": "alone:b2"}
+	wantOuts := map[string]string{"a0": "batch:a0", "x0": "batch:x0", "b1": "batch:b1", "c1": "batch:c1", "d1": "batch:d1", "b2": "batch:b2"}
 	if !reflect.DeepEqual(outs, wantOuts) {
 		t.Errorf("answers %v, want %v", outs, wantOuts)
 	}

@@ -16,9 +16,9 @@ import (
 // one durable commit) per call, a committer takes every call that is
 // waiting when it is free and records them all in one transaction with
 // set-based statements, then answers each caller. Batches form from what
-// is ready: a call that finds a committer idle is made alone at once, so
-// low load keeps low latency, and under load a batch grows to what arrived
-// during the previous commit (at most maxBatch).
+// is ready: a call that finds a committer idle is committed at once, in a
+// batch of one, so low load keeps low latency, and under load a batch
+// grows to what arrived during the previous commit (at most maxBatch).
 //
 // Each command keeps its own guarantees: a batch commits all or nothing,
 // so a crash or a failed commit leaves every command in it exactly as a
@@ -27,7 +27,7 @@ import (
 // Whatever a batch is not sure to do as the call's own transaction would,
 // it hands back, and the caller makes its call alone, in its own goroutine
 // and transaction, with its own context, exactly as without batching: a
-// call found alone in its batch; a call the batch leaves out (a command
+// call the batch leaves out (a command
 // already stored, whose answer needs its row read and locked); and every
 // call of a batch PostgreSQL refused without committing it (one command's
 // data, a trackId taken, a deadlock, a row locked for longer than
@@ -56,7 +56,7 @@ const batchLockTimeout = time.Second
 type groupCommitter[T, R any] struct {
 	calls    chan *pendingCall[T, R]
 	maxBatch int
-	// commit records a batch (at least two calls) in tx and answers each
+	// commit records a batch (one call or more) in tx and answers each
 	// call in it, or hands it back to be made alone (pendingCall.alone).
 	// An error fails the whole batch (tx is rolled back).
 	commit func(ctx context.Context, tx *sqlx.Tx, batch []*pendingCall[T, R]) error
@@ -188,14 +188,13 @@ func (g *groupCommitter[T, R]) record(batch []*pendingCall[T, R]) {
 			close(c.done)
 		}
 	}()
-	switch len(live) {
-	case 0:
-		return
-	case 1:
-		// Alone: the single-call transaction, exactly as without batching.
-		live[0].alone = true
+	if len(live) == 0 {
 		return
 	}
+	// A call alone in its batch is committed as a batch too: the committer
+	// stays busy for the commit, and the calls that arrive meanwhile form
+	// the next batch (handing it back would leave the committer idle at
+	// once, and no batch would ever form).
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	err := g.inTx(ctx, func(tx *sqlx.Tx) error { return g.commit(ctx, tx, live) })
