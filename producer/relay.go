@@ -51,8 +51,9 @@ const writerBatchSize = 100
 
 // NewWriter returns a kafka-go Writer set for safety: every write waits for
 // all in-sync replicas, keys are hashed to partitions (so one key always
-// lands on one partition, in order), a batch waits at most a few
-// milliseconds for company instead of the default second, and a batch
+// lands on one partition, in order), a batch waits at most half a
+// millisecond for company instead of the default second (the relay hands
+// it a pass's rows at once), and a batch
 // stays within the broker's limit: maxMessageBytes (the relay's
 // MaxMessageBytes) plus BatchOverhead. transport makes its connections, with
 // their TLS and SASL; nil is kafka-go's plaintext kafka.DefaultTransport.
@@ -63,7 +64,7 @@ func NewWriter(brokers []string, transport kafka.RoundTripper, maxMessageBytes i
 		Transport:    transport,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 2 * time.Millisecond,
+		BatchTimeout: 500 * time.Microsecond,
 		BatchSize:    writerBatchSize,
 		// kafka-go counts each message as its key, value and headers plus
 		// 27 bytes at most beyond what rowSize counts: 1 KiB of room lets

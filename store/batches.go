@@ -36,13 +36,26 @@ func (s *Store) startGroupCommit(maxBatch, committers int) {
 			return struct{}{}, s.completeAlone(ctx, c)
 		},
 		func(a, b schemas.Completion) bool { return a.TrackID == b.TrackID })
+	// A relay in this process learns of the results a batch queued at
+	// once, without waiting for PostgreSQL's notification.
+	s.completes.committed = s.outboxWritten
+}
+
+// outboxWritten wakes this process's relay (see ListenOutbox).
+func (s *Store) outboxWritten() {
+	select {
+	case s.localWake <- struct{}{}:
+	default:
+	}
 }
 
 // inBatchTx runs a batch in a transaction that waits at most
-// batchLockTimeout for a row another transaction holds.
+// batchLockTimeout for a row another transaction holds, and plans each
+// statement for its own arrays (see customPlans).
 func (s *Store) inBatchTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `SELECT set_config('lock_timeout', $1, true)`, batchLockTimeout.String()); err != nil {
+		if _, err := s.txExec(ctx, tx, `SELECT set_config('lock_timeout', $1, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
+			batchLockTimeout.String()); err != nil {
 			return fmt.Errorf("setting the batch's lock timeout: %w", err)
 		}
 		return fn(tx)
@@ -82,7 +95,7 @@ func (s *Store) receiveBatch(ctx context.Context, tx *sqlx.Tx, batch []*pendingC
 		owners[i], claims[i], leases[i], tps[i] = in.owner, uuid.NewString(), in.lease.Milliseconds(), in.src.Traceparent
 		topics[i], partitions[i], offsets[i], firstCalls[i] = in.src.Topic, int64(in.src.Partition), in.src.Offset, in.firstCall
 	}
-	rows, err := tx.QueryContext(ctx, `
+	rows, err := s.txQuery(ctx, tx, `
 		INSERT INTO commands (track_id, kind, provider, request, request_hash, state, attempts, owner, claim, lease_until,
 		                      traceparent, source_topic, source_partition, source_offset)
 		SELECT u.id, u.kind, u.provider, u.request::jsonb, u.hash,
@@ -131,7 +144,7 @@ func (s *Store) receiveBatch(ctx context.Context, tx *sqlx.Tx, batch []*pendingC
 	if len(callIDs) == 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `
+	if _, err := s.txExec(ctx, tx, `
 		INSERT INTO provider_calls (provider_track_id, track_id, attempt, state)
 		SELECT u.ptid, u.id, 1, 'SENDING' FROM unnest($1::text[], $2::text[]) AS u(ptid, id)`,
 		pq.Array(callIDs), pq.Array(callTracks)); err != nil {
@@ -150,7 +163,7 @@ func (s *Store) beginCallBatch(ctx context.Context, tx *sqlx.Tx, batch []*pendin
 	for i, c := range batch {
 		ids[i], claims[i], befores[i], leases[i] = c.in.TrackID, c.in.Claim, string(c.in.Before), c.in.lease.Milliseconds()
 	}
-	rows, err := tx.QueryContext(ctx, `
+	rows, err := s.txQuery(ctx, tx, `
 		UPDATE commands c SET state = 'CALLING', attempts = c.attempts + 1, updated_at = now(),
 		       lease_until = now() + u.lease * interval '1 millisecond', before = coalesce(c.before, NULLIF(u.before, '')::jsonb)
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(id, claim, before, lease)
@@ -190,7 +203,7 @@ func (s *Store) beginCallBatch(ctx context.Context, tx *sqlx.Tx, batch []*pendin
 	if len(callIDs) == 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `
+	if _, err := s.txExec(ctx, tx, `
 		INSERT INTO provider_calls (provider_track_id, track_id, attempt, state)
 		SELECT u.ptid, u.id, u.attempt, 'SENDING' FROM unnest($1::text[], $2::text[], $3::int[]) AS u(ptid, id, attempt)`,
 		pq.Array(callIDs), pq.Array(callTracks), pq.Array(callAttempts)); err != nil {
@@ -233,7 +246,7 @@ func (s *Store) completeBatch(ctx context.Context, tx *sqlx.Tx, batch []*pending
 		ids[i], claims[i], states[i], events[i], topics[i], headers[i] = in.TrackID, in.Claim, string(in.State), in.EventID, in.Result.Topic, string(h)
 		results[i], ptids[i], reconcile[i], callStates[i], reasons[i] = string(in.Result.Value), in.ProviderTrackID, in.NeedsReconciliation, in.CallState, in.ReconcileReason
 	}
-	rows, err := tx.QueryContext(ctx, `
+	rows, err := s.txQuery(ctx, tx, `
 		UPDATE commands c SET state = u.state, event_id = u.event::uuid, result_topic = u.topic, result = convert_to(u.result, 'UTF8'),
 		       result_headers = u.headers::jsonb, completed_at = now(), updated_at = now(), completed_by = c.owner,
 		       owner = NULL, claim = NULL, lease_until = NULL,
@@ -288,26 +301,26 @@ func (s *Store) completeBatch(ctx context.Context, tx *sqlx.Tx, batch []*pending
 			out.add(in.Result, headers[i])
 		}
 	}
-	if err := calls.record(ctx, tx); err != nil {
+	if err := calls.record(ctx, s, tx); err != nil {
 		return err
 	}
-	if err := holds.record(ctx, tx); err != nil {
+	if err := holds.record(ctx, s, tx); err != nil {
 		return err
 	}
 	if len(stored) > 0 {
 		// The result is queued as it was just stored with its command
 		// (as a redelivery queues it again), not sent a second time.
-		if _, err := tx.ExecContext(ctx, `
+		if _, err := s.txExec(ctx, tx, `
 			INSERT INTO outbox (topic, key, value, headers)
 			SELECT result_topic, convert_to(track_id, 'UTF8'), result, result_headers FROM commands
 			WHERE track_id = ANY($1) ORDER BY track_id`, pq.Array(stored)); err != nil {
 			return fmt.Errorf("queueing results: %w", err)
 		}
 		if len(out.topics) == 0 {
-			return notify(ctx, tx)
+			return s.notifyTx(ctx, tx)
 		}
 	}
-	return out.record(ctx, tx)
+	return out.record(ctx, s, tx)
 }
 
 // callOutcomes are the call rows a completeBatch settles.
@@ -321,11 +334,11 @@ func (c *callOutcomes) add(in schemas.Completion) {
 	c.statuses, c.answers, c.evidence = append(c.statuses, int64(in.HTTPStatus)), append(c.answers, string(in.CallAnswer)), append(c.evidence, in.CallEvidence)
 }
 
-func (c *callOutcomes) record(ctx context.Context, tx *sqlx.Tx) error {
+func (c *callOutcomes) record(ctx context.Context, s *Store, tx *sqlx.Tx) error {
 	if len(c.ids) == 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `
+	if _, err := s.txExec(ctx, tx, `
 		UPDATE provider_calls p SET state = u.state, error_code = NULLIF(u.code, ''), http_status = NULLIF(u.status, 0),
 		       finished_at = now(), answer = NULLIF(u.answer, '')::jsonb, evidence = NULLIF(u.evidence, '')
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[]) AS u(ptid, state, code, status, answer, evidence)
@@ -348,11 +361,11 @@ func (h *newHolds) add(b *schemas.BlockRef) {
 	h.amounts, h.days = append(h.amounts, b.Amount), append(h.days, int64(b.Days))
 }
 
-func (h *newHolds) record(ctx context.Context, tx *sqlx.Tx) error {
+func (h *newHolds) record(ctx context.Context, s *Store, tx *sqlx.Tx) error {
 	if len(h.ids) == 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `
+	if _, err := s.txExec(ctx, tx, `
 		INSERT INTO holds (block_track_id, provider, client_id, deposit, amount, description, days, block_date, block_provider_track_id, state)
 		SELECT u.id, u.provider, u.client, u.deposit, u.amount, u.description, u.days, u.date, u.call, 'BLOCKED'
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[], $8::text[], $9::text[])
@@ -374,16 +387,16 @@ func (o *outboxRows) add(m schemas.Outbound, headers string) {
 	o.topics, o.keys, o.values, o.headers = append(o.topics, m.Topic), append(o.keys, m.Key), append(o.values, m.Value), append(o.headers, headers)
 }
 
-func (o *outboxRows) record(ctx context.Context, tx *sqlx.Tx) error {
+func (o *outboxRows) record(ctx context.Context, s *Store, tx *sqlx.Tx) error {
 	if len(o.topics) == 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `
+	if _, err := s.txExec(ctx, tx, `
 		INSERT INTO outbox (topic, key, value, headers)
 		SELECT u.topic, u.key, u.value, u.headers::jsonb FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[]) WITH ORDINALITY AS u(topic, key, value, headers, n)
 		ORDER BY u.n`,
 		pq.Array(o.topics), pq.Array(o.keys), pq.Array(o.values), pq.Array(o.headers)); err != nil {
 		return fmt.Errorf("queueing outbox messages: %w", err)
 	}
-	return notify(ctx, tx)
+	return s.notifyTx(ctx, tx)
 }

@@ -65,6 +65,8 @@ type groupCommitter[T, R any] struct {
 	// conflicts reports whether two calls may not share a batch (the same
 	// command twice): the later one waits for the next batch.
 	conflicts func(a, b T) bool
+	// committed, if set, is called after each batch that committed.
+	committed func()
 	// inTx runs a batch's transaction (Store.inBatchTx).
 	inTx     func(ctx context.Context, fn func(tx *sqlx.Tx) error) error
 	stop     chan struct{}
@@ -200,6 +202,9 @@ func (g *groupCommitter[T, R]) record(batch []*pendingCall[T, R]) {
 	err := g.inTx(ctx, func(tx *sqlx.Tx) error { return g.commit(ctx, tx, live) })
 	switch {
 	case err == nil:
+		if g.committed != nil {
+			g.committed()
+		}
 	case refusedByServer(err):
 		// Nothing of the batch was written: each caller makes its call
 		// alone and gets its own answer.

@@ -41,7 +41,7 @@ func (s *Store) PruneFinished(ctx context.Context, keep time.Duration, limit int
 	var n schemas.PruneCounts
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		n = schemas.PruneCounts{}
-		locked, err := tryLock(ctx, tx, "blockd_retention")
+		locked, err := s.tryLock(ctx, tx, "blockd_retention")
 		if err != nil {
 			return fmt.Errorf("taking retention lock: %w", err)
 		}

@@ -43,6 +43,10 @@ type Store struct {
 	receives  *groupCommitter[receiveCall, schemas.Receipt]
 	begins    *groupCommitter[beginCall, schemas.CallBegun]
 	completes *groupCommitter[schemas.Completion, struct{}]
+	prepared  preparedStatements
+	// localWake is signalled when this process committed outbox rows (a
+	// batch of results); ListenOutbox passes it on.
+	localWake chan struct{}
 }
 
 // Option tunes Open.
@@ -110,7 +114,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 		}
 		return nil, fmt.Errorf("connecting to database: %w", err)
 	}
-	s := &Store{db: db, sealer: o.sealer}
+	s := &Store{db: db, sealer: o.sealer, localWake: make(chan struct{}, 1)}
 	if err := db.GetContext(ctx, &s.schema, `SELECT current_schema()`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("reading current schema: %w", err)
@@ -131,6 +135,7 @@ func (s *Store) Close() error {
 	if s.receives != nil {
 		s.stopGroupCommit()
 	}
+	s.closePrepared()
 	return s.db.Close()
 }
 

@@ -348,9 +348,12 @@ func newProviders(ctx context.Context, cfg config, st *store.Store, log zerolog.
 // A sandbox is reached over plain HTTP on loopback.
 func providerClient(cfg config, name string, sandbox bool) (*http.Client, error) {
 	tr := cfg.Transports[name]
-	httpCfg := providerhttp.Config{CAPEM: tr.CA, CertPEM: tr.Cert, KeyPEM: tr.Key, CallTimeout: cfg.CallTimeout}
+	// Up to MaxInFlight calls may run at once: keep as many connections
+	// alive, or each call beyond the idle pool dials (and, in production,
+	// shakes hands over TLS) anew.
+	httpCfg := providerhttp.Config{CAPEM: tr.CA, CertPEM: tr.Cert, KeyPEM: tr.Key, CallTimeout: cfg.CallTimeout, MaxIdleConnsPerHost: cfg.MaxInFlight}
 	if sandbox {
-		httpCfg = providerhttp.Config{CallTimeout: cfg.CallTimeout}
+		httpCfg = providerhttp.Config{CallTimeout: cfg.CallTimeout, MaxIdleConnsPerHost: cfg.MaxInFlight}
 	}
 	c, err := providerhttp.New(httpCfg)
 	if err != nil {
