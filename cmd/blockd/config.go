@@ -117,7 +117,7 @@ type config struct {
 	DBMaxConns      int           // BLOCKD_DB_MAX_CONNS, default 16
 	DBGroupCommit   int           // BLOCKD_DB_GROUP_COMMIT, default 256: the most commands recorded in one transaction
 	InstanceID      string        // BLOCKD_INSTANCE_ID, default host-pid
-	MaxInFlight     int           // BLOCKD_MAX_IN_FLIGHT, default 256
+	MaxInFlight     int           // BLOCKD_MAX_IN_FLIGHT, default 1024
 	Lease           time.Duration // BLOCKD_LEASE, default 30s
 	UnblockWait     time.Duration // BLOCKD_UNBLOCK_WAIT, default 30s
 	CallTimeout     time.Duration // BLOCKD_CALL_TIMEOUT, default 20s
@@ -390,7 +390,7 @@ func readConfig(m mode, getenv func(string) string, readFile func(string) ([]byt
 		DBMaxConns:            integer("BLOCKD_DB_MAX_CONNS", 16, 2, 1000),
 		DBGroupCommit:         integer("BLOCKD_DB_GROUP_COMMIT", store.DefaultGroupCommit, 1, 10000),
 		InstanceID:            str("BLOCKD_INSTANCE_ID", fmt.Sprintf("%s-%d", host, os.Getpid())),
-		MaxInFlight:           integer("BLOCKD_MAX_IN_FLIGHT", 256, 1, 100000),
+		MaxInFlight:           integer("BLOCKD_MAX_IN_FLIGHT", 1024, 1, 100000),
 		Lease:                 dur("BLOCKD_LEASE", 30*time.Second),
 		UnblockWait:           dur("BLOCKD_UNBLOCK_WAIT", 30*time.Second),
 		CallTimeout:           dur("BLOCKD_CALL_TIMEOUT", 20*time.Second),
