@@ -75,6 +75,14 @@ type Preparer interface {
 	Prepare(ctx context.Context, req providers.Request) (json.RawMessage, error)
 }
 
+// Warmer is a Provider that can make sure, before a command's first call
+// is recorded with the command (see callsAtOnce), that the call can then
+// be sent at once (its token at hand), so that no recorded intent waits
+// unsent for something a crash could cut short.
+type Warmer interface {
+	Warm(ctx context.Context, cmd schemas.Command) error
+}
+
 // Resolver is a Provider that can say what happened to a call whose outcome
 // was unknown (a status inquiry, or a safe re-send of a state-setting call).
 // A provider without one leaves such commands IN_DOUBT until the deadline.

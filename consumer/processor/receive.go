@@ -109,6 +109,17 @@ func (p *Processor) receive(ctx context.Context, cmd schemas.Command, src schema
 		rec, err := p.store.Receive(ctx, cmd, src, p.cfg.Owner, p.cfg.Lease, local)
 		return rec, nil, err
 	}
+	if w, ok := p.providers[cmd.Provider].(Warmer); ok {
+		wctx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
+		err := w.Warm(wctx, cmd)
+		cancel()
+		if err != nil {
+			// Not ready to send: store the command alone; the call stage
+			// meets the same trouble as usual.
+			rec, err := p.store.Receive(ctx, cmd, src, p.cfg.Owner, p.cfg.Lease, local)
+			return rec, nil, err
+		}
+	}
 	report, err := p.guards[cmd.Provider].admit(ctx, cmd.Provider)
 	if err != nil {
 		// The provider is down or the wait was cut short: store the command

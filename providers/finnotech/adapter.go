@@ -31,6 +31,17 @@ func NewAdapter(c *Client) *Adapter {
 	return &Adapter{client: c}
 }
 
+// Warm makes sure a block for cmd can be sent at once: the customer's
+// token is at hand (renewed now if it must be). blockd records a block's
+// intent with the command itself; warming first keeps a batch of intents
+// from waiting, unsent, for a token.
+func (a *Adapter) Warm(ctx context.Context, cmd schemas.Command) error {
+	if cmd.Kind != schemas.KindBlock {
+		return nil
+	}
+	return a.client.WarmToken(ctx, cmd.ClientID)
+}
+
 // Execute sends one call for req with trackId req.ProviderTrackID and
 // returns the normalised result:
 //

@@ -143,6 +143,15 @@ func (c *Client) UnblockTransfer(ctx context.Context, clientID, trackID string, 
 	return resp, nil
 }
 
+// WarmToken fetches (or renews) the authorization-code token of clientID
+// now, so that the next call for it need not.
+func (c *Client) WarmToken(ctx context.Context, clientID string) error {
+	if _, err := c.tokens.Token(ctx, clientID); err != nil {
+		return fmt.Errorf("getting the token of %s: %w", clientID, err)
+	}
+	return nil
+}
+
 // UnblockTransferInquiry asks what became of the unblock-transfer sent with
 // inquiryTrackID. trackID is the inquiry's own, new trackId. A transfer
 // Finnotech never saw is refused Permanent (VALIDATION_ERROR "تراکنش یافت
