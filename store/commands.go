@@ -802,6 +802,20 @@ func (s *Store) RecordCallNotSent(ctx context.Context, p schemas.CallNotSentPara
 	})
 }
 
+// UnsettledCalls counts the calls of command trackID, other than
+// exceptProviderTrackID, whose outcome is not settled: UNKNOWN (one
+// superseded by a re-send as safe to repeat, or not resolved) or SENDING.
+// Such a call may have been applied whatever a later call's answer says.
+func (s *Store) UnsettledCalls(ctx context.Context, trackID, exceptProviderTrackID string) (int, error) {
+	var n int
+	if err := s.db.GetContext(ctx, &n, `
+		SELECT count(*) FROM provider_calls WHERE track_id = $1 AND provider_track_id <> $2 AND state IN ('UNKNOWN', 'SENDING')`,
+		trackID, exceptProviderTrackID); err != nil {
+		return 0, fmt.Errorf("counting unsettled calls of %s: %w", trackID, err)
+	}
+	return n, nil
+}
+
 // RecordLateAnswer keeps a provider's answer to a call that arrived after
 // the worker that sent it lost the command, and says whether it contradicts
 // what is recorded. The answer never overwrites what the call row already

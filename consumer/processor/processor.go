@@ -59,6 +59,7 @@ type Store interface {
 	ReleaseReceivedClaim(ctx context.Context, p schemas.ReleaseClaimParams) error
 	RecordCallNotSent(ctx context.Context, p schemas.CallNotSentParams) error
 	RecordLateAnswer(ctx context.Context, a schemas.LateAnswer) (schemas.LateAnswerVerdict, error)
+	UnsettledCalls(ctx context.Context, trackID, exceptProviderTrackID string) (int, error)
 	TakeOverAbandoned(ctx context.Context, owner string, lease time.Duration, limit int) ([]schemas.Claimed, int, error)
 }
 

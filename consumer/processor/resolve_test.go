@@ -335,3 +335,34 @@ func TestReviewInDoubtCommandOfADisabledProviderGetsItsDeadline(t *testing.T) {
 		t.Errorf("10x past ResolveDeadline the command is still %s with no result (reconciliation list: %d entries): claimed and released forever", st, len(list))
 	}
 }
+
+// TestResendAfterAnUnknownCallNeverEndsNotApplied: an Arhivaar block's call
+// is applied and its answer lost (a timeout); once it can no longer land it
+// is superseded by a re-send (setting the same state again is safe), and the
+// re-send is refused 503 on the last attempt. The 503 says nothing of the
+// first call, which blocked the account: the command must not end FAILED
+// PROVIDER_UNAVAILABLE (retryable: "not applied, send it again") but FAILED
+// OUTCOME_UNKNOWN for an operator. Seen in the full chaos run: an Arhivaar
+// account changed state for a command answered PROVIDER_UNAVAILABLE.
+func TestResendAfterAnUnknownCallNeverEndsNotApplied(t *testing.T) {
+	t.Parallel()
+	const callTimeout, margin = 200 * time.Millisecond, 300 * time.Millisecond
+	arh := arhivaarfake.New(arhivaarfake.Config{})
+	srv := httptest.NewServer(arh)
+	t.Cleanup(srv.Close)
+	e := newEnv(t, processor.Config{CallTimeout: callTimeout, LandingMargin: margin, ResolveInline: 5 * time.Second,
+		ResolveRetry: 50 * time.Millisecond, RetryDelay: time.Millisecond, RetryDelayMax: time.Millisecond,
+		Policies: map[schemas.Provider]processor.Policy{schemas.ProviderArhivaar: {MaxAttempts: 2}}}, srv.URL)
+	arh.InjectNext(sandboxfault.FaultApplyThenTimeout) // the first call blocks the account; its answer is lost
+	arh.InjectNext(sandboxfault.FaultRetryable)        // the re-send, the last attempt: 503, nothing done
+
+	const account = "ab99"
+	e.handle(blockTopic, `{"trackId":"su1","provider":"arhivaar","accountId":"`+account+`","note":"court order"}`)
+	if a, _ := arh.Account(account); !a.Blocked {
+		t.Fatalf("the first call did not block the account at Arhivaar (the fault did not apply it)")
+	}
+	r := e.onlyResult("su1")
+	if r.Status != schemas.StatusFailed || r.Error == nil || r.Error.Code != schemas.CodeOutcomeUnknown || !r.Error.NeedsReconciliation || r.Error.Retryable {
+		t.Fatalf("got %s %+v; want FAILED %s, needsReconciliation, not retryable: the first call blocked the account", r.Status, r.Error, schemas.CodeOutcomeUnknown)
+	}
+}

@@ -95,14 +95,36 @@ func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, held 
 			log.Warn().Err(callErr).Msg("provider call outcome unknown")
 			return p.markInDoubt(ctx, log, cmd.TrackID, claim, "call outcome unknown: "+callErr.Error())
 		}
-		res = p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusFailed, nil, einfo, attempts, receivedAt, uuid.NewString())
 		c.State, c.CallState, c.ErrorCode, c.HTTPStatus = schemas.StateFailed, schemas.CallFailed, einfo.ProviderCode, einfo.HTTPStatus
-		if req.Block != nil {
-			c.UnreserveHold = req.Block.TrackID
+		unsettled := 0
+		if attempts > 1 && req.ProviderTrackID != "" {
+			// This call's refusal proves nothing of an earlier call whose
+			// outcome is unknown (one superseded by a re-send as safe to
+			// repeat): that one may have been applied.
+			n, err := p.store.UnsettledCalls(ctx, cmd.TrackID, req.ProviderTrackID)
+			if err != nil {
+				return fmt.Errorf("reading the earlier calls of %s: %w", cmd.TrackID, err)
+			}
+			unsettled = n
 		}
-		if cmd.Kind == schemas.KindTransfer && req.Hold != nil {
-			c.UnreserveTransfer = cmd.UnblockTrackID
+		if unsettled > 0 {
+			log.Error().Err(callErr).Int("unsettledCalls", unsettled).Msg("the last call was refused, but an earlier call's outcome is unknown")
+			einfo = &schemas.ErrorInfo{Code: schemas.CodeOutcomeUnknown, NeedsReconciliation: true, ProviderCode: einfo.ProviderCode, HTTPStatus: einfo.HTTPStatus,
+				Message: fmt.Sprintf("attempt %d failed (%s), but %d earlier call(s) of this command may have been applied (their outcome is unknown: "+
+					"they were superseded by a re-send as safe to repeat); it is not sent again; an operator must check it", attempts, einfo.Message, unsettled)}
+			c.NeedsReconciliation = true
+		} else {
+			// Certainly not applied: what the command reserved in the ledger
+			// is given back. (When an earlier call may have been applied,
+			// the ledger is left as it is, for the operator.)
+			if req.Block != nil {
+				c.UnreserveHold = req.Block.TrackID
+			}
+			if cmd.Kind == schemas.KindTransfer && req.Hold != nil {
+				c.UnreserveTransfer = cmd.UnblockTrackID
+			}
 		}
+		res = p.result(cmd.TrackID, cmd.Kind, cmd.Provider, schemas.StatusFailed, nil, einfo, attempts, receivedAt, uuid.NewString())
 	}
 	c.EventID, c.Result = res.EventID, p.resultMessage(res, traceparent)
 	if c.NeedsReconciliation && res.Error != nil {
