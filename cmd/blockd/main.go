@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/blockd/blockd/cmd/blockd/redact"
@@ -51,7 +52,16 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// defaultGOGC is the garbage collector's target, unless the GOGC variable
+// sets another: at 4,000 commands/s on two cores, Go's default (100) spent
+// a fifth of blockd's CPU collecting; 150 gave 13% more commands/s for a
+// peak RSS of 130-142 MB instead of 115-119 MB (README, Throughput).
+const defaultGOGC = 150
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGOGC)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
