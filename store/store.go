@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -47,6 +48,8 @@ type Store struct {
 	// localWake is signalled when this process committed outbox rows (a
 	// batch of results); ListenOutbox passes it on.
 	localWake chan struct{}
+	// commits counts the transactions inTx committed.
+	commits atomic.Int64
 }
 
 // Option tunes Open.
@@ -224,5 +227,6 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return asDataError(fmt.Errorf("committing transaction: %w", err))
 	}
+	s.commits.Add(1)
 	return nil
 }
