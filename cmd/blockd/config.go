@@ -132,6 +132,10 @@ type config struct {
 	RelayStall      time.Duration // BLOCKD_RELAY_STALL, default 1m: the relay failing this long fails /readyz
 	LogLevel        string        // BLOCKD_LOG_LEVEL, default info
 	LogFormat       string        // BLOCKD_LOG_FORMAT: json (default) or console
+	// Tracing is on when OTEL_TRACES_EXPORTER is otlp, or when it is unset
+	// and an OTLP endpoint is (OTEL_EXPORTER_OTLP_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); see tracing.go.
+	Tracing bool
 }
 
 // mode is how blockd runs: `blockd dev` or `blockd serve`.
@@ -402,6 +406,20 @@ func readConfig(m mode, getenv func(string) string, readFile func(string) ([]byt
 		RelayStall:            dur("BLOCKD_RELAY_STALL", time.Minute),
 		LogLevel:              str("BLOCKD_LOG_LEVEL", "info"),
 		LogFormat:             str("BLOCKD_LOG_FORMAT", "json"),
+	}
+	switch exporter := str("OTEL_TRACES_EXPORTER", ""); exporter {
+	case "":
+		c.Tracing = str("OTEL_EXPORTER_OTLP_ENDPOINT", "") != "" || str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "") != ""
+	case "otlp":
+		c.Tracing = true
+	case "none":
+	default:
+		errs = append(errs, &configError{"OTEL_TRACES_EXPORTER", fmt.Errorf("%q is not otlp or none (blockd exports traces over OTLP only)", exporter)})
+	}
+	if c.Tracing {
+		if p := str("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", str("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")); p != "http/protobuf" {
+			errs = append(errs, &configError{"OTEL_EXPORTER_OTLP_PROTOCOL", fmt.Errorf("%q is not http/protobuf, the one protocol blockd's OTLP exporter speaks", p)})
+		}
 	}
 	tokenKeyFile := str("BLOCKD_TOKEN_KEY_FILE", "")
 	if tokenKeyFile != "" {

@@ -288,7 +288,7 @@ func TestProviderTLSFromTheConfiguration(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			client, err := providerClient(cfg, "card", false)
+			client, err := providerClient(cfg, "card", false, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

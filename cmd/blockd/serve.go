@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/blockd/blockd/cmd/blockd/redact"
@@ -134,7 +135,12 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 			"set BLOCKD_TOKEN_KEY_FILE (they are encrypted at start), or delete the rows if this deployment no longer serves Finnotech", n)}
 	}
 
-	provs, simulated, closeSandboxes, err := newProviders(ctx, cfg, st, log)
+	traces, err := newTracing(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer traces.shutdown(log)
+	provs, simulated, closeSandboxes, err := newProviders(ctx, cfg, st, log, traces.tracerProvider())
 	if err != nil {
 		return err
 	}
@@ -149,7 +155,8 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	proc := processor.New(processor.Config{Owner: cfg.InstanceID, Topics: topics, ResultsTopic: cfg.TopicResults,
 		DLQTopic: cfg.TopicDLQ, Lease: cfg.Lease, UnblockWait: cfg.UnblockWait, CallTimeout: cfg.CallTimeout,
 		MaxMessageBytes: cfg.MaxMessageBytes, MaxAttempts: cfg.MaxAttempts, RetryBudget: cfg.RetryBudget,
-		ResolveDeadline: cfg.ResolveDeadline, LandingMargin: cfg.LandingMargin, Policies: policies(cfg), Simulated: simulated}, st, validator, provs, opts.hooks, log)
+		ResolveDeadline: cfg.ResolveDeadline, LandingMargin: cfg.LandingMargin, Policies: policies(cfg), Simulated: simulated,
+		Tracer: traces.tracer()}, st, validator, provs, opts.hooks, log)
 	cons, err := consumer.New(consumer.Config{Brokers: brokers, GroupID: cfg.GroupID,
 		Topics:      []string{cfg.TopicBlock, cfg.TopicUnblock, cfg.TopicTransfer, cfg.TopicInquiry},
 		MaxInFlight: cfg.MaxInFlight, MessageBytes: cfg.MaxMessageBytes, Grace: cfg.ShutdownGrace,
@@ -263,7 +270,7 @@ func startEmbeddedBroker(cfg config, log zerolog.Logger) (*kfake.Cluster, error)
 // newProviders builds the adapters of the providers cfg serves. In dev, a
 // provider without a configured URL is served by its embedded sandbox, and
 // is named in simulated; serve never starts a sandbox.
-func newProviders(ctx context.Context, cfg config, st *store.Store, log zerolog.Logger) (map[schemas.Provider]processor.Provider, map[schemas.Provider]bool, func(), error) {
+func newProviders(ctx context.Context, cfg config, st *store.Store, log zerolog.Logger, tp trace.TracerProvider) (map[schemas.Provider]processor.Provider, map[schemas.Provider]bool, func(), error) {
 	urls := map[string]string{"finnotech": cfg.FinnotechURL, "arhivaar": cfg.ArhivaarURL, "card": cfg.CardURL}
 	embedded := map[string]string{}
 	simulated := map[schemas.Provider]bool{}
@@ -307,7 +314,7 @@ func newProviders(ctx context.Context, cfg config, st *store.Store, log zerolog.
 	}
 	provs := map[schemas.Provider]processor.Provider{}
 	for _, name := range cfg.Providers {
-		httpClient, err := providerClient(cfg, name, simulated[schemas.Provider(name)])
+		httpClient, err := providerClient(cfg, name, simulated[schemas.Provider(name)], tp)
 		if err != nil {
 			return fail(err)
 		}
@@ -346,7 +353,7 @@ func newProviders(ctx context.Context, cfg config, st *store.Store, log zerolog.
 // own: its CA, its client certificate, its connections; all honour proxies
 // from the environment and bound every phase of a call (see providerhttp).
 // A sandbox is reached over plain HTTP on loopback.
-func providerClient(cfg config, name string, sandbox bool) (*http.Client, error) {
+func providerClient(cfg config, name string, sandbox bool, tp trace.TracerProvider) (*http.Client, error) {
 	tr := cfg.Transports[name]
 	// Up to MaxInFlight calls may run at once: keep as many connections
 	// alive, or each call beyond the idle pool dials (and, in production,
@@ -355,6 +362,7 @@ func providerClient(cfg config, name string, sandbox bool) (*http.Client, error)
 	if sandbox {
 		httpCfg = providerhttp.Config{CallTimeout: cfg.CallTimeout, MaxIdleConnsPerHost: cfg.MaxInFlight}
 	}
+	httpCfg.TracerProvider = tp
 	c, err := providerhttp.New(httpCfg)
 	if err != nil {
 		return nil, fmt.Errorf("building the %s HTTP client: %w", name, err)

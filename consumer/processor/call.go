@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/schemas"
@@ -56,7 +57,9 @@ func (p *Processor) execute(ctx context.Context, log zerolog.Logger, c claimedCo
 		req.ProviderTrackID = first.providerTrackID
 	}
 	start := schemas.CallStart{TrackID: cmd.TrackID, Claim: c.claim, ProviderTrackID: req.ProviderTrackID}
-	rejection, err := p.applyRules(ctx, log, cmd, &req, &start, c.receivedAt.Add(p.cfg.UnblockWait))
+	rctx, rspan := p.startStage(ctx, "rules")
+	rejection, err := p.applyRules(rctx, log, cmd, &req, &start, c.receivedAt.Add(p.cfg.UnblockWait))
+	endStage(rspan, err)
 	if err != nil {
 		return err
 	}
@@ -165,8 +168,11 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 		// signal: abandoning them halfway is what makes outcomes unknown.
 		sentAt := time.Now()
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.CallTimeout)
+		callCtx, cspan := p.startStage(callCtx, "call "+string(cmd.Provider), attribute.String("blockd.provider", string(cmd.Provider)),
+			attribute.Int("blockd.attempt", attempt), attribute.String("blockd.provider_track_id", req.ProviderTrackID))
 		log.Debug().Int("attempt", attempt).Msg("calling provider")
 		out, callErr := prov.Execute(callCtx, req)
+		endStage(cspan, callErr)
 		cancel()
 		report(callErr, classify(cmd, callErr))
 		if p.hooks.AfterCall != nil {

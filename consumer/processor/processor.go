@@ -36,6 +36,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/blockd/blockd/providers"
 	"github.com/blockd/blockd/schemas"
@@ -154,6 +155,10 @@ type Config struct {
 	// Policies protect and tune each provider (rate limit, circuit breaker,
 	// retries); a provider without one gets Policy's defaults.
 	Policies map[schemas.Provider]Policy
+	// Tracer, when set, records a span per command and per stage (see
+	// trace.go). Default: none, and results carry the upstream's
+	// traceparent as it came.
+	Tracer trace.Tracer
 	// Simulated names the providers a sandbox (a simulator) answers. Every
 	// result of a command for one carries the header SimulatedHeader: true
 	// and the CloudEvents source Source + "/sandbox", so a simulated DONE

@@ -59,10 +59,15 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 	}
 	log = log.With().Str("trackId", cmd.TrackID).Str("type", string(kind)).Str("provider", string(cmd.Provider)).Logger()
 	src := schemas.SourceMeta{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Traceparent: traceparent(log, m)}
+	ctx, span, tp := p.startCommandSpan(ctx, m, cmd, src.Traceparent)
+	defer span.End()
+	src.Traceparent = tp
 
 	release := p.enter(cmd.TrackID)
 	defer release()
-	rec, first, err := p.receive(ctx, cmd, src)
+	rctx, rspan := p.startStage(ctx, "receive")
+	rec, first, err := p.receive(rctx, cmd, src)
+	endStage(rspan, err)
 	if errors.Is(err, schemas.ErrUnstorable) {
 		// Nothing was stored: the message does not take its trackId.
 		return p.reject(ctx, log, m, cmd.TrackID, kind, cmd.Provider, unstorable(err))

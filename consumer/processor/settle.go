@@ -33,6 +33,8 @@ type callOutcome struct {
 // that can no longer be recorded because the claim was lost is kept against
 // the call as a late answer.
 func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, held claimedCommand, o callOutcome) error {
+	ctx, span := p.startStage(ctx, "settle")
+	defer span.End()
 	cmd, claim, receivedAt, traceparent := held.cmd, held.claim, held.receivedAt, held.traceparent
 	req, attempts, out, callErr := o.req, o.attempts, o.out, o.err
 	c := schemas.Completion{TrackID: cmd.TrackID, Claim: claim, ProviderTrackID: req.ProviderTrackID}

@@ -28,6 +28,10 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The errors of bad TLS material, so the caller can name what is wrong.
@@ -73,6 +77,10 @@ type Config struct {
 	MaxIdleConnsPerHost int
 	// Proxy picks a request's proxy. Default http.ProxyFromEnvironment.
 	Proxy func(*http.Request) (*url.URL, error)
+	// TracerProvider, when set, records each call as a client span
+	// (otelhttp), a child of the span in the request's context. No trace
+	// header is sent to the provider. Default: none.
+	TracerProvider trace.TracerProvider
 }
 
 // ParseCA returns a pool of the certificates in caPEM.
@@ -138,6 +146,25 @@ func New(cfg Config) (*http.Client, error) {
 		idle = DefaultMaxIdleConnsPerHost
 	}
 	dialer := &net.Dialer{Timeout: or(cfg.DialTimeout, DefaultDialTimeout), KeepAlive: 30 * time.Second}
+	var transport http.RoundTripper = &http.Transport{
+		Proxy:                 proxy,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tc,
+		TLSHandshakeTimeout:   or(cfg.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout),
+		ResponseHeaderTimeout: or(cfg.ResponseHeaderTimeout, call),
+		IdleConnTimeout:       or(cfg.IdleConnTimeout, DefaultIdleConnTimeout),
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConnsPerHost:   idle,
+		ForceAttemptHTTP2:     true,
+	}
+	if cfg.TracerProvider != nil {
+		// The empty propagator: the provider is never sent blockd's trace
+		// context (it has no use for it). The span's URL is the call's,
+		// account numbers in the path included: the exporter redacts
+		// (cmd/blockd/tracing.go).
+		transport = otelhttp.NewTransport(transport, otelhttp.WithTracerProvider(cfg.TracerProvider),
+			otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()))
+	}
 	return &http.Client{Timeout: call,
 		// A provider's answer is its answer: a redirect is never followed.
 		// Go would carry the Authorization header (and a 307/308 the body)
@@ -146,15 +173,5 @@ func New(cfg Config) (*http.Client, error) {
 		// and each provider's classifier reads an unlisted answer as of
 		// unknown outcome.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport: &http.Transport{
-			Proxy:                 proxy,
-			DialContext:           dialer.DialContext,
-			TLSClientConfig:       tc,
-			TLSHandshakeTimeout:   or(cfg.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout),
-			ResponseHeaderTimeout: or(cfg.ResponseHeaderTimeout, call),
-			IdleConnTimeout:       or(cfg.IdleConnTimeout, DefaultIdleConnTimeout),
-			ExpectContinueTimeout: time.Second,
-			MaxIdleConnsPerHost:   idle,
-			ForceAttemptHTTP2:     true,
-		}}, nil
+		Transport:     transport}, nil
 }
