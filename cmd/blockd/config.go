@@ -416,10 +416,9 @@ func readConfig(m mode, getenv func(string) string, readFile func(string) ([]byt
 	default:
 		errs = append(errs, &configError{"OTEL_TRACES_EXPORTER", fmt.Errorf("%q is not otlp or none (blockd exports traces over OTLP only)", exporter)})
 	}
-	if c.Tracing {
-		if p := str("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", str("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")); p != "http/protobuf" {
-			errs = append(errs, &configError{"OTEL_EXPORTER_OTLP_PROTOCOL", fmt.Errorf("%q is not http/protobuf, the one protocol blockd's OTLP exporter speaks", p)})
-		}
+	protocol := str("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", str("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"))
+	if c.Tracing && protocol != "http/protobuf" {
+		errs = append(errs, &configError{"OTEL_EXPORTER_OTLP_PROTOCOL", fmt.Errorf("%q is not http/protobuf, the one protocol blockd's OTLP exporter speaks", protocol)})
 	}
 	tokenKeyFile := str("BLOCKD_TOKEN_KEY_FILE", "")
 	if tokenKeyFile != "" {

@@ -35,6 +35,10 @@ var noComparableDefault = map[string]string{
 	"BLOCKD_FINNOTECH_URL": "empty: the embedded sandbox",
 	"BLOCKD_ARHIVAAR_URL":  "empty: the embedded sandbox",
 	"BLOCKD_CARD_URL":      "empty: the embedded sandbox",
+	// Empty: tracing off (OpenTelemetry's standard variables).
+	"OTEL_TRACES_EXPORTER":               "empty: on only with an OTLP endpoint",
+	"OTEL_EXPORTER_OTLP_ENDPOINT":        "empty: none",
+	"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "empty: none",
 	// Empty in blockd dev, which then serves all three; blockd serve
 	// requires it.
 	"BLOCKD_PROVIDERS": "dev: all three; serve: required",
@@ -141,12 +145,12 @@ type documentedDefault struct {
 func readmeConfig(t *testing.T, providers []string) map[string]documentedDefault {
 	t.Helper()
 	lines := sectionLines(t, readmePath, "## Configuration")
-	names := regexp.MustCompile("`(BLOCKD_[A-Z0-9_<>]+)`")
+	names := regexp.MustCompile("`((?:BLOCKD|OTEL)_[A-Z0-9_<>]+)`")
 	value := regexp.MustCompile("^`([^`]*)`")
 	out := map[string]documentedDefault{}
 	rows := 0
 	for _, line := range lines {
-		if !strings.HasPrefix(line, "| `BLOCKD_") {
+		if !strings.HasPrefix(line, "| `BLOCKD_") && !strings.HasPrefix(line, "| `OTEL_") {
 			continue
 		}
 		rows++
@@ -222,8 +226,8 @@ func envExample(t *testing.T) (defaults map[string]documentedDefault, active map
 	if err != nil {
 		t.Fatal(err)
 	}
-	commented := regexp.MustCompile(`^#\s*(BLOCKD_[A-Z0-9_]+)=(.*)$`)
-	setting := regexp.MustCompile(`^(BLOCKD_[A-Z0-9_]+)=(.*)$`)
+	commented := regexp.MustCompile(`^#\s*((?:BLOCKD|OTEL)_[A-Z0-9_]+)=(.*)$`)
+	setting := regexp.MustCompile(`^((?:BLOCKD|OTEL)_[A-Z0-9_]+)=(.*)$`)
 	defaults, active = map[string]documentedDefault{}, map[string]string{}
 	add := func(n int, name string, def documentedDefault) {
 		if _, dup := defaults[name]; dup {
