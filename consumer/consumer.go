@@ -13,9 +13,11 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,6 +156,16 @@ type Consumer struct {
 	log      zerolog.Logger
 	dispatch *dispatcher
 	joined   atomic.Bool
+
+	mu      sync.Mutex
+	fetched map[topicPartition]fetching // the partitions being fetched now
+}
+
+// fetching is a partition being fetched: its reader, and the offsets
+// fetched and not finished.
+type fetching struct {
+	reader  *kafka.Reader
+	tracker *tracker
 }
 
 // New returns a Consumer; Run starts it.
@@ -163,7 +175,7 @@ func New(cfg Config, h Handler, log zerolog.Logger) (*Consumer, error) {
 	}
 	cfg.setDefaults()
 	log = log.With().Str("component", "consumer").Logger()
-	return &Consumer{cfg: cfg, log: log, dispatch: newDispatcher(cfg, h, log)}, nil
+	return &Consumer{cfg: cfg, log: log, dispatch: newDispatcher(cfg, h, log), fetched: make(map[topicPartition]fetching)}, nil
 }
 
 // Joined reports whether the consumer is fetching in a current group
@@ -187,6 +199,21 @@ type Status struct {
 	// held back) for longer than StuckAfter, oldest first.
 	Stuck      []StuckMessage
 	StuckAfter time.Duration
+	// Partitions are the partitions this member fetches now, with their
+	// lag, in topic and partition order.
+	Partitions []PartitionLag
+}
+
+// PartitionLag is how far a partition's messages are from finished.
+type PartitionLag struct {
+	Topic     string
+	Partition int
+	// Lag counts the partition's messages not finished: those after the
+	// last one fetched, as of that fetch (the reader's lag: the broker's
+	// high watermark then, less the next offset), and those fetched and
+	// not yet passed by the offset that may be committed. It is 0 before
+	// the first message of the generation is fetched.
+	Lag int64
 }
 
 // StuckMessage is the head of a stuck key: where it is, not what it says
@@ -202,7 +229,38 @@ type StuckMessage struct {
 func (c *Consumer) Status() Status {
 	d := c.dispatch.status(time.Now())
 	return Status{Joined: c.Joined(), Running: d.running, MaxInFlight: c.cfg.MaxInFlight, Fetched: d.fetched, MaxFetched: c.cfg.MaxFetched,
-		FetchedBytes: d.fetchedBytes, MaxFetchedBytes: c.cfg.MaxFetchedBytes, SaturatedFor: d.fullFor, Stuck: d.stuck, StuckAfter: c.cfg.StuckAfter}
+		FetchedBytes: d.fetchedBytes, MaxFetchedBytes: c.cfg.MaxFetchedBytes, SaturatedFor: d.fullFor, Stuck: d.stuck, StuckAfter: c.cfg.StuckAfter,
+		Partitions: c.lags()}
+}
+
+// lags reports the lag of each partition being fetched.
+func (c *Consumer) lags() []PartitionLag {
+	c.mu.Lock()
+	out := make([]PartitionLag, 0, len(c.fetched))
+	for tp, f := range c.fetched {
+		out = append(out, PartitionLag{Topic: tp.topic, Partition: tp.partition, Lag: max(f.reader.Lag(), 0) + int64(f.tracker.pending())})
+	}
+	c.mu.Unlock()
+	slices.SortFunc(out, func(a, b PartitionLag) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	return out
+}
+
+// fetchingStarted and fetchingStopped keep the partitions being fetched,
+// for Status.
+func (c *Consumer) fetchingStarted(tp topicPartition, f fetching) {
+	c.mu.Lock()
+	c.fetched[tp] = f
+	c.mu.Unlock()
+}
+
+func (c *Consumer) fetchingStopped(tp topicPartition, r *kafka.Reader) {
+	c.mu.Lock()
+	if c.fetched[tp].reader == r {
+		delete(c.fetched, tp)
+	}
+	c.mu.Unlock()
 }
 
 // Run consumes until ctx ends, then stops fetching, lets the handler calls
@@ -420,6 +478,8 @@ func (c *Consumer) fetch(ctx, workCtx context.Context, tp topicPartition, offset
 		c.log.Error().Err(err).Str("topic", tp.topic).Int("partition", tp.partition).Msg("setting start offset")
 		return
 	}
+	c.fetchingStarted(tp, fetching{reader: r, tracker: t})
+	defer c.fetchingStopped(tp, r)
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {

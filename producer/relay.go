@@ -101,6 +101,9 @@ type Config struct {
 	// StallAfter is how long the relay may fail to publish anything that is
 	// due before Status says it is stalled. Default 1m.
 	StallAfter time.Duration
+	// Observer is told what the relay does, for metrics. Default: nothing
+	// is observed.
+	Observer Observer
 }
 
 func (c *Config) setDefaults() {
@@ -121,6 +124,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.StallAfter == 0 {
 		c.StallAfter = time.Minute
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 }
 
@@ -268,6 +274,7 @@ func (r *Relay) pass(ctx context.Context) (schemas.OutboxPass, error) {
 	case pass.Failed > 0:
 		r.noteFailure(lastFailure)
 	}
+	r.cfg.Observer.Passed(pass, err)
 	if pass.Failed > 0 || pass.SetAside > 0 {
 		r.log.Warn().Int("published", pass.Published).Int("failed", pass.Failed).Int("setAside", pass.SetAside).
 			Str("lastError", lastFailure).Msg("some outbox rows were not published")
@@ -381,6 +388,7 @@ func (r *Relay) settle(sends []send) []schemas.OutboxOutcome {
 		case s.skipped:
 			out[i].Verdict = schemas.OutboxLeft
 		case s.refusal != "":
+			r.cfg.Observer.WriteFailed(WriteErrorTooLarge)
 			out[i].Verdict, out[i].Reason = schemas.OutboxSetAside, s.refusal
 		case !s.sent || errors.Is(s.err, errUnsent):
 			out[i].Verdict = schemas.OutboxLeft
@@ -391,7 +399,9 @@ func (r *Relay) settle(sends []send) []schemas.OutboxOutcome {
 		case s.err == nil:
 			out[i].Verdict = schemas.OutboxLeft // taken, but out of order: goes again after the earlier row
 		default:
-			switch c := classify(s.err); {
+			c := classify(s.err)
+			r.cfg.Observer.WriteFailed(writeErrorClass(c, s.alone))
+			switch {
 			case c == refused || c == refusedAsBatch && s.alone:
 				out[i].Verdict, out[i].Reason = schemas.OutboxSetAside, "refused by the broker: "+s.err.Error()
 			case c == topicRefused:

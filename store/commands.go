@@ -762,6 +762,38 @@ func (s *Store) InDoubt(ctx context.Context, limit int) ([]schemas.InDoubtComman
 	return out, nil
 }
 
+// InDoubtSummary is what the commands table holds for an operator, in
+// numbers: the commands IN_DOUBT and how long the oldest has been, and the
+// commands flagged for reconciliation.
+type InDoubtSummary struct {
+	InDoubt int
+	// OldestInDoubt is how long the command longest IN_DOUBT has been in
+	// doubt; 0 when none is.
+	OldestInDoubt       time.Duration
+	NeedsReconciliation int
+}
+
+// InDoubtSummary counts, in one query, the commands IN_DOUBT (with the age
+// of the oldest) and those flagged for reconciliation. Both are read
+// through their partial indexes: cheap enough for every metrics scrape.
+func (s *Store) InDoubtSummary(ctx context.Context) (InDoubtSummary, error) {
+	var row struct {
+		InDoubt   int             `db:"in_doubt"`
+		Oldest    sql.NullFloat64 `db:"oldest"`
+		Reconcile int             `db:"reconcile"`
+	}
+	err := s.db.GetContext(ctx, &row, `
+		SELECT d.n AS in_doubt, d.oldest,
+		       (SELECT count(*) FROM commands WHERE needs_reconciliation) AS reconcile
+		FROM (SELECT count(*) AS n, extract(epoch FROM now() - min(coalesce(in_doubt_since, updated_at)))::float8 AS oldest
+		      FROM commands WHERE state = 'IN_DOUBT') d`)
+	if err != nil {
+		return InDoubtSummary{}, fmt.Errorf("summarising in-doubt commands: %w", err)
+	}
+	return InDoubtSummary{InDoubt: row.InDoubt, OldestInDoubt: time.Duration(row.Oldest.Float64 * float64(time.Second)),
+		NeedsReconciliation: row.Reconcile}, nil
+}
+
 // State returns the stored state of a command, or "" when there is none.
 func (s *Store) State(ctx context.Context, trackID string) (schemas.State, error) {
 	var st string

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -25,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/blockd/blockd/cmd/blockd/metrics"
 	"github.com/blockd/blockd/cmd/blockd/redact"
 	"github.com/blockd/blockd/consumer"
 	"github.com/blockd/blockd/consumer/processor"
@@ -152,7 +155,8 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	}
 	topics := map[string]schemas.Kind{cfg.TopicBlock: schemas.KindBlock, cfg.TopicUnblock: schemas.KindUnblock,
 		cfg.TopicTransfer: schemas.KindTransfer, cfg.TopicInquiry: schemas.KindInquiry}
-	proc := processor.New(processor.Config{Owner: cfg.InstanceID, Topics: topics, ResultsTopic: cfg.TopicResults,
+	met := metrics.New(slices.Collect(maps.Keys(provs)))
+	proc := processor.New(processor.Config{Observer: met, Owner: cfg.InstanceID, Topics: topics, ResultsTopic: cfg.TopicResults,
 		DLQTopic: cfg.TopicDLQ, Lease: cfg.Lease, UnblockWait: cfg.UnblockWait, CallTimeout: cfg.CallTimeout,
 		MaxMessageBytes: cfg.MaxMessageBytes, MaxAttempts: cfg.MaxAttempts, RetryBudget: cfg.RetryBudget,
 		ResolveDeadline: cfg.ResolveDeadline, LandingMargin: cfg.LandingMargin, Policies: policies(cfg), Simulated: simulated,
@@ -176,7 +180,8 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	writer := producer.NewWriter(brokers, kafkaTransport, cfg.MaxMessageBytes)
 	defer writer.Close()
 	relay := producer.NewRelay(producer.Config{MaxMessageBytes: cfg.MaxMessageBytes, FlushTimeout: cfg.ShutdownGrace,
-		StallAfter: cfg.RelayStall}, st, writer, wake, log)
+		StallAfter: cfg.RelayStall, Observer: met}, st, writer, wake, log)
+	met.Watch(metrics.Sources{Database: st, Consumer: cons.Status, Breakers: proc.ProviderStates, Relay: relay.Status})
 	forget := retention.New(retention.Config{Commands: cfg.Retention, Outbox: cfg.OutboxRetention}, st, log)
 
 	// The relay, the lease keeper and the HTTP servers outlive the
@@ -186,7 +191,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	defer stopBackground()
 	bg, _ := errgroup.WithContext(background)
 	var brokerOK atomic.Bool
-	health := &healthServer{store: st, consumer: cons, brokerOK: &brokerOK, providers: proc.ProviderStates, relay: relay.Status}
+	health := &healthServer{store: st, consumer: cons, brokerOK: &brokerOK, providers: proc.ProviderStates, relay: relay.Status, metrics: met.Handler()}
 	var servers []*http.Server
 	var addrs listening
 	listen := func(name, addr string, h http.Handler) (string, error) {
@@ -217,7 +222,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 			_ = bg.Wait()
 			return err
 		}
-		const endpoints = "/v1/commands/in-doubt /v1/commands/reconcile /v1/outbox/set-aside"
+		const endpoints = "/v1/commands/in-doubt /v1/commands/reconcile /v1/outbox/set-aside /metrics"
 		if cfg.AdminToken == "" {
 			log.Warn().Str("addr", addrs.Admin).Msg("operator endpoints listening WITHOUT a token (blockd dev without BLOCKD_ADMIN_TOKEN_FILE): " + endpoints)
 		} else {
@@ -432,6 +437,7 @@ type healthServer struct {
 	brokerOK  *atomic.Bool
 	providers func() map[string]string
 	relay     func() producer.Status
+	metrics   http.Handler // Prometheus's scrape; nil: none
 }
 
 // policies turns the configuration's provider settings into the processor's.
@@ -584,6 +590,11 @@ func (h *healthServer) operator() http.Handler {
 		}
 		retry(w, r, id)
 	})
+	// Prometheus scrapes /metrics here, with the operator token (see
+	// cmd/blockd/metrics).
+	if h.metrics != nil {
+		mux.Handle("GET /metrics", h.metrics)
+	}
 	// Go's profiles (CPU, heap, goroutines, execution trace), for finding
 	// where the time and memory go under load, as the README's throughput
 	// section does: `go tool pprof http://…/debug/pprof/profile?seconds=30`.

@@ -76,6 +76,7 @@ func (p *Processor) reject(ctx context.Context, log zerolog.Logger, m kafka.Mess
 	if err != nil {
 		return fmt.Errorf("queueing rejection: %w", err)
 	}
+	p.observer.Finished(kind, provider, schemas.StatusRejected, ie.Code)
 	return nil
 }
 

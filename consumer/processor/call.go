@@ -43,6 +43,7 @@ func (p *Processor) execute(ctx context.Context, log zerolog.Logger, c claimedCo
 			return nil
 		}
 		if err == nil {
+			p.finished(res)
 			log.Info().Str("status", string(status)).Str("code", einfo.Code).Msg("command answered without a provider call")
 		}
 		return err
@@ -112,6 +113,7 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 					// Nothing was sent: a failed read is retried like a call
 					// refused before it was applied, within the same bounds.
 					if ctx.Err() == nil && time.Now().Add(delay).Before(budget) {
+						p.observer.Retry(cmd.Provider)
 						log.Info().Err(err).Msg("reading the provider's state before the call failed; retrying")
 						select {
 						case <-ctx.Done():
@@ -174,6 +176,7 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 		out, callErr := prov.Execute(callCtx, req)
 		endStage(cspan, callErr)
 		cancel()
+		p.observer.Call(cmd.Provider, string(cmd.Kind), outcomeOf(callErr, classify(cmd, callErr)), time.Since(sentAt))
 		report(callErr, classify(cmd, callErr))
 		if p.hooks.AfterCall != nil {
 			if err := p.hooks.AfterCall(cmd.TrackID); err != nil {
@@ -245,6 +248,7 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 			return fmt.Errorf("recording failed attempt: %w", err)
 		}
 		wait := delay/2 + rand.N(delay/2+1)
+		p.observer.Retry(cmd.Provider)
 		log.Info().Err(callErr).Int("attempt", attempt).Dur("retryIn", wait).Msg("provider call failed and was not applied; retrying")
 		select {
 		case <-ctx.Done():
@@ -264,7 +268,9 @@ func (p *Processor) callLoop(ctx context.Context, log zerolog.Logger, prov Provi
 func (p *Processor) prepare(ctx context.Context, pr Preparer, req providers.Request) (json.RawMessage, error) {
 	rctx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
 	defer cancel()
+	began := time.Now()
 	before, err := pr.Prepare(rctx, req)
+	p.observer.Call(req.Command.Provider, OperationPrepare, outcomeOf(err, classify(req.Command, err)), time.Since(began))
 	if err != nil {
 		return nil, fmt.Errorf("reading the provider's state before the call: %w", err)
 	}

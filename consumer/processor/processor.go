@@ -164,6 +164,9 @@ type Config struct {
 	// and the CloudEvents source Source + "/sandbox", so a simulated DONE
 	// can never pass for a real one. Default: none.
 	Simulated map[schemas.Provider]bool
+	// Observer is told what the processor does, for metrics. Default:
+	// nothing is observed.
+	Observer Observer
 }
 
 // DefaultMaxMessageBytes is Config.MaxMessageBytes's default, 256 KiB: far
@@ -253,6 +256,7 @@ type Processor struct {
 	providers map[schemas.Provider]Provider
 	hooks     Hooks
 	log       zerolog.Logger
+	observer  Observer
 
 	guards map[schemas.Provider]*guard
 
@@ -267,7 +271,11 @@ func New(cfg Config, st Store, v *schemas.Validator, provs map[schemas.Provider]
 	for name := range provs {
 		guards[name] = newGuard(name, cfg.Policies[name])
 	}
-	return &Processor{cfg: cfg, store: st, validator: v, providers: provs, hooks: hooks, guards: guards,
+	observer := cfg.Observer
+	if observer == nil {
+		observer = noObserver{}
+	}
+	return &Processor{cfg: cfg, store: st, validator: v, providers: provs, hooks: hooks, guards: guards, observer: observer,
 		log: log.With().Str("component", "processor").Logger(), active: make(map[string]int)}
 }
 

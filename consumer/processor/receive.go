@@ -36,10 +36,16 @@ type claimedCommand struct {
 // every bad input is answered and dead-lettered instead, and so is a
 // message whose data PostgreSQL refuses (schemas.ErrUnstorable): trying it
 // again could never succeed.
-func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
+func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
+	kind, known := p.cfg.Topics[m.Topic]
+	var provider schemas.Provider // once the message names one blockd knows
+	defer func() {
+		if err == nil {
+			p.observer.Received(kind, provider)
+		}
+	}()
 	log := p.log.With().Str("topic", m.Topic).Int("partition", m.Partition).Int64("offset", m.Offset).Logger()
-	kind, ok := p.cfg.Topics[m.Topic]
-	if !ok {
+	if !known {
 		return p.reject(ctx, log, m, "", schemas.Kind(""), "", &schemas.InvalidError{Code: schemas.CodeUnknownTopic, Message: "no command kind is configured for topic " + m.Topic})
 	}
 	if len(m.Value) == 0 {
@@ -55,8 +61,10 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 		if !errors.As(err, &ie) {
 			return fmt.Errorf("decoding command: %w", err)
 		}
-		return p.reject(ctx, log, m, ie.TrackID, kind, providerOf(m.Value), ie)
+		provider = providerOf(m.Value)
+		return p.reject(ctx, log, m, ie.TrackID, kind, provider, ie)
 	}
+	provider = cmd.Provider
 	log = log.With().Str("trackId", cmd.TrackID).Str("type", string(kind)).Str("provider", string(cmd.Provider)).Logger()
 	src := schemas.SourceMeta{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Traceparent: traceparent(log, m)}
 	ctx, span, tp := p.startCommandSpan(ctx, m, cmd, src.Traceparent)
@@ -89,7 +97,9 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 		res := p.result(cmd.TrackID, kind, cmd.Provider, schemas.StatusRejected, nil, &schemas.ErrorInfo{
 			Code: schemas.CodeTrackIDConflict, Message: "trackId " + cmd.TrackID + " is already used by a different command; the original is unchanged",
 		}, 0, time.Now(), messageEventID(m))
-		err = p.store.Enqueue(ctx, []schemas.Outbound{p.refusalMessage(res, src.Traceparent)})
+		if err = p.store.Enqueue(ctx, []schemas.Outbound{p.refusalMessage(res, src.Traceparent)}); err == nil {
+			p.finished(res)
+		}
 	}
 	if errors.Is(err, schemas.ErrUnstorable) {
 		// The command is stored and owns its trackId: it is not answered

@@ -25,8 +25,10 @@ func (p *Processor) resolve(ctx context.Context, log zerolog.Logger, prov Provid
 	delay := 100 * time.Millisecond
 	for {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.CallTimeout)
+		began := time.Now()
 		res, err := r.Resolve(rctx, req)
 		cancel()
+		p.observer.Call(req.Command.Provider, OperationResolve, outcomeOf(err, providers.ClassOf(err)), time.Since(began))
 		switch {
 		case err != nil:
 			log.Warn().Err(err).Msg("asking the provider about an unknown outcome")
@@ -167,8 +169,12 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 	}
 	finish := func(status schemas.Status, einfo *schemas.ErrorInfo) error {
 		res := p.result(cmd.TrackID, cmd.Kind, cmd.Provider, status, nil, einfo, c.Attempts, c.ReceivedAt, uuid.NewString())
-		return p.store.Complete(ctx, schemas.Completion{TrackID: cmd.TrackID, Claim: c.Claim, State: schemas.State(status),
+		err := p.store.Complete(ctx, schemas.Completion{TrackID: cmd.TrackID, Claim: c.Claim, State: schemas.State(status),
 			EventID: res.EventID, Result: p.resultMessage(res, c.Traceparent)})
+		if err == nil {
+			p.finished(res)
+		}
+		return err
 	}
 	held := claimedCommand{cmd: cmd, claim: c.Claim, receivedAt: c.ReceivedAt, attempts: c.Attempts, traceparent: c.Traceparent}
 	record := func(o callOutcome) error {
@@ -197,6 +203,7 @@ func (p *Processor) resolveClaimed(ctx context.Context, c schemas.InDoubtClaim) 
 		if next == stepExhausted {
 			return record(callOutcome{err: confirmedNotApplied(cmd, res.Evidence, nil)})
 		}
+		p.observer.Retry(cmd.Provider)
 		req.ProviderTrackID, req.CannotLandAfter = uuid.NewString(), time.Time{}
 		start.ProviderTrackID = req.ProviderTrackID
 		return p.releaseIfDeferred(ctx, cmd.TrackID, c.Claim, p.callLoop(ctx, log, prov, held, req, start, nil, finish))
@@ -222,6 +229,9 @@ func (p *Processor) outcomeUnknown(ctx context.Context, log zerolog.Logger, c sc
 		ReconcileReason: schemas.BoundReason(schemas.CodeOutcomeUnknown + ": " + out.Error.Message)})
 	if errors.Is(err, schemas.ErrNotClaimed) {
 		return nil
+	}
+	if err == nil {
+		p.finished(out)
 	}
 	return err
 }

@@ -149,6 +149,7 @@ func (p *Processor) recordOutcome(ctx context.Context, log zerolog.Logger, held 
 		// if this cannot be recorded the command becomes IN_DOUBT on recovery.
 		return fmt.Errorf("recording outcome of %s: %w", cmd.TrackID, err)
 	}
+	p.finished(res)
 	// A command done as asked is the common case, thousands a second: it
 	// is logged at debug (its result event and its commands row are the
 	// record). Every other outcome is logged at info.
