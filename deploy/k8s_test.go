@@ -180,7 +180,7 @@ func TestDeploymentProbesAndPorts(t *testing.T) {
 		t.Error("deployment.yaml: the container has no image")
 	}
 	if r := m.deployment.Spec.Replicas; r == nil || *r < 2 {
-		t.Errorf("deployment.yaml: replicas %v, want at least 2", r)
+		t.Error("deployment.yaml: fewer than 2 replicas: a crash or a drain would stop every command")
 	}
 	for name, want := range map[string]int32{"probes": probesPort, "operator": operatorPort} {
 		if got := containerPort(c, intstr.FromString(name)); got != want {
@@ -255,9 +255,12 @@ func TestDeploymentResourcesAndShutdown(t *testing.T) {
 		}
 		grace = d
 	}
-	tg := m.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds
-	if tg == nil || time.Duration(*tg)*time.Second <= 2*grace {
-		t.Errorf("deployment.yaml: terminationGracePeriodSeconds %v, want more than twice BLOCKD_SHUTDOWN_GRACE (%s)", tg, grace)
+	var tg int64 = 30 // Kubernetes's default
+	if v := m.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds; v != nil {
+		tg = *v
+	}
+	if time.Duration(tg)*time.Second <= 2*grace {
+		t.Errorf("deployment.yaml: terminationGracePeriodSeconds %d, want more than twice BLOCKD_SHUTDOWN_GRACE (%s)", tg, grace)
 	}
 }
 
@@ -451,15 +454,19 @@ func TestSelectorsMatchThePods(t *testing.T) {
 
 func TestPodDisruptionBudget(t *testing.T) {
 	m := loadManifests(t)
-	min := m.pdb.Spec.MinAvailable
-	if min == nil || min.Type != intstr.Int || min.IntVal < 1 {
-		t.Fatalf("pdb.yaml: minAvailable %v, want 1", min)
+	minAvail := m.pdb.Spec.MinAvailable
+	if minAvail == nil || minAvail.Type != intstr.Int || minAvail.IntVal < 1 {
+		t.Fatalf("pdb.yaml: minAvailable %v, want 1", minAvail)
 	}
 	if m.pdb.Spec.MaxUnavailable != nil {
 		t.Error("pdb.yaml: both minAvailable and maxUnavailable")
 	}
-	if r := m.deployment.Spec.Replicas; r == nil || min.IntVal >= *r {
-		t.Errorf("pdb.yaml: minAvailable %d leaves no instance of %v to evict: a drain would never finish", min.IntVal, r)
+	var replicas int32 = 1 // Kubernetes's default
+	if r := m.deployment.Spec.Replicas; r != nil {
+		replicas = *r
+	}
+	if minAvail.IntVal >= replicas {
+		t.Errorf("pdb.yaml: minAvailable %d leaves none of the %d instances to evict: a drain would never finish", minAvail.IntVal, replicas)
 	}
 }
 
