@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"slices"
@@ -19,12 +20,11 @@ const dockerfile = "Dockerfile"
 // warning of BuildKit's build checks (docker build --check) fails the test.
 func parseDockerfile(t *testing.T) []instructions.Stage {
 	t.Helper()
-	f, err := os.Open(dockerfile)
+	src, err := os.ReadFile(dockerfile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	res, err := parser.Parse(f)
+	res, err := parser.Parse(bytes.NewReader(src))
 	if err != nil {
 		t.Fatalf("%s: %v", dockerfile, err)
 	}
