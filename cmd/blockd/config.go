@@ -36,6 +36,7 @@ type config struct {
 	HTTPAddr          string   // BLOCKD_HTTP_ADDR, default 127.0.0.1:8080: the probes
 	AdminAddr         string   // BLOCKD_ADMIN_ADDR, default 127.0.0.1:8081: the operator endpoints; "off": none
 	AdminToken        string   // BLOCKD_ADMIN_TOKEN (or _FILE): their bearer token; required by serve with AdminAddr on
+	MetricsToken      string   // BLOCKD_METRICS_TOKEN (or _FILE): a token that reads /metrics and nothing else (for Prometheus)
 	DataDir           string   // BLOCKD_DATA_DIR, default $HOME/.blockd
 
 	// How blockd reaches the brokers; newKafkaSecurity turns these into
@@ -357,6 +358,7 @@ func readConfig(m mode, getenv func(string) string, readFile func(string) ([]byt
 		HTTPAddr:              str("BLOCKD_HTTP_ADDR", "127.0.0.1:8080"),
 		AdminAddr:             str("BLOCKD_ADMIN_ADDR", "127.0.0.1:8081"),
 		AdminToken:            secret("BLOCKD_ADMIN_TOKEN"),
+		MetricsToken:          secret("BLOCKD_METRICS_TOKEN"),
 		DataDir:               str("BLOCKD_DATA_DIR", filepath.Join(home, ".blockd")),
 		FinnotechURL:          str("BLOCKD_FINNOTECH_URL", ""),
 		FinnotechClientID:     str("BLOCKD_FINNOTECH_CLIENT_ID", ""),
@@ -540,6 +542,17 @@ func (c *config) checkAdmin(m mode) []error {
 		errs = append(errs, &configError{"BLOCKD_ADMIN_TOKEN", fmt.Errorf("too short: at least %d characters (e.g. openssl rand -hex 32)", minAdminToken)})
 	case c.AdminToken != "" && distinctBytes(c.AdminToken) < minAdminTokenDistinct:
 		errs = append(errs, &configError{"BLOCKD_ADMIN_TOKEN", fmt.Errorf("guessable: at least %d different characters (e.g. openssl rand -hex 32)", minAdminTokenDistinct)})
+	}
+	switch {
+	case c.MetricsToken == "":
+	case c.AdminToken == "":
+		errs = append(errs, &configError{"BLOCKD_METRICS_TOKEN", errors.New("needs BLOCKD_ADMIN_TOKEN: without it the operator endpoints, /metrics included, take no token")})
+	case c.MetricsToken == c.AdminToken:
+		errs = append(errs, &configError{"BLOCKD_METRICS_TOKEN", errors.New("is the operator token: give Prometheus a token of its own, which reads /metrics and nothing else")})
+	case len(c.MetricsToken) < minAdminToken:
+		errs = append(errs, &configError{"BLOCKD_METRICS_TOKEN", fmt.Errorf("too short: at least %d characters (e.g. openssl rand -hex 32)", minAdminToken)})
+	case distinctBytes(c.MetricsToken) < minAdminTokenDistinct:
+		errs = append(errs, &configError{"BLOCKD_METRICS_TOKEN", fmt.Errorf("guessable: at least %d different characters (e.g. openssl rand -hex 32)", minAdminTokenDistinct)})
 	}
 	return errs
 }

@@ -215,7 +215,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	}
 	log.Info().Str("addr", addrs.HTTP).Msg("probes listening: /healthz /readyz")
 	if cfg.AdminAddr != "off" {
-		if addrs.Admin, err = listen("BLOCKD_ADMIN_ADDR", cfg.AdminAddr, requireBearer(cfg.AdminToken, health.operator())); err != nil {
+		if addrs.Admin, err = listen("BLOCKD_ADMIN_ADDR", cfg.AdminAddr, operatorAuth(cfg.AdminToken, cfg.MetricsToken, health.operator())); err != nil {
 			for _, srv := range servers {
 				srv.Close()
 			}
@@ -603,6 +603,32 @@ func (h *healthServer) operator() http.Handler {
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// operatorAuth guards the operator listener: the operator token opens
+// every endpoint; the metrics token, when one is set, opens GET /metrics
+// and nothing else, so a Prometheus server holding it can read the
+// metrics but never settle a command or retry a row.
+func operatorAuth(adminToken, metricsToken string, next http.Handler) http.Handler {
+	admin := requireBearer(adminToken, next)
+	if metricsToken == "" {
+		return admin
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/metrics" && bearerIs(r, metricsToken) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		admin.ServeHTTP(w, r)
+	})
+}
+
+// bearerIs reports whether r carries token as its bearer token, in the
+// same time whatever the token given (both are hashed first).
+func bearerIs(r *http.Request, token string) bool {
+	given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	got, want := sha256.Sum256([]byte(given)), sha256.Sum256([]byte(token))
+	return ok && subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 // requireBearer lets through only requests carrying "Authorization: Bearer
