@@ -511,15 +511,19 @@ func TestServiceMonitorScrapesTheOperatorPort(t *testing.T) {
 	if ep.Path != "/metrics" {
 		t.Errorf("servicemonitor.yaml: path %q, want /metrics", ep.Path)
 	}
-	// Every request to the operator listener needs the bearer token.
+	// Prometheus scrapes with the metrics token, which opens /metrics and
+	// nothing else: never the operator token.
 	vol, mountPath := secretVolume(t, m)
 	a := ep.Authorization
 	if a == nil || a.Credentials == nil || a.Type != "" && a.Type != "Bearer" {
 		t.Fatalf("servicemonitor.yaml: authorization %+v, want a Bearer token from a Secret", a)
 	}
-	if a.Credentials.Name != vol.SecretName || path.Join(mountPath, a.Credentials.Key) != m.configMap.Data["BLOCKD_ADMIN_TOKEN_FILE"] {
-		t.Errorf("servicemonitor.yaml: token %s/%s, want the key BLOCKD_ADMIN_TOKEN_FILE (%s) is of the Secret %s",
-			a.Credentials.Name, a.Credentials.Key, m.configMap.Data["BLOCKD_ADMIN_TOKEN_FILE"], vol.SecretName)
+	if a.Credentials.Name != vol.SecretName || path.Join(mountPath, a.Credentials.Key) != m.configMap.Data["BLOCKD_METRICS_TOKEN_FILE"] {
+		t.Errorf("servicemonitor.yaml: token %s/%s, want the key BLOCKD_METRICS_TOKEN_FILE (%s) is of the Secret %s",
+			a.Credentials.Name, a.Credentials.Key, m.configMap.Data["BLOCKD_METRICS_TOKEN_FILE"], vol.SecretName)
+	}
+	if path.Join(mountPath, a.Credentials.Key) == m.configMap.Data["BLOCKD_ADMIN_TOKEN_FILE"] {
+		t.Errorf("servicemonitor.yaml: Prometheus would hold the operator token, which can settle commands")
 	}
 }
 

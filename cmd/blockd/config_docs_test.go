@@ -87,6 +87,8 @@ var noComparableDefault = map[string]string{
 	"BLOCKD_KAFKA_SASL_PASSWORD_FILE": "secret file",
 	"BLOCKD_ADMIN_TOKEN":              "secret: blockd serve requires it while BLOCKD_ADMIN_ADDR is on",
 	"BLOCKD_ADMIN_TOKEN_FILE":         "secret file",
+	"BLOCKD_METRICS_TOKEN":            "secret: optional",
+	"BLOCKD_METRICS_TOKEN_FILE":       "secret file",
 	// Per provider, the default is the global BLOCKD_MAX_ATTEMPTS and
 	// BLOCKD_RETRY_BUDGET, kept as 0 ("not overridden") in the config.
 	"BLOCKD_FINNOTECH_MAX_ATTEMPTS": "the global BLOCKD_MAX_ATTEMPTS",
