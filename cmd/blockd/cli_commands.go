@@ -69,7 +69,7 @@ func printDetail(w io.Writer, d schemas.CommandDetail) {
 	if d.EventID != "" {
 		row("eventId", d.EventID)
 	}
-	tw.Flush()
+	_ = tw.Flush() // w is stdout: a failed write shows itself
 	fmt.Fprintln(w)
 	if len(d.Calls) == 0 {
 		fmt.Fprintln(w, "no provider call")
@@ -84,7 +84,7 @@ func printDetail(w io.Writer, d schemas.CommandDetail) {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Attempt, c.ProviderTrackID, c.State, dash(c.ErrorCode), dash(httpStatus),
 				stamp(&c.StartedAt), stamp(c.FinishedAt), dash(c.LateState), dash(c.Evidence))
 		}
-		tw.Flush()
+		_ = tw.Flush()
 	}
 	if len(d.Result) > 0 {
 		fmt.Fprintln(w, "\nresult event ("+d.ResultTopic+"):")
@@ -133,7 +133,6 @@ func runList(ctx context.Context, c *adminClient, args []string, stdout io.Write
 		return writeOut(stdout, body)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	defer tw.Flush()
 	if pos[0] == "set-aside" {
 		var l struct {
 			Rows []schemas.SetAsideRow `json:"rows"`
@@ -146,7 +145,7 @@ func runList(ctx context.Context, c *adminClient, args []string, stdout io.Write
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%s\n", r.ID, r.Topic, r.Key, r.Bytes, stamp(&r.SetAsideAt), r.HeldBack, r.Reason)
 		}
 		fmt.Fprintf(tw, "(%d rows)\n", len(l.Rows))
-		return nil
+		return tw.Flush()
 	}
 	var l struct {
 		Commands []schemas.InDoubtCommand `json:"commands"`
@@ -160,7 +159,7 @@ func runList(ctx context.Context, c *adminClient, args []string, stdout io.Write
 			stamp(&r.ReceivedAt), stamp(&r.UpdatedAt), r.Reason)
 	}
 	fmt.Fprintf(tw, "(%d commands)\n", len(l.Commands))
-	return nil
+	return tw.Flush()
 }
 
 // runResolve sends an operator's verdict on one command.

@@ -164,7 +164,7 @@ func (r *dlqReplay) bounds(ctx context.Context, partition int) (dlqPartition, er
 	if err != nil {
 		return dp, fmt.Errorf("connecting to the leader of %s/%d: %w", r.topic, partition, err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	first, last, err := conn.ReadOffsets()
 	if err != nil {
 		return dp, fmt.Errorf("reading the offsets of %s/%d: %w", r.topic, partition, err)
@@ -259,25 +259,28 @@ type resubmission struct {
 	record    kafka.Record
 }
 
+// encodedHeader is a header blockd kept as blockd-dlq-header-<pos>.
+type encodedHeader struct {
+	pos int
+	h   kafka.Header
+}
+
 // restore is the message the dead letter m was made from: its source topic
 // and partition, its key and value, and its own headers (those blockd had
-// to encode decoded, in their original order, blockd's taken off).
+// to encode decoded, after the others in their original order; blockd's
+// taken off).
 func restore(m kafka.Message) (resubmission, bool) {
 	topic, part := headerOf(m, dlqHeaderSourceTopic), headerOf(m, dlqHeaderSourcePart)
 	p, err := strconv.Atoi(part)
 	if topic == "" || err != nil || p < 0 {
 		return resubmission{}, false
 	}
-	type encoded struct {
-		pos int
-		h   kafka.Header
-	}
 	var kept []kafka.Header
-	var decoded []encoded
+	var decoded []encodedHeader
 	for _, h := range m.Headers {
 		if pos, ok := strings.CutPrefix(h.Key, dlqHeaderEncodedPrefix); ok {
 			if e, ok := decodeHeader(pos, string(h.Value)); ok {
-				decoded = append(decoded, encoded{e.pos, e.h})
+				decoded = append(decoded, e)
 				continue
 			}
 		}
@@ -290,7 +293,7 @@ func restore(m kafka.Message) (resubmission, bool) {
 	for _, e := range decoded {
 		kept = append(kept, e.h)
 	}
-	rec := kafka.Record{Key: nil, Value: kafka.NewBytes(m.Value), Headers: kept}
+	rec := kafka.Record{Value: kafka.NewBytes(m.Value), Headers: kept}
 	if m.Key != nil {
 		rec.Key = kafka.NewBytes(m.Key)
 	}
@@ -299,26 +302,18 @@ func restore(m kafka.Message) (resubmission, bool) {
 
 // decodeHeader undoes the blockd-dlq-header-<pos> = base64(key):base64(value)
 // encoding of a header blockd could not keep as it was.
-func decodeHeader(pos, v string) (struct {
-	pos int
-	h   kafka.Header
-}, bool) {
-	var out struct {
-		pos int
-		h   kafka.Header
-	}
+func decodeHeader(pos, v string) (encodedHeader, bool) {
 	n, err := strconv.Atoi(pos)
 	k, val, ok := strings.Cut(v, ":")
 	if err != nil || !ok {
-		return out, false
+		return encodedHeader{}, false
 	}
 	key, err1 := base64.StdEncoding.DecodeString(k)
 	value, err2 := base64.StdEncoding.DecodeString(val)
 	if err1 != nil || err2 != nil {
-		return out, false
+		return encodedHeader{}, false
 	}
-	out.pos, out.h = n, kafka.Header{Key: string(key), Value: value}
-	return out, true
+	return encodedHeader{pos: n, h: kafka.Header{Key: string(key), Value: value}}, true
 }
 
 func headerOf(m kafka.Message, key string) string {
@@ -371,7 +366,7 @@ func (p *progress) update(s *dlqSummary) {
 // clear takes the progress line away before other output.
 func (p *progress) clear() {
 	if p.terminal && p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
+		_, _ = io.WriteString(p.w, "\r\033[K")
 		p.shown = false
 	}
 }

@@ -286,3 +286,27 @@ func TestDLQReplay(t *testing.T) {
 		t.Fatalf("oversized: %d messages under acct-big, want 1 (its record is never re-submitted)", n)
 	}
 }
+
+// TestRestoreDeadLetter: a header blockd had to keep encoded comes back as
+// it was; blockd's own headers go; the source names the partition.
+func TestRestoreDeadLetter(t *testing.T) {
+	m := kafka.Message{Key: []byte("k"), Value: []byte("v"), Headers: []kafka.Header{
+		{Key: "blockd-dlq-code", Value: []byte("MALFORMED_MESSAGE")},
+		{Key: "blockd-source-topic", Value: []byte("blockd.cmd.block")},
+		{Key: "blockd-source-partition", Value: []byte("2")},
+		{Key: "blockd-source-offset", Value: []byte("9")},
+		{Key: "blockd-dlq-header-1", Value: []byte("ZHVw:AP8=")}, // "dup" = "\x00\xff"
+		{Key: "traceparent", Value: []byte("00-abc")},
+	}}
+	r, ok := restore(m)
+	if !ok || r.topic != "blockd.cmd.block" || r.partition != 2 {
+		t.Fatalf("got %+v %v, want blockd.cmd.block/2", r, ok)
+	}
+	if len(r.record.Headers) != 2 || r.record.Headers[0].Key != "traceparent" || r.record.Headers[1].Key != "dup" ||
+		string(r.record.Headers[1].Value) != "\x00\xff" {
+		t.Fatalf("headers: got %v, want traceparent and the decoded dup", r.record.Headers)
+	}
+	if _, ok := restore(kafka.Message{Value: []byte("v")}); ok {
+		t.Fatal("a message without blockd's source headers was taken for a dead letter")
+	}
+}

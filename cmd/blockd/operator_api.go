@@ -64,8 +64,8 @@ func (h *healthServer) resolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var repeated bool
-	switch {
-	case d.State == schemas.StateInDoubt:
+	switch d.State {
+	case schemas.StateInDoubt:
 		st, err := h.operatorSettlement(d, v)
 		if err != nil {
 			writeOperatorError(w, err)
