@@ -310,3 +310,22 @@ func TestRestoreDeadLetter(t *testing.T) {
 		t.Fatal("a message without blockd's source headers was taken for a dead letter")
 	}
 }
+
+// TestOperatorStatusIsRedacted: what status prints passed the redaction
+// (an account number in a reason or an operator's note keeps its last
+// digits only).
+func TestOperatorStatusIsRedacted(t *testing.T) {
+	h := newServeHarness(t, processor.Hooks{})
+	db := h.db()
+	h.putInDoubt(db, "red-1", "block", "arhivaar", `{"trackId":"red-1","provider":"arhivaar","accountId":"a","note":"n"}`)
+	h.exec(db, `UPDATE commands SET in_doubt_reason = 'provider said: account 6037991234567890 unknown' WHERE track_id = 'red-1'`)
+	if code, _, errOut := h.cliRun("resolve", "red-1", "--applied", "--reason", "statement of 6037991234567890 shows it"); code != exitOK {
+		t.Fatalf("resolve: exit %d, stderr %q", code, errOut)
+	}
+	for _, args := range [][]string{{"status", "red-1"}, {"status", "--json", "red-1"}} {
+		code, out, errOut := h.cliRun(args...)
+		if code != exitOK || strings.Contains(out, "6037991234567890") || !strings.Contains(out, "7890") {
+			t.Fatalf("%v: exit %d, stderr %q; want the account number masked:\n%s", args, code, errOut, out)
+		}
+	}
+}
