@@ -37,13 +37,23 @@ type OperatorVerdict struct {
 	Verdict string `json:"verdict"`
 	Reason  string `json:"reason"`
 	By      string `json:"by"`
+	// CodeSlot is, for "applied" on a card block, the slot (1 or 2) the
+	// platform shows the block's code in; 0 otherwise.
+	CodeSlot int `json:"codeSlot,omitempty"`
 }
 
-// Validate checks the verdict is one of the two, and that the reason and
-// who are given, printable and bounded.
+// Validate checks the verdict is one of the two, that the reason and who
+// are given, printable and bounded, and that a code slot is 1 or 2 and
+// comes only with "applied".
 func (v OperatorVerdict) Validate() error {
 	if v.Verdict != VerdictApplied && v.Verdict != VerdictNotApplied {
 		return fmt.Errorf("verdict must be %q or %q", VerdictApplied, VerdictNotApplied)
+	}
+	switch {
+	case v.CodeSlot != 0 && v.CodeSlot != 1 && v.CodeSlot != 2:
+		return errors.New("codeSlot must be 1 or 2")
+	case v.CodeSlot != 0 && v.Verdict != VerdictApplied:
+		return fmt.Errorf("codeSlot goes only with %q", VerdictApplied)
 	}
 	if err := printable("reason", v.Reason, MaxVerdictReasonBytes); err != nil {
 		return err
@@ -78,6 +88,13 @@ type OperatorSettlement struct {
 	State    State // DONE or FAILED
 	EventID  string
 	Result   Outbound
+	// CallTimeout and LandingMargin are the service's BLOCKD_CALL_TIMEOUT
+	// and BLOCKD_LANDING_MARGIN: an open call may land at the provider
+	// until its intent + 2 × CallTimeout + LandingMargin (intent to sent
+	// within CallTimeout, the call lasting up to CallTimeout, plus the
+	// margin), and "not-applied" is refused until then.
+	CallTimeout   time.Duration
+	LandingMargin time.Duration
 }
 
 // CommandDetail is what is stored about one command, for an operator

@@ -228,11 +228,12 @@ func (s *Store) RecordReconcileVerdict(ctx context.Context, v schemas.OperatorVe
 // FAILED on "not-applied", and then what the command reserved in the holds
 // ledger is given back exactly as after a call that certainly did not apply
 // (an unblock's hold back to BLOCKED, a transfer's back to UNBLOCKED); on
-// "applied" the latest call is recorded DONE and the ledger is left as it
-// is (the caller allows it only for commands whose ledger needs nothing from
-// the provider's answer). The verdict is recorded (who, when, which, why)
-// and the result is stored and queued in the outbox, all in one
-// transaction. A worker still resolving the command then finds it settled
+// "applied" the latest open call is recorded DONE and the ledger is left as
+// it is (the caller allows it only for commands whose ledger needs nothing
+// from the provider's answer). What the calls record must allow the
+// verdict (see verdictFitsCalls). The verdict is recorded (who, when,
+// which, why), the reconciliation flag cleared, and the result is stored
+// and queued in the outbox, all in one transaction. A worker still resolving the command then finds it settled
 // (its completion fails as not claimed, and its answer is kept as a late
 // answer, flagging any contradiction).
 func (s *Store) SettleInDoubtByOperator(ctx context.Context, st schemas.OperatorSettlement) (VerdictOutcome, error) {
@@ -257,11 +258,14 @@ func (s *Store) SettleInDoubtByOperator(ctx context.Context, st schemas.Operator
 		if attempts != st.Attempts {
 			return fmt.Errorf("%w: the command made another call meanwhile; look at it again", schemas.ErrOperatorRefused)
 		}
+		if err := verdictFitsCalls(ctx, tx, v, st.CallTimeout, st.LandingMargin); err != nil {
+			return err
+		}
 		evidence := schemas.BoundReason("operator " + v.By + ": " + v.Reason)
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE commands SET state = $2, event_id = $3, result_topic = $4, result = $5, result_headers = $6,
 			       completed_at = now(), updated_at = now(), completed_by = 'operator:' || $7, owner = NULL, claim = NULL, lease_until = NULL,
-			       reconciled_by = $7, reconciled_at = now(), reconcile_verdict = $8, reconcile_note = $9
+			       needs_reconciliation = false, reconciled_by = $7, reconciled_at = now(), reconcile_verdict = $8, reconcile_note = $9
 			WHERE track_id = $1 AND state = 'IN_DOUBT'`,
 			v.TrackID, st.State, st.EventID, st.Result.Topic, st.Result.Value, headers, v.By, v.Verdict, v.Reason); err != nil {
 			return fmt.Errorf("recording the outcome: %w", err)
@@ -284,11 +288,58 @@ func (s *Store) SettleInDoubtByOperator(ctx context.Context, st schemas.Operator
 			}
 		} else if _, err := tx.ExecContext(ctx, `
 			UPDATE provider_calls SET state = 'DONE', finished_at = coalesce(finished_at, now()), evidence = $2
-			WHERE track_id = $1 AND state IN ('SENDING', 'UNKNOWN')
-			  AND attempt = (SELECT max(attempt) FROM provider_calls WHERE track_id = $1)`, v.TrackID, evidence); err != nil {
+			WHERE track_id = $1 AND attempt = (
+			      SELECT max(attempt) FROM provider_calls WHERE track_id = $1 AND state IN ('SENDING', 'UNKNOWN'))`, v.TrackID, evidence); err != nil {
 			return fmt.Errorf("recording the call applied: %w", err)
 		}
 		return enqueue(ctx, tx, []schemas.Outbound{st.Result})
 	})
 	return out, err
+}
+
+// verdictFitsCalls refuses a verdict that what the command's calls record
+// contradicts, or that cannot be known yet (schemas.ErrOperatorRefused).
+// Its command's row is locked, so its calls do not change meanwhile.
+//
+// "not-applied" is refused while an open call (SENDING, UNKNOWN) can still
+// land at the provider: until the latest intent of one + 2 × callTimeout +
+// landingMargin, the service's own rule (providers.Request.CannotLandAfter);
+// and refused when a call is recorded applied (DONE, or a late answer
+// DONE). "applied" is refused when no call may have been applied: every
+// call FAILED or NOT_SENT, with no late answer DONE.
+func verdictFitsCalls(ctx context.Context, tx *sqlx.Tx, v schemas.OperatorVerdict, callTimeout, landingMargin time.Duration) error {
+	var calls struct {
+		Applied    bool         `db:"applied"`
+		MayBe      bool         `db:"may_be"`
+		LandsUntil sql.NullTime `db:"lands_until"`
+		StillLands bool         `db:"still_lands"`
+	}
+	window := 2*callTimeout + landingMargin
+	err := tx.GetContext(ctx, &calls, `
+		SELECT coalesce(bool_or(state = 'DONE' OR late_state = 'DONE'), false) AS applied,
+		       coalesce(bool_or(state IN ('SENDING', 'UNKNOWN', 'DONE') OR late_state = 'DONE'), false) AS may_be,
+		       max(started_at) FILTER (WHERE state IN ('SENDING', 'UNKNOWN')) + make_interval(secs => $2) AS lands_until,
+		       coalesce(max(started_at) FILTER (WHERE state IN ('SENDING', 'UNKNOWN')) + make_interval(secs => $2) > now(), false) AS still_lands
+		FROM provider_calls WHERE track_id = $1`, v.TrackID, window.Seconds())
+	if err != nil {
+		return fmt.Errorf("reading the command's calls: %w", err)
+	}
+	switch v.Verdict {
+	case schemas.VerdictNotApplied:
+		if calls.Applied {
+			return fmt.Errorf("%w: a call of the command is recorded applied (DONE, or a late answer DONE); "+
+				"it cannot be resolved not-applied: look at it (blockd status) and at the provider's statement again", schemas.ErrOperatorRefused)
+		}
+		if calls.StillLands {
+			return fmt.Errorf("%w: a call of the command may still land at the provider until %s "+
+				"(its intent + 2 × BLOCKD_CALL_TIMEOUT + BLOCKD_LANDING_MARGIN); not-applied is taken from then on",
+				schemas.ErrOperatorRefused, calls.LandsUntil.Time.Add(time.Second-1).Truncate(time.Second).UTC().Format(time.RFC3339))
+		}
+	case schemas.VerdictApplied:
+		if !calls.MayBe {
+			return fmt.Errorf("%w: no call of the command may have been applied (each is FAILED or NOT_SENT); "+
+				"it cannot be resolved applied", schemas.ErrOperatorRefused)
+		}
+	}
+	return nil
 }

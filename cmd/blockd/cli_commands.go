@@ -169,6 +169,7 @@ func runResolve(ctx context.Context, c *adminClient, args []string, getenv func(
 	notApplied := fs.Bool("not-applied", false, "the provider's statement shows the command not applied")
 	reason := fs.String("reason", "", "why: what was checked (required)")
 	by := fs.String("by", getenv("USER"), "who gives the verdict (default $USER)")
+	codeSlot := fs.Int("code-slot", 0, "with --applied on a card block: the slot (1 or 2) the platform shows its code in")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -178,7 +179,7 @@ func runResolve(ctx context.Context, c *adminClient, args []string, getenv func(
 	if err != nil {
 		return err
 	}
-	v := schemas.OperatorVerdict{Reason: *reason, By: *by}
+	v := schemas.OperatorVerdict{Reason: *reason, By: *by, CodeSlot: *codeSlot}
 	switch {
 	case *applied == *notApplied:
 		return usageError{"blockd resolve takes exactly one of --applied and --not-applied"}
@@ -188,7 +189,7 @@ func runResolve(ctx context.Context, c *adminClient, args []string, getenv func(
 		v.Verdict = schemas.VerdictNotApplied
 	}
 	if err := v.Validate(); err != nil {
-		return usageError{"blockd resolve: " + err.Error() + " (--reason, --by)"}
+		return usageError{"blockd resolve: " + err.Error() + " (--reason, --by, --code-slot)"}
 	}
 	body, err := c.call(ctx, http.MethodPost, commandPath(trackID, "/resolve"), v)
 	if err != nil {

@@ -63,6 +63,14 @@ func (h *harness) putInDoubt(db *sqlx.DB, trackID, kind, provider, request strin
 	return call
 }
 
+// callsCannotLand moves the intents of trackID's calls back far enough
+// that, with the default BLOCKD_CALL_TIMEOUT and BLOCKD_LANDING_MARGIN,
+// none can land any more: not-applied is taken.
+func (h *harness) callsCannotLand(db *sqlx.DB, trackID string) {
+	h.t.Helper()
+	h.exec(db, `UPDATE provider_calls SET started_at = now() - interval '71 seconds' WHERE track_id = $1`, trackID)
+}
+
 func (h *harness) outboxRows(db *sqlx.DB, key string) int {
 	h.t.Helper()
 	var n int
@@ -159,6 +167,7 @@ func TestOperatorResolve(t *testing.T) {
 	if code, _, errOut := h.cliRun("resolve", "ub-r", "--applied", "--reason", "statement shows it"); code != exitRefused || !strings.Contains(errOut, "Finnotech") {
 		t.Fatalf("resolve --applied on a Finnotech unblock: exit %d, stderr %q; want 3 saying why", code, errOut)
 	}
+	h.callsCannotLand(db, "ub-r")
 	code, out, errOut = h.cliRun("resolve", "ub-r", "--not-applied", "--reason", "statement checked: no release", "--by", "alice")
 	if code != exitOK || !strings.Contains(out, "resolved not-applied") {
 		t.Fatalf("resolve --not-applied: exit %d, stdout %q, stderr %q", code, out, errOut)
@@ -206,11 +215,19 @@ func TestOperatorResolve(t *testing.T) {
 
 	// A card command (no ledger) in doubt: applied ends it DONE.
 	h.putInDoubt(db, "card-r", "block", "card", `{"trackId":"card-r","provider":"card","accountId":"1234567890123456789","blockCodeSlot":1,"blockCode":"X"}`)
-	if code, out, errOut := h.cliRun("resolve", "card-r", "--applied", "--reason", "platform shows code X"); code != exitOK {
+	// Its unblock must name the slot its code is in: applied needs it.
+	if code, _, errOut := h.cliRun("resolve", "card-r", "--applied", "--reason", "platform shows code X"); code != exitRefused || !strings.Contains(errOut, "--code-slot") {
+		t.Fatalf("resolve --applied on a card block without --code-slot: exit %d, stderr %q; want 3 naming --code-slot", code, errOut)
+	}
+	if code, _, _ := h.cliRun("resolve", "card-r", "--applied", "--code-slot", "3", "--reason", "platform shows code X"); code != exitUsage {
+		t.Fatalf("resolve --code-slot 3: exit %d, want 2", code)
+	}
+	if code, out, errOut := h.cliRun("resolve", "card-r", "--applied", "--code-slot", "2", "--reason", "platform shows code X"); code != exitOK {
 		t.Fatalf("resolve --applied on a card block: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if r := h.awaitResults("card-r", 1)[0]; r.Status != schemas.StatusDone || !strings.Contains(string(r.Result), `"stateFrom":"operator"`) {
-		t.Fatalf("card result: got %s %s, want DONE stateFrom operator", r.Status, r.Result)
+	if r := h.awaitResults("card-r", 1)[0]; r.Status != schemas.StatusDone || !strings.Contains(string(r.Result), `"stateFrom":"operator"`) ||
+		!strings.Contains(string(r.Result), `"codeSlot":2`) {
+		t.Fatalf("card result: got %s %s, want DONE stateFrom operator, codeSlot 2", r.Status, r.Result)
 	}
 
 	// Finished and flagged for reconciliation: the verdict is recorded, the

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -49,7 +50,7 @@ func (h *healthServer) resolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := json.Unmarshal(body, &v); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the body must be {\"verdict\",\"reason\",\"by\"}"})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the body must be {\"verdict\",\"reason\",\"by\"[,\"codeSlot\"]}"})
 		return
 	}
 	if err := v.Validate(); err != nil {
@@ -71,6 +72,7 @@ func (h *healthServer) resolve(w http.ResponseWriter, r *http.Request) {
 			writeOperatorError(w, err)
 			return
 		}
+		st.CallTimeout, st.LandingMargin = h.callTimeout, h.landingMargin
 		out, err := h.store.SettleInDoubtByOperator(ctx, st)
 		if err != nil {
 			writeOperatorError(w, err)
@@ -80,6 +82,12 @@ func (h *healthServer) resolve(w http.ResponseWriter, r *http.Request) {
 	default:
 		// A finished command flagged for reconciliation, or one already
 		// resolved (a repeat): the store decides under the row lock.
+		repeat := d.Verdict != nil && d.Verdict.Verdict == v.Verdict && !d.NeedsReconciliation
+		if v.CodeSlot != 0 && !repeat {
+			writeOperatorError(w, fmt.Errorf("%w: a code slot is taken only when settling an IN_DOUBT card block; "+
+				"the command is %s", schemas.ErrOperatorRefused, d.State))
+			return
+		}
 		out, err := h.store.RecordReconcileVerdict(ctx, v)
 		if err != nil {
 			writeOperatorError(w, err)

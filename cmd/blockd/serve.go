@@ -180,7 +180,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	bg, _ := errgroup.WithContext(background)
 	var brokerOK atomic.Bool
 	health := &healthServer{store: st, consumer: cons, brokerOK: &brokerOK, providers: proc.ProviderStates, relay: relay.Status,
-		operatorSettlement: proc.OperatorSettlement}
+		operatorSettlement: proc.OperatorSettlement, callTimeout: cfg.CallTimeout, landingMargin: cfg.LandingMargin}
 	var servers []*http.Server
 	var addrs listening
 	listen := func(name, addr string, h http.Handler) (string, error) {
@@ -428,6 +428,10 @@ type healthServer struct {
 	// operatorSettlement builds how an operator's verdict ends an IN_DOUBT
 	// command (see operator_api.go).
 	operatorSettlement func(schemas.CommandDetail, schemas.OperatorVerdict) (schemas.OperatorSettlement, error)
+	// callTimeout and landingMargin are BLOCKD_CALL_TIMEOUT and
+	// BLOCKD_LANDING_MARGIN: until when an open call can still land, which
+	// an operator's "not-applied" must wait for.
+	callTimeout, landingMargin time.Duration
 }
 
 // policies turns the configuration's provider settings into the processor's.
