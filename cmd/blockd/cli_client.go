@@ -74,7 +74,9 @@ func adminToken(getenv func(string) string) (string, error) {
 
 // call sends method path (with body as JSON, when not nil) and returns the
 // answer's body; an answer other than 2xx becomes a cliError with the exit
-// code it means and the server's error text.
+// code it means and the server's error text. A 404 without the operator
+// endpoints' JSON error is a service that lacks the endpoint (exit 1), not
+// an unknown trackId (exit 4).
 func (c *adminClient) call(ctx context.Context, method, path string, body any) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
@@ -109,12 +111,17 @@ func (c *adminClient) call(ctx context.Context, method, path string, body any) (
 	var e struct {
 		Error string `json:"error"`
 	}
-	_ = json.Unmarshal(out, &e)
-	if e.Error == "" {
+	fromAPI := json.Unmarshal(out, &e) == nil && e.Error != ""
+	if !fromAPI {
 		e.Error = strings.TrimSpace(string(out))
 	}
 	switch res.StatusCode {
 	case http.StatusNotFound:
+		if !fromAPI {
+			// The operator endpoints answer 404 only with their JSON: this
+			// is a service without the endpoint, not an unknown trackId.
+			return nil, cliError{exitFailure, fmt.Sprintf("%s %s: HTTP 404: the service does not offer this endpoint (older version?)", method, path)}
+		}
 		return nil, cliError{exitNotFound, "not found: " + e.Error}
 	case http.StatusConflict:
 		return nil, cliError{exitRefused, "refused: " + e.Error}
