@@ -25,7 +25,15 @@ const (
 	dlqHeaderSourceTopic   = "blockd-source-topic"
 	dlqHeaderSourcePart    = "blockd-source-partition"
 	dlqHeaderEncodedPrefix = "blockd-dlq-header-"
+	dlqHeaderCode          = "blockd-dlq-code"
 )
+
+// neverRefused are the dead letter codes blockd dead-letters without a
+// refusal (consumer/processor receive.go: no trackId is read from such a
+// message). A dead letter with any other code, or none, may have been
+// answered under refused:<trackId>, and its sender may have sent the
+// command again under a new trackId.
+var neverRefused = map[string]bool{"MALFORMED_MESSAGE": true, "EMPTY_MESSAGE": true, "MESSAGE_TOO_LARGE": true, "UNKNOWN_TOPIC": true}
 
 // dlqSummary is what a dlq replay did; --json prints it.
 type dlqSummary struct {
@@ -35,7 +43,9 @@ type dlqSummary struct {
 	Resubmitted int            `json:"resubmitted"`
 	Replaced    int            `json:"skippedReplaced"`
 	NotBlockd   int            `json:"skippedNotDeadLetter"`
-	Failed      int            `json:"failed"`
+	Old         int            `json:"skippedOld"`     // older than BLOCKD_RETENTION, without --include-old
+	Refused     int            `json:"skippedRefused"` // possibly answered with a refusal, without --include-refused
+	Failed      int            `json:"failed"`         // dead letters not sent, and partitions not read
 	Partitions  []dlqPartition `json:"partitions"`
 }
 
@@ -53,11 +63,20 @@ type dlqPartition struct {
 // taken off, headers it had to encode restored). A record blockd wrote in
 // place of a dead letter too large to keep cannot be re-submitted: skipped
 // and counted. --dry-run sends nothing.
+//
+// Unless asked (--include-old), a dead letter older than BLOCKD_RETENTION
+// is skipped and counted: a command of its trackId may have been forgotten
+// since, so re-submitting it could make a new command. Unless asked
+// (--include-refused), so is one whose code may have been answered with a
+// refusal: its sender may have sent the command again under a new trackId,
+// and re-submitting it could make a second command.
 func runDLQReplay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dlq replay", flag.ContinueOnError)
 	dryRun := fs.Bool("dry-run", false, "print what would be sent; send nothing")
 	fromOffset := fs.Int64("from-offset", -1, "start every partition at this offset (default: its beginning)")
 	since := fs.String("since", "", "start at the first dead letter written at or after this time (RFC 3339, or a duration before now such as 24h)")
+	includeOld := fs.Bool("include-old", false, "also re-submit dead letters older than BLOCKD_RETENTION")
+	includeRefused := fs.Bool("include-refused", false, "also re-submit dead letters that may have been answered with a refusal")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -91,7 +110,10 @@ func runDLQReplay(ctx context.Context, args []string, getenv func(string) string
 	}
 	r := dlqReplay{brokers: brokers, dialer: sec.dialer(), transport: sec.transport(), topic: cfg.TopicDLQ, dryRun: *dryRun,
 		fromOffset: *fromOffset, since: sinceTime, maxBytes: cfg.MaxMessageBytes, stdout: stdout, asJSON: *asJSON,
-		progress: newProgress(stderr)}
+		progress: newProgress(stderr), includeRefused: *includeRefused}
+	if !*includeOld {
+		r.oldBefore = time.Now().Add(-cfg.Retention)
+	}
 	defer r.transport.CloseIdleConnections()
 	sum, err := r.run(ctx)
 	r.progress.done()
@@ -103,14 +125,20 @@ func runDLQReplay(ctx context.Context, args []string, getenv func(string) string
 		if *dryRun {
 			verb = "would re-submit"
 		}
-		fmt.Fprintf(stdout, "%s: read %d, %s %d, skipped %d (records of dead letters too large to keep) and %d (not blockd dead letters), failed %d\n",
-			sum.Topic, sum.Read, verb, sum.Resubmitted, sum.Replaced, sum.NotBlockd, sum.Failed)
+		fmt.Fprintf(stdout, "%s: read %d, %s %d, skipped %d (records of dead letters too large to keep), %d (not blockd dead letters), "+
+			"%d (older than BLOCKD_RETENTION; --include-old) and %d (may have been answered with a refusal; --include-refused), failed %d\n",
+			sum.Topic, sum.Read, verb, sum.Resubmitted, sum.Replaced, sum.NotBlockd, sum.Old, sum.Refused, sum.Failed)
+		for _, p := range sum.Partitions {
+			if p.Error != "" {
+				fmt.Fprintf(stdout, "%s/%d: FAILED: %s\n", sum.Topic, p.Partition, p.Error)
+			}
+		}
 	}
 	if err != nil {
 		return err
 	}
 	if sum.Failed > 0 {
-		return cliError{exitFailure, fmt.Sprintf("%d dead letter(s) could not be re-submitted", sum.Failed)}
+		return cliError{exitFailure, fmt.Sprintf("%d dead letter(s) or partition(s) failed; see the lines above", sum.Failed)}
 	}
 	return nil
 }
@@ -128,6 +156,12 @@ type dlqReplay struct {
 	stdout     io.Writer
 	asJSON     bool
 	progress   *progress
+	// oldBefore: dead letters written before it are skipped (zero: none).
+	oldBefore time.Time
+	// includeRefused re-submits dead letters that may have been refused.
+	includeRefused bool
+	// fetchTimeout bounds the wait for one message (0: 30s).
+	fetchTimeout time.Duration
 }
 
 func (r *dlqReplay) run(ctx context.Context) (dlqSummary, error) {
@@ -146,9 +180,7 @@ func (r *dlqReplay) run(ctx context.Context) (dlqSummary, error) {
 			sum.Failed++
 			continue
 		}
-		if err := r.partition(ctx, client, &dp, &sum); err != nil {
-			dp.Error = err.Error()
-		}
+		r.partition(ctx, client, &dp, &sum)
 		sum.Partitions = append(sum.Partitions, dp)
 		if ctx.Err() != nil {
 			return sum, ctx.Err()
@@ -178,15 +210,34 @@ func (r *dlqReplay) bounds(ctx context.Context, partition int) (dlqPartition, er
 		if err != nil {
 			return dp, fmt.Errorf("finding %s in %s/%d: %w", r.since.Format(time.RFC3339), r.topic, partition, err)
 		}
-		dp.From = min(max(first, at), last)
+		if at < 0 {
+			// Nothing at or after since in this partition.
+			dp.From = last
+		} else {
+			dp.From = min(max(first, at), last)
+		}
 	}
 	return dp, nil
 }
 
-// partition reads dp's range and re-submits each dead letter in it.
-func (r *dlqReplay) partition(ctx context.Context, client *kafka.Client, dp *dlqPartition, sum *dlqSummary) error {
+// partition reads dp's range and re-submits each dead letter in it. A
+// partition that cannot be read to its end counts as failed: its error is
+// in dp and printed.
+func (r *dlqReplay) partition(ctx context.Context, client *kafka.Client, dp *dlqPartition, sum *dlqSummary) {
+	if err := r.readPartition(ctx, client, dp, sum); err != nil {
+		dp.Error = err.Error()
+		sum.Failed++
+		r.line("%s/%d: FAILED: %v", r.topic, dp.Partition, err)
+	}
+}
+
+func (r *dlqReplay) readPartition(ctx context.Context, client *kafka.Client, dp *dlqPartition, sum *dlqSummary) error {
 	if dp.From >= dp.To {
 		return nil
+	}
+	wait := r.fetchTimeout
+	if wait <= 0 {
+		wait = 30 * time.Second
 	}
 	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: r.brokers, Topic: r.topic, Partition: dp.Partition, Dialer: r.dialer,
 		MaxBytes: r.maxBytes + 64<<10, MaxWait: time.Second})
@@ -195,7 +246,7 @@ func (r *dlqReplay) partition(ctx context.Context, client *kafka.Client, dp *dlq
 		return fmt.Errorf("seeking %s/%d to %d: %w", r.topic, dp.Partition, dp.From, err)
 	}
 	for {
-		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		rctx, cancel := context.WithTimeout(ctx, wait)
 		m, err := rd.FetchMessage(rctx)
 		cancel()
 		if err != nil {
@@ -222,6 +273,16 @@ func (r *dlqReplay) one(ctx context.Context, client *kafka.Client, m kafka.Messa
 	case !ok:
 		sum.NotBlockd++
 		r.line("%s: skipped: no %s/%s headers (not a dead letter blockd wrote)", where, dlqHeaderSourceTopic, dlqHeaderSourcePart)
+		return
+	case !r.oldBefore.IsZero() && m.Time.Before(r.oldBefore):
+		sum.Old++
+		r.line("%s: skipped: written %s, longer ago than BLOCKD_RETENTION (a command of its trackId may have been forgotten; --include-old)",
+			where, m.Time.UTC().Format(time.RFC3339))
+		return
+	case !r.includeRefused && !neverRefused[headerOf(m, dlqHeaderCode)]:
+		sum.Refused++
+		r.line("%s: skipped: code %s may have been answered with a refusal; its sender may have sent it again under a new trackId (--include-refused)",
+			where, dash(headerOf(m, dlqHeaderCode)))
 		return
 	}
 	target := fmt.Sprintf("%s/%d", src.topic, src.partition)
@@ -354,7 +415,7 @@ func (p *progress) update(s *dlqSummary) {
 		return
 	}
 	p.last = now
-	text := fmt.Sprintf("dlq replay: read %d, re-submitted %d, skipped %d, failed %d", s.Read, s.Resubmitted, s.Replaced+s.NotBlockd, s.Failed)
+	text := fmt.Sprintf("dlq replay: read %d, re-submitted %d, skipped %d, failed %d", s.Read, s.Resubmitted, s.Replaced+s.NotBlockd+s.Old+s.Refused, s.Failed)
 	if p.terminal {
 		fmt.Fprintf(p.w, "\r\033[K%s", text)
 		p.shown = true
