@@ -49,13 +49,20 @@ BLOCKD_ADMIN_TOKEN_FILE; BLOCKD_ADMIN_CA_FILE trusts a private CA for https):
                                 call and its outcome, the result
   list in-doubt|reconcile|set-aside
                                 what waits for an operator
-  resolve <trackId> --applied|--not-applied --reason "..." [--by name]
+  resolve <trackId> --applied|--not-applied --reason "..." [--by name] [--code-slot 1|2]
                                 an operator's verdict after checking the
-                                provider's statement (--by defaults to $USER)
+                                provider's statement (--by defaults to $USER;
+                                --code-slot: with --applied on a card block,
+                                the slot its code is in; --not-applied waits
+                                until no call can land any more)
   replay <trackId>              publish the stored result again (same eventId)
   dlq replay [--dry-run] [--from-offset N | --since 2006-01-02T15:04:05Z]
+             [--include-old] [--include-refused]
                                 re-submit dead letters to their source topics
-                                (Kafka settings as blockd serve's)
+                                (Kafka settings as blockd serve's); skips
+                                those older than BLOCKD_RETENTION and those
+                                that may have been answered with a refusal
+                                unless included
   each takes --json for scripts
 
 exit codes: 0 ok; 1 failure (network, server error, token refused);
