@@ -341,6 +341,12 @@ const (
 	// For any other command the call was applied: flagged
 	// needsReconciliation for an operator, never re-sent.
 	CodeResultTooLarge = "RESULT_TOO_LARGE"
+	// CodeOperatorNotApplied: the command's call was in doubt and an
+	// operator, having checked the provider's statement, found it was not
+	// applied (blockd resolve --not-applied); what it reserved in the
+	// ledger was given back. Send a new command with a new trackId to try
+	// again.
+	CodeOperatorNotApplied = "OPERATOR_NOT_APPLIED"
 )
 
 // FinnotechBlockResult is the normalised result of a Finnotech block.

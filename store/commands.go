@@ -152,13 +152,7 @@ func receiveStored(ctx context.Context, tx *sqlx.Tx, in receiveCall) (schemas.Re
 		r.Status = schemas.ReceiptConflict
 	case row.State.Terminal():
 		r.Status = schemas.ReceiptFinished
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO outbox (topic, key, value, headers)
-			SELECT result_topic, convert_to(track_id, 'UTF8'), result, result_headers FROM commands WHERE track_id = $1`,
-			cmd.TrackID); err != nil {
-			return r, fmt.Errorf("queueing stored result again: %w", err)
-		}
-		if err := notify(ctx, tx); err != nil {
+		if _, err := requeueResult(ctx, tx, cmd.TrackID); err != nil {
 			return r, err
 		}
 	case row.State == schemas.StateInDoubt:

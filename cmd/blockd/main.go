@@ -19,7 +19,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +41,33 @@ commands:
   broker    run only the embedded development broker (kfake)
   sandbox   run only the provider sandboxes (simulators), for development
   help      print this text
+
+operator commands (clients of a running service's operator endpoints at
+BLOCKD_ADMIN_URL, default http://127.0.0.1:8081, with the token of
+BLOCKD_ADMIN_TOKEN_FILE; BLOCKD_ADMIN_CA_FILE trusts a private CA for https):
+  status <trackId>              the command: state, attempts, each provider
+                                call and its outcome, the result
+  list in-doubt|reconcile|set-aside
+                                what waits for an operator
+  resolve <trackId> --applied|--not-applied --reason "..." [--by name] [--code-slot 1|2]
+                                an operator's verdict after checking the
+                                provider's statement (--by defaults to $USER;
+                                --code-slot: with --applied on a card block,
+                                the slot its code is in; --not-applied waits
+                                until no call can land any more)
+  replay <trackId>              publish the stored result again (same eventId)
+  dlq replay [--dry-run] [--from-offset N | --since 2006-01-02T15:04:05Z]
+             [--include-old] [--include-refused]
+                                re-submit dead letters to their source topics
+                                (Kafka settings as blockd serve's); skips
+                                those older than BLOCKD_RETENTION and those
+                                that may have been answered with a refusal
+                                unless included
+  each takes --json for scripts
+
+exit codes: 0 ok; 1 failure (network, server error, token refused);
+            2 usage; 3 refused (the command's state does not allow it);
+            4 not found
 
 Configuration: BLOCKD_* environment variables (README.md, deploy/blockd.env.example).
 `
@@ -67,11 +93,7 @@ func main() {
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		// The same redaction as every log line: an error may quote a value.
 		fmt.Fprintln(os.Stderr, "blockd:", redact.String(err.Error()))
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -88,6 +110,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "dev", "serve", "broker", "sandbox":
 	default:
+		if operatorCommands[cmd] {
+			return runOperatorCommand(ctx, cmd, args[1:], getenv, stdout, stderr)
+		}
 		io.WriteString(stderr, usage)
 		return usageError{"unknown command " + cmd}
 	}

@@ -191,7 +191,8 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 	defer stopBackground()
 	bg, _ := errgroup.WithContext(background)
 	var brokerOK atomic.Bool
-	health := &healthServer{store: st, consumer: cons, brokerOK: &brokerOK, providers: proc.ProviderStates, relay: relay.Status, metrics: met.Handler()}
+	health := &healthServer{store: st, consumer: cons, brokerOK: &brokerOK, providers: proc.ProviderStates, relay: relay.Status, metrics: met.Handler(),
+		operatorSettlement: proc.OperatorSettlement, callTimeout: cfg.CallTimeout, landingMargin: cfg.LandingMargin}
 	var servers []*http.Server
 	var addrs listening
 	listen := func(name, addr string, h http.Handler) (string, error) {
@@ -222,7 +223,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, opts serveOption
 			_ = bg.Wait()
 			return err
 		}
-		const endpoints = "/v1/commands/in-doubt /v1/commands/reconcile /v1/outbox/set-aside /metrics"
+		const endpoints = "/v1/commands/{trackId} /v1/commands/in-doubt /v1/commands/reconcile /v1/outbox/set-aside /metrics"
 		if cfg.AdminToken == "" {
 			log.Warn().Str("addr", addrs.Admin).Msg("operator endpoints listening WITHOUT a token (blockd dev without BLOCKD_ADMIN_TOKEN_FILE): " + endpoints)
 		} else {
@@ -438,6 +439,13 @@ type healthServer struct {
 	providers func() map[string]string
 	relay     func() producer.Status
 	metrics   http.Handler // Prometheus's scrape; nil: none
+	// operatorSettlement builds how an operator's verdict ends an IN_DOUBT
+	// command (see operator_api.go).
+	operatorSettlement func(schemas.CommandDetail, schemas.OperatorVerdict) (schemas.OperatorSettlement, error)
+	// callTimeout and landingMargin are BLOCKD_CALL_TIMEOUT and
+	// BLOCKD_LANDING_MARGIN: until when an open call can still land, which
+	// an operator's "not-applied" must wait for.
+	callTimeout, landingMargin time.Duration
 }
 
 // policies turns the configuration's provider settings into the processor's.
@@ -542,6 +550,7 @@ func consumerReadiness(s consumer.Status) (keysMoving bool, detail map[string]an
 // on their own listener, behind requireBearer.
 func (h *healthServer) operator() http.Handler {
 	mux := http.NewServeMux()
+	h.commandEndpoints(mux)
 	mux.HandleFunc("GET /v1/commands/reconcile", func(w http.ResponseWriter, r *http.Request) {
 		list, err := h.store.NeedsReconciliation(r.Context(), 1000)
 		if err != nil {
