@@ -204,9 +204,8 @@ func TestComposeBlockd(t *testing.T) {
 		}
 	}
 
-	// It starts once Kafka and PostgreSQL are healthy, and the sandboxes
-	// started (they have no healthcheck: see sandbox).
-	wantDeps := map[string]string{"kafka": types.ServiceConditionHealthy, "postgres": types.ServiceConditionHealthy, "sandbox": types.ServiceConditionStarted}
+	// It starts once Kafka, PostgreSQL and the sandboxes are healthy.
+	wantDeps := map[string]string{"kafka": types.ServiceConditionHealthy, "postgres": types.ServiceConditionHealthy, "sandbox": types.ServiceConditionHealthy}
 	for dep, cond := range wantDeps {
 		got, ok := s.DependsOn[dep]
 		if !ok || got.Condition != cond {
@@ -217,13 +216,17 @@ func TestComposeBlockd(t *testing.T) {
 			t.Errorf("%s: blockd waits for %s to be healthy, which has no healthcheck", composeFile, dep)
 		}
 	}
-	// The image has no shell, curl or wget and blockd no probe command: a
-	// healthcheck in it could not run (the comments in compose.yaml say
-	// how readiness is seen instead).
+	// The image has no shell, curl or wget: the healthchecks of the
+	// services on it run blockd's own probe, in exec form (`blockd health`,
+	// cmd/blockd/health.go), blockd's on its /readyz.
 	for _, name := range []string{"blockd", "sandbox"} {
-		if h := service(t, p, name).HealthCheck; h != nil && !h.Disable {
-			t.Errorf("%s: service %s has a healthcheck %q, which the shell-less image cannot run", composeFile, name, h.Test)
+		h := service(t, p, name).HealthCheck
+		if !hasHealthcheck(service(t, p, name)) || len(h.Test) < 3 || h.Test[0] != "CMD" || h.Test[1] != "/blockd" || h.Test[2] != "health" {
+			t.Errorf("%s: service %s's healthcheck %v, want [CMD /blockd health ...]: the shell-less image runs nothing else", composeFile, name, h)
 		}
+	}
+	if h := service(t, p, "blockd").HealthCheck; h != nil && len(h.Test) != 3 {
+		t.Errorf("%s: blockd's healthcheck %v, want /blockd health with no URL: its own /readyz", composeFile, h.Test)
 	}
 
 	// Secrets: each *_FILE variable names a secret of the service, mounted

@@ -40,6 +40,10 @@ commands:
             listed provider's URL and credentials
   broker    run only the embedded development broker (kfake)
   sandbox   run only the provider sandboxes (simulators), for development
+  health [URL]
+            a probe for container healthchecks: asks URL (default: this
+            instance's /readyz on BLOCKD_HTTP_ADDR) and exits 0 on a 2xx
+            answer within 3 s, 1 otherwise
   help      print this text
 
 operator commands (clients of a running service's operator endpoints at
@@ -108,6 +112,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		io.WriteString(stdout, usage)
 		return nil
+	case "health":
+		return runHealth(ctx, args[1:], getenv, stdout)
 	case "dev", "serve", "broker", "sandbox":
 	default:
 		if operatorCommands[cmd] {
