@@ -307,18 +307,10 @@ func (s *Store) completeBatch(ctx context.Context, tx *sqlx.Tx, batch []*pending
 	if err := holds.record(ctx, s, tx); err != nil {
 		return err
 	}
-	if len(stored) > 0 {
-		// The result is queued as it was just stored with its command
-		// (as a redelivery queues it again), not sent a second time.
-		if _, err := s.txExec(ctx, tx, `
-			INSERT INTO outbox (topic, key, value, headers)
-			SELECT result_topic, convert_to(track_id, 'UTF8'), result, result_headers FROM commands
-			WHERE track_id = ANY($1) ORDER BY track_id`, pq.Array(stored)); err != nil {
-			return fmt.Errorf("queueing results: %w", err)
-		}
-		if len(out.topics) == 0 {
-			return s.notifyTx(ctx, tx)
-		}
+	// A result is queued as it was just stored with its command (as a
+	// redelivery queues it again), not sent a second time.
+	if _, err := s.requeueResults(ctx, tx, stored...); err != nil {
+		return err
 	}
 	return out.record(ctx, s, tx)
 }
@@ -398,5 +390,5 @@ func (o *outboxRows) record(ctx context.Context, s *Store, tx *sqlx.Tx) error {
 		pq.Array(o.topics), pq.Array(o.keys), pq.Array(o.values), pq.Array(o.headers)); err != nil {
 		return fmt.Errorf("queueing outbox messages: %w", err)
 	}
-	return s.notifyTx(ctx, tx)
+	return s.notify(ctx, tx)
 }

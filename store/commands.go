@@ -123,14 +123,14 @@ func (s *Store) receiveAlone(ctx context.Context, in receiveCall) (schemas.Recei
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("inserting command: %w", err)
 		}
-		r, err = receiveStored(ctx, tx, in)
+		r, err = s.receiveStored(ctx, tx, in)
 		return err
 	})
 	return r, err
 }
 
 // receiveStored answers a Receive whose trackId is already stored, in tx.
-func receiveStored(ctx context.Context, tx *sqlx.Tx, in receiveCall) (schemas.Receipt, error) {
+func (s *Store) receiveStored(ctx context.Context, tx *sqlx.Tx, in receiveCall) (schemas.Receipt, error) {
 	cmd, owner := in.cmd, in.owner
 	var row struct {
 		Hash       []byte         `db:"request_hash"`
@@ -152,7 +152,7 @@ func receiveStored(ctx context.Context, tx *sqlx.Tx, in receiveCall) (schemas.Re
 		r.Status = schemas.ReceiptConflict
 	case row.State.Terminal():
 		r.Status = schemas.ReceiptFinished
-		if _, err := requeueResult(ctx, tx, cmd.TrackID); err != nil {
+		if _, err := s.requeueResults(ctx, tx, cmd.TrackID); err != nil {
 			return r, err
 		}
 	case row.State == schemas.StateInDoubt:
@@ -397,17 +397,17 @@ func (s *Store) completeAlone(ctx context.Context, c schemas.Completion) error {
 				return fmt.Errorf("giving back hold after transfer: %w", err)
 			}
 		}
-		return enqueue(ctx, tx, []schemas.Outbound{c.Result})
+		return s.enqueue(ctx, tx, []schemas.Outbound{c.Result})
 	})
 }
 
 // Enqueue queues messages (a conflict answer, a dead letter) in the outbox
 // without touching any command.
 func (s *Store) Enqueue(ctx context.Context, msgs []schemas.Outbound) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error { return enqueue(ctx, tx, msgs) })
+	return s.inTx(ctx, func(tx *sqlx.Tx) error { return s.enqueue(ctx, tx, msgs) })
 }
 
-func enqueue(ctx context.Context, tx *sqlx.Tx, msgs []schemas.Outbound) error {
+func (s *Store) enqueue(ctx context.Context, tx *sqlx.Tx, msgs []schemas.Outbound) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -421,14 +421,7 @@ func enqueue(ctx context.Context, tx *sqlx.Tx, msgs []schemas.Outbound) error {
 			return fmt.Errorf("queueing outbox message: %w", err)
 		}
 	}
-	return notify(ctx, tx)
-}
-
-func notify(ctx context.Context, tx *sqlx.Tx) error {
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, current_schema())`, OutboxChannel); err != nil {
-		return fmt.Errorf("notifying relay: %w", err)
-	}
-	return nil
+	return s.notify(ctx, tx)
 }
 
 // Lookup returns what is stored about the command trackID names and the

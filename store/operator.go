@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/blockd/blockd/schemas"
 )
@@ -99,21 +100,27 @@ func (s *Store) CommandDetail(ctx context.Context, trackID string) (schemas.Comm
 	return d, nil
 }
 
-// requeueResult queues the stored result of the terminal command trackID
-// in the outbox again, unchanged (same eventId, same headers), and reports
-// whether there was one.
-func requeueResult(ctx context.Context, tx *sqlx.Tx, trackID string) (bool, error) {
-	res, err := tx.ExecContext(ctx, `
+// requeueResults queues the stored results of the commands trackIDs in the
+// outbox, as they are stored with each command (same eventId, same
+// headers, key the trackId), in trackId order, and reports how many there
+// were: a result just recorded (completeBatch), or one queued again (a
+// redelivery, a replay).
+func (s *Store) requeueResults(ctx context.Context, tx *sqlx.Tx, trackIDs ...string) (int64, error) {
+	if len(trackIDs) == 0 {
+		return 0, nil
+	}
+	res, err := s.txExec(ctx, tx, `
 		INSERT INTO outbox (topic, key, value, headers)
 		SELECT result_topic, convert_to(track_id, 'UTF8'), result, result_headers FROM commands
-		WHERE track_id = $1 AND result IS NOT NULL`, trackID)
+		WHERE track_id = ANY($1) AND result IS NOT NULL ORDER BY track_id`, pq.Array(trackIDs))
 	if err != nil {
-		return false, fmt.Errorf("queueing stored result again: %w", err)
+		return 0, fmt.Errorf("queueing stored results: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil
+	n, _ := res.RowsAffected()
+	if n == 0 {
+		return 0, nil
 	}
-	return true, notify(ctx, tx)
+	return n, s.notify(ctx, tx)
 }
 
 // ReplayResult queues the stored result of the finished command trackID
@@ -136,11 +143,11 @@ func (s *Store) ReplayResult(ctx context.Context, trackID string) (eventID strin
 		if !schemas.State(row.State).Terminal() {
 			return fmt.Errorf("%w: the command is %s and has no result yet", schemas.ErrOperatorRefused, row.State)
 		}
-		queued, err := requeueResult(ctx, tx, trackID)
+		queued, err := s.requeueResults(ctx, tx, trackID)
 		if err != nil {
 			return err
 		}
-		if !queued {
+		if queued == 0 {
 			return fmt.Errorf("%w: the command is %s but no result is stored with it", schemas.ErrOperatorRefused, row.State)
 		}
 		eventID = row.EventID.String
@@ -292,7 +299,7 @@ func (s *Store) SettleInDoubtByOperator(ctx context.Context, st schemas.Operator
 			      SELECT max(attempt) FROM provider_calls WHERE track_id = $1 AND state IN ('SENDING', 'UNKNOWN'))`, v.TrackID, evidence); err != nil {
 			return fmt.Errorf("recording the call applied: %w", err)
 		}
-		return enqueue(ctx, tx, []schemas.Outbound{st.Result})
+		return s.enqueue(ctx, tx, []schemas.Outbound{st.Result})
 	})
 	return out, err
 }

@@ -70,8 +70,9 @@ func (s *Store) txQuery(ctx context.Context, tx *sqlx.Tx, query string, args ...
 	return st.QueryContext(ctx, args...)
 }
 
-// notifyTx wakes the relays listening (see ListenOutbox) once tx commits.
-func (s *Store) notifyTx(ctx context.Context, tx *sqlx.Tx) error {
+// notify wakes the relays listening (see ListenOutbox) once tx commits;
+// PostgreSQL sends one notification however often a transaction asks.
+func (s *Store) notify(ctx context.Context, tx *sqlx.Tx) error {
 	if _, err := s.txExec(ctx, tx, `SELECT pg_notify($1, current_schema())`, OutboxChannel); err != nil {
 		return fmt.Errorf("notifying relay: %w", err)
 	}
