@@ -237,13 +237,18 @@ func (d *dispatcher) drain(ctx context.Context, key string, q *keyQueue) {
 		if d.handle(ctx, it) {
 			it.done()
 		}
-		d.release(it)
+		d.release(it, q)
 	}
 }
 
-// release takes a finished or dropped message out of the backlog.
-func (d *dispatcher) release(it *queued) {
+// release takes a finished or dropped message out of the backlog; a
+// finished head stops being its key's head in the same step, so that no
+// status sees a key stuck on a message that is no longer in the backlog.
+func (d *dispatcher) release(it *queued, q *keyQueue) {
 	d.mu.Lock()
+	if q != nil && q.head == it {
+		q.head = nil
+	}
 	d.fetched--
 	d.weight -= it.weight
 	d.mu.Unlock()
@@ -272,7 +277,7 @@ func (d *dispatcher) revoke(l *lot) {
 	}
 	d.mu.Unlock()
 	for _, it := range dropped {
-		d.release(it)
+		d.release(it, nil)
 	}
 }
 
